@@ -1,0 +1,3 @@
+from fo_cast.cli import main
+
+main()

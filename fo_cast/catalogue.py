@@ -1,0 +1,355 @@
+"""Finds and reads `episodes/`: settings, shows, episodes and companions -> Catalogue + problems.
+
+The only module that reads the catalogue's text files. Every problem names the file (relative
+to the folder holding the catalogue), the line, and the field path into the manifest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from fo_cast import yaml12
+from fo_cast.config import SETTINGS_FILE, Settings
+from fo_cast.models import Episode, Show
+from fo_cast.problems import Report, Severity
+from fo_cast.rules import first_xml_illegal
+
+SHOW_FILE = "show.yaml"
+EPISODE_FILE = "episode.yaml"
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class EpisodeEntry:
+    """One episode as found on disk."""
+
+    show: str  # the show's slug
+    slug: str
+    folder: Path
+    manifest: PurePosixPath  # for messages: episodes/talks/2024-08-04-x/episode.yaml
+    episode: Episode
+    doc: yaml12.Document
+    companion: str | None = None  # the Markdown text, None when missing or unreadable
+
+    def file(self, relative: str) -> Path:
+        return self.folder / relative
+
+    def shown(self, relative: str) -> PurePosixPath:
+        return self.manifest.parent / relative
+
+
+@dataclass
+class ShowEntry:
+    """One show and its episodes, as found on disk."""
+
+    slug: str
+    folder: Path
+    manifest: PurePosixPath
+    show: Show
+    doc: yaml12.Document
+    episodes: list[EpisodeEntry] = field(default_factory=list)
+
+
+@dataclass
+class Catalogue:
+    """Everything read from a catalogue folder; the input of every later stage."""
+
+    root: Path
+    settings: Settings
+    shows: list[ShowEntry] = field(default_factory=list)
+
+    @property
+    def name(self) -> PurePosixPath:
+        return PurePosixPath(self.root.resolve().name)
+
+    def episodes(self) -> list[EpisodeEntry]:
+        return [entry for show in self.shows for entry in show.episodes]
+
+    def show(self, slug: str) -> ShowEntry | None:
+        return next((s for s in self.shows if s.slug == slug), None)
+
+
+def load_catalogue(root: Path) -> tuple[Catalogue, Report]:
+    """Returns the catalogue under root and the problems found reading it."""
+    report = Report()
+    name = PurePosixPath(root.resolve().name)
+    settings = _load_settings(root, name, report)
+    catalogue = Catalogue(root=root, settings=settings)
+    if not root.is_dir():
+        report.add(name, "", "no such folder; give the folder that holds the shows")
+        return catalogue, report
+    for folder in _subfolders(root):
+        manifest = folder / SHOW_FILE
+        shown = name / folder.name / SHOW_FILE
+        if not manifest.is_file():
+            report.add(
+                name / folder.name,
+                "",
+                f"no {SHOW_FILE}; every show folder needs one",
+                severity=Severity.WARNING,
+            )
+            continue
+        show_entry = _load_show(folder, shown, report)
+        if show_entry is not None:
+            catalogue.shows.append(show_entry)
+    return catalogue, report
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """Returns the folders inside, sorted, skipping hidden ones and those starting with '_'."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    return [folder / n for n in names if n[0] not in "._" and (folder / n).is_dir()]
+
+
+def _load_settings(root: Path, name: PurePosixPath, report: Report) -> Settings:
+    path = root / SETTINGS_FILE
+    shown = name / SETTINGS_FILE
+    if not path.is_file():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        report.add(shown, "", "not UTF-8 text; save it as UTF-8")
+        return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_line(str(exc))
+        report.add(shown, "", f"not valid TOML: {str(exc).split(' (at')[0]}", line)
+        return Settings()
+    settings = _validate(Settings, data, shown, yaml12.Document(data), report)
+    return settings or Settings()
+
+
+def _toml_line(message: str) -> int | None:
+    marker = "(at line "
+    if marker in message:
+        digits = message.split(marker, 1)[1].split(",")[0].rstrip(")")
+        return int(digits) if digits.isdigit() else None
+    return None
+
+
+def _load_show(folder: Path, shown: PurePosixPath, report: Report) -> ShowEntry | None:
+    doc = _read_yaml(folder / SHOW_FILE, shown, report)
+    if doc is None:
+        return None
+    show = _validate(Show, doc.data, shown, doc, report)
+    if show is None:
+        return None
+    slug = show.slug or folder.name
+    if show.slug is None and not _is_slug(slug):
+        report.add(shown, "slug", f"folder name '{slug}' is not a slug; rename it or set slug")
+        return None
+    entry = ShowEntry(slug=slug, folder=folder, manifest=shown, show=show, doc=doc)
+    for episode_folder in _subfolders(folder):
+        manifest = episode_folder / EPISODE_FILE
+        episode_shown = shown.parent / episode_folder.name / EPISODE_FILE
+        if not manifest.is_file():
+            report.add(
+                episode_shown.parent,
+                "",
+                f"no {EPISODE_FILE}; every episode folder needs one",
+                severity=Severity.WARNING,
+            )
+            continue
+        episode_entry = _load_episode(slug, episode_folder, episode_shown, report)
+        if episode_entry is not None:
+            entry.episodes.append(episode_entry)
+    return entry
+
+
+def _load_episode(
+    show: str, folder: Path, shown: PurePosixPath, report: Report
+) -> EpisodeEntry | None:
+    doc = _read_yaml(folder / EPISODE_FILE, shown, report)
+    if doc is None:
+        return None
+    episode = _validate(Episode, doc.data, shown, doc, report)
+    if episode is None:
+        return None
+    slug = episode.slug or folder.name
+    if episode.slug is None and not _is_slug(slug):
+        report.add(shown, "slug", f"folder name '{slug}' is not a slug; rename it or set slug")
+        return None
+    entry = EpisodeEntry(
+        show=show, slug=slug, folder=folder, manifest=shown, episode=episode, doc=doc
+    )
+    entry.companion = _read_companion(entry, report)
+    return entry
+
+
+def _is_slug(value: str) -> bool:
+    from fo_cast.rules import check_slug
+
+    try:
+        check_slug(value)
+    except ValueError:
+        return False
+    return True
+
+
+def read_text(path: Path, shown: PurePosixPath, field: str, report: Report) -> str | None:
+    """Returns the UTF-8 text of path, or None after adding a problem saying why not."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        report.add(shown.parent, field, f"no such file '{shown.name}'")
+        return None
+    except OSError as exc:
+        report.add(shown, field, f"cannot read it: {exc.strerror or exc}")
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        report.add(
+            shown, field, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8", line
+        )
+        return None
+    return text.removeprefix("\ufeff")
+
+
+def _read_yaml(path: Path, shown: PurePosixPath, report: Report) -> yaml12.Document | None:
+    text = read_text(path, shown, "", report)
+    if text is None:
+        return None
+    if not text.strip():
+        report.add(shown, "", "the file is empty; see `fo-cast new` for a template")
+        return None
+    try:
+        doc = yaml12.load(text)
+    except yaml12.YamlError as exc:
+        report.add(shown, _field(exc.path), exc.message, exc.line)
+        return None
+    for issue in doc.issues:
+        report.add(shown, _field(issue.path), issue.message, issue.line)
+    if not isinstance(doc.data, dict):
+        report.add(shown, "", "must be a mapping of keys to values (key: value)", doc.line_of(()))
+        return None
+    return doc
+
+
+def _read_companion(entry: EpisodeEntry, report: Report) -> str | None:
+    relative = entry.episode.companion
+    field_name = "companion"
+    path = entry.file(relative)
+    shown = entry.shown(relative)
+    line = entry.doc.line_of((field_name,))
+    if not path.is_file():
+        report.add(
+            entry.manifest, field_name, f"no such file '{relative}'; write the companion", line
+        )
+        return None
+    text = read_text(path, shown, "", report)
+    if text is None:
+        return None
+    if not text.strip():
+        report.add(shown, "", "the companion is empty; write the episode's article")
+        return None
+    bad = first_xml_illegal(text)
+    if bad is not None:
+        bad_line = text[: text.index(bad)].count("\n") + 1
+        report.add(
+            shown, "", f"contains the control character U+{ord(bad):04X}; remove it", bad_line
+        )
+        return None
+    return text
+
+
+def _field(path: tuple[Any, ...]) -> str:
+    """Returns 'media[1].file' for ('media', 1, 'file')."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _validate(
+    model: type[M], data: Any, shown: PurePosixPath, doc: yaml12.Document, report: Report
+) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            loc = tuple(error["loc"])
+            report.add(shown, _field(loc), _message(model, error), doc.line_of(loc))
+        return None
+
+
+def _message(model: type[BaseModel], error: Any) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        known = _known_keys(model, tuple(error["loc"][:-1]))
+        match = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        hint = f"; did you mean '{match[0]}'?" if match else f"; known keys: {', '.join(known)}"
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required; add it"
+    if kind == "bool_type":
+        return f"expected true or false, got {_show(value)}"
+    if kind in ("int_type", "int_parsing"):
+        return f"expected a whole number, got {_show(value)}"
+    if kind == "timezone_aware":
+        return "needs a timezone, such as 2024-07-23T15:00:00+00:00"
+    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
+        return f"expected a date and time such as 2024-07-23T15:00:00+00:00, got {_show(value)}"
+    if kind in ("string_type",):
+        return f"expected text, got {_show(value)}"
+    if kind in ("list_type",):
+        return f"expected a list, got {_show(value)}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected keys and values, got {_show(value)}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the text '{value}'" + (" (YAML 1.2 reads it as text)" if value else "")
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return repr(value)
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Returns the field names of the (nested) model at loc."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+        if current is None:
+            return []
+    return sorted(current.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,245 @@
+"""Checks that span files: references, media, artwork, GUIDs and numbering across a catalogue.
+
+`validate()` runs after `load_catalogue()`: it opens media only through `probe` (cached) and
+adds every problem to the report; nothing here raises for a bad catalogue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from fo_cast.catalogue import Catalogue, EpisodeEntry, ShowEntry
+from fo_cast.models import Media
+from fo_cast.probe import ImageInfo, MediaInfo, ProbeCache, ProbeError, probe_image
+from fo_cast.problems import Report, Severity
+from fo_cast.rules import MEDIA_TYPES
+
+CACHE_DIR = ".fo-cast"
+ARTWORK_MIN, ARTWORK_MAX = 1400, 3000
+
+
+@dataclass
+class Probed:
+    """Facts of every local file the build will need: media by path, artwork by path."""
+
+    media: dict[Path, MediaInfo] = field(default_factory=dict)
+    images: dict[Path, ImageInfo] = field(default_factory=dict)
+
+
+def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = True) -> Probed:
+    """Returns what was probed, adding to report every problem found across files."""
+    cache = ProbeCache(catalogue.root / CACHE_DIR / "probe.json" if use_cache else None)
+    probed = Probed()
+    _check_unique(catalogue, report)
+    for show in catalogue.shows:
+        _check_show_files(catalogue, show, probed, report)
+        for entry in show.episodes:
+            _check_episode_files(catalogue, entry, probed, cache, report)
+    cache.save()
+    return probed
+
+
+def _check_unique(catalogue: Catalogue, report: Report) -> None:
+    guids: dict[str, list[EpisodeEntry]] = defaultdict(list)
+    for entry in catalogue.episodes():
+        guids[entry.episode.guid].append(entry)
+    for guid, entries in guids.items():
+        for entry in entries[1:]:
+            report.add(
+                entry.manifest,
+                "guid",
+                f"GUID '{guid}' is already used by {entries[0].manifest}; "
+                "mint a new one with `fo-cast new episode` (never reuse one)",
+                entry.doc.line_of(("guid",)),
+            )
+    show_slugs: dict[str, ShowEntry] = {}
+    for show in catalogue.shows:
+        if show.slug in show_slugs:
+            report.add(
+                show.manifest,
+                "slug",
+                f"slug '{show.slug}' is already used by {show_slugs[show.slug].manifest}",
+                show.doc.line_of(("slug",)),
+            )
+        show_slugs.setdefault(show.slug, show)
+        slugs: dict[str, EpisodeEntry] = {}
+        numbers: dict[tuple[int | None, int], EpisodeEntry] = {}
+        for entry in show.episodes:
+            if entry.slug in slugs:
+                report.add(
+                    entry.manifest,
+                    "slug",
+                    f"slug '{entry.slug}' is already used by {slugs[entry.slug].manifest}",
+                    entry.doc.line_of(("slug",)),
+                )
+            slugs.setdefault(entry.slug, entry)
+            number = entry.episode.episode
+            if number is None:
+                continue
+            key = (entry.episode.season, number)
+            if key in numbers:
+                season = f"season {key[0]} " if key[0] is not None else ""
+                report.add(
+                    entry.manifest,
+                    "episode",
+                    f"{season}episode {number} is already {numbers[key].manifest}",
+                    entry.doc.line_of(("episode",)),
+                )
+            numbers.setdefault(key, entry)
+
+
+def _inside(catalogue: Catalogue, path: Path) -> bool:
+    """Returns True when path, symlinks followed, stays inside the catalogue."""
+    try:
+        path.resolve().relative_to(catalogue.root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _existing(
+    catalogue: Catalogue,
+    path: Path,
+    manifest: PurePosixPath,
+    field_name: str,
+    line: int | None,
+    report: Report,
+    relative: str,
+) -> bool:
+    if not _inside(catalogue, path):
+        report.add(manifest, field_name, f"'{relative}' points outside the catalogue", line)
+        return False
+    if not path.is_file():
+        report.add(manifest, field_name, f"no such file '{relative}'", line)
+        return False
+    return True
+
+
+def _check_show_files(
+    catalogue: Catalogue, show: ShowEntry, probed: Probed, report: Report
+) -> None:
+    relative = show.show.artwork
+    path = show.folder / relative
+    line = show.doc.line_of(("artwork",))
+    if _existing(catalogue, path, show.manifest, "artwork", line, report, relative):
+        check_artwork(path, show.manifest, "artwork", line, probed, report)
+
+
+def check_artwork(
+    path: Path,
+    manifest: PurePosixPath,
+    field_name: str,
+    line: int | None,
+    probed: Probed,
+    report: Report,
+) -> None:
+    """Adds a problem for each of Apple's artwork rules the image breaks."""
+    try:
+        info = probe_image(path)
+    except ProbeError as exc:
+        report.add(manifest, field_name, str(exc), line)
+        return
+    probed.images[path] = info
+    problems = []
+    if info.format not in ("JPEG", "PNG"):
+        problems.append(f"is {info.format}; Apple takes JPEG or PNG")
+    if info.mode != "RGB":
+        problems.append(f"is in colour mode {info.mode}; save it as RGB (no transparency)")
+    if info.width != info.height:
+        problems.append(f"is {info.width}x{info.height}; artwork must be square")
+    elif not ARTWORK_MIN <= info.width <= ARTWORK_MAX:
+        problems.append(
+            f"is {info.width}x{info.height}; Apple wants {ARTWORK_MIN} to {ARTWORK_MAX} px"
+        )
+    for problem in problems:
+        report.add(manifest, field_name, f"{path.name} {problem} (Apple Podcasts)", line)
+
+
+def _check_episode_files(
+    catalogue: Catalogue, entry: EpisodeEntry, probed: Probed, cache: ProbeCache, report: Report
+) -> None:
+    episode = entry.episode
+    for index, media in enumerate(episode.media):
+        _check_media(catalogue, entry, index, media, probed, cache, report)
+    if episode.transcript is not None:
+        path = entry.file(episode.transcript)
+        line = entry.doc.line_of(("transcript",))
+        if _existing(
+            catalogue, path, entry.manifest, "transcript", line, report, episode.transcript
+        ) and path.suffix.lower() not in (".vtt", ".srt"):
+            report.add(
+                entry.manifest,
+                "transcript",
+                f"'{episode.transcript}' must be WebVTT (.vtt) or SubRip (.srt)",
+                line,
+            )
+    if episode.image is not None:
+        path = entry.file(episode.image)
+        line = entry.doc.line_of(("image",))
+        if _existing(catalogue, path, entry.manifest, "image", line, report, episode.image):
+            check_artwork(path, entry.manifest, "image", line, probed, report)
+    companion = entry.file(episode.companion)
+    if companion.exists() and not _inside(catalogue, companion):
+        report.add(
+            entry.manifest,
+            "companion",
+            f"'{episode.companion}' points outside the catalogue",
+            entry.doc.line_of(("companion",)),
+        )
+        entry.companion = None
+    kinds = [probed.media[p].kind for p in _local_media(entry) if p in probed.media]
+    if kinds.count("audio") > 1 or kinds.count("video") > 1:
+        report.add(
+            entry.manifest,
+            "media",
+            "give at most one audio and one video file per episode",
+            entry.doc.line_of(("media",)),
+        )
+
+
+def _local_media(entry: EpisodeEntry) -> list[Path]:
+    return [entry.file(m.file) for m in entry.episode.media if m.file is not None]
+
+
+def _check_media(
+    catalogue: Catalogue,
+    entry: EpisodeEntry,
+    index: int,
+    media: Media,
+    probed: Probed,
+    cache: ProbeCache,
+    report: Report,
+) -> None:
+    if media.file is None:
+        return
+    field_name = f"media[{index}].file"
+    line = entry.doc.line_of(("media", index, "file"))
+    path = entry.file(media.file)
+    if not _existing(catalogue, path, entry.manifest, field_name, line, report, media.file):
+        return
+    if path.suffix.lower() not in MEDIA_TYPES:
+        allowed = ", ".join(sorted(MEDIA_TYPES))
+        report.add(
+            entry.manifest,
+            field_name,
+            f"'{media.file}' is not a media type Apple accepts ({allowed})",
+            line,
+        )
+        return
+    key = str(path.resolve().relative_to(catalogue.root.resolve()))
+    try:
+        info = cache.probe(path, key)
+    except ProbeError as exc:
+        report.add(entry.manifest, field_name, f"'{media.file}': {exc}", line)
+        return
+    probed.media[path] = info
+    if media.type is not None and media.type != info.mime_type:
+        report.add(
+            entry.manifest,
+            f"media[{index}].type",
+            f"says {media.type} but the file is {info.mime_type}; remove type",
+            entry.doc.line_of(("media", index, "type")),
+            Severity.WARNING,
+        )

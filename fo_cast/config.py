@@ -1,0 +1,57 @@
+"""Catalogue settings from `fo-cast.toml`: site URL, feed defaults, the default publish target."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+from fo_cast import rules
+
+SETTINGS_FILE = "fo-cast.toml"
+
+
+def _base_url(value: str) -> str:
+    rules.check_url(value)
+    return value if value.endswith("/") else value + "/"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(Section):
+    title: str = Field("Podcasts", description="Name of the website that carries the episodes.")
+    publisher: str = Field("", description="Publisher's name, shown in every page's footer.")
+    address: str = Field("", description="Publisher's postal address, shown in the footer.")
+    episodes_per_page: Annotated[StrictInt, Field(ge=1)] = Field(
+        50, description="Episodes on one page of a show's list."
+    )
+
+
+class Feeds(Section):
+    max_size_mb: Annotated[float, Field(gt=0)] = Field(
+        4.0, description="Warn when a feed grows past this many megabytes (Apple's limit is 4)."
+    )
+
+
+class Publish(Section):
+    target: str | None = Field(
+        None, description="Default target: file:///path or s3://bucket/prefix."
+    )
+    endpoint_url: str | None = Field(None, description="S3 endpoint for S3 compatibles.")
+    max_deletes: Annotated[StrictInt, Field(ge=0)] = Field(
+        25, description="Refuse to prune more objects than this unless told otherwise."
+    )
+
+
+class Settings(Section):
+    """fo-cast.toml at the root of the catalogue."""
+
+    base_url: Annotated[str, AfterValidator(_base_url)] = Field(
+        "http://127.0.0.1:8000/",
+        description="Public URL the output tree is served from; every feed URL starts with it.",
+    )
+    site: Site = Field(default_factory=Site)  # type: ignore[arg-type]
+    feeds: Feeds = Field(default_factory=Feeds)  # type: ignore[arg-type]
+    publish: Publish = Field(default_factory=Publish)  # type: ignore[arg-type]

@@ -1,0 +1,250 @@
+"""The catalogue's data: shows, episodes, media, chapters, as read from the manifests. No IO.
+
+Every field carries a `description` that `fo-cast schema` and the README reuse. Models forbid
+unknown keys, so a typo in a manifest is a problem rather than a silent default, and they take
+numbers and booleans strictly: `explicit: no` or `season: "2"` is reported, never coerced.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    model_validator,
+)
+
+from fo_cast import rules
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _xml_safe(value: str) -> str:
+    bad = rules.first_xml_illegal(value)
+    if bad is not None:
+        raise ValueError(
+            f"contains the control character U+{ord(bad):04X}, which XML cannot carry; remove it"
+        )
+    return value
+
+
+def _seconds(value: Any) -> float:
+    """Returns seconds from 90, 90.5, "1:30", "01:02:03" or "01:02:03.250"."""
+    if isinstance(value, bool):
+        raise ValueError("give seconds (90) or a time ('1:30', '1:02:03')")
+    if isinstance(value, int | float):
+        if value < 0 or value != value or value in (float("inf"),):
+            raise ValueError("must be zero or more seconds")
+        return float(value)
+    if isinstance(value, str):
+        seconds = rules.parse_clock(value)
+        if seconds is None:
+            raise ValueError(f"'{value}' is not a time; write seconds (90) or '1:30' / '1:02:03'")
+        return seconds
+    raise ValueError("give seconds (90) or a time ('1:30', '1:02:03')")
+
+
+Text = Annotated[str, AfterValidator(_not_blank), AfterValidator(_xml_safe)]
+OptionalText = Annotated[str, AfterValidator(_xml_safe)]
+Seconds = Annotated[
+    float,
+    BeforeValidator(_seconds),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(\d+:)?[0-5]?\d:[0-5]\d(\.\d+)?$"},
+            ]
+        }
+    ),
+]
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
+Url = Annotated[str, AfterValidator(rules.check_url)]
+Email = Annotated[str, AfterValidator(rules.check_email)]
+RelPath = Annotated[str, AfterValidator(rules.check_relative_path)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Status(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+
+
+class EpisodeType(enum.StrEnum):
+    FULL = "full"
+    TRAILER = "trailer"
+    BONUS = "bonus"
+
+
+class ShowType(enum.StrEnum):
+    EPISODIC = "episodic"
+    SERIAL = "serial"
+
+
+class Person(Model):
+    name: Text = Field(description="The person's name as listeners know it.")
+    role: Annotated[str, AfterValidator(rules.check_person_role)] = Field(
+        "guest",
+        description="Podcast Index role, such as host, guest, co-host, writer, producer.",
+    )
+    href: Url | None = Field(None, description="A page about the person (https).")
+    img: Url | None = Field(None, description="A picture of the person (https).")
+
+
+class Owner(Model):
+    name: Text = Field(description="Who owns the show; directories show it to the owner only.")
+    email: Email = Field(description="Owner address; Apple and YouTube verify ownership with it.")
+
+
+class Funding(Model):
+    url: Url = Field(description="Where listeners can support the show (https).")
+    text: Text = Field(description="The link text, 128 characters at most.", max_length=128)
+
+
+class Credit(Model):
+    name: Text = Field(description="Who contributed to the companion.")
+    contribution: Text = Field(
+        "wrote the first draft of this piece",
+        description="What they did, as it reads after their name.",
+    )
+
+
+class Chapter(Model):
+    start: Seconds = Field(description="Where the chapter starts: seconds, '1:30' or '1:02:03'.")
+    title: Text = Field(description="The chapter's title.")
+    url: Url | None = Field(None, description="A link for the chapter.")
+
+
+class Series(Model):
+    name: Text = Field(description="The series this episode is a part of.")
+    part: PositiveInt = Field(description="This episode's part number in the series, from 1.")
+
+
+class Media(Model):
+    """One media file of an episode: a file in the episode folder or an external URL."""
+
+    file: RelPath | None = Field(None, description="Path relative to the episode folder.")
+    url: Url | None = Field(None, description="An external media URL (instead of file).")
+    length: PositiveInt | None = Field(None, description="Byte length, required with url.")
+    type: Annotated[str, AfterValidator(rules.check_media_type)] | None = Field(
+        None, description="MIME type, required with url (audio/mpeg, audio/mp4, video/mp4)."
+    )
+    duration: Seconds | None = Field(None, description="Duration, required with url.")
+
+    @model_validator(mode="after")
+    def _file_or_url(self) -> Media:
+        if (self.file is None) == (self.url is None):
+            raise ValueError("give either file or url")
+        if self.url is not None:
+            missing = [n for n in ("length", "type", "duration") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"a url needs {', '.join(missing)} too (fo-cast cannot probe it)")
+        return self
+
+
+class Show(Model):
+    """show.yaml: one podcast."""
+
+    slug: Annotated[str, AfterValidator(rules.check_slug)] | None = Field(
+        None, description="URL name of the show; defaults to the folder name."
+    )
+    title: Text = Field(description="The show's name.")
+    description: Text = Field(description="What the show is about; 4000 bytes at most.")
+    language: Annotated[str, AfterValidator(rules.check_language)] = Field(
+        description="Language code, such as en or en-US."
+    )
+    author: Text = Field(description="Who makes the show, as directories display it.")
+    owner: Owner
+    artwork: RelPath = Field(
+        "artwork.png", description="Square JPEG or PNG, 1400 to 3000 px, RGB, in the show folder."
+    )
+    categories: list[Annotated[str, AfterValidator(rules.check_category)]] = Field(
+        min_length=1,
+        description="Apple Podcasts categories: 'News' or 'News/Politics'; the first is primary.",
+    )
+    explicit: StrictBool = Field(False, description="true if the show has explicit content.")
+    type: ShowType = Field(
+        ShowType.EPISODIC, description="episodic (newest first) or serial (oldest first)."
+    )
+    link: Url = Field(description="The show's website.")
+    copyright: OptionalText | None = Field(None, description="Copyright line.")
+    disclaimer: OptionalText | None = Field(
+        None, description="Appended to every companion of the show."
+    )
+    people: list[Person] = Field(default_factory=list, description="Hosts of the show.")
+    funding: list[Funding] = Field(default_factory=list, description="Support links.")
+    locked: StrictBool = Field(
+        True, description="podcast:locked: other hosts may not import the feed."
+    )
+    complete: StrictBool = Field(False, description="The show has ended; no new episodes.")
+
+
+class Episode(Model):
+    """episode.yaml: one episode of a show."""
+
+    guid: Annotated[str, AfterValidator(_not_blank), AfterValidator(_xml_safe)] = Field(
+        description="Minted once by `fo-cast new episode`; never change it after publishing."
+    )
+    title: Text = Field(description="The episode's title, without the show name or number.")
+    slug: Annotated[str, AfterValidator(rules.check_slug)] | None = Field(
+        None, description="URL name of the episode; defaults to the folder name."
+    )
+    published: AwareDatetime | None = Field(
+        None, description="Publication time with a timezone: 2024-07-23T15:00:00+00:00."
+    )
+    status: Status = Field(Status.DRAFT, description="draft, scheduled or published.")
+    summary: Text | None = Field(
+        None, description="Short plain text for apps; 4000 bytes at most. Needed to publish."
+    )
+    companion: RelPath = Field("companion.md", description="The written companion (Markdown).")
+    media: list[Media] = Field(
+        default_factory=list, description="Audio and video files; at least one to publish."
+    )
+    season: PositiveInt | None = Field(None, description="Season number.")
+    episode: PositiveInt | None = Field(None, description="Episode number within the season.")
+    type: EpisodeType = Field(EpisodeType.FULL, description="full, trailer or bonus.")
+    explicit: StrictBool | None = Field(None, description="Overrides the show's explicit flag.")
+    image: RelPath | None = Field(None, description="Episode artwork; the show's by default.")
+    people: list[Person] = Field(default_factory=list, description="Guests and others.")
+    credits: list[Credit] = Field(default_factory=list, description="Companion credits.")
+    topics: list[Text] = Field(default_factory=list, description="Keywords.")
+    chapters: list[Chapter] = Field(default_factory=list, description="Chapter marks.")
+    transcript: RelPath | None = Field(None, description="WebVTT or SRT file in the folder.")
+    series: Series | None = Field(None, description="The series this episode belongs to.")
+
+    @model_validator(mode="after")
+    def _dated_unless_draft(self) -> Episode:
+        if self.status is not Status.DRAFT:
+            missing = [
+                name for name in ("published", "summary", "media") if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"a {self.status.value} episode needs {', '.join(missing)}")
+        return self
+
+    def is_live(self, now: datetime) -> bool:
+        """Returns True when the episode belongs in feeds at `now`."""
+        return (
+            self.status is not Status.DRAFT and self.published is not None and self.published <= now
+        )

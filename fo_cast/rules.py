@@ -1,0 +1,195 @@
+"""Pure rules of the formats fo-cast writes: XML characters, Apple's categories, media types,
+URLs, language codes. Used by the models (one value at a time) and by the directory lint."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+# XML 1.0 allows tab, newline, carriage return and everything from U+0020 except surrogates
+# and U+FFFE/U+FFFF; anything else makes the whole feed unreadable to a strict parser.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def first_xml_illegal(text: str) -> str | None:
+    """Returns the first character XML 1.0 cannot carry, or None."""
+    match = _XML_ILLEGAL.search(text)
+    return match.group() if match else None
+
+
+_CLOCK = re.compile(r"^(?:(?:(\d+):)?([0-5]?\d):)?([0-5]?\d|\d+)(\.\d+)?$")
+
+
+def parse_clock(text: str) -> float | None:
+    """Returns seconds for '90', '1:30', '01:02:03' or '1:02:03.5'; None if not a time."""
+    match = _CLOCK.match(text.strip())
+    if not match:
+        return None
+    hours, minutes, seconds, fraction = match.groups()
+    if (hours or minutes) and int(seconds) > 59:
+        return None
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + int(seconds) + float(fraction or 0)
+
+
+def check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+        raise ValueError(f"'{value}' is not an absolute http(s) URL")
+    return value
+
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+
+
+def check_email(value: str) -> str:
+    if not _EMAIL.match(value) or ".." in value:
+        raise ValueError(f"'{value}' is not an email address")
+    return value
+
+
+def check_relative_path(value: str) -> str:
+    """Accepts a path inside the manifest's folder: no '..', not absolute, forward slashes."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if "\\" in value or value.startswith("/") or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"'{value}' must be a relative path with forward slashes")
+    if ".." in PurePosixPath(value).parts:
+        raise ValueError(f"'{value}' leaves the catalogue; keep files inside the folder")
+    return value
+
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def check_slug(value: str) -> str:
+    if not _SLUG.match(value) or len(value) > 100:
+        raise ValueError(f"'{value}' is not a slug; use lowercase letters, digits and dashes")
+    return value
+
+
+ISO_639_1 = frozenset(
+    """aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu
+    cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho
+    hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv
+    kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr
+    nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq
+    sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh
+    yi yo za zh zu""".split()
+)
+_LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*$")
+
+
+def check_language(value: str) -> str:
+    match = _LANGUAGE.match(value)
+    if not match or match.group(1).lower() not in ISO_639_1:
+        raise ValueError(f"'{value}' is not a language code; use ISO 639-1, such as en or en-US")
+    return value
+
+
+APPLE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "Arts": ("Books", "Design", "Fashion & Beauty", "Food", "Performing Arts", "Visual Arts"),
+    "Business": (
+        "Careers", "Entrepreneurship", "Investing", "Management", "Marketing", "Non-Profit",
+    ),
+    "Comedy": ("Comedy Interviews", "Improv", "Stand-Up"),
+    "Education": ("Courses", "How To", "Language Learning", "Self-Improvement"),
+    "Fiction": ("Comedy Fiction", "Drama", "Science Fiction"),
+    "Government": (),
+    "History": (),
+    "Health & Fitness": (
+        "Alternative Health", "Fitness", "Medicine", "Mental Health", "Nutrition", "Sexuality",
+    ),
+    "Kids & Family": ("Education for Kids", "Parenting", "Pets & Animals", "Stories for Kids"),
+    "Leisure": (
+        "Animation & Manga", "Automotive", "Aviation", "Crafts", "Games", "Hobbies",
+        "Home & Garden", "Video Games",
+    ),
+    "Music": ("Music Commentary", "Music History", "Music Interviews"),
+    "News": (
+        "Business News", "Daily News", "Entertainment News", "News Commentary", "Politics",
+        "Sports News", "Tech News",
+    ),
+    "Religion & Spirituality": (
+        "Buddhism", "Christianity", "Hinduism", "Islam", "Judaism", "Religion", "Spirituality",
+    ),
+    "Science": (
+        "Astronomy", "Chemistry", "Earth Sciences", "Life Sciences", "Mathematics",
+        "Natural Sciences", "Nature", "Physics", "Social Sciences",
+    ),
+    "Society & Culture": (
+        "Documentary", "Personal Journals", "Philosophy", "Places & Travel", "Relationships",
+    ),
+    "Sports": (
+        "Baseball", "Basketball", "Cricket", "Fantasy Sports", "Football", "Golf", "Hockey",
+        "Rugby", "Running", "Soccer", "Swimming", "Tennis", "Volleyball", "Wilderness",
+        "Wrestling",
+    ),
+    "Technology": (),
+    "True Crime": (),
+    "TV & Film": ("After Shows", "Film History", "Film Interviews", "Film Reviews", "TV Reviews"),
+}  # fmt: skip
+
+
+def split_category(value: str) -> tuple[str, str | None]:
+    """Returns (category, subcategory) from 'News/Politics' or 'News'."""
+    main, _, sub = value.partition("/")
+    return main.strip(), (sub.strip() or None)
+
+
+def check_category(value: str) -> str:
+    main, sub = split_category(value)
+    if main not in APPLE_CATEGORIES:
+        raise ValueError(f"'{main}' is not an Apple Podcasts category")
+    if sub is not None and sub not in APPLE_CATEGORIES[main]:
+        allowed = ", ".join(APPLE_CATEGORIES[main]) or "none"
+        raise ValueError(f"'{sub}' is not a subcategory of {main} (allowed: {allowed})")
+    return value
+
+
+# What Apple Podcasts and Spotify accept as enclosures, by file extension.
+MEDIA_TYPES: dict[str, str] = {
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/x-m4a",
+    ".mp4": "video/mp4",
+    ".m4v": "video/x-m4v",
+    ".mov": "video/quicktime",
+}
+ACCEPTED_TYPES = frozenset({*MEDIA_TYPES.values(), "audio/mp4", "audio/aac"})
+
+
+def check_media_type(value: str) -> str:
+    if value not in ACCEPTED_TYPES:
+        allowed = ", ".join(sorted(ACCEPTED_TYPES))
+        raise ValueError(f"'{value}' is not a media type Apple Podcasts accepts ({allowed})")
+    return value
+
+
+def is_video_type(mime_type: str) -> bool:
+    return mime_type.startswith("video/")
+
+
+# The Podcast Index person taxonomy (podcast-namespace taxonomy.json), lower-cased.
+PERSON_ROLES = frozenset(
+    role.strip()
+    for role in """director|assistant director|executive producer|senior producer|producer|
+    associate producer|development producer|creative director|host|co-host|guest host|guest|
+    voice actor|narrator|announcer|reporter|author|editorial director|co-writer|writer|
+    songwriter|guest writer|story editor|managing editor|script editor|script coordinator|
+    researcher|editor|fact checker|translator|transcriber|logger|studio coordinator|
+    technical director|technical manager|audio engineer|remote recording engineer|
+    post production engineer|audio editor|sound designer|foley artist|composer|theme music|
+    production coordinator|booking coordinator|production assistant|content manager|
+    marketing manager|sales representative|sales manager|graphic designer|cover art designer|
+    social media manager|consultant|intern|camera operator|lighting designer|camera grip|
+    assistant camera""".replace("\n", "").split("|")
+    if role.strip()
+)
+
+
+def check_person_role(value: str) -> str:
+    if value.lower() not in PERSON_ROLES:
+        raise ValueError(
+            f"'{value}' is not a Podcast Index person role (such as host, co-host, guest, writer)"
+        )
+    return value.lower()

@@ -1,0 +1,108 @@
+"""New shows and episodes from templates, and the JSON Schemas editors validate against."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from fo_cast.catalogue import EPISODE_FILE, SHOW_FILE
+from fo_cast.errors import FoCastError
+from fo_cast.models import Episode, Show
+from fo_cast.rules import check_slug
+
+SCHEMA_DIR = ".schema"
+
+
+def slugify(title: str, max_length: int = 60) -> str:
+    """Returns a URL slug for a title: 'Russia’s New Charm Offensive' -> 'russias-new-charm...'."""
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"['’]", "", text.lower())
+    words = re.findall(r"[a-z0-9]+", text)
+    slug = ""
+    for word in words:
+        if slug and len(slug) + 1 + len(word) > max_length:
+            break
+        slug = f"{slug}-{word}" if slug else word[:max_length]
+    return slug or "episode"
+
+
+def write_schemas(catalogue: Path) -> list[Path]:
+    """Returns the JSON Schema files written into the catalogue's .schema folder."""
+    folder = catalogue / SCHEMA_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, model in (("show", Show), ("episode", Episode)):
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        path = folder / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def new_show(catalogue: Path, slug: str, title: str | None = None) -> Path:
+    """Returns the show.yaml written for a new show folder; refuses to overwrite."""
+    try:
+        check_slug(slug)
+    except ValueError as exc:
+        raise FoCastError(str(exc)) from None
+    folder = catalogue / slug
+    if folder.exists():
+        raise FoCastError(f"{folder} already exists; choose another slug")
+    folder.mkdir(parents=True)
+    manifest = folder / SHOW_FILE
+    manifest.write_text(
+        f"""# yaml-language-server: $schema=../{SCHEMA_DIR}/show.schema.json
+title: {json.dumps(title or slug.replace("-", " ").title(), ensure_ascii=False)}
+description: What the show is about, in two or three sentences.
+language: en
+author: Fair Observer
+owner:
+  name: Fair Observer
+  email: podcasts@example.com
+artwork: artwork.png  # square JPEG or PNG, 1400 to 3000 px, RGB
+categories:
+  - News/Politics
+explicit: false
+type: episodic
+link: https://www.example.com/
+""",
+        encoding="utf-8",
+    )
+    write_schemas(catalogue)
+    return manifest
+
+
+def new_episode(catalogue: Path, show: str, title: str, date: datetime | None = None) -> Path:
+    """Returns the episode.yaml written for a new draft episode with a freshly minted GUID."""
+    show_folder = catalogue / show
+    if not (show_folder / SHOW_FILE).is_file():
+        raise FoCastError(f"no show '{show}' in {catalogue} (no {show}/{SHOW_FILE})")
+    slug = slugify(title)
+    name = f"{date:%Y-%m-%d}-{slug}" if date else slug
+    folder = show_folder / name
+    if folder.exists():
+        raise FoCastError(f"{folder} already exists; choose another title or date")
+    folder.mkdir(parents=True)
+    published = f"published: {date.isoformat()}\n" if date else ""
+    # The GUID is minted here, once, and stored: never derived from the title, slug or URL,
+    # so renaming or re-dating the episode later cannot change it.
+    (folder / EPISODE_FILE).write_text(
+        f"""# yaml-language-server: $schema=../../{SCHEMA_DIR}/episode.schema.json
+guid: {uuid.uuid4()}
+title: {json.dumps(title, ensure_ascii=False)}
+{published}status: draft
+summary: One or two plain sentences on what the episode covers.
+media: []  # add `- file: audio.mp3` (and `- file: video.mp4`) before publishing
+""",
+        encoding="utf-8",
+    )
+    (folder / "companion.md").write_text(
+        f"# {title}\n\nWrite the companion article here, in Markdown.\n", encoding="utf-8"
+    )
+    write_schemas(catalogue)
+    return folder / EPISODE_FILE

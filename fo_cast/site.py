@@ -1,0 +1,251 @@
+"""The catalogue resolved for publishing: every show and episode with its URLs, enclosures
+and rendered companion. Feeds and pages are pure functions of a `Site`.
+
+The output tree (all URLs are base_url + path):
+
+    index.html, index.opml, sitemap.xml, robots.txt, 404.html, assets/...
+    <show>/index.html                 show page (page/2/index.html ... when long)
+    <show>/feed.xml                   audio RSS
+    <show>/video.xml                  video RSS, when the show has video episodes
+    <show>/feed.json                  JSON Feed 1.1
+    <show>/<artwork file>
+    <show>/<episode>/index.html       episode page
+    <show>/<episode>/<media files>    audio.mp3, video.mp4 as named in the catalogue
+    <show>/<episode>/chapters.json    Podcasting 2.0 chapters, when the episode has chapters
+    <show>/<episode>/<transcript>     transcript.vtt / .srt
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from fo_cast.catalogue import Catalogue, EpisodeEntry, ShowEntry
+from fo_cast.companion import Companion, render_companion
+from fo_cast.config import Settings
+from fo_cast.models import Episode, Show, ShowType
+from fo_cast.checks import Probed
+
+# The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
+PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+VIDEO_GUID_SUFFIX = ":video"
+
+
+def podcast_guid(feed_url: str) -> str:
+    """Returns the Podcast Index podcast:guid for a feed URL."""
+    bare = feed_url.split("://", 1)[-1].rstrip("/")
+    return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
+
+
+def video_guid(episode_guid: str) -> str:
+    """Returns the item GUID of an episode in the video feed: the episode GUID + ':video'.
+
+    A fixed rule, so the two feeds never share an item GUID and neither ever changes.
+    """
+    return episode_guid + VIDEO_GUID_SUFFIX
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    """One media file as apps fetch it."""
+
+    url: str
+    path: str | None  # output path, None for external media
+    length: int
+    type: str
+    duration: float
+    source: Path | None = None  # the catalogue file, for local media
+
+    @property
+    def is_video(self) -> bool:
+        return self.type.startswith("video/")
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """A file next to the episode that feeds link to: transcript or chapters."""
+
+    url: str
+    path: str
+    type: str
+    source: Path | None = None
+
+
+@dataclass
+class EpisodeView:
+    entry: EpisodeEntry
+    show: ShowView
+    path: str  # "talks/2024-08-04-middle-east-part-1/" (the page; index.html inside)
+    url: str
+    audio: Enclosure | None
+    video: Enclosure | None
+    image_url: str
+    image: Sidecar | None  # the episode's own artwork, when it has one
+    companion: Companion
+    transcript: Sidecar | None
+    chapters: Sidecar | None  # chapters.json, rendered by feeds
+    explicit: bool
+
+    @property
+    def episode(self) -> Episode:
+        return self.entry.episode
+
+    @property
+    def guid(self) -> str:
+        return self.entry.episode.guid
+
+    @property
+    def title(self) -> str:
+        return self.entry.episode.title
+
+    @property
+    def published(self) -> datetime:
+        assert self.entry.episode.published is not None
+        return self.entry.episode.published
+
+    @property
+    def duration(self) -> float:
+        primary = self.audio or self.video
+        return primary.duration if primary else 0.0
+
+    @property
+    def enclosures(self) -> list[Enclosure]:
+        return [e for e in (self.audio, self.video) if e is not None]
+
+
+@dataclass
+class ShowView:
+    entry: ShowEntry
+    path: str  # "talks/"
+    url: str
+    feed_url: str
+    video_feed_url: str | None
+    json_feed_url: str
+    artwork: Sidecar
+    episodes: list[EpisodeView] = field(default_factory=list)  # live, in feed order
+
+    @property
+    def show(self) -> Show:
+        return self.entry.show
+
+    @property
+    def slug(self) -> str:
+        return self.entry.slug
+
+    @property
+    def newest_first(self) -> list[EpisodeView]:
+        return sorted(self.episodes, key=lambda e: (e.published, e.guid), reverse=True)
+
+    @property
+    def video_episodes(self) -> list[EpisodeView]:
+        return [e for e in self.episodes if e.video is not None]
+
+
+@dataclass
+class Site:
+    settings: Settings
+    base_url: str
+    now: datetime
+    shows: list[ShowView]
+
+    def url(self, path: str) -> str:
+        return self.base_url + quote(path)
+
+
+def resolve_site(catalogue: Catalogue, probed: Probed, base_url: str, now: datetime) -> Site:
+    """Returns the site for a catalogue that validated: live episodes only, in feed order."""
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    site = Site(settings=catalogue.settings, base_url=base, now=now, shows=[])
+    for show_entry in catalogue.shows:
+        site.shows.append(_resolve_show(site, show_entry, probed))
+    return site
+
+
+def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
+    path = f"{entry.slug}/"
+    artwork_file = entry.folder / entry.show.artwork
+    artwork_path = f"{path}{Path(entry.show.artwork).name}"
+    view = ShowView(
+        entry=entry,
+        path=path,
+        url=site.url(path),
+        feed_url=site.url(f"{path}feed.xml"),
+        video_feed_url=None,
+        json_feed_url=site.url(f"{path}feed.json"),
+        artwork=Sidecar(
+            site.url(artwork_path), artwork_path, _guess_type(artwork_file), artwork_file
+        ),
+    )
+    live = [e for e in entry.episodes if e.episode.is_live(site.now)]
+    view.episodes = [_resolve_episode(site, view, e, probed) for e in live]
+    # Serial shows read oldest first; episodic ones newest first (Apple's itunes:type).
+    view.episodes.sort(
+        key=lambda e: (e.published, e.guid), reverse=entry.show.type is ShowType.EPISODIC
+    )
+    if view.video_episodes:
+        view.video_feed_url = site.url(f"{path}video.xml")
+    return view
+
+
+def _guess_type(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _resolve_episode(
+    site: Site, show: ShowView, entry: EpisodeEntry, probed: Probed
+) -> EpisodeView:
+    episode = entry.episode
+    path = f"{show.path}{entry.slug}/"
+    audio = video = None
+    for media in episode.media:
+        enclosure = _enclosure(site, path, entry, media, probed)
+        if enclosure.is_video:
+            video = video or enclosure
+        else:
+            audio = audio or enclosure
+    image = None
+    if episode.image:
+        image_path = f"{path}{Path(episode.image).name}"
+        source = entry.file(episode.image)
+        image = Sidecar(site.url(image_path), image_path, _guess_type(source), source)
+    transcript = None
+    if episode.transcript:
+        t_path = f"{path}{Path(episode.transcript).name}"
+        source = entry.file(episode.transcript)
+        kind = "text/vtt" if source.suffix.lower() == ".vtt" else "application/x-subrip"
+        transcript = Sidecar(site.url(t_path), t_path, kind, source)
+    chapters = None
+    if episode.chapters:
+        c_path = f"{path}chapters.json"
+        chapters = Sidecar(site.url(c_path), c_path, "application/json+chapters")
+    credit_lines = [f"{c.name} {c.contribution}." for c in episode.credits]
+    companion = render_companion(entry.companion or "", credit_lines, show.show.disclaimer)
+    return EpisodeView(
+        entry=entry,
+        show=show,
+        path=path,
+        url=site.url(path),
+        audio=audio,
+        video=video,
+        image_url=image.url if image else show.artwork.url,
+        image=image,
+        companion=companion,
+        transcript=transcript,
+        chapters=chapters,
+        explicit=show.show.explicit if episode.explicit is None else episode.explicit,
+    )
+
+
+def _enclosure(site: Site, path: str, entry: EpisodeEntry, media, probed: Probed) -> Enclosure:  # type: ignore[no-untyped-def]
+    if media.url is not None:
+        return Enclosure(media.url, None, media.length, media.type, media.duration)
+    source = entry.file(media.file)
+    info = probed.media[source]
+    out = f"{path}{Path(media.file).name}"
+    return Enclosure(
+        site.url(out), out, info.size, media.type or info.mime_type, info.duration, source
+    )
