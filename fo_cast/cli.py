@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -15,10 +15,15 @@ import fo_cast
 from fo_cast import scaffold
 from fo_cast.build import build as build_tree
 from fo_cast.build import write_tree
+from fo_cast.catalogue import Catalogue
 from fo_cast.errors import FoCastError
-from fo_cast.outputs import Stage
+from fo_cast.models import Status
+from fo_cast.outputs import Build, Stage
+from fo_cast.plan import Plan
 from fo_cast.probe import ProbeError, probe_media
 from fo_cast.problems import Report
+from fo_cast.publish import Summary
+from fo_cast.storage import Storage
 
 
 class ExitCode(enum.IntEnum):
@@ -96,7 +101,7 @@ def validate(
 def list_episodes(
     catalogue: CatalogueArg = Path("episodes"),
     show: Annotated[str | None, typer.Option(help="Only this show (its slug).")] = None,
-    status: Annotated[str | None, typer.Option(help="draft, scheduled or published.")] = None,
+    status: Annotated[Status | None, typer.Option(help="Only episodes with this status.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
 ) -> None:
     """List episodes: show, date, title, status, duration, media.
@@ -104,10 +109,13 @@ def list_episodes(
     Example: fo-cast list episodes --show talks --status draft
     """
     cat, probed, report = fo_cast.check(catalogue)
-    rows = []
+    if show is not None and cat.show(show) is None:
+        shows = ", ".join(s.slug for s in cat.shows) or "none"
+        _fail(f"no show '{show}' in {catalogue} (shows: {shows})", ExitCode.USAGE)
+    rows: list[dict[str, Any]] = []
     for entry in cat.episodes():
         episode = entry.episode
-        if (show and entry.show != show) or (status and episode.status.value != status):
+        if (show and entry.show != show) or (status and episode.status is not status):
             continue
         infos = [probed.media.get(entry.file(m.file)) for m in episode.media if m.file]
         duration = max((i.duration for i in infos if i), default=None)
@@ -228,6 +236,203 @@ def build(
     typer.echo(f"Built {len(result.outputs)} files ({feeds_count} feeds) into {out}/")
 
 
+@app.command("serve")
+def serve_tree(
+    directory: Annotated[Path, typer.Argument(help="The built tree to serve.")] = Path("feeds"),
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 lets phones on the network in.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8000,
+) -> None:
+    """Serve a built tree over HTTP (HEAD, byte ranges, ETags) for preview and subscribing.
+
+    Example: fo-cast serve feeds --port 8000
+    """
+    from fo_cast.serve import serve
+
+    server = serve(directory, host, port, log=lambda line: typer.echo(line, err=True))
+    typer.echo(f"Serving {directory}/ at {server.url} (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def _target(catalogue: Path, to: str | None, settings_target: str | None) -> str:
+    """Returns the target URL: --to, else fo-cast.toml, else the folder public/ beside it."""
+    if to:
+        return to
+    if settings_target:
+        if "://" in settings_target or Path(settings_target).is_absolute():
+            return settings_target
+        # A relative folder in fo-cast.toml is relative to the folder holding the catalogue.
+        return str((catalogue.resolve().parent / settings_target).resolve())
+    return str(catalogue.resolve().parent / "public")
+
+
+def _built(
+    catalogue: Path, base_url: str | None, now: datetime, strict: bool
+) -> tuple[Catalogue, Build]:
+    """Returns the validated catalogue and its build; exits 1 after printing its problems."""
+    cat, probed, report = fo_cast.check(catalogue)
+    result = build_tree(cat, probed, report, now, base_url=base_url, strict=strict)
+    if report.failed(strict=strict):
+        _print_report(report, Format.TEXT, strict)
+        typer.echo("Nothing was published.", err=True)
+        raise typer.Exit(ExitCode.PROBLEMS)
+    return cat, result
+
+
+@app.command()
+def publish(
+    catalogue: CatalogueArg = Path("episodes"),
+    to: Annotated[
+        str | None,
+        typer.Option(help="Target: s3://bucket/prefix, file:///folder or a folder path."),
+    ] = None,
+    base_url: BaseUrlOption = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="S3 endpoint for S3 compatibles (SeaweedFS, MinIO, R2).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the plan; change nothing.")] = False,
+    prune: Annotated[bool, typer.Option(help="Delete objects the build no longer has.")] = False,
+    max_deletes: Annotated[
+        int | None, typer.Option(help="Refuse to prune more than this many objects.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Upload everything, changed or not.")] = False,
+    allow_removal: Annotated[
+        list[str] | None,
+        typer.Option(help="GUID of a published episode that may leave its feed (repeatable)."),
+    ] = None,
+    now: NowOption = None,
+    strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
+) -> None:
+    """Validate, build and sync the tree to a target: media first, feeds last.
+
+    Example: fo-cast publish episodes --to s3://podcasts/fo --dry-run
+    """
+    from fo_cast.guard import load_record
+    from fo_cast.plan import load_hash_cache, plan_publish, save_hash_cache
+    from fo_cast.storage import storage_for
+
+    clock = _now(now)
+    cat, result = _built(catalogue, base_url, clock, strict)
+    settings = cat.settings.publish
+    storage = storage_for(
+        _target(catalogue, to, settings.target), endpoint_url or settings.endpoint_url
+    )
+    cache_path = catalogue / ".fo-cast" / "hashes.json"
+    cache = load_hash_cache(cache_path)
+    plan = plan_publish(
+        result,
+        storage.list(),
+        force=force,
+        prune=prune,
+        max_deletes=settings.max_deletes if max_deletes is None else max_deletes,
+        hash_cache=cache,
+        record=load_record(storage),
+        allow_removal=set(allow_removal or ()),
+        now=clock,
+    )
+    save_hash_cache(cache_path, cache)
+    if dry_run or plan.refusals:
+        if fmt is Format.JSON:
+            typer.echo(json.dumps({"target": storage.describe(), "plan": plan.as_dict()}, indent=2))
+        else:
+            typer.echo(f"Plan for {storage.describe()}:")
+            for text in plan.lines():
+                typer.echo(text, err=text.startswith("refused:"))
+        if plan.refusals:
+            typer.echo("Nothing was published.", err=True)
+            raise typer.Exit(ExitCode.PUBLISH_FAILED)
+        return
+    try:
+        summary = _run_publish(plan, storage, quiet=fmt is Format.JSON)
+    except FoCastError as exc:
+        _fail(str(exc), ExitCode.PUBLISH_FAILED)
+    if fmt is Format.JSON:
+        payload = {"target": storage.describe(), "plan": plan.as_dict(), **summary.as_dict()}
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        typer.echo(f"Published to {storage.describe()}: {summary}")
+
+
+def _run_publish(plan: Plan, storage: Storage, quiet: bool) -> Summary:
+    """Returns the summary after applying the plan, showing progress as it goes.
+
+    A rich progress bar (bytes, rate, ETA) on a terminal; plain lines otherwise.
+    """
+    from contextlib import closing
+
+    from fo_cast.publish import Deleted, Done, Failed, Sent, StageStarted, Uploaded, publish
+
+    summary: Summary | None = None
+    events = publish(plan, storage)
+    if quiet or not sys.stderr.isatty():
+        with closing(events):
+            for event in events:
+                if isinstance(event, Uploaded) and not quiet:
+                    typer.echo(f"uploaded {event.key} ({event.reason})")
+                elif isinstance(event, Deleted) and not quiet:
+                    typer.echo(f"deleted {event.key}")
+                elif isinstance(event, Failed):
+                    typer.echo(f"failed {event.key}: {event.message}", err=True)
+                elif isinstance(event, Done):
+                    summary = event.summary
+    else:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )  # fmt: skip
+
+        console = Console(stderr=True)
+        columns = (
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+            TransferSpeedColumn(), TimeRemainingColumn(),
+        )  # fmt: skip
+        with Progress(*columns, console=console) as progress, closing(events):
+            task = progress.add_task("publishing", total=plan.bytes or 1)
+            for event in events:
+                if isinstance(event, StageStarted):
+                    progress.update(task, description=event.stage.name.lower())
+                elif isinstance(event, Sent):
+                    progress.advance(task, event.bytes)
+                elif isinstance(event, Failed):
+                    progress.console.print(f"failed {event.key}: {event.message}")
+                elif isinstance(event, Done):
+                    summary = event.summary
+    assert summary is not None
+    return summary
+
+
+@app.command()
+def verify(
+    catalogue: CatalogueArg = Path("episodes"),
+    base_url: BaseUrlOption = None,
+    now: NowOption = None,
+) -> None:
+    """Fetch the published feeds over HTTP and check every enclosure and artwork URL.
+
+    Example: fo-cast verify episodes --base-url http://127.0.0.1:8000/
+    """
+    from fo_cast.verify import feed_urls
+    from fo_cast.verify import verify as verify_urls
+
+    cat, result = _built(catalogue, base_url, _now(now), strict=False)
+    report = verify_urls(feed_urls(result, base_url or cat.settings.base_url))
+    for failure in report.failures:
+        typer.echo(failure, err=True)
+    typer.echo(report.summary(), err=not report.ok)
+    if not report.ok:
+        raise typer.Exit(ExitCode.PUBLISH_FAILED)
+
+
 @new_app.command("show")
 def new_show(
     slug: Annotated[str, typer.Argument(help="URL name of the show: lowercase, dashes.")],
@@ -238,8 +443,11 @@ def new_show(
 
     Example: fo-cast new show weekly --title "FO° Weekly"
     """
-    path = scaffold.new_show(catalogue, slug, title)
-    typer.echo(f"wrote {path}; add artwork.png (1400-3000 px square) next to it")
+    try:
+        path = scaffold.new_show(catalogue, slug, title)
+    except FoCastError as exc:
+        _fail(str(exc), ExitCode.USAGE)
+    typer.echo(f"wrote {path}; replace the placeholder artwork.png (1400-3000 px square)")
 
 
 @new_app.command("episode")
@@ -258,7 +466,10 @@ def new_episode(
     """
     if date is not None and date.tzinfo is None:
         _fail("--date needs a timezone, such as 2024-07-23T15:00:00+00:00", ExitCode.USAGE)
-    path = scaffold.new_episode(catalogue, show, title, date)
+    try:
+        path = scaffold.new_episode(catalogue, show, title, date)
+    except FoCastError as exc:
+        _fail(str(exc), ExitCode.USAGE)
     typer.echo(f"wrote {path} and {path.parent / 'companion.md'}")
 
 

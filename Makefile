@@ -1,0 +1,52 @@
+# The README's two commands: `make demo` and `make test`. Each sets itself up on a fresh
+# machine (Python 3.11+, root for apt-get): virtualenv in .venv, pip installs, Debian packages.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+OUT    := feeds
+SITE   := public
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint bench browser-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+# Debian's Chromium drives the browser tests (Playwright cannot download its own browser).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests (apt-get)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: $(VENV)/.installed
+	$(BIN)/fo-cast validate episodes --strict
+	$(BIN)/fo-cast build episodes --out $(OUT)
+	$(BIN)/fo-cast publish episodes
+	@echo
+	@echo "Feeds and pages: $(OUT)/ (open $(OUT)/index.html, subscribe to $(OUT)/exclusive/feed.xml)"
+	@echo "Published copy:  $(SITE)/ (the default local target; see episodes/fo-cast.toml)"
+	@echo "Preview it:      $(BIN)/fo-cast serve $(SITE)   then open http://127.0.0.1:8000/"
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: $(VENV)/.installed-test browser-deps lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(OUT)/*/ $(SITE) .pytest_cache .mypy_cache .ruff_cache

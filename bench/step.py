@@ -1,0 +1,82 @@
+"""One measured step of the benchmark, run in a fresh process so its peak RSS is its own.
+
+    python bench/step.py validate CATALOGUE
+prints one JSON line: {"seconds": ..., "peak_rss_mb": ..., ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def _validate(root: str) -> dict[str, object]:
+    import fo_cast
+
+    report = fo_cast.validate(root)
+    return {"errors": len(report.errors), "warnings": len(report.warnings)}
+
+
+def _build(root: str, out: str, what: str = "all") -> dict[str, object]:
+    import fo_cast
+    from fo_cast.build import build, write_tree
+
+    catalogue, probed, report = fo_cast.check(root, now=NOW)
+    start = time.perf_counter()
+    result = build(catalogue, probed, report, NOW, only=what)
+    render = time.perf_counter() - start
+    write_tree(result, Path(out))
+    return {"outputs": len(result.outputs), "render_seconds": round(render, 3)}
+
+
+def _feedgen(root: str) -> dict[str, object]:
+    """A plain feedgen script: one feed of every episode, data read straight from the files."""
+    from feedgen.feed import FeedGenerator
+
+    import yaml
+
+    fg = FeedGenerator()
+    fg.load_extension("podcast")
+    fg.title("Plain feedgen")
+    fg.link(href="https://example.com/", rel="alternate")
+    fg.description("The same items built with feedgen alone.")
+    for manifest in sorted(Path(root).glob("*/*/episode.yaml")):
+        data = yaml.load(manifest.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        companion = (manifest.parent / "companion.md").read_text(encoding="utf-8")
+        audio = manifest.parent / "audio.mp3"
+        entry = fg.add_entry(order="append")
+        entry.id(data["guid"])
+        entry.guid(data["guid"], permalink=False)
+        entry.title(data["title"])
+        entry.description(data["summary"])
+        entry.content(companion, type="CDATA")
+        entry.published(data["published"])
+        entry.link(href=f"https://example.com/{manifest.parent.name}/")
+        entry.enclosure(
+            f"https://example.com/{manifest.parent.name}/audio.mp3",
+            str(audio.stat().st_size),
+            "audio/mpeg",
+        )
+        entry.podcast.itunes_duration(12)
+        entry.podcast.itunes_episode(data.get("episode"))
+    data = fg.rss_str(pretty=True)
+    return {"bytes": len(data)}
+
+
+def main() -> None:
+    name, *args = sys.argv[1:]
+    start = time.perf_counter()
+    result = {"validate": _validate, "build": _build, "feedgen": _feedgen}[name](*args)
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""The publish plan: what to upload (and why), what is already there, what to delete."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fo_cast.errors import FoCastError
+from fo_cast.guard import GuardRecord, check_guard, update_record
+from fo_cast.outputs import Build, Output, Stage
+from fo_cast.storage import RESERVED_PREFIX, RemoteObject, hash_file
+
+# Feeds change with every episode and apps poll them, so caches may hold them only briefly.
+# Media and artwork rarely change, but can be replaced under the same name (a fixed edit, a
+# new cover), so they are cached for a day, not forever: `immutable` would pin a bad file in
+# CDNs and browsers with no way to purge it from the latter.
+CACHE_CONTROL: Mapping[Stage, str] = {
+    Stage.MEDIA: "public, max-age=86400",
+    Stage.ASSET: "public, max-age=3600",
+    Stage.FEED: "public, max-age=300",
+}
+
+HashCache = dict[str, list[Any]]  # str(source) -> [size, mtime_ns, sha256 hex]
+
+
+class Reason(enum.StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    FORCED = "forced"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One object to send, with the hash the target will store and why it goes."""
+
+    output: Output
+    content_hash: str
+    cache_control: str
+    reason: Reason
+    detail: str = ""  # for CHANGED: "size 1200 -> 1300", "content differs", ...
+    source_stat: tuple[int, int] | None = None  # (size, mtime_ns) of the hashed source file
+
+    @property
+    def key(self) -> str:
+        return self.output.path
+
+    @property
+    def size(self) -> int:
+        return self.source_stat[0] if self.source_stat else self.output.length
+
+
+@dataclass
+class Plan:
+    """Uploads in publishing order (media, assets, feeds), unchanged keys, and deletes."""
+
+    uploads: list[Upload] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)  # at the target, not built, kept (no prune)
+    refusals: list[str] = field(default_factory=list)  # reasons publish() will not run
+    record: bytes | None = None  # the updated GUID record, written last; None if unchanged
+
+    @property
+    def bytes(self) -> int:
+        return sum(u.size for u in self.uploads)
+
+    def summary(self) -> str:
+        """Returns one line: '3 uploads (1.2 MB), 40 unchanged, 1 delete.'"""
+        parts = [
+            f"{_count(len(self.uploads), 'upload')} ({format_bytes(self.bytes)})",
+            f"{len(self.unchanged)} unchanged",
+            _count(len(self.deletes), "delete"),
+        ]
+        if self.stale:
+            parts.append(f"{len(self.stale)} not in the build (kept; --prune deletes them)")
+        return ", ".join(parts) + "."
+
+    def lines(self) -> list[str]:
+        """Returns the plan as text, one line per action, then the refusals and summary."""
+        out = []
+        for up in self.uploads:
+            why = f"{up.reason}: {up.detail}" if up.detail else str(up.reason)
+            out.append(f"upload {up.key} ({why}, {format_bytes(up.size)})")
+        out.extend(f"delete {key}" for key in self.deletes)
+        out.extend(f"refused: {reason}" for reason in self.refusals)
+        out.append(self.summary())
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """Returns the plan as JSON-ready data for --format json."""
+        return {
+            "uploads": [
+                {
+                    "key": u.key,
+                    "stage": u.output.stage.name.lower(),
+                    "reason": str(u.reason),
+                    "detail": u.detail,
+                    "size": u.size,
+                    "content_type": u.output.content_type,
+                    "cache_control": u.cache_control,
+                    "sha256": u.content_hash,
+                }
+                for u in self.uploads
+            ],
+            "unchanged": self.unchanged,
+            "deletes": self.deletes,
+            "stale": self.stale,
+            "refusals": self.refusals,
+            "record_changed": self.record is not None,
+            "bytes": self.bytes,
+        }
+
+
+def plan_publish(
+    build: Build,
+    remote: Mapping[str, RemoteObject],
+    *,
+    force: bool = False,
+    prune: bool = False,
+    max_deletes: int = 100,
+    hash_cache: HashCache | None = None,
+    record: GuardRecord | None = None,
+    allow_removal: Collection[str] = (),
+    now: datetime | None = None,
+    cache_control: Mapping[Stage, str] = CACHE_CONTROL,
+) -> Plan:
+    """Returns the plan that makes the target match the build, uploads in publishing order.
+
+    `remote` is `storage.list()`. `hash_cache` is updated in place: persist it (e.g. in
+    `<catalogue>/.fo-cast/hashes.json` with `save_hash_cache`) so a republish hashes only
+    media whose size or mtime changed. With `record` (from `guard.load_record`) the GUID
+    guard runs and the plan carries the updated record.
+    """
+    plan = Plan()
+    outputs = build.ordered()
+    hashes = hash_sources(outputs, {} if hash_cache is None else hash_cache)
+    for output in outputs:
+        if output.path.startswith(RESERVED_PREFIX) or not output.path:
+            plan.refusals.append(f"{output.path}: the build may not write fo-cast's own records")
+            continue
+        content_hash, stat = hashes.get(output.path) or (_hash_data(output), None)
+        policy = cache_control[output.stage]
+        reason, detail = _compare(output, content_hash, stat, policy, remote.get(output.path))
+        if force and reason is None:
+            reason = Reason.FORCED
+        if reason is None:
+            plan.unchanged.append(output.path)
+        else:
+            plan.uploads.append(Upload(output, content_hash, policy, reason, detail, stat))
+    built = {o.path for o in outputs}
+    extra = sorted(key for key in remote if key not in built)
+    if prune:
+        plan.deletes = extra
+        if len(extra) > max_deletes:
+            plan.refusals.append(
+                f"the plan deletes {len(extra)} objects, more than --max-deletes {max_deletes} "
+                "allows; check the target, or raise --max-deletes"
+            )
+    else:
+        plan.stale = extra
+    if record is not None:
+        plan.refusals.extend(check_guard(record, build.items, allow_removal))
+        stamp = now or datetime.now(UTC)
+        updated = update_record(record, build.items, stamp, allow_removal).to_bytes()
+        plan.record = None if updated == record.to_bytes() else updated
+    return plan
+
+
+def hash_sources(outputs: list[Output], cache: HashCache) -> dict[str, tuple[str, tuple[int, int]]]:
+    """Returns sha256 and (size, mtime_ns) by output path for outputs read from files.
+
+    Files whose size and mtime match the cache are not read; the others are hashed in
+    parallel (hashlib releases the GIL). The cache is left holding exactly these files.
+    """
+    try:
+        stats = {o.path: (o.source, os.stat(o.source)) for o in outputs if o.source}
+    except OSError as error:
+        raise FoCastError(f"cannot read a file the build needs: {error}") from error
+    fresh: HashCache = {}
+    todo: list[tuple[str, Path, tuple[int, int]]] = []
+    result: dict[str, tuple[str, tuple[int, int]]] = {}
+    for key, (source, st) in stats.items():
+        assert source is not None
+        stat = (st.st_size, st.st_mtime_ns)
+        cached = cache.get(str(source))
+        if cached and (cached[0], cached[1]) == stat:
+            result[key] = (cached[2], stat)
+            fresh[str(source)] = cached
+        else:
+            todo.append((key, source, stat))
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 2)) as pool:
+        for (key, source, stat), digest in zip(
+            todo, pool.map(hash_file, [t[1] for t in todo]), strict=True
+        ):
+            result[key] = (digest, stat)
+            fresh[str(source)] = [stat[0], stat[1], digest]
+    cache.clear()
+    cache.update(fresh)
+    return result
+
+
+def load_hash_cache(path: Path) -> HashCache:
+    """Returns the hash cache saved at path, or an empty one (a lost cache costs a rehash)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 3}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def save_hash_cache(path: Path, cache: HashCache) -> None:
+    """Writes the hash cache atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps(cache, separators=(",", ":")), encoding="utf-8")
+    os.replace(temp, path)
+
+
+def format_bytes(size: int) -> str:
+    """Returns a size for people: '812 B', '12.4 KB', '1.5 GB' (powers of 1000)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _compare(
+    output: Output,
+    content_hash: str,
+    stat: tuple[int, int] | None,
+    policy: str,
+    remote: RemoteObject | None,
+) -> tuple[Reason | None, str]:
+    if remote is None:
+        return Reason.NEW, ""
+    size = stat[0] if stat else output.length
+    if remote.size != size:
+        return Reason.CHANGED, f"size {remote.size} -> {size}"
+    if remote.content_hash is None:
+        return Reason.CHANGED, "not published by fo-cast"
+    if remote.content_hash != content_hash:
+        return Reason.CHANGED, "content differs"
+    # Headers are fixed at upload, so a corrected type or policy means sending it again.
+    if remote.content_type is not None and remote.content_type != output.content_type:
+        return Reason.CHANGED, f"content type {remote.content_type} -> {output.content_type}"
+    if remote.cache_control is not None and remote.cache_control != policy:
+        return Reason.CHANGED, f"cache-control {remote.cache_control} -> {policy}"
+    return None, ""
+
+
+def _hash_data(output: Output) -> str:
+    assert output.data is not None
+    return hashlib.sha256(output.data).hexdigest()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,223 @@
+"""Applies a Plan to a Storage, stage by stage, yielding progress events; never prints."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import queue
+import threading
+import time
+from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from fo_cast.errors import FoCastError, PublishRefused, StorageError
+from fo_cast.guard import RECORD_KEY
+from fo_cast.outputs import Output, Stage
+from fo_cast.plan import Plan, Upload, format_bytes
+from fo_cast.storage import Storage
+
+
+@dataclass(frozen=True)
+class Started:
+    target: str
+    uploads: int
+    bytes: int
+    deletes: int
+    cleaned: int  # leftovers of interrupted publishes removed at the target
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    stage: Stage
+    uploads: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Bytes of one upload that reached the target since the last Sent for it."""
+
+    key: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    key: str
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Deleted:
+    key: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    uploaded: int
+    skipped: int
+    deleted: int
+    bytes: int
+    seconds: float
+
+    def __str__(self) -> str:
+        rate = self.bytes / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.uploaded} uploaded ({format_bytes(self.bytes)}, {format_bytes(int(rate))}/s), "
+            f"{self.skipped} unchanged, {self.deleted} deleted in {self.seconds:.1f} s."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "uploaded": self.uploaded,
+            "skipped": self.skipped,
+            "deleted": self.deleted,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Done:
+    summary: Summary
+
+
+Event = Started | StageStarted | Sent | Uploaded | Failed | Deleted | Done
+
+
+def publish(plan: Plan, storage: Storage, *, workers: int = 8) -> Iterator[Event]:
+    """Yields events while the plan is applied; raises StorageError if anything failed.
+
+    Media go first, then assets, then feeds, then deletes, the hash index and the GUID
+    record. A stage starts only when every upload of the stages before it has arrived, so
+    a feed never points at a missing file, whatever stops the publish (a failed upload,
+    Ctrl-C, a kill). Running the same plan again sends only what did not arrive.
+    """
+    if plan.refusals:
+        raise PublishRefused(f"nothing was published: {plan.refusals[0]}" + _more(plan.refusals))
+    started = time.monotonic()
+    cleaned = storage.cleanup()
+    yield Started(storage.describe(), len(plan.uploads), plan.bytes, len(plan.deletes), cleaned)
+    sent_bytes = 0
+    for stage in Stage:
+        batch = [u for u in plan.uploads if u.output.stage is stage]
+        if not batch:
+            continue
+        yield StageStarted(stage, len(batch), sum(u.size for u in batch))
+        failed = 0
+        try:
+            # closing(): in-flight uploads settle before the index records what arrived.
+            with contextlib.closing(_upload_all(batch, storage, workers)) as events:
+                for event in events:
+                    failed += isinstance(event, Failed)
+                    sent_bytes += event.size if isinstance(event, Uploaded) else 0
+                    yield event
+        except BaseException:  # Ctrl-C, or the consumer stopped listening
+            _save_what_arrived(storage)
+            raise
+        if failed:
+            _save_what_arrived(storage)
+            later = [s.name.lower() for s in Stage if s > stage]
+            held = f"; {' and '.join(later)} were not published" if later else ""
+            raise StorageError(
+                f"{failed} of {len(batch)} {stage.name.lower()} uploads failed{held}. "
+                "Run publish again to finish; what arrived is not sent again."
+            )
+    # Deletes come after the feeds that stopped pointing at these objects.
+    if plan.deletes:
+        storage.delete(plan.deletes)
+        for key in plan.deletes:
+            yield Deleted(key)
+    storage.save_index()
+    if plan.record is not None:
+        # Last: the record must never claim items that no published feed carries.
+        record = Output(RECORD_KEY, "application/json", Stage.FEED, data=plan.record)
+        storage.put(record, hashlib.sha256(plan.record).hexdigest(), "no-store")
+    seconds = time.monotonic() - started
+    summary = Summary(
+        len(plan.uploads), len(plan.unchanged), len(plan.deletes), sent_bytes, seconds
+    )
+    yield Done(summary)
+
+
+class _Cancelled(Exception):
+    """Raised in a worker's progress callback to stop an upload the consumer abandoned."""
+
+
+_FINISHED = object()  # queued by each worker after its last event
+
+
+def _upload_all(batch: list[Upload], storage: Storage, workers: int) -> Generator[Event]:
+    """Yields the events of one stage's uploads, run in parallel by a bounded pool."""
+    events: queue.Queue[Any] = queue.Queue()
+    cancel = threading.Event()
+
+    def work(upload: Upload) -> None:
+        def progress(size: int) -> None:
+            if cancel.is_set():
+                raise _Cancelled
+            events.put(Sent(upload.key, size))
+
+        try:
+            _check_source(upload)
+            storage.put(upload.output, upload.content_hash, upload.cache_control, progress)
+            _check_source(upload)  # an edit during the upload would leave a wrong hash
+            events.put(Uploaded(upload.key, upload.size, str(upload.reason)))
+        except _Cancelled:
+            pass
+        except (FoCastError, OSError) as error:
+            events.put(Failed(upload.key, str(error)))
+        except BaseException as error:  # a bug: hand it to the consumer's thread
+            events.put(error)
+        finally:
+            events.put(_FINISHED)
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="fo-cast-upload")
+    try:
+        for upload in batch:
+            pool.submit(work, upload)
+        running = len(batch)
+        while running:
+            event = events.get()
+            if event is _FINISHED:
+                running -= 1
+            elif isinstance(event, BaseException):
+                raise event
+            else:
+                yield event
+    finally:
+        # Reached on Ctrl-C or when the consumer stops iterating: stop queued uploads and
+        # wait for those in flight, so nothing of a later stage can start behind our back.
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_source(upload: Upload) -> None:
+    if upload.output.source is None or upload.source_stat is None:
+        return
+    stat = os.stat(upload.output.source)
+    if (stat.st_size, stat.st_mtime_ns) != upload.source_stat:
+        raise FoCastError(f"{upload.output.source} changed while publishing; run publish again")
+
+
+def _save_what_arrived(storage: Storage) -> None:
+    """Saves the hash index after a failure so the re-run skips what arrived without HEADs."""
+    try:
+        storage.save_index()
+        storage.cleanup()
+    except FoCastError:
+        pass  # the re-run falls back to reading metadata; the original error matters more
+
+
+def _more(items: list[str]) -> str:
+    return f" (and {len(items) - 1} more)" if len(items) > 1 else ""

@@ -1,0 +1,130 @@
+"""Publish targets: a folder or an S3 bucket behind one small protocol, chosen by URL scheme."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from fo_cast.errors import ConfigError
+from fo_cast.outputs import Output
+
+# Keys under this folder belong to fo-cast itself (hash index, GUID record): never planned,
+# listed or pruned, and a build may not write there.
+RESERVED_PREFIX = ".fo-cast/"
+INDEX_KEY = RESERVED_PREFIX + "index.json"
+
+Progress = Callable[[int], None]  # called with the bytes sent since the last call
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """One object at the target as the plan sees it; None means the target does not know."""
+
+    key: str
+    size: int
+    content_hash: str | None  # sha256 hex of the content, as stored by fo-cast
+    etag: str
+    content_type: str | None = None
+    cache_control: str | None = None
+
+    def as_index_entry(self) -> list[Any]:
+        return [self.size, self.etag, self.content_hash, self.content_type, self.cache_control]
+
+    @classmethod
+    def from_index_entry(cls, key: str, entry: list[Any]) -> RemoteObject:
+        size, etag, content_hash, content_type, cache_control = entry
+        return cls(key, int(size), content_hash, str(etag), content_type, cache_control)
+
+
+class Storage(Protocol):
+    """A publish target. Keys are posix paths relative to the target root."""
+
+    def describe(self) -> str:
+        """Returns the target as a URL a person can read, never with credentials."""
+        ...
+
+    def list(self) -> dict[str, RemoteObject]:
+        """Returns every object under the target except fo-cast's own records, by key."""
+        ...
+
+    def put(
+        self,
+        output: Output,
+        content_hash: str,
+        cache_control: str,
+        progress: Progress | None = None,
+    ) -> RemoteObject:
+        """Returns the stored object once it is complete at the target (never half-written)."""
+        ...
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Removes the objects; keys that are already gone are not an error."""
+        ...
+
+    def read(self, key: str) -> bytes | None:
+        """Returns a small record's bytes, or None when there is no such object."""
+        ...
+
+    def cleanup(self) -> int:
+        """Returns how many leftovers of interrupted uploads were removed."""
+        ...
+
+    def save_index(self) -> None:
+        """Writes the hash index so the next listing needs no per-object reads."""
+        ...
+
+
+def hash_file(path: Path, progress: Progress | None = None) -> str:
+    """Returns the sha256 hex of a file, read in chunks so memory stays flat."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            if progress:
+                progress(len(chunk))
+    return digest.hexdigest()
+
+
+def storage_for(url: str, endpoint_url: str | None = None, **options: Any) -> Storage:
+    """Returns the Storage for a target URL: file:///folder or a plain path, or s3://bucket/prefix.
+
+    `endpoint_url` (or AWS_ENDPOINT_URL) points S3 at a compatible server; options go to the
+    backend (S3: max_attempts, retry_mode, workers, multipart_threshold, checksum).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        from fo_cast.storage.s3 import S3Storage
+
+        if not parts.netloc:
+            raise ConfigError(f"{url}: an S3 target needs a bucket: s3://bucket/prefix")
+        return S3Storage(parts.netloc, parts.path.strip("/"), endpoint_url=endpoint_url, **options)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(f"{url}: file URLs name a local folder: file:///path/to/folder")
+        from fo_cast.storage.local import LocalStorage
+
+        return LocalStorage(Path(unquote(parts.path)))
+    if parts.scheme == "" or len(parts.scheme) == 1:  # a plain path, or C:\ on Windows
+        from fo_cast.storage.local import LocalStorage
+
+        return LocalStorage(Path(url))
+    raise ConfigError(
+        f"{url}: unsupported target; use s3://bucket/prefix or file:///path/to/folder"
+    )
+
+
+__all__ = [
+    "CHUNK",
+    "INDEX_KEY",
+    "RESERVED_PREFIX",
+    "Progress",
+    "RemoteObject",
+    "Storage",
+    "hash_file",
+    "storage_for",
+]

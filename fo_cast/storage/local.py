@@ -1,0 +1,197 @@
+"""A folder as publish target: every object is written to a temp file, then renamed into place."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from fo_cast.errors import StorageError
+from fo_cast.outputs import Output, Stage
+from fo_cast.storage import (
+    CHUNK,
+    INDEX_KEY,
+    RESERVED_PREFIX,
+    Progress,
+    RemoteObject,
+    hash_file,
+)
+
+TEMP_SUFFIX = ".fo-cast-tmp"
+
+
+class LocalStorage:
+    """Writes the output tree into a folder; readers never see a half-written file.
+
+    The hash index (`.fo-cast/index.json`) keeps each file's sha256 next to the size and
+    mtime it had when written, so listing a folder of 1.5 GB of media hashes nothing.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.expanduser().absolute()
+        self._index: dict[str, RemoteObject] = {}
+        self._lock = threading.Lock()
+        self._dirty = False  # the index differs from what the target holds
+
+    def describe(self) -> str:
+        return self.root.as_uri()
+
+    def list(self) -> dict[str, RemoteObject]:
+        """Returns every file under the folder by key, hashes from the index where it is fresh."""
+        if not self.root.exists():
+            return {}
+        if not self.root.is_dir():
+            raise StorageError(f"{self.describe()}: not a folder")
+        with self._lock:  # what this instance wrote since the index was saved counts too
+            known = {**self._load_index(), **self._index}
+        found: dict[str, RemoteObject] = {}
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            rel = PurePosixPath(Path(dirpath).relative_to(self.root).as_posix())
+            if rel == PurePosixPath("."):
+                dirnames[:] = [d for d in dirnames if d + "/" != RESERVED_PREFIX]
+            for name in filenames:
+                if name.endswith(TEMP_SUFFIX):
+                    continue
+                key = str(rel / name) if rel != PurePosixPath(".") else name
+                found[key] = self._describe_file(key, known.get(key))
+        with self._lock:
+            self._index = dict(found)
+            self._dirty = found != known
+        return found
+
+    def put(
+        self,
+        output: Output,
+        content_hash: str,
+        cache_control: str,
+        progress: Progress | None = None,
+    ) -> RemoteObject:
+        """Returns the written file's entry once it has been renamed into place."""
+        target = self._path(output.path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+            try:
+                with open(temp, "wb") as out:
+                    if output.data is not None:
+                        out.write(output.data)
+                        if progress:
+                            progress(len(output.data))
+                    else:
+                        assert output.source is not None
+                        _copy(output.source, out, progress)
+                    # Feeds and records are what readers trust: make them survive a power cut.
+                    if output.stage is Stage.FEED or output.path.startswith(RESERVED_PREFIX):
+                        out.flush()
+                        os.fsync(out.fileno())
+                os.replace(temp, target)
+            finally:
+                temp.unlink(missing_ok=True)
+            stat = target.stat()
+        except OSError as error:
+            raise StorageError(f"{self.describe()}: cannot write {output.path}: {error}") from error
+        stored = RemoteObject(
+            output.path,
+            stat.st_size,
+            content_hash,
+            _etag(stat),
+            output.content_type,
+            cache_control,
+        )
+        if not output.path.startswith(RESERVED_PREFIX):
+            with self._lock:
+                self._index[output.path] = stored
+                self._dirty = True
+        return stored
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            path = self._path(key)
+            try:
+                path.unlink(missing_ok=True)
+                _remove_empty_parents(path.parent, self.root)
+            except OSError as error:
+                raise StorageError(f"{self.describe()}: cannot delete {key}: {error}") from error
+            with self._lock:
+                self._index.pop(key, None)
+                self._dirty = True
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StorageError(f"{self.describe()}: cannot read {key}: {error}") from error
+
+    def cleanup(self) -> int:
+        """Returns how many temp files of interrupted publishes were removed."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for temp in self.root.rglob("*" + TEMP_SUFFIX):
+            temp.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def save_index(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
+        data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
+        record = Output(INDEX_KEY, "application/json", Stage.FEED, data=data)
+        self.put(record, hashlib.sha256(data).hexdigest(), "no-store")
+
+    def _load_index(self) -> dict[str, RemoteObject]:
+        raw = self.read(INDEX_KEY)
+        if raw is None:
+            return {}
+        try:
+            objects = json.loads(raw)["objects"]
+            return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
+        except (ValueError, KeyError, TypeError):
+            return {}  # a damaged index only costs a rehash
+
+    def _describe_file(self, key: str, known: RemoteObject | None) -> RemoteObject:
+        stat = self._path(key).stat()
+        if known and known.etag == _etag(stat) and known.size == stat.st_size:
+            return known
+        # Written by something else, or by a publish killed before it saved the index.
+        return RemoteObject(key, stat.st_size, hash_file(self._path(key)), _etag(stat))
+
+    def _path(self, key: str) -> Path:
+        parts = PurePosixPath(key).parts
+        if not parts or PurePosixPath(key).is_absolute() or ".." in parts:
+            raise StorageError(f"{self.describe()}: refusing key outside the target: {key!r}")
+        return self.root.joinpath(*parts)
+
+
+def _copy(source: Path, out: BinaryIO, progress: Progress | None) -> None:
+    with open(source, "rb") as src:
+        if progress is None:
+            shutil.copyfileobj(src, out, CHUNK)
+            return
+        while chunk := src.read(CHUNK):
+            out.write(chunk)
+            progress(len(chunk))
+
+
+def _etag(stat: os.stat_result) -> str:
+    return f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty
+        folder = folder.parent

@@ -1,0 +1,308 @@
+"""An S3 bucket (or an S3-compatible store) as publish target, through boto3."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import boto3
+import boto3.exceptions
+import botocore.exceptions
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from fo_cast.errors import StorageError
+from fo_cast.outputs import Output
+from fo_cast.storage import INDEX_KEY, RESERVED_PREFIX, Progress, RemoteObject
+
+HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
+MB = 1024 * 1024
+
+
+class S3Storage:
+    """Publishes to s3://bucket/prefix with exact headers and the sha256 in object metadata.
+
+    Credentials come from boto3's standard chain (environment, profiles, instance roles);
+    AWS_ENDPOINT_URL or `endpoint_url` points it at an S3-compatible server.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        region: str | None = None,
+        retry_mode: str = "standard",
+        max_attempts: int = 8,
+        workers: int = 8,
+        multipart_threshold: int = 64 * MB,
+        multipart_chunksize: int = 16 * MB,
+        part_concurrency: int = 4,
+        checksum: bool = True,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.checksum = checksum
+        self.multipart_threshold = multipart_threshold
+        self.workers = workers
+        self._endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
+        self._endpoint = self._endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        self._index: dict[str, RemoteObject] = {}
+        self._lock = threading.Lock()
+        self._dirty = False  # the index differs from what the target holds
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=part_concurrency,
+        )
+        config = Config(
+            # botocore's own backoff handles throttling, 5xx and dropped connections.
+            retries={"mode": retry_mode, "max_attempts": max_attempts},
+            # S3 compatibles rarely support virtual-host buckets on a bare IP or localhost.
+            s3={"addressing_style": "path" if self._endpoint else "auto"},
+            max_pool_connections=workers * part_concurrency + 4,
+            connect_timeout=10,
+            read_timeout=60,
+            # Some S3 compatibles reject the CRC trailers botocore adds by default.
+            request_checksum_calculation="when_supported" if checksum else "when_required",
+            response_checksum_validation="when_supported" if checksum else "when_required",
+        )
+        with self._errors("set up the S3 client"):
+            session = boto3.session.Session(profile_name=profile)
+            self._client = session.client(
+                "s3",
+                endpoint_url=endpoint_url,
+                region_name=region or session.region_name or "us-east-1",
+                config=config,
+            )
+
+    def describe(self) -> str:
+        url = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        if self._endpoint:
+            parts = urlsplit(self._endpoint)
+            host = parts.hostname or ""
+            netloc = f"{host}:{parts.port}" if parts.port else host  # drop any user:password@
+            url += f" at {urlunsplit((parts.scheme, netloc, parts.path, '', ''))}"
+        return url
+
+    def list(self) -> dict[str, RemoteObject]:
+        """Returns the objects under the prefix from one paginated listing plus the hash index.
+
+        Objects the index does not vouch for (written by another tool, or by a publish killed
+        before it saved the index) are read with one HEAD each, so a re-run uploads only what
+        did not arrive.
+        """
+        listed: dict[str, tuple[int, str]] = {}
+        with self._errors("list"):
+            pages = self._client.get_paginator("list_objects_v2")
+            start = self.prefix + "/" if self.prefix else ""
+            for page in pages.paginate(Bucket=self.bucket, Prefix=start):
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(start) :]
+                    if key and not key.startswith(RESERVED_PREFIX):
+                        listed[key] = (item["Size"], item["ETag"].strip('"'))
+        with self._lock:  # what this instance wrote since the index was saved counts too
+            known = {**self._load_index(), **self._index}
+        found: dict[str, RemoteObject] = {}
+        unknown: list[str] = []
+        for key, (size, etag) in listed.items():
+            entry = known.get(key)
+            if entry and entry.etag == etag and entry.size == size:
+                found[key] = entry
+            else:
+                unknown.append(key)
+        with ThreadPoolExecutor(self.workers) as pool:
+            for obj in pool.map(self._head, unknown):
+                found[obj.key] = obj
+        with self._lock:
+            self._index = dict(found)
+            self._dirty = found != known
+        return found
+
+    def put(
+        self,
+        output: Output,
+        content_hash: str,
+        cache_control: str,
+        progress: Progress | None = None,
+    ) -> RemoteObject:
+        """Returns the object as stored; the server checks the bytes against their checksum."""
+        args: dict[str, Any] = {
+            "ContentType": output.content_type,
+            "CacheControl": cache_control,
+            "Metadata": {HASH_METADATA: content_hash},
+        }
+        with self._errors(f"upload {output.path}"):
+            if output.data is not None or output.length < self.multipart_threshold:
+                etag = self._put_object(output, content_hash, args)
+                if progress:
+                    progress(output.length)
+            else:
+                assert output.source is not None
+                if self.checksum:
+                    args["ChecksumAlgorithm"] = "CRC32"  # per part; sha256 is in metadata
+                self._client.upload_file(
+                    str(output.source),
+                    self.bucket,
+                    self._key(output.path),
+                    ExtraArgs=args,
+                    Config=self._transfer,
+                    Callback=progress,
+                )
+                etag = self._head(output.path).etag  # upload_file does not return the ETag
+        stored = RemoteObject(
+            output.path, output.length, content_hash, etag, output.content_type, cache_control
+        )
+        if not output.path.startswith(RESERVED_PREFIX):
+            with self._lock:
+                self._index[output.path] = stored
+                self._dirty = True
+        return stored
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+            batch = [{"Key": self._key(k)} for k in keys[start : start + 1000]]
+            with self._errors("delete"):
+                reply = self._client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            if reply.get("Errors"):
+                first = reply["Errors"][0]
+                raise StorageError(
+                    f"{self.describe()}: cannot delete {len(reply['Errors'])} objects, "
+                    f"e.g. {first.get('Key')}: {first.get('Code')}: {first.get('Message')}"
+                )
+            with self._lock:
+                for key in keys[start : start + 1000]:
+                    self._index.pop(key, None)
+                self._dirty = True
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            with self._errors(f"read {key}"):
+                reply = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+                body: bytes = reply["Body"].read()
+                return body
+        except _Missing:
+            return None
+
+    def cleanup(self) -> int:
+        """Returns how many incomplete multipart uploads under the prefix were aborted.
+
+        Run at the start and end of a publish: parts of an upload that was killed are invisible
+        but still stored (and billed) until aborted. Two publishes to one target at the same
+        time are not supported; the second would abort the first one's uploads.
+        """
+        aborted = 0
+        start = self.prefix + "/" if self.prefix else ""
+        with self._errors("clean up incomplete uploads"):
+            pages = self._client.get_paginator("list_multipart_uploads")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=start):
+                for upload in page.get("Uploads", []):
+                    self._client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    aborted += 1
+        return aborted
+
+    def save_index(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
+        data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
+        args = {"ContentType": "application/json", "CacheControl": "no-store"}
+        with self._errors("save the hash index"):
+            self._client.put_object(Bucket=self.bucket, Key=self._key(INDEX_KEY), Body=data, **args)
+
+    def _put_object(self, output: Output, content_hash: str, args: dict[str, Any]) -> str:
+        if self.checksum:
+            # The server recomputes it and refuses the upload if a byte differs; it also
+            # catches a media file edited between plan and upload.
+            args["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(content_hash)).decode()
+        key = self._key(output.path)
+        if output.data is not None:
+            reply = self._client.put_object(Bucket=self.bucket, Key=key, Body=output.data, **args)
+        else:
+            assert output.source is not None
+            with open(output.source, "rb") as body:  # streamed; botocore rewinds on retry
+                reply = self._client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentLength=output.length, **args
+                )
+        return str(reply["ETag"]).strip('"')
+
+    def _head(self, key: str) -> RemoteObject:
+        with self._errors(f"inspect {key}"):
+            reply = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return RemoteObject(
+            key,
+            reply["ContentLength"],
+            reply.get("Metadata", {}).get(HASH_METADATA),
+            str(reply["ETag"]).strip('"'),
+            reply.get("ContentType"),
+            reply.get("CacheControl"),
+        )
+
+    def _load_index(self) -> dict[str, RemoteObject]:
+        raw = self.read(INDEX_KEY)
+        if raw is None:
+            return {}
+        try:
+            objects = json.loads(raw)["objects"]
+            return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
+        except (ValueError, KeyError, TypeError):
+            return {}  # a damaged index only costs one HEAD per object
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turns boto3's many exceptions into one StorageError with a plain message."""
+        try:
+            yield
+        except botocore.exceptions.ClientError as error:
+            info = error.response.get("Error", {})
+            code = str(info.get("Code", ""))
+            if code in ("NoSuchKey", "404", "NotFound") and doing.startswith("read "):
+                raise _Missing from None
+            message = info.get("Message") or code
+            raise StorageError(
+                f"{self.describe()}: cannot {doing}: {code}: {message}".rstrip(": ")
+            ) from error
+        except botocore.exceptions.NoCredentialsError as error:
+            raise StorageError(
+                f"{self.describe()}: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+            ) from error
+        except botocore.exceptions.ProfileNotFound as error:
+            raise StorageError(f"{self.describe()}: {error}") from error
+        except (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectionClosedError,
+            botocore.exceptions.ReadTimeoutError,
+            botocore.exceptions.ConnectTimeoutError,
+        ) as error:
+            raise StorageError(
+                f"{self.describe()}: cannot {doing}: the server could not be reached "
+                "(retried; check the endpoint and network)"
+            ) from error
+        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
+            raise StorageError(f"{self.describe()}: cannot {doing}: {error}") from error
+
+
+class _Missing(Exception):
+    """A read found no object; internal to S3Storage.read."""
+
+
+__all__ = ["HASH_METADATA", "S3Storage"]

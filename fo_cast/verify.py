@@ -1,0 +1,191 @@
+"""Checks a published show over HTTP the way podcast apps will fetch it."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.message import Message
+from urllib.parse import urljoin
+
+from fo_cast.outputs import Build, Stage
+
+ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+FEED_TYPES = ("application/rss+xml", "application/xml", "text/xml")
+USER_AGENT = "fo-cast-verify/1"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One URL a feed points at, with what the feed promises about it."""
+
+    url: str
+    feed: str
+    kind: str  # "enclosure" or "artwork"
+    length: int | None = None
+    content_type: str | None = None
+
+
+@dataclass
+class VerifyReport:
+    """What was checked and each failure in plain words, one per line."""
+
+    feeds: int = 0
+    checked: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        """Returns '3 feeds, 42 URLs checked, 1 failure.'"""
+        failed = len(self.failures)
+        return (
+            f"{self.feeds} feed{'s' if self.feeds != 1 else ''}, {self.checked} URLs checked, "
+            f"{failed} failure{'s' if failed != 1 else ''}."
+        )
+
+
+def feed_urls(build: Build, base_url: str) -> list[str]:
+    """Returns the public URL of every RSS feed in the build (JSON feeds and OPML skipped)."""
+    base = base_url.rstrip("/") + "/"
+    return [
+        urljoin(base, o.path)
+        for o in build.ordered()
+        if o.stage is Stage.FEED
+        and _media_type(o.content_type) in FEED_TYPES
+        and not o.path.endswith(".opml")
+    ]
+
+
+def verify(feeds: Iterable[str], *, timeout: float = 15.0, workers: int = 8) -> VerifyReport:
+    """Returns a report after fetching each feed, then HEAD and a 2-byte range GET per file.
+
+    Every enclosure and artwork must answer 200 to HEAD with the Content-Length and
+    Content-Type the feed declares, and 206 with a Content-Range to `Range: bytes=0-1`:
+    Apple Podcasts refuses media served without range support.
+    """
+    report = VerifyReport()
+    targets: dict[tuple[str, int | None, str | None], Target] = {}
+    for url in feeds:
+        report.feeds += 1
+        try:
+            for target in _read_feed(url, timeout):
+                targets.setdefault((target.url, target.length, target.content_type), target)
+        except _Failure as failure:
+            report.failures.append(f"{url}: {failure}")
+    with ThreadPoolExecutor(workers) as pool:
+        for problems in pool.map(lambda t: _check(t, timeout), targets.values()):
+            report.failures.extend(problems)
+    report.checked = len(targets)
+    return report
+
+
+class _Failure(Exception):
+    pass
+
+
+def _read_feed(url: str, timeout: float) -> list[Target]:
+    status, headers, body = _fetch(url, "GET", timeout)
+    if status != 200:
+        raise _Failure(f"feed answered {status}, expected 200")
+    if _media_type(headers.get("Content-Type", "")) not in FEED_TYPES:
+        raise _Failure(f"feed served as {headers.get('Content-Type')!r}, expected an XML type")
+    try:
+        channel = ET.fromstring(body).find("channel")
+    except ET.ParseError as error:
+        raise _Failure(f"feed is not well-formed XML: {error}") from error
+    if channel is None:
+        raise _Failure("feed has no <channel>")
+    found = [Target(u, url, "artwork") for u in _artwork(channel, url)]
+    for item in channel.iter("item"):
+        found += [Target(u, url, "artwork") for u in _artwork(item, url)]
+        enclosure = item.find("enclosure")
+        if enclosure is None:
+            continue
+        length = enclosure.get("length", "")
+        found.append(
+            Target(
+                urljoin(url, enclosure.get("url", "")),
+                url,
+                "enclosure",
+                int(length) if length.isdigit() else None,
+                enclosure.get("type"),
+            )
+        )
+    return found
+
+
+def _artwork(element: ET.Element, base: str) -> list[str]:
+    urls = [e.get("href", "") for e in element.findall(f"{ITUNES}image")]
+    urls += [e.text or "" for e in element.findall("image/url")]
+    return [urljoin(base, u.strip()) for u in urls if u.strip()]
+
+
+def _check(target: Target, timeout: float) -> list[str]:
+    """Returns the failures of one enclosure or artwork URL (empty when it is fine)."""
+    where = f"{target.url} ({target.kind} in {target.feed})"
+    try:
+        status, head, _ = _fetch(target.url, "HEAD", timeout)
+        if status != 200:
+            return [f"{where}: HEAD answered {status}, expected 200"]
+        problems = _check_headers(head, target)
+        status, ranged, body = _fetch(target.url, "GET", timeout, {"Range": "bytes=0-1"})
+    except _Failure as failure:
+        return [f"{where}: {failure}"]
+    if status != 206:
+        problems.append(f"range request answered {status}, expected 206 (apps need ranges)")
+    elif not ranged.get("Content-Range"):
+        problems.append("range request answered without Content-Range")
+    else:
+        total = ranged["Content-Range"].rpartition("/")[2]
+        if target.length is not None and total != str(target.length):
+            problems.append(f"Content-Range total is {total}, the feed says {target.length}")
+        if len(body) != 2 and target.length != 1:
+            problems.append(f"range request for 2 bytes returned {len(body)}")
+    return [f"{where}: {p}" for p in problems]
+
+
+def _check_headers(head: Message, target: Target) -> list[str]:
+    problems = []
+    length = head.get("Content-Length")
+    if length is None:
+        problems.append("HEAD has no Content-Length")
+    elif target.length is not None and length != str(target.length):
+        problems.append(f"Content-Length is {length}, the feed says {target.length}")
+    served = _media_type(head.get("Content-Type", ""))
+    if target.content_type and served != _media_type(target.content_type):
+        problems.append(f"served as {served or 'no type'}, the feed says {target.content_type}")
+    elif target.kind == "artwork" and not served.startswith("image/"):
+        problems.append(f"artwork served as {served or 'no type'}, expected an image type")
+    return problems
+
+
+def _fetch(
+    url: str, method: str, timeout: float, headers: dict[str, str] | None = None
+) -> tuple[int, Message, bytes]:
+    """Returns status, headers and body; network errors raise _Failure.
+
+    A range request reads at most 64 KB: a server that ignores Range sends the whole file.
+    """
+    request = urllib.request.Request(
+        url, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            limit = 65536 if headers and "Range" in headers else -1
+            body = reply.read(limit) if method == "GET" else b""
+            return reply.status, reply.headers, body
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, b""
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise _Failure(f"cannot fetch: {reason}") from error
+
+
+def _media_type(value: str) -> str:
+    return value.split(";")[0].strip().lower()
