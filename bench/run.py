@@ -49,16 +49,26 @@ def bench_feeds(root: Path, work: Path) -> None:
     line("fo-cast validate + build (feeds only)", ours, f"ratio {ratio:.2f}x")
     touched = next(root.glob("show-0/*/companion.md"))
     touched.write_text(touched.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
-    line("rebuild after one episode changed", step("build", str(root), str(work / "feeds-out"), "feeds"))
+    line(
+        "rebuild after one episode changed",
+        step("build", str(root), str(work / "feeds-out"), "feeds"),
+    )
 
 
 def bench_pages(root: Path, work: Path) -> None:
     print(f"build pages, {EPISODES} episodes (targets: cold < 10 s, one companion changed < 1 s)")
     cold = step("build", str(root), str(work / "pages-out"), "pages")
-    line("render pages (cold)", cold, f"{EPISODES / max(cold['render_seconds'], 1e-9):.0f} pages/s rendered")
+    line(
+        "render pages (cold)",
+        cold,
+        f"{EPISODES / max(cold['render_seconds'], 1e-9):.0f} pages/s rendered",
+    )
     touched = next(root.glob("show-1/*/companion.md"))
     touched.write_text(touched.read_text(encoding="utf-8") + "\nAnother line.\n", encoding="utf-8")
-    line("rebuild after one companion changed", step("build", str(root), str(work / "pages-out"), "pages"))
+    line(
+        "rebuild after one companion changed",
+        step("build", str(root), str(work / "pages-out"), "pages"),
+    )
 
 
 def main() -> None:
@@ -71,6 +81,10 @@ def main() -> None:
         bench_validate(root)
         bench_feeds(root, work)
         bench_pages(root, work)
+        print()
+        from publish_bench import run_publish_bench
+
+        run_publish_bench(work, step, line)
 
 
 if __name__ == "__main__":

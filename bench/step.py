@@ -27,9 +27,11 @@ def _build(root: str, out: str, what: str = "all") -> dict[str, object]:
     import fo_cast
     from fo_cast.build import build, write_tree
 
-    catalogue, probed, report = fo_cast.check(root, now=NOW)
+    catalogue, probed, report = fo_cast.check(root)
     start = time.perf_counter()
-    result = build(catalogue, probed, report, NOW, only=what)
+    result = build(
+        catalogue, probed, report, NOW, with_feeds=what != "pages", with_pages=what != "feeds"
+    )
     render = time.perf_counter() - start
     write_tree(result, Path(out))
     return {"outputs": len(result.outputs), "render_seconds": round(render, 3)}
@@ -37,9 +39,8 @@ def _build(root: str, out: str, what: str = "all") -> dict[str, object]:
 
 def _feedgen(root: str) -> dict[str, object]:
     """A plain feedgen script: one feed of every episode, data read straight from the files."""
-    from feedgen.feed import FeedGenerator
-
     import yaml
+    from feedgen.feed import FeedGenerator
 
     fg = FeedGenerator()
     fg.load_extension("podcast")
@@ -69,10 +70,45 @@ def _feedgen(root: str) -> dict[str, object]:
     return {"bytes": len(data)}
 
 
+def _publish(root: str, target: str, endpoint: str) -> dict[str, object]:
+    """Runs `fo-cast publish` in this process, counting the HTTP requests boto3 sends."""
+    import botocore.endpoint
+
+    from fo_cast.cli import app
+
+    counter = {"requests": 0}
+    original = botocore.endpoint.Endpoint._send
+
+    def counting(self, request):  # type: ignore[no-untyped-def]
+        counter["requests"] += 1
+        return original(self, request)
+
+    botocore.endpoint.Endpoint._send = counting  # type: ignore[method-assign]
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            app(
+                ["publish", root, "--to", target, "--endpoint-url", endpoint], standalone_mode=False
+            )
+        except SystemExit as exc:
+            if exc.code:
+                raise
+    uploaded = out.getvalue().count("\nuploaded ") + out.getvalue().startswith("uploaded ")
+    return {"requests": counter["requests"], "uploaded": uploaded}
+
+
 def main() -> None:
     name, *args = sys.argv[1:]
     start = time.perf_counter()
-    result = {"validate": _validate, "build": _build, "feedgen": _feedgen}[name](*args)
+    result = {
+        "validate": _validate,
+        "build": _build,
+        "feedgen": _feedgen,
+        "publish": _publish,
+    }[name](*args)
     result["seconds"] = round(time.perf_counter() - start, 3)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result))

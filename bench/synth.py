@@ -78,3 +78,29 @@ chapters:
         )
         (folder / "companion.md").write_text(COMPANION.format(n=n), encoding="utf-8")
     return root
+
+
+def make_mp3(path: Path, size: int) -> Path:
+    """Writes a playable MP3 of about `size` bytes by repeating the sample's audio frames."""
+    sample = next(SAMPLE.glob("talks/*/audio.mp3")).read_bytes()
+    start = 0
+    if sample[:3] == b"ID3":
+        start = 10 + ((sample[6] << 21) | (sample[7] << 14) | (sample[8] << 7) | sample[9])
+    frames = sample[start:]
+    with path.open("wb") as out:
+        written = 0
+        while written < size:
+            out.write(frames)
+            written += len(frames)
+    return path
+
+
+def make_publish_catalogue(root: Path, episodes: int, media_mb: float, big_mb: int) -> Path:
+    """Returns root: `episodes` episodes with ~media_mb MB of audio each, two of big_mb MB."""
+    make_catalogue(root, episodes, shows=2)
+    media = make_mp3(root / ".media.mp3", int(media_mb * 1024 * 1024))
+    big = make_mp3(root / ".big.mp3", big_mb * 1024 * 1024)
+    for n, audio in enumerate(sorted(root.glob("show-*/*/audio.mp3"))):
+        audio.unlink()
+        _link(big if n < 2 else media, audio)
+    return root

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from fo_cast import feeds, pages
 from fo_cast.catalogue import Catalogue
+from fo_cast.checks import Probed
 from fo_cast.errors import FoCastError
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
 from fo_cast.site import Site, resolve_site
-from fo_cast.checks import Probed
 
 
 def build(
@@ -28,17 +28,23 @@ def build(
     now: datetime,
     base_url: str | None = None,
     strict: bool = False,
+    with_feeds: bool = True,
+    with_pages: bool = True,
 ) -> Build:
-    """Returns the whole output tree in memory, or an empty Build when the report failed."""
+    """Returns the whole output tree in memory, or an empty Build when the report failed.
+
+    with_feeds/with_pages leave a part out (the benchmarks time them apart)."""
     result = Build(report=report)
     if report.failed(strict=strict):
         return result
     site = resolve_site(catalogue, probed, base_url or catalogue.settings.base_url, now)
     result.outputs.extend(files_of(site))
-    feed_outputs, items = feeds.render_feeds(site)
-    result.outputs.extend(feed_outputs)
-    result.items.extend(items)
-    result.outputs.extend(pages.render_pages(site))
+    if with_feeds:
+        feed_outputs, items = feeds.render_feeds(site)
+        result.outputs.extend(feed_outputs)
+        result.items.extend(items)
+    if with_pages:
+        result.outputs.extend(pages.render_pages(site))
     _check_unique_paths(result)
     return result
 

@@ -64,6 +64,9 @@ class Catalogue:
     root: Path
     settings: Settings
     shows: list[ShowEntry] = field(default_factory=list)
+    # episodes of shows whose show.yaml has errors: checked, so that a broken show.yaml does
+    # not hide its episodes' problems, but never built
+    orphans: list[EpisodeEntry] = field(default_factory=list)
 
     @property
     def name(self) -> PurePosixPath:
@@ -96,9 +99,11 @@ def load_catalogue(root: Path) -> tuple[Catalogue, Report]:
                 severity=Severity.WARNING,
             )
             continue
-        show_entry = _load_show(folder, shown, report)
+        show_entry, episodes = _load_show(root, folder, shown, report)
         if show_entry is not None:
             catalogue.shows.append(show_entry)
+        else:
+            catalogue.orphans.extend(episodes)
     return catalogue, report
 
 
@@ -115,18 +120,18 @@ def _load_settings(root: Path, name: PurePosixPath, report: Report) -> Settings:
     path = root / SETTINGS_FILE
     shown = name / SETTINGS_FILE
     if not path.is_file():
-        return Settings()
+        return Settings.model_validate({})
     try:
         data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         report.add(shown, "", "not UTF-8 text; save it as UTF-8")
-        return Settings()
+        return Settings.model_validate({})
     except tomllib.TOMLDecodeError as exc:
         line = _toml_line(str(exc))
         report.add(shown, "", f"not valid TOML: {str(exc).split(' (at')[0]}", line)
-        return Settings()
+        return Settings.model_validate({})
     settings = _validate(Settings, data, shown, yaml12.Document(data), report)
-    return settings or Settings()
+    return settings or Settings.model_validate({})
 
 
 def _toml_line(message: str) -> int | None:
@@ -137,18 +142,28 @@ def _toml_line(message: str) -> int | None:
     return None
 
 
-def _load_show(folder: Path, shown: PurePosixPath, report: Report) -> ShowEntry | None:
+def _load_show(
+    root: Path, folder: Path, shown: PurePosixPath, report: Report
+) -> tuple[ShowEntry | None, list[EpisodeEntry]]:
+    """Returns the show (None if its show.yaml has errors) and the episodes read in it."""
     doc = _read_yaml(folder / SHOW_FILE, shown, report)
-    if doc is None:
-        return None
-    show = _validate(Show, doc.data, shown, doc, report)
-    if show is None:
-        return None
-    slug = show.slug or folder.name
-    if show.slug is None and not _is_slug(slug):
+    show = _validate(Show, doc.data, shown, doc, report) if doc is not None else None
+    slug = (show.slug if show else None) or folder.name
+    if (show is None or show.slug is None) and not _is_slug(slug):
         report.add(shown, "slug", f"folder name '{slug}' is not a slug; rename it or set slug")
-        return None
+        show = None
+    episodes = _load_episodes(root, folder, slug, shown, report)
+    if show is None or doc is None:
+        return None, episodes
     entry = ShowEntry(slug=slug, folder=folder, manifest=shown, show=show, doc=doc)
+    entry.episodes = episodes
+    return entry, episodes
+
+
+def _load_episodes(
+    root: Path, folder: Path, slug: str, shown: PurePosixPath, report: Report
+) -> list[EpisodeEntry]:
+    episodes = []
     for episode_folder in _subfolders(folder):
         manifest = episode_folder / EPISODE_FILE
         episode_shown = shown.parent / episode_folder.name / EPISODE_FILE
@@ -160,14 +175,14 @@ def _load_show(folder: Path, shown: PurePosixPath, report: Report) -> ShowEntry 
                 severity=Severity.WARNING,
             )
             continue
-        episode_entry = _load_episode(slug, episode_folder, episode_shown, report)
+        episode_entry = _load_episode(root, slug, episode_folder, episode_shown, report)
         if episode_entry is not None:
-            entry.episodes.append(episode_entry)
-    return entry
+            episodes.append(episode_entry)
+    return episodes
 
 
 def _load_episode(
-    show: str, folder: Path, shown: PurePosixPath, report: Report
+    root: Path, show: str, folder: Path, shown: PurePosixPath, report: Report
 ) -> EpisodeEntry | None:
     doc = _read_yaml(folder / EPISODE_FILE, shown, report)
     if doc is None:
@@ -182,8 +197,17 @@ def _load_episode(
     entry = EpisodeEntry(
         show=show, slug=slug, folder=folder, manifest=shown, episode=episode, doc=doc
     )
-    entry.companion = _read_companion(entry, report)
+    entry.companion = _read_companion(root, entry, report)
     return entry
+
+
+def is_inside(root: Path, path: Path) -> bool:
+    """Returns True when path, symlinks followed, stays inside the folder root."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _is_slug(value: str) -> bool:
@@ -227,22 +251,30 @@ def _read_yaml(path: Path, shown: PurePosixPath, report: Report) -> yaml12.Docum
     try:
         doc = yaml12.load(text)
     except yaml12.YamlError as exc:
-        report.add(shown, _field(exc.path), exc.message, exc.line)
+        for issue in [*exc.earlier, exc]:
+            report.add(shown, _field(issue.path), issue.message, issue.line)
         return None
     for issue in doc.issues:
         report.add(shown, _field(issue.path), issue.message, issue.line)
+    if doc.data is None:  # nothing but comments
+        report.add(shown, "", "the file has no keys; see `fo-cast new` for a template")
+        return None
     if not isinstance(doc.data, dict):
         report.add(shown, "", "must be a mapping of keys to values (key: value)", doc.line_of(()))
         return None
     return doc
 
 
-def _read_companion(entry: EpisodeEntry, report: Report) -> str | None:
+def _read_companion(root: Path, entry: EpisodeEntry, report: Report) -> str | None:
     relative = entry.episode.companion
     field_name = "companion"
     path = entry.file(relative)
     shown = entry.shown(relative)
     line = entry.doc.line_of((field_name,))
+    if path.exists() and not is_inside(root, path):
+        # never read a file that a symlink leads to outside the catalogue
+        report.add(entry.manifest, field_name, f"'{relative}' points outside the catalogue", line)
+        return None
     if not path.is_file():
         report.add(
             entry.manifest, field_name, f"no such file '{relative}'; write the companion", line
@@ -282,7 +314,8 @@ def _validate(
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            loc = tuple(error["loc"])
+            # an error about the whole model may name the key it is about (ctx "at")
+            loc = tuple(error["loc"]) + tuple(error.get("ctx", {}).get("at", ()))
             report.add(shown, _field(loc), _message(model, error), doc.line_of(loc))
         return None
 
@@ -297,16 +330,29 @@ def _message(model: type[BaseModel], error: Any) -> str:
     if kind == "missing":
         return "required; add it"
     if kind == "bool_type":
-        return f"expected true or false, got {_show(value)}"
+        hint = ""
+        if isinstance(value, str) and value.lower() in _YAML11_BOOLS:
+            hint = " (YAML 1.2 reads yes/no/on/off as text); write true or false"
+        return f"expected true or false, got {_show(value)}{hint}"
     if kind in ("int_type", "int_parsing"):
-        return f"expected a whole number, got {_show(value)}"
+        quoted = isinstance(value, str) and value.strip().isdigit()
+        return f"expected a whole number, got {_show(value)}" + ("; remove the quotes" * quoted)
+    if kind == "greater_than_equal":
+        return f"must be {error['ctx']['ge']} or more, got {_show(value)}"
     if kind == "timezone_aware":
         return "needs a timezone, such as 2024-07-23T15:00:00+00:00"
     if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
         return f"expected a date and time such as 2024-07-23T15:00:00+00:00, got {_show(value)}"
-    if kind in ("string_type",):
-        return f"expected text, got {_show(value)}"
-    if kind in ("list_type",):
+    if kind == "string_type":
+        hint = "; put it in quotes" if isinstance(value, int | float) else ""
+        return f"expected text, got {_show(value)}{hint}"
+    if kind == "string_too_long":
+        return f"is too long; keep it to {error['ctx']['max_length']} characters"
+    if kind == "enum":
+        return f"expected {error['ctx']['expected']}, got {_show(value)}"
+    if kind == "too_short":
+        return f"needs at least {error['ctx']['min_length']} item; add one"
+    if kind == "list_type":
         return f"expected a list, got {_show(value)}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"expected keys and values, got {_show(value)}"
@@ -314,9 +360,12 @@ def _message(model: type[BaseModel], error: Any) -> str:
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
+_YAML11_BOOLS = frozenset("yes no on off y n".split())
+
+
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return f"the text '{value}'" + (" (YAML 1.2 reads it as text)" if value else "")
+        return f"the text '{value}'"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, dict):

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from fo_cast.catalogue import Catalogue, EpisodeEntry, ShowEntry
+from fo_cast.catalogue import Catalogue, EpisodeEntry, ShowEntry, is_inside
 from fo_cast.models import Media
 from fo_cast.probe import ImageInfo, MediaInfo, ProbeCache, ProbeError, probe_image
 from fo_cast.problems import Report, Severity
@@ -37,13 +37,15 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
         _check_show_files(catalogue, show, probed, report)
         for entry in show.episodes:
             _check_episode_files(catalogue, entry, probed, cache, report)
+    for entry in catalogue.orphans:
+        _check_episode_files(catalogue, entry, probed, cache, report)
     cache.save()
     return probed
 
 
 def _check_unique(catalogue: Catalogue, report: Report) -> None:
     guids: dict[str, list[EpisodeEntry]] = defaultdict(list)
-    for entry in catalogue.episodes():
+    for entry in [*catalogue.episodes(), *catalogue.orphans]:
         guids[entry.episode.guid].append(entry)
     for guid, entries in guids.items():
         for entry in entries[1:]:
@@ -60,7 +62,8 @@ def _check_unique(catalogue: Catalogue, report: Report) -> None:
             report.add(
                 show.manifest,
                 "slug",
-                f"slug '{show.slug}' is already used by {show_slugs[show.slug].manifest}",
+                f"slug '{show.slug}' is already used by {show_slugs[show.slug].manifest}; "
+                "give each show its own",
                 show.doc.line_of(("slug",)),
             )
         show_slugs.setdefault(show.slug, show)
@@ -71,7 +74,8 @@ def _check_unique(catalogue: Catalogue, report: Report) -> None:
                 report.add(
                     entry.manifest,
                     "slug",
-                    f"slug '{entry.slug}' is already used by {slugs[entry.slug].manifest}",
+                    f"slug '{entry.slug}' is already used by {slugs[entry.slug].manifest}; "
+                    "give each episode its own",
                     entry.doc.line_of(("slug",)),
                 )
             slugs.setdefault(entry.slug, entry)
@@ -84,7 +88,8 @@ def _check_unique(catalogue: Catalogue, report: Report) -> None:
                 report.add(
                     entry.manifest,
                     "episode",
-                    f"{season}episode {number} is already {numbers[key].manifest}",
+                    f"{season}episode {number} is already used by {numbers[key].manifest}; "
+                    "give each episode its own number",
                     entry.doc.line_of(("episode",)),
                 )
             numbers.setdefault(key, entry)
@@ -92,11 +97,7 @@ def _check_unique(catalogue: Catalogue, report: Report) -> None:
 
 def _inside(catalogue: Catalogue, path: Path) -> bool:
     """Returns True when path, symlinks followed, stays inside the catalogue."""
-    try:
-        path.resolve().relative_to(catalogue.root.resolve())
-    except ValueError:
-        return False
-    return True
+    return is_inside(catalogue.root, path)
 
 
 def _existing(
@@ -139,22 +140,23 @@ def check_artwork(
     try:
         info = probe_image(path)
     except ProbeError as exc:
-        report.add(manifest, field_name, str(exc), line)
+        report.add(manifest, field_name, f"{path.name} {exc}", line)
         return
     probed.images[path] = info
     problems = []
     if info.format not in ("JPEG", "PNG"):
-        problems.append(f"is {info.format}; Apple takes JPEG or PNG")
+        problems.append(f"is a {info.format} image; Apple Podcasts takes only JPEG or PNG")
     if info.mode != "RGB":
-        problems.append(f"is in colour mode {info.mode}; save it as RGB (no transparency)")
+        problems.append(f"is in colour mode {info.mode}; save it as RGB, without transparency")
     if info.width != info.height:
-        problems.append(f"is {info.width}x{info.height}; artwork must be square")
+        problems.append(f"is {info.width}x{info.height} px; make it square")
     elif not ARTWORK_MIN <= info.width <= ARTWORK_MAX:
         problems.append(
-            f"is {info.width}x{info.height}; Apple wants {ARTWORK_MIN} to {ARTWORK_MAX} px"
+            f"is {info.width}x{info.height} px; Apple Podcasts wants "
+            f"{ARTWORK_MIN} to {ARTWORK_MAX} px a side"
         )
     for problem in problems:
-        report.add(manifest, field_name, f"{path.name} {problem} (Apple Podcasts)", line)
+        report.add(manifest, field_name, f"{path.name} {problem}", line)
 
 
 def _check_episode_files(
@@ -180,15 +182,7 @@ def _check_episode_files(
         line = entry.doc.line_of(("image",))
         if _existing(catalogue, path, entry.manifest, "image", line, report, episode.image):
             check_artwork(path, entry.manifest, "image", line, probed, report)
-    companion = entry.file(episode.companion)
-    if companion.exists() and not _inside(catalogue, companion):
-        report.add(
-            entry.manifest,
-            "companion",
-            f"'{episode.companion}' points outside the catalogue",
-            entry.doc.line_of(("companion",)),
-        )
-        entry.companion = None
+    # a companion outside the catalogue is reported (and not read) by load_catalogue
     kinds = [probed.media[p].kind for p in _local_media(entry) if p in probed.media]
     if kinds.count("audio") > 1 or kinds.count("video") > 1:
         report.add(

@@ -24,6 +24,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from fo_cast import rules
 
@@ -59,6 +60,19 @@ def _seconds(value: Any) -> float:
             raise ValueError(f"'{value}' is not a time; write seconds (90) or '1:30' / '1:02:03'")
         return seconds
     raise ValueError("give seconds (90) or a time ('1:30', '1:02:03')")
+
+
+def _not_a_number(value: Any) -> Any:
+    # pydantic would take 20240804 as seconds since 1970; a date must be written as one
+    if isinstance(value, int | float):
+        shown = str(value).lower() if isinstance(value, bool) else value
+        raise ValueError(f"expected a date and time such as 2024-07-23T15:00:00+00:00, got {shown}")
+    return value
+
+
+def _and(words: list[str]) -> str:
+    """Returns 'a, b and c' for ['a', 'b', 'c']."""
+    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
 
 
 Text = Annotated[str, AfterValidator(_not_blank), AfterValidator(_xml_safe)]
@@ -159,7 +173,9 @@ class Media(Model):
         if self.url is not None:
             missing = [n for n in ("length", "type", "duration") if getattr(self, n) is None]
             if missing:
-                raise ValueError(f"a url needs {', '.join(missing)} too (fo-cast cannot probe it)")
+                raise ValueError(
+                    f"a url needs {_and(missing)} too, because fo-cast cannot probe it"
+                )
         return self
 
 
@@ -210,7 +226,7 @@ class Episode(Model):
     slug: Annotated[str, AfterValidator(rules.check_slug)] | None = Field(
         None, description="URL name of the episode; defaults to the folder name."
     )
-    published: AwareDatetime | None = Field(
+    published: Annotated[AwareDatetime, BeforeValidator(_not_a_number)] | None = Field(
         None, description="Publication time with a timezone: 2024-07-23T15:00:00+00:00."
     )
     status: Status = Field(Status.DRAFT, description="draft, scheduled or published.")
@@ -240,7 +256,12 @@ class Episode(Model):
                 name for name in ("published", "summary", "media") if not getattr(self, name)
             ]
             if missing:
-                raise ValueError(f"a {self.status.value} episode needs {', '.join(missing)}")
+                raise PydanticCustomError(
+                    "incomplete",
+                    f"a {self.status.value} episode needs {_and(missing)}; "
+                    f"add {'them' if len(missing) > 1 else 'it'} or set status: draft",
+                    {"at": ("status",)},  # catalogue.py points the problem at this key
+                )
         return self
 
     def is_live(self, now: datetime) -> bool:

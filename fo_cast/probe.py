@@ -20,7 +20,7 @@ from mutagen.mp4 import MP4, Atoms
 from fo_cast.errors import FoCastError
 from fo_cast.rules import MEDIA_TYPES
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: MP4 durations from the movie header, AAC channels
 
 
 class ProbeError(FoCastError):
@@ -90,7 +90,7 @@ def _probe_mp3(fileobj: BinaryIO, size: int) -> MediaInfo:
     except mutagen.MutagenError as exc:
         raise ProbeError(f"no MPEG audio found ({_short(exc)}); is it really an MP3?") from exc
     info = audio.info
-    if info.length <= 0:
+    if info is None or info.length <= 0:
         raise ProbeError("no audio frames; re-encode the file")
     declared = _xing_bytes(fileobj)
     if declared is not None and declared > size * 1.01:
@@ -146,9 +146,15 @@ def _probe_mp4(fileobj: BinaryIO, size: int, suffix: str) -> MediaInfo:
     except mutagen.MutagenError as exc:
         raise ProbeError(f"mutagen cannot read the MP4 ({_short(exc)}); re-encode it") from exc
     fileobj.seek(0)
-    width, height = _video_size(fileobj)
+    atoms = Atoms(fileobj)
+    width, height = _video_size(fileobj, atoms)
     info = audio.info
-    if info.length <= 0:
+    if info is None:
+        raise ProbeError("no media in the MP4; re-encode the file")
+    # mutagen gives the audio track's length, encoder priming included (46 ms for AAC at
+    # 22050 Hz); the movie header holds the duration players and ffprobe show.
+    length = _movie_duration(fileobj, atoms) or info.length
+    if length <= 0:
         raise ProbeError("no media in the MP4 (duration 0); re-encode the file")
     video = width is not None
     if suffix == ".m4a" and video:
@@ -157,13 +163,13 @@ def _probe_mp4(fileobj: BinaryIO, size: int, suffix: str) -> MediaInfo:
     return MediaInfo(
         size=size,
         mime_type=mime,
-        duration=round(info.length, 3),
+        duration=round(length, 3),
         kind="video" if video else "audio",
         container="mp4",
         codec=getattr(info, "codec", None) or None,
         bitrate=info.bitrate or None,
         sample_rate=info.sample_rate or None,
-        channels=info.channels or None,
+        channels=_aac_channels(fileobj, atoms) or info.channels or None,
         width=width,
         height=height,
     )
@@ -195,9 +201,90 @@ def _check_boxes(fileobj: BinaryIO, size: int) -> None:
         raise ProbeError("no 'moov' box: the file was not finished; re-encode it")
 
 
-def _video_size(fileobj: BinaryIO) -> tuple[int | None, int | None]:
+def _movie_duration(fileobj: BinaryIO, atoms: Atoms) -> float | None:
+    """Returns the duration in the movie header (mvhd) in seconds, or None."""
+    try:
+        ok, data = atoms.path(b"moov", b"mvhd")[-1].read(fileobj)
+    except KeyError:
+        return None
+    if not ok or len(data) < 20:
+        return None
+    if data[0] == 1 and len(data) >= 32:
+        timescale, duration = struct.unpack(">IQ", data[20:32])
+    else:
+        timescale, duration = struct.unpack(">II", data[12:20])
+    return duration / timescale if timescale and duration else None
+
+
+def _aac_channels(fileobj: BinaryIO, atoms: Atoms) -> int | None:
+    """Returns the channels an AAC-LC track declares when it rules out SBR/PS, else None.
+
+    mutagen reports the sample entry's channel count, which ffmpeg always writes as 2,
+    whenever parametric stereo might turn mono into stereo. An AudioSpecificConfig that says
+    explicitly "no SBR" (as ffmpeg writes it) rules PS out, so its channel count holds."""
+    try:
+        moov = atoms.path(b"moov")[-1]
+        traks = list(moov.findall(b"trak"))
+    except KeyError:
+        return None
+    for trak in traks:
+        try:
+            ok, stsd = trak[b"mdia", b"minf", b"stbl", b"stsd"].read(fileobj)
+        except KeyError:
+            continue
+        at = stsd.find(b"esds")
+        if not ok or stsd[12:16] != b"mp4a" or at < 0:
+            continue
+        config = _decoder_specific_info(stsd[at + 8 :])
+        if config is None or len(config) < 4:
+            return None
+        bits = int.from_bytes(config[:4], "big")
+        object_type, frequency, channels = bits >> 27, (bits >> 23) & 0xF, (bits >> 19) & 0xF
+        if object_type != 2 or frequency == 15 or not 1 <= channels <= 2:
+            return None
+        # after GASpecificConfig's 3 bits: sync extension 0x2b7, object type 5, SBR flag 0
+        tail = int.from_bytes(config, "big")
+        rest = len(config) * 8 - 16
+        if rest >= 17 and (tail >> (rest - 11)) & 0x7FF == 0x2B7:
+            extension = (tail >> (rest - 16)) & 0x1F
+            sbr = (tail >> (rest - 17)) & 1
+            if extension == 5 and sbr == 0:
+                return channels
+        return None
+    return None
+
+
+def _decoder_specific_info(esds: bytes) -> bytes | None:
+    """Returns the DecoderSpecificInfo (tag 5) bytes of an esds box body, or None."""
+    position = 0
+    while position < len(esds):
+        tag = esds[position]
+        position += 1
+        size = 0
+        for _ in range(4):
+            if position >= len(esds):
+                return None
+            byte = esds[position]
+            position += 1
+            size = (size << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        if tag == 0x03:  # ES_Descriptor: ES_ID, flags, optional fields, then children
+            flags = esds[position + 2] if position + 2 < len(esds) else 0
+            position += 3 + (2 if flags & 0x80 else 0) + (2 if flags & 0x20 else 0)
+            if flags & 0x40 and position < len(esds):
+                position += 1 + esds[position]
+        elif tag == 0x04:  # DecoderConfigDescriptor: 13 fixed bytes, then children
+            position += 13
+        elif tag == 0x05:
+            return esds[position : position + size]
+        else:
+            position += size
+    return None
+
+
+def _video_size(fileobj: BinaryIO, atoms: Atoms) -> tuple[int | None, int | None]:
     """Returns the first video track's width and height, or (None, None) for audio only."""
-    atoms = Atoms(fileobj)
     try:
         moov = atoms.path(b"moov")[-1]
     except KeyError:
@@ -228,8 +315,9 @@ class ProbeCache:
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                if data.get("version") == CACHE_VERSION:
-                    self.entries = data["entries"]
+                if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
+                    entries = data["entries"]
+                    self.entries = entries if isinstance(entries, dict) else {}
             except (OSError, ValueError, KeyError, TypeError):
                 self.entries = {}
 
@@ -237,10 +325,17 @@ class ProbeCache:
         """Returns the cached facts for path if it has not changed, probing it otherwise."""
         stat = path.stat()
         entry = self.entries.get(key)
-        if entry and entry["size"] == stat.st_size and entry["mtime_ns"] == stat.st_mtime_ns:
+        if (
+            isinstance(entry, dict)
+            and entry.get("size") == stat.st_size
+            and entry.get("mtime_ns") == stat.st_mtime_ns
+        ):
             if "error" in entry:
-                raise ProbeError(entry["error"])
-            return MediaInfo(**entry["info"])
+                raise ProbeError(str(entry["error"]))
+            try:
+                return MediaInfo(**entry["info"])
+            except (KeyError, TypeError):
+                pass  # written by another version: probe again
         record: dict[str, Any] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         self.entries[key] = record
         self.dirty = True
@@ -297,7 +392,10 @@ def probe_image(path: Path) -> ImageInfo:
                 height=image.height,
                 size=path.stat().st_size,
             )
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ProbeError(f"not an image Pillow can read ({_short(exc)})") from exc
+    except UnidentifiedImageError:
+        # Pillow's message names the absolute path; the problem already names the file
+        raise ProbeError("is not an image fo-cast can read; save it as JPEG or PNG") from None
+    except Image.DecompressionBombError:
+        raise ProbeError("has too many pixels to open safely; use 1400 to 3000 px") from None
     except OSError as exc:
-        raise ProbeError(f"cannot read it: {exc.strerror or exc}") from exc
+        raise ProbeError(f"cannot be read ({exc.strerror or exc})") from exc

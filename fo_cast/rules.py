@@ -52,10 +52,12 @@ def check_relative_path(value: str) -> str:
     """Accepts a path inside the manifest's folder: no '..', not absolute, forward slashes."""
     if not value.strip():
         raise ValueError("must not be empty")
-    if "\\" in value or value.startswith("/") or re.match(r"^[A-Za-z]:", value):
-        raise ValueError(f"'{value}' must be a relative path with forward slashes")
+    if value.startswith("/") or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"'{value}' is an absolute path; give it relative to this file's folder")
+    if "\\" in value:
+        raise ValueError(f"'{value}' has backslashes; separate folders with forward slashes")
     if ".." in PurePosixPath(value).parts:
-        raise ValueError(f"'{value}' leaves the catalogue; keep files inside the folder")
+        raise ValueError(f"'{value}' climbs out of its folder with '..'; keep the file inside")
     return value
 
 
@@ -141,8 +143,10 @@ def check_category(value: str) -> str:
     main, sub = split_category(value)
     if main not in APPLE_CATEGORIES:
         raise ValueError(f"'{main}' is not an Apple Podcasts category")
+    if sub is not None and not APPLE_CATEGORIES[main]:
+        raise ValueError(f"{main} has no subcategories; write '{main}' alone")
     if sub is not None and sub not in APPLE_CATEGORIES[main]:
-        allowed = ", ".join(APPLE_CATEGORIES[main]) or "none"
+        allowed = ", ".join(APPLE_CATEGORIES[main])
         raise ValueError(f"'{sub}' is not a subcategory of {main} (allowed: {allowed})")
     return value
 

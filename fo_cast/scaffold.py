@@ -73,8 +73,16 @@ link: https://www.example.com/
 """,
         encoding="utf-8",
     )
+    _placeholder_artwork(folder / "artwork.png")
     write_schemas(catalogue)
     return manifest
+
+
+def _placeholder_artwork(path: Path) -> None:
+    """Writes a plain grey 1400 px square PNG, so that a new show validates until replaced."""
+    from PIL import Image
+
+    Image.new("RGB", (1400, 1400), (128, 128, 128)).save(path, optimize=True)
 
 
 def new_episode(catalogue: Path, show: str, title: str, date: datetime | None = None) -> Path:

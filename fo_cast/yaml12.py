@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 try:  # the C parser; the pure-Python one behaves the same, only slower
-    from yaml.cyaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # pragma: no cover - libyaml missing
 
     class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
@@ -36,6 +36,7 @@ class _Resolver12(yaml.resolver.BaseResolver):
 
 
 _Resolver12.yaml_implicit_resolvers = {}
+_PATTERNS: dict[str, re.Pattern[str]] = {}  # tag -> what a plain scalar of it looks like
 for _tag, _regexp, _first in [
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     (
@@ -52,9 +53,12 @@ for _tag, _regexp, _first in [
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
 ]:
     _Resolver12.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+    _PATTERNS[_tag] = re.compile(_regexp)
 
 
-class _Loader(_Parser, yaml.composer.Composer, _Resolver12):  # type: ignore[misc,valid-type]
+class _Loader(  # type: ignore[misc,valid-type,unused-ignore]
+    _Parser, yaml.composer.Composer, _Resolver12
+):
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         yaml.composer.Composer.__init__(self)
@@ -68,6 +72,8 @@ class YamlError(Exception):
     message: str
     line: int | None = None
     path: Path_ = ()
+    # problems found before the one that stopped reading (control characters)
+    earlier: list[YamlError] = field(default_factory=list)
 
 
 @dataclass
@@ -87,8 +93,16 @@ class Document:
         return None
 
 
+# Characters YAML itself cannot hold (the reader refuses the whole file for one of them).
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+MAX_CONTROL_LINES = 5  # a binary file would otherwise give one problem per line
+
+
 def load(text: str) -> Document:
     """Returns the one document in text; raises YamlError when it cannot be read."""
+    text, issues = _replace_control_characters(text)
     try:
         loader = _Loader(text)
         try:
@@ -98,20 +112,60 @@ def load(text: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "not valid YAML"
-        return _raise(f"not valid YAML: {what}", mark.line + 1 if mark else None)
-    except yaml.YAMLError as exc:
-        return _raise(f"not valid YAML: {exc}", None)
-    doc = Document(data=None)
+        if what == "but found another document":
+            what = "a second document starts here (---); keep one document per file"
+        line = mark.line + 1 if mark else None
+        raise YamlError(f"not valid YAML: {what}", line, (), issues) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - the reader's errors are caught above
+        raise YamlError(f"not valid YAML: {str(exc).splitlines()[0]}", None, (), issues) from None
+    doc = Document(data=None, issues=issues)
     if node is None:
         return doc
     doc.lines[()] = node.start_mark.line + 1
     builder = _Builder(doc)
-    doc.data = builder.build(node, ())
+    try:
+        doc.data = builder.build(node, ())
+    except YamlError as exc:
+        exc.earlier = issues
+        raise
+    _place(doc, issues)
     return doc
 
 
-def _raise(message: str, line: int | None) -> Document:
-    raise YamlError(message, line)
+def _replace_control_characters(text: str) -> tuple[str, list[YamlError]]:
+    """Returns text with characters YAML refuses replaced by U+FFFD, and a problem per line.
+
+    Replacing rather than stopping lets the rest of the manifest be checked, and the line of
+    each problem then finds its key (`title: ...`)."""
+    issues: list[YamlError] = []
+    if not _NON_PRINTABLE.search(text):
+        return text, issues
+    lines = text.split("\n")
+    bad_lines = [(n, m) for n, line in enumerate(lines, 1) if (m := _NON_PRINTABLE.search(line))]
+    for number, match in bad_lines[:MAX_CONTROL_LINES]:
+        code = f"U+{ord(match.group()):04X}"
+        message = f"contains the control character {code}, which YAML cannot carry; remove it"
+        issues.append(YamlError(message, number))
+    if len(bad_lines) > MAX_CONTROL_LINES:
+        more = len(bad_lines) - MAX_CONTROL_LINES
+        issues.append(
+            YamlError(
+                f"control characters on {more} more lines; is this a text file?",
+                bad_lines[MAX_CONTROL_LINES][0],
+            )
+        )
+    return _NON_PRINTABLE.sub("\ufffd", text), issues
+
+
+def _place(doc: Document, issues: list[YamlError]) -> None:
+    """Gives each issue without a path the deepest key or item that starts on its line."""
+    by_line: dict[int, Path_] = {}
+    for path, line in doc.lines.items():
+        if len(path) >= len(by_line.get(line, ())):
+            by_line[line] = path
+    for issue in issues:
+        if not issue.path and issue.line is not None:
+            issue.path = by_line.get(issue.line, ())
 
 
 class _Builder:
@@ -123,22 +177,32 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise YamlError("too many values (aliases expanding?); keep manifests plain", None)
+            raise YamlError(
+                f"more than {MAX_NODES} values, multiplied by aliases (*name); "
+                "write the values out instead",
+                node.start_mark.line + 1,
+            )
         if id(node) in self.active:
-            raise YamlError("an alias refers to itself", node.start_mark.line + 1, path)
+            raise YamlError(
+                "an alias (*name) refers to the value that contains it; remove it",
+                self.doc.lines.get(path, node.start_mark.line + 1),  # where the alias is
+                path,
+            )
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
                 return self.sequence(node, path)
-            return self.mapping(node, path)
+            if isinstance(node, yaml.MappingNode):
+                return self.mapping(node, path)
+            raise _tag_error(node, path)  # pragma: no cover - the composer makes no other kind
         finally:
             self.active.discard(id(node))
 
     def sequence(self, node: yaml.SequenceNode, path: Path_) -> list[Any]:
         if node.tag not in ("tag:yaml.org,2002:seq",):
-            raise YamlError(f"unsupported tag {node.tag}", node.start_mark.line + 1, path)
+            raise _tag_error(node, path)
         items = []
         for index, child in enumerate(node.value):
             self.doc.lines[(*path, index)] = child.start_mark.line + 1
@@ -147,12 +211,12 @@ class _Builder:
 
     def mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         if node.tag not in ("tag:yaml.org,2002:map",):
-            raise YamlError(f"unsupported tag {node.tag}", node.start_mark.line + 1, path)
+            raise _tag_error(node, path)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
-                raise YamlError("a key must be a plain word", line, path)
+                raise YamlError("a key must be a plain word, not a list or mapping", line, path)
             key = str(self.scalar(key_node, path))
             if key in result:
                 first = self.doc.lines.get((*path, key))
@@ -172,6 +236,15 @@ class _Builder:
         tag, value = node.tag, node.value
         if tag == "tag:yaml.org,2002:str":
             return value
+        # An explicit tag (`!!int abc`) skips the resolver; check the value fits the tag.
+        pattern = _PATTERNS.get(tag)
+        if pattern is not None and not pattern.match(value):
+            short = tag.replace("tag:yaml.org,2002:", "!!")
+            raise YamlError(
+                f"'{value}' is not a valid {short}; remove the tag or fix the value",
+                node.start_mark.line + 1,
+                path,
+            )
         if tag == "tag:yaml.org,2002:null":
             return None
         if tag == "tag:yaml.org,2002:bool":
@@ -187,4 +260,13 @@ class _Builder:
             if lowered == ".nan":
                 return math.nan
             return float(value)
-        raise YamlError(f"unsupported tag {tag}", node.start_mark.line + 1, path)
+        raise _tag_error(node, path)
+
+
+def _tag_error(node: yaml.Node, path: Path_) -> YamlError:
+    short = node.tag.replace("tag:yaml.org,2002:", "!!")
+    return YamlError(
+        f"the tag {short} is not allowed in a manifest; remove it",
+        node.start_mark.line + 1,
+        path,
+    )

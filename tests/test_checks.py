@@ -1,0 +1,167 @@
+"""checks.py: cross-file checks, the probe cache, paths that leave the catalogue."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path, PurePosixPath
+
+import pytest
+from conftest import MEDIA
+
+import fo_cast
+from fo_cast.catalogue import load_catalogue
+from fo_cast.checks import Probed, check_artwork, validate_catalogue
+from fo_cast.problems import Report
+
+EPISODE = "talks/2024-08-04-middle-east-part-1"
+
+
+def test_probed_holds_media_and_artwork(sample: Path) -> None:
+    _, probed, report = fo_cast.check(sample)
+    assert report.problems == []
+    audio = sample / EPISODE / "audio.mp3"
+    video = sample / EPISODE / "video.mp4"
+    assert probed.media[audio].mime_type == "audio/mpeg"
+    assert probed.media[video].kind == "video"
+    assert probed.media[video].width and probed.media[video].height
+    assert {p.name for p in probed.images} == {"artwork.png"}
+    assert all(i.width >= 1400 and i.width == i.height for i in probed.images.values())
+
+
+def test_second_validate_opens_no_media(sample: Path, monkeypatch) -> None:
+    first = fo_cast.check(sample)[1]
+    cache = json.loads((sample / ".fo-cast" / "probe.json").read_text(encoding="utf-8"))
+    assert len(cache["entries"]) == len(first.media)
+
+    def refuse(path: Path) -> None:
+        raise AssertionError(f"opened {path}")
+
+    monkeypatch.setattr("fo_cast.probe.probe_media", refuse)
+    second = fo_cast.check(sample)[1]
+    assert second.media == first.media
+    # touching one file probes exactly that one again
+    audio = sample / EPISODE / "audio.mp3"
+    stat = audio.stat()
+    os.utime(audio, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    opened: list[Path] = []
+
+    def record(path: Path):
+        opened.append(path)
+        from fo_cast.probe import MediaInfo
+
+        return MediaInfo(
+            size=1, mime_type="audio/mpeg", duration=1.0, kind="audio", container="mp3"
+        )
+
+    monkeypatch.setattr("fo_cast.probe.probe_media", record)
+    fo_cast.check(sample)
+    assert opened == [audio]
+
+
+def test_no_cache_when_asked(sample: Path) -> None:
+    fo_cast.validate(sample, use_cache=False)
+    assert not (sample / ".fo-cast").exists()
+
+
+def test_read_only_cache_folder_is_only_slower(sample: Path) -> None:
+    (sample / ".fo-cast").write_text("a file where the folder should be")
+    assert fo_cast.validate(sample).problems == []
+
+
+def test_broken_media_is_cached_with_its_message(sample: Path) -> None:
+    (sample / EPISODE / "audio.mp3").write_bytes((MEDIA / "truncated.mp3").read_bytes())
+    first = [str(p) for p in fo_cast.validate(sample)]
+    second = [str(p) for p in fo_cast.validate(sample)]
+    assert (
+        first
+        == second
+        == [
+            f"episodes/{EPISODE}/episode.yaml:8: media[0].file: 'audio.mp3': truncated: "
+            "its header promises 13913 bytes of audio but the file has 4173"
+        ]
+    )
+
+
+def test_symlink_inside_the_catalogue_is_fine(sample: Path) -> None:
+    folder = sample / EPISODE
+    (folder / "audio.mp3").rename(sample / "shared-audio.mp3")
+    (folder / "audio.mp3").symlink_to(Path("..") / ".." / "shared-audio.mp3")
+    assert fo_cast.validate(sample).problems == []
+
+
+def test_symlinked_folder_outside(sample: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.mp3").write_bytes((MEDIA / "tone.mp3").read_bytes())
+    (sample / EPISODE / "media").symlink_to(outside)
+    manifest = sample / EPISODE / "episode.yaml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8").replace("- file: audio.mp3", "- file: media/a.mp3"),
+        encoding="utf-8",
+    )
+    assert [str(p) for p in fo_cast.validate(sample)] == [
+        f"episodes/{EPISODE}/episode.yaml:8: media[0].file: 'media/a.mp3' points outside the "
+        "catalogue"
+    ]
+
+
+def test_type_that_disagrees_with_the_file_is_a_warning(sample: Path) -> None:
+    manifest = sample / EPISODE / "episode.yaml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8").replace(
+            "- file: audio.mp3", "- file: audio.mp3\n    type: audio/mp4"
+        ),
+        encoding="utf-8",
+    )
+    report = fo_cast.validate(sample)
+    assert [str(p) for p in report] == [
+        f"episodes/{EPISODE}/episode.yaml:9: warning: media[0].type: says audio/mp4 but the "
+        "file is audio/mpeg; remove type"
+    ]
+    assert not report.failed() and report.failed(strict=True)
+
+
+def test_transcript_must_be_vtt_or_srt(sample: Path) -> None:
+    folder = sample / EPISODE
+    (folder / "transcript.vtt").rename(folder / "transcript.txt")
+    manifest = folder / "episode.yaml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8").replace("transcript.vtt", "transcript.txt"),
+        encoding="utf-8",
+    )
+    assert [p.message for p in fo_cast.validate(sample)] == [
+        "'transcript.txt' must be WebVTT (.vtt) or SubRip (.srt)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "messages"),
+    [
+        ("art-1400.png", []),
+        ("art.gif", ["art.gif is a GIF image; Apple Podcasts takes only JPEG or PNG",
+                     "art.gif is in colour mode P; save it as RGB, without transparency"]),
+        ("art-rgba.png", ["art-rgba.png is in colour mode RGBA; save it as RGB, without "
+            "transparency"]),
+        ("art-cmyk.jpg", ["art-cmyk.jpg is in colour mode CMYK; save it as RGB, without "
+            "transparency"]),
+        ("art-rect.png", ["art-rect.png is 1400x1000 px; make it square"]),
+        ("art-small.png", ["art-small.png is 600x600 px; Apple Podcasts wants 1400 to "
+            "3000 px a side"]),
+        ("art-3500.jpg", ["art-3500.jpg is 3500x3500 px; Apple Podcasts wants 1400 to "
+            "3000 px a side"]),
+        ("tone.mp3", ["tone.mp3 is not an image fo-cast can read; save it as JPEG or PNG"]),
+    ],
+)  # fmt: skip
+def test_artwork_rules(name: str, messages: list[str]) -> None:
+    report, probed = Report(), Probed()
+    check_artwork(MEDIA / name, PurePosixPath("s/show.yaml"), "artwork", 4, probed, report)
+    assert [p.message for p in report] == messages
+    assert all((p.field, p.line) == ("artwork", 4) for p in report)
+
+
+def test_validate_catalogue_only_adds_to_the_report(sample: Path) -> None:
+    catalogue, report = load_catalogue(sample)
+    report.add("elsewhere", "", "kept")
+    validate_catalogue(catalogue, report, use_cache=False)
+    assert [p.message for p in report] == ["kept"]

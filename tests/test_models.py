@@ -1,0 +1,233 @@
+"""models.py and rules.py: what a manifest may say, value by value."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from fo_cast import rules
+from fo_cast.models import Chapter, Episode, Media, Person, Show, Status
+
+EPISODE = {"guid": "g", "title": "T"}
+SHOW = {
+    "title": "Talks", "description": "D", "language": "en", "author": "A",
+    "owner": {"name": "O", "email": "o@example.com"}, "categories": ["News"],
+    "link": "https://example.com/",
+}  # fmt: skip
+
+
+def errors(model, data) -> list[tuple[tuple, str]]:
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(data)
+    return [
+        (tuple(e["loc"]), str(e["msg"]).removeprefix("Value error, "))
+        for e in caught.value.errors(include_url=False)
+    ]
+
+
+def test_minimal_episode_is_a_draft() -> None:
+    episode = Episode.model_validate(EPISODE)
+    assert episode.status is Status.DRAFT
+    assert episode.companion == "companion.md"
+    assert episode.media == [] and episode.published is None
+    assert not episode.is_live(datetime(2030, 1, 1, tzinfo=UTC))
+
+
+def test_is_live() -> None:
+    episode = Episode.model_validate(
+        {**EPISODE, "status": "scheduled", "published": "2024-08-04T15:00:00+02:00",
+         "summary": "S", "media": [{"file": "audio.mp3"}]}
+    )  # fmt: skip
+    assert not episode.is_live(datetime(2024, 8, 4, 12, 59, tzinfo=UTC))
+    assert episode.is_live(datetime(2024, 8, 4, 13, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(0, 0.0), (90, 90.0), (90.5, 90.5), ("90", 90.0), ("1:30", 90.0), ("12:30", 750.0),
+     ("01:02:03", 3723.0), ("1:02:03.250", 3723.25), ("0:00", 0.0)],
+)  # fmt: skip
+def test_chapter_start(value: object, seconds: float) -> None:
+    assert Chapter.model_validate({"start": value, "title": "C"}).start == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("99:99", "'99:99' is not a time; write seconds (90) or '1:30' / '1:02:03'"),
+        ("1:60", "'1:60' is not a time; write seconds (90) or '1:30' / '1:02:03'"),
+        ("soon", "'soon' is not a time; write seconds (90) or '1:30' / '1:02:03'"),
+        (-1, "must be zero or more seconds"),
+        (float("nan"), "must be zero or more seconds"),
+        (float("inf"), "must be zero or more seconds"),
+        (True, "give seconds (90) or a time ('1:30', '1:02:03')"),
+        ([1], "give seconds (90) or a time ('1:30', '1:02:03')"),
+    ],
+)
+def test_bad_chapter_start(value: object, message: str) -> None:
+    assert errors(Chapter, {"start": value, "title": "C"}) == [(("start",), message)]
+
+
+def test_values_are_never_coerced() -> None:
+    data = {**EPISODE, "explicit": "no", "season": "2", "episode": 1.0, "title": 5}
+    assert [loc for loc, _ in errors(Episode, data)] == [
+        ("title",), ("season",), ("episode",), ("explicit",)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [20240804, 1722783600, 1.5, True])
+def test_published_is_never_a_number(value: object) -> None:
+    shown = "true" if value is True else value
+    assert errors(Episode, {**EPISODE, "published": value}) == [
+        (("published",), f"expected a date and time such as 2024-07-23T15:00:00+00:00, got {shown}")
+    ]
+
+
+def test_published_needs_a_timezone() -> None:
+    assert [loc for loc, _ in errors(Episode, {**EPISODE, "published": "2024-08-04T15:00"})] == [
+        ("published",)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "message"),
+    [
+        ("scheduled", {}, "a scheduled episode needs published, summary and media; "
+         "add them or set status: draft"),
+        ("published", {"summary": "S", "media": [{"file": "a.mp3"}]},
+         "a published episode needs published; add it or set status: draft"),
+    ],
+)  # fmt: skip
+def test_status_needs_date_summary_media(status: str, extra: dict, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Episode.model_validate({**EPISODE, "status": status, **extra})
+    (error,) = caught.value.errors(include_url=False)
+    assert (error["msg"], error["ctx"]) == (message, {"at": ("status",)})
+
+
+@pytest.mark.parametrize(
+    ("media", "message"),
+    [
+        ({}, "give either file or url"),
+        ({"file": "a.mp3", "url": "https://x.example/a.mp3"}, "give either file or url"),
+        ({"url": "https://x.example/a.mp3"},
+         "a url needs length, type and duration too, because fo-cast cannot probe it"),
+        ({"url": "https://x.example/a.mp3", "length": 1, "type": "audio/mpeg"},
+         "a url needs duration too, because fo-cast cannot probe it"),
+    ],
+)  # fmt: skip
+def test_media_file_or_url(media: dict, message: str) -> None:
+    assert errors(Media, media) == [((), message)]
+
+
+def test_url_media_with_everything() -> None:
+    media = Media.model_validate(
+        {"url": "https://x.example/a.mp3", "length": 10, "type": "audio/mpeg", "duration": "12:30"}
+    )
+    assert media.duration == 750.0
+
+
+def test_unknown_keys_are_refused() -> None:
+    assert errors(Episode, {**EPISODE, "titel": "x"}) == [
+        (("titel",), "Extra inputs are not permitted")
+    ]
+
+
+def test_show_defaults_and_person_role_lowercased() -> None:
+    show = Show.model_validate({**SHOW, "people": [{"name": "Atul", "role": "Host"}]})
+    assert (show.artwork, show.explicit, show.locked, show.type.value) == (
+        "artwork.png", False, True, "episodic"
+    )  # fmt: skip
+    assert show.people[0].role == "host"
+    assert Person.model_validate({"name": "N"}).role == "guest"
+
+
+def test_xml_illegal_text() -> None:
+    assert errors(Episode, {**EPISODE, "title": "A\x0bB"}) == [
+        (("title",), "contains the control character U+000B, which XML cannot carry; remove it")
+    ]
+    assert errors(Episode, {**EPISODE, "guid": " "}) == [(("guid",), "must not be empty")]
+
+
+# rules.py -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "bad"), [("ok\ttab\nline\r", None), ("a\x00", "\x00"), ("\x1f", "\x1f"),
+                      ("\ufffe", "\ufffe"), ("é—🎙", None), ("\x7f", None)]
+)  # fmt: skip
+def test_first_xml_illegal(text: str, bad: str | None) -> None:
+    assert rules.first_xml_illegal(text) == bad
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("1:30", 90), ("01:02:03", 3723), ("1:02:03.5", 3723.5), (" 5 ", 5),
+     ("1:60", None), ("1:2:3:4", None), ("", None), ("-1", None), ("1:0:60", None)],
+)  # fmt: skip
+def test_parse_clock(text: str, seconds: float | None) -> None:
+    assert rules.parse_clock(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "message"),
+    [
+        (rules.check_url, "www.example.com", "'www.example.com' is not an absolute http(s) URL"),
+        (rules.check_url, "ftp://x.org/", "'ftp://x.org/' is not an absolute http(s) URL"),
+        (rules.check_url, "https://x.org/a b", "'https://x.org/a b' is not an absolute "
+            "http(s) URL"),
+        (rules.check_email, "a@b", "'a@b' is not an email address"),
+        (rules.check_email, "a..b@example.com", "'a..b@example.com' is not an email address"),
+        (rules.check_email, "a b@example.com", "'a b@example.com' is not an email address"),
+        (rules.check_language, "english",
+         "'english' is not a language code; use ISO 639-1, such as en or en-US"),
+        (rules.check_language, "xx-US",
+         "'xx-US' is not a language code; use ISO 639-1, such as en or en-US"),
+        (rules.check_category, "Politics", "'Politics' is not an Apple Podcasts category"),
+        (rules.check_category, "news", "'news' is not an Apple Podcasts category"),
+        (rules.check_category, "Technology/Gadgets",
+         "Technology has no subcategories; write 'Technology' alone"),
+        (rules.check_category, "Arts/Poetry", "'Poetry' is not a subcategory of Arts (allowed: "
+         "Books, Design, Fashion & Beauty, Food, Performing Arts, Visual Arts)"),
+        (rules.check_relative_path, "/srv/a.mp3",
+         "'/srv/a.mp3' is an absolute path; give it relative to this file's folder"),
+        (rules.check_relative_path, "C:/a.mp3",
+         "'C:/a.mp3' is an absolute path; give it relative to this file's folder"),
+        (rules.check_relative_path, "a\\b.mp3",
+         "'a\\b.mp3' has backslashes; separate folders with forward slashes"),
+        (rules.check_relative_path, "a/../../b.mp3",
+         "'a/../../b.mp3' climbs out of its folder with '..'; keep the file inside"),
+        (rules.check_relative_path, " ", "must not be empty"),
+        (rules.check_slug, "Talks", "'Talks' is not a slug; use lowercase letters, digits "
+            "and dashes"),
+        (rules.check_slug, "a--b", "'a--b' is not a slug; use lowercase letters, digits "
+            "and dashes"),
+        (rules.check_media_type, "audio/ogg", "'audio/ogg' is not a media type Apple Podcasts "
+         "accepts (audio/aac, audio/mp4, audio/mpeg, audio/x-m4a, video/mp4, video/quicktime, "
+         "video/x-m4v)"),
+        (rules.check_person_role, "boss",
+         "'boss' is not a Podcast Index person role (such as host, co-host, guest, writer)"),
+    ],
+)  # fmt: skip
+def test_rule_messages(check, value: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        check(value)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (rules.check_url, "https://www.fairobserver.com/"), (rules.check_email, "a.b+c@x.co.uk"),
+        (rules.check_language, "en"), (rules.check_language, "en-US"),
+        (rules.check_language, "pt-BR"), (rules.check_category, "News/Politics"),
+        (rules.check_category, "Society & Culture"), (rules.check_category, "TV & "
+            "Film/After Shows"),
+        (rules.check_relative_path, "media/audio.mp3"), (rules.check_relative_path, "./a.mp3"),
+        (rules.check_slug, "2024-08-04-middle-east-part-1"),
+    ],
+)  # fmt: skip
+def test_rules_accept(check, value: str) -> None:
+    assert check(value) == value

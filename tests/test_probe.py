@@ -1,0 +1,181 @@
+"""probe.py on real media: facts checked against the ffprobe figures in the fixtures' README."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import MEDIA
+
+from fo_cast.probe import ProbeCache, ProbeError, probe_image, probe_media
+
+
+def readme_facts() -> dict[str, dict[str, str]]:
+    """Returns the README's table: file name -> column -> cell."""
+    lines = [
+        line for line in (MEDIA / "README.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| ")
+    ]  # fmt: skip
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    facts = {}
+    for line in lines[1:]:  # the |---| line does not start with "| "
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        facts[cells[0].strip("`")] = dict(zip(header, cells, strict=True))
+    return facts
+
+
+FACTS = readme_facts()
+PLAYABLE = sorted(
+    name for name, row in FACTS.items()
+    if row["duration (s)"] != "–" and name != "truncated.mp3" and name != "misnamed.mp3"
+)  # fmt: skip
+
+
+def test_readme_lists_every_fixture() -> None:
+    assert sorted(FACTS) == sorted(p.name for p in MEDIA.iterdir() if p.name != "README.md")
+    assert PLAYABLE == [
+        "audio-only.mp4",
+        "speech.m4a",
+        "stereo.mp3",
+        "tone.mp3",
+        "vbr.mp3",
+        "video.mp4",
+    ]  # noqa: E501
+
+
+@pytest.mark.parametrize("name", PLAYABLE)
+def test_probe_matches_ffprobe(name: str) -> None:
+    row = FACTS[name]
+    info = probe_media(MEDIA / name)
+    assert info.duration == pytest.approx(float(row["duration (s)"]), abs=0.05)
+    assert info.size == int(row["bytes"]) == (MEDIA / name).stat().st_size
+    assert info.sample_rate == int(row["sample rate (Hz)"])
+    assert info.channels == int(row["channels"])
+    if row["width x height"] != "–":
+        assert f"{info.width}x{info.height}" == row["width x height"]
+        assert info.kind == "video"
+    else:
+        assert (info.width, info.height, info.kind) == (None, None, "audio")
+
+
+@pytest.mark.parametrize(
+    ("name", "mime_type", "container", "vbr"),
+    [
+        ("tone.mp3", "audio/mpeg", "mp3", False),
+        ("stereo.mp3", "audio/mpeg", "mp3", False),
+        ("vbr.mp3", "audio/mpeg", "mp3", True),
+        ("speech.m4a", "audio/x-m4a", "mp4", False),
+        ("audio-only.mp4", "audio/mp4", "mp4", False),
+        ("video.mp4", "video/mp4", "mp4", False),
+    ],
+)
+def test_mime_types(name: str, mime_type: str, container: str, vbr: bool) -> None:
+    info = probe_media(MEDIA / name)
+    assert (info.mime_type, info.container, info.vbr) == (mime_type, container, vbr)
+
+
+def test_vbr_duration_comes_from_the_xing_header() -> None:
+    info = probe_media(MEDIA / "vbr.mp3")
+    assert info.duration == pytest.approx(3.056327, abs=0.01)
+    assert info.bitrate is not None and 30_000 < info.bitrate < 40_000  # 13913 B over 3.06 s
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("empty.mp3", "the file is empty"),
+        ("garbage.mp3", "no MPEG audio found (can't sync to MPEG frame); is it really an MP3?"),
+        ("misnamed.mp3", "this is an MP4/M4A file named .mp3; rename it to .m4a"),
+        ("truncated.mp3", "truncated: its header promises 13913 bytes of audio but the "
+            "file has 4173"),
+        ("truncated.mp4", "truncated: the 'mdat' box needs 9457 bytes, the file has 5699"),
+        ("text.mp4", "not an MP4 file (no 'ftyp' box); is it really .mp4?"),
+        ("art.gif", "'.gif' is not a media type Apple accepts (.m4a, .m4v, .mov, .mp3, .mp4)"),
+    ],
+)  # fmt: skip
+def test_broken_media(name: str, message: str) -> None:
+    with pytest.raises(ProbeError) as caught:
+        probe_media(MEDIA / name)
+    assert str(caught.value) == message
+
+
+def test_mp3_named_mp4(tmp_path: Path) -> None:
+    shutil.copyfile(MEDIA / "tone.mp3", tmp_path / "audio.m4a")
+    with pytest.raises(ProbeError, match=r"^this is an MP3 file named \.m4a; rename it to \.mp3$"):
+        probe_media(tmp_path / "audio.m4a")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ProbeError, match=r"^cannot read it: No such file or directory$"):
+        probe_media(tmp_path / "gone.mp3")
+
+
+@pytest.mark.parametrize("cut", [1, 7, 100, 1000, 5000])
+def test_cut_media_never_escapes_as_another_exception(cut: int, tmp_path: Path) -> None:
+    for name in ("video.mp4", "speech.m4a", "stereo.mp3", "vbr.mp3"):
+        data = (MEDIA / name).read_bytes()
+        path = tmp_path / name
+        path.write_bytes(data[:cut])
+        with pytest.raises(ProbeError):
+            probe_media(path)
+
+
+@pytest.mark.parametrize("name", [n for n in FACTS if n.startswith("art")])
+def test_probe_image_matches_readme(name: str) -> None:
+    row = FACTS[name]
+    info = probe_image(MEDIA / name)
+    kind, mode = row["image"].split()
+    assert (info.format, info.mode) == ({"GIF": "GIF"}.get(kind, kind), mode)
+    assert f"{info.width}x{info.height}" == row["width x height"]
+    assert info.size == int(row["bytes"])
+
+
+def test_probe_image_of_text(tmp_path: Path) -> None:
+    (tmp_path / "art.png").write_text("not an image")
+    with pytest.raises(ProbeError) as caught:
+        probe_image(tmp_path / "art.png")
+    assert str(caught.value) == "is not an image fo-cast can read; save it as JPEG or PNG"
+    assert str(tmp_path) not in str(caught.value)
+
+
+def test_cache_returns_stored_facts_without_opening(tmp_path: Path, monkeypatch) -> None:
+    audio = tmp_path / "a.mp3"
+    shutil.copyfile(MEDIA / "tone.mp3", audio)
+    cache = ProbeCache(tmp_path / "cache" / "probe.json")
+    first = cache.probe(audio, "a.mp3")
+    with pytest.raises(ProbeError):
+        cache.probe(MEDIA / "empty.mp3", "empty.mp3")
+    cache.save()
+    assert not list((tmp_path / "cache").glob("*.tmp"))
+
+    def refuse(path: Path) -> None:
+        raise AssertionError(f"opened {path}")
+
+    monkeypatch.setattr("fo_cast.probe.probe_media", refuse)
+    again = ProbeCache(tmp_path / "cache" / "probe.json")
+    assert again.probe(audio, "a.mp3") == first
+    with pytest.raises(ProbeError, match="^the file is empty$"):  # errors are cached too
+        again.probe(MEDIA / "empty.mp3", "empty.mp3")
+    assert again.dirty is False
+    # a changed file is probed again
+    stat = audio.stat()
+    os.utime(audio, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(AssertionError, match="opened"):
+        again.probe(audio, "a.mp3")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "", "{", "[]", "\x00", '{"version": 1, "entries": {}}', '{"version": 2, "entries": []}',
+        '{"version": 2, "entries": {"tone.mp3": []}}',
+        '{"version": 2, "entries": {"tone.mp3": {"size": 8255}}}',
+    ],
+)  # fmt: skip
+def test_unreadable_or_old_cache_is_ignored(content: str, tmp_path: Path) -> None:
+    path = tmp_path / "probe.json"
+    path.write_text(content)
+    cache = ProbeCache(path)
+    assert cache.probe(MEDIA / "tone.mp3", "tone.mp3").duration == pytest.approx(2.06, abs=0.01)
