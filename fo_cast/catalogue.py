@@ -7,10 +7,12 @@ to the folder holding the catalogue), the line, and the field path into the mani
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +24,7 @@ from fo_cast.problems import Report, Severity
 from fo_cast.rules import first_xml_illegal
 
 SHOW_FILE = "show.yaml"
+CACHE_DIR = ".fo-cast"
 EPISODE_FILE = "episode.yaml"
 M = TypeVar("M", bound=BaseModel)
 
@@ -79,9 +82,15 @@ class Catalogue:
         return next((s for s in self.shows if s.slug == slug), None)
 
 
-def load_catalogue(root: Path) -> tuple[Catalogue, Report]:
-    """Returns the catalogue under root and the problems found reading it."""
+def load_catalogue(root: Path, use_cache: bool = True) -> tuple[Catalogue, Report]:
+    """Returns the catalogue under root and the problems found reading it.
+
+    Manifests that were valid and have not changed since the last run (same size and mtime)
+    are taken from CATALOGUE/.fo-cast/manifests.json instead of being parsed again.
+    """
     report = Report()
+    cache = ManifestCache(root / CACHE_DIR / "manifests.json" if use_cache else None)
+    _REAL_FOLDERS.clear()
     name = PurePosixPath(root.resolve().name)
     settings = _load_settings(root, name, report)
     catalogue = Catalogue(root=root, settings=settings)
@@ -99,21 +108,23 @@ def load_catalogue(root: Path) -> tuple[Catalogue, Report]:
                 severity=Severity.WARNING,
             )
             continue
-        show_entry, episodes = _load_show(root, folder, shown, report)
+        show_entry, episodes = _load_show(root, folder, shown, report, cache)
         if show_entry is not None:
             catalogue.shows.append(show_entry)
         else:
             catalogue.orphans.extend(episodes)
+    cache.save()
     return catalogue, report
 
 
 def _subfolders(folder: Path) -> list[Path]:
     """Returns the folders inside, sorted, skipping hidden ones and those starting with '_'."""
     try:
-        names = sorted(os.listdir(folder))
+        with os.scandir(folder) as entries:  # d_type tells folders apart without a stat each
+            names = sorted(e.name for e in entries if e.name[0] not in "._" and e.is_dir())
     except OSError:
         return []
-    return [folder / n for n in names if n[0] not in "._" and (folder / n).is_dir()]
+    return [folder / n for n in names]
 
 
 def _load_settings(root: Path, name: PurePosixPath, report: Report) -> Settings:
@@ -143,7 +154,7 @@ def _toml_line(message: str) -> int | None:
 
 
 def _load_show(
-    root: Path, folder: Path, shown: PurePosixPath, report: Report
+    root: Path, folder: Path, shown: PurePosixPath, report: Report, cache: ManifestCache
 ) -> tuple[ShowEntry | None, list[EpisodeEntry]]:
     """Returns the show (None if its show.yaml has errors) and the episodes read in it."""
     doc = _read_yaml(folder / SHOW_FILE, shown, report)
@@ -152,7 +163,7 @@ def _load_show(
     if (show is None or show.slug is None) and not _is_slug(slug):
         report.add(shown, "slug", f"folder name '{slug}' is not a slug; rename it or set slug")
         show = None
-    episodes = _load_episodes(root, folder, slug, shown, report)
+    episodes = _load_episodes(root, folder, slug, shown, report, cache)
     if show is None or doc is None:
         return None, episodes
     entry = ShowEntry(slug=slug, folder=folder, manifest=shown, show=show, doc=doc)
@@ -161,13 +172,17 @@ def _load_show(
 
 
 def _load_episodes(
-    root: Path, folder: Path, slug: str, shown: PurePosixPath, report: Report
+    root: Path, folder: Path, slug: str, shown: PurePosixPath, report: Report, cache: ManifestCache
 ) -> list[EpisodeEntry]:
     episodes = []
     for episode_folder in _subfolders(folder):
         manifest = episode_folder / EPISODE_FILE
-        episode_shown = shown.parent / episode_folder.name / EPISODE_FILE
-        if not manifest.is_file():
+        episode_shown = PurePosixPath(f"{shown.parent}/{episode_folder.name}/{EPISODE_FILE}")
+        try:
+            stat: os.stat_result | None = os.stat(manifest)
+        except OSError:
+            stat = None
+        if stat is None or not S_ISREG(stat.st_mode):
             report.add(
                 episode_shown.parent,
                 "",
@@ -175,21 +190,41 @@ def _load_episodes(
                 severity=Severity.WARNING,
             )
             continue
-        episode_entry = _load_episode(root, slug, episode_folder, episode_shown, report)
+        episode_entry = _load_episode(
+            root, slug, episode_folder, episode_shown, report, cache, stat
+        )
         if episode_entry is not None:
             episodes.append(episode_entry)
     return episodes
 
 
 def _load_episode(
-    root: Path, show: str, folder: Path, shown: PurePosixPath, report: Report
+    root: Path,
+    show: str,
+    folder: Path,
+    shown: PurePosixPath,
+    report: Report,
+    cache: ManifestCache,
+    stat: os.stat_result,
 ) -> EpisodeEntry | None:
-    doc = _read_yaml(folder / EPISODE_FILE, shown, report)
-    if doc is None:
-        return None
-    episode = _validate(Episode, doc.data, shown, doc, report)
-    if episode is None:
-        return None
+    manifest = folder / EPISODE_FILE
+    key = str(shown)
+    cached = cache.get(key, stat)
+    if cached is not None:
+        data, doc = cached
+        episode = Episode.model_validate(data)
+    else:
+        problems_before = len(report.problems)
+        parsed = _read_yaml(manifest, shown, report)
+        if parsed is None:
+            return None
+        doc = parsed
+        validated = _validate(Episode, doc.data, shown, doc, report)
+        if validated is None:
+            return None
+        episode = validated
+        if len(report.problems) == problems_before:  # only clean manifests are remembered
+            cache.put(key, stat, doc)
     slug = episode.slug or folder.name
     if episode.slug is None and not _is_slug(slug):
         report.add(shown, "slug", f"folder name '{slug}' is not a slug; rename it or set slug")
@@ -201,13 +236,95 @@ def _load_episode(
     return entry
 
 
+class ManifestCache:
+    """Clean manifests by path, with the size and mtime they had: their data and lines.
+
+    JSON, never pickle: a cache file that came with a cloned catalogue must not be able to
+    run code. Anything unreadable in it only means a slower run.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, list[Any]] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        if path is None:
+            return
+        try:
+            stored = json.loads(path.read_bytes())
+            if stored.get("version") == self.VERSION and isinstance(stored["entries"], dict):
+                self.entries = stored["entries"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.entries = {}
+
+    def get(self, key: str, stat: os.stat_result) -> tuple[Any, yaml12.Document] | None:
+        """Returns (data, document) remembered for an unchanged manifest, or None."""
+        entry = self.entries.get(key)
+        if self.path is None or not entry:
+            return None
+        try:
+            size, mtime_ns, data, lines = entry
+            if size != stat.st_size or mtime_ns != stat.st_mtime_ns:
+                return None
+            doc = yaml12.CachedDocument(json.loads(data), lines)
+        except (ValueError, TypeError):
+            return None
+        self.used.add(key)
+        return doc.data, doc
+
+    def put(self, key: str, stat: os.stat_result, doc: yaml12.Document) -> None:
+        if self.path is None:
+            return
+        self.entries[key] = [
+            stat.st_size,
+            stat.st_mtime_ns,
+            json.dumps(doc.data, ensure_ascii=False),
+            yaml12.lines_to_json(doc.lines),
+        ]
+        self.used.add(key)
+        self.dirty = True
+
+    def save(self) -> None:
+        """Writes the cache atomically, forgetting manifests that are gone."""
+        if self.path is None:
+            return
+        if set(self.entries) - self.used:
+            self.entries = {k: v for k, v in self.entries.items() if k in self.used}
+            self.dirty = True
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(
+                json.dumps({"version": self.VERSION, "entries": self.entries}), encoding="utf-8"
+            )
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
 def is_inside(root: Path, path: Path) -> bool:
     """Returns True when path, symlinks followed, stays inside the folder root."""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except (ValueError, OSError):
-        return False
-    return True
+    real = _realpath(str(path))
+    top = _realpath(str(root))
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+# Resolved folders, so that checking every file of a large catalogue costs one lstat per file
+# rather than one per path component; cleared at each load_catalogue().
+_REAL_FOLDERS: dict[str, str] = {}
+
+
+def _realpath(path: str) -> str:
+    head, tail = os.path.split(os.path.abspath(path))
+    real_head = _REAL_FOLDERS.get(head)
+    if real_head is None:
+        real_head = _REAL_FOLDERS[head] = os.path.realpath(head)
+    joined = os.path.join(real_head, tail)
+    return os.path.realpath(joined) if os.path.islink(joined) else joined
 
 
 def _is_slug(value: str) -> bool:

@@ -6,17 +6,17 @@ adds every problem to the report; nothing here raises for a bad catalogue.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from fo_cast.catalogue import Catalogue, EpisodeEntry, ShowEntry, is_inside
+from fo_cast.catalogue import CACHE_DIR, Catalogue, EpisodeEntry, ShowEntry, is_inside
 from fo_cast.models import Media
 from fo_cast.probe import ImageInfo, MediaInfo, ProbeCache, ProbeError, probe_image
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import MEDIA_TYPES
 
-CACHE_DIR = ".fo-cast"
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000
 
 
@@ -222,7 +222,7 @@ def _check_media(
             line,
         )
         return
-    key = str(path.resolve().relative_to(catalogue.root.resolve()))
+    key = os.path.relpath(path, catalogue.root)
     try:
         info = cache.probe(path, key)
     except ProbeError as exc:

@@ -17,6 +17,7 @@ The output tree (all URLs are base_url + path):
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import uuid
 from dataclasses import dataclass, field
@@ -25,10 +26,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fo_cast.catalogue import Catalogue, EpisodeEntry, ShowEntry
+from fo_cast.checks import Probed
 from fo_cast.companion import Companion, render_companion
 from fo_cast.config import Settings
 from fo_cast.models import Episode, Show, ShowType
-from fo_cast.checks import Probed
 
 # The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
@@ -85,7 +86,7 @@ class EpisodeView:
     video: Enclosure | None
     image_url: str
     image: Sidecar | None  # the episode's own artwork, when it has one
-    companion: Companion
+    credit_lines: list[str]
     transcript: Sidecar | None
     chapters: Sidecar | None  # chapters.json, rendered by feeds
     explicit: bool
@@ -93,6 +94,13 @@ class EpisodeView:
     @property
     def episode(self) -> Episode:
         return self.entry.episode
+
+    @functools.cached_property
+    def companion(self) -> Companion:
+        """The companion rendered on first use: validating needs no HTML, building does."""
+        return render_companion(
+            self.entry.companion or "", self.credit_lines, self.show.show.disclaimer
+        )
 
     @property
     def guid(self) -> str:
@@ -223,7 +231,6 @@ def _resolve_episode(
         c_path = f"{path}chapters.json"
         chapters = Sidecar(site.url(c_path), c_path, "application/json+chapters")
     credit_lines = [f"{c.name} {c.contribution}." for c in episode.credits]
-    companion = render_companion(entry.companion or "", credit_lines, show.show.disclaimer)
     return EpisodeView(
         entry=entry,
         show=show,
@@ -233,7 +240,7 @@ def _resolve_episode(
         video=video,
         image_url=image.url if image else show.artwork.url,
         image=image,
-        companion=companion,
+        credit_lines=credit_lines,
         transcript=transcript,
         chapters=chapters,
         explicit=show.show.explicit if episode.explicit is None else episode.explicit,

@@ -8,6 +8,7 @@ YAML 1.2 core schema ourselves so that `12:30` stays a string and `no` is not fa
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -91,6 +92,30 @@ class Document:
             if line is not None:
                 return line
         return None
+
+
+class CachedDocument(Document):
+    """A document remembered by the manifest cache; its line map is decoded when first asked."""
+
+    def __init__(self, data: Any, lines_json: str) -> None:
+        super().__init__(data)
+        self._lines_json: str | None = lines_json
+
+    def line_of(self, path: Path_) -> int | None:
+        if self._lines_json is not None:
+            self.lines = lines_from_json(self._lines_json)
+            self._lines_json = None
+        return super().line_of(path)
+
+
+def lines_to_json(lines: dict[Path_, int]) -> str:
+    """Returns the line map as compact JSON (for the manifest cache)."""
+    return json.dumps([[*path, line] for path, line in lines.items()], separators=(",", ":"))
+
+
+def lines_from_json(text: str) -> dict[Path_, int]:
+    """Returns the line map written by lines_to_json."""
+    return {tuple(item[:-1]): int(item[-1]) for item in json.loads(text)}
 
 
 # Characters YAML itself cannot hold (the reader refuses the whole file for one of them).

@@ -81,3 +81,18 @@ if "pytest_addoption" not in globals():
 
 
 # --- end pages ------------------------------------------------------------------------------
+
+
+# --- feeds: --update-golden (shared with pages; defined here only if no block has) ----------
+if "pytest_addoption" not in globals():
+
+    def pytest_addoption(parser: pytest.Parser) -> None:
+        parser.addoption(
+            "--update-golden",
+            action="store_true",
+            default=False,
+            help="Rewrite the golden files under tests/golden/ from the current output.",
+        )
+
+
+# --- end feeds ------------------------------------------------------------------------------

@@ -1,0 +1,310 @@
+"""The built site in a real browser: Debian's Chromium and Playwright against `fo-cast serve`.
+
+One build, one server and one browser for the whole session. The sample catalogue is built
+with one extra, hostile episode; its page is checked on its own (it is not part of the sample).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NOW = "2025-01-01T00:00:00+00:00"
+HOSTILE_EPISODE = "exclusive/2024-12-20-hostile-companion/"
+HOSTILE_COMPANION = """\
+## Hostile companion
+
+<script>alert("script tag")</script>
+<SCRIPT SRC="../../assets/player.js?evil"></SCRIPT>
+
+<img src="x" onerror="alert('onerror')">
+<svg onload="alert('svg')"><circle r="3"/></svg>
+
+[a javascript link](javascript:alert('link')) and <a href="JaVaScRiPt:alert('raw')">raw</a>
+and <a href="data:text/html,<script>alert('data')</script>">data</a>
+
+<iframe src="javascript:alert('iframe')"></iframe>
+<iframe srcdoc="<script>alert('srcdoc')</script>"></iframe>
+<form action="javascript:alert('form')"><button>Send</button></form>
+<style>body { background: red }</style>
+
+A CDATA terminator ]]> and <div onclick="alert('click')" style="position:fixed">text</div>
+"""
+SAMPLE_PAGES = [
+    "",
+    "exclusive/",
+    "talks/",
+    "live/",
+    "exclusive/2024-07-23-russia-charm-offensive/",
+    "talks/2024-08-04-middle-east-part-1/",
+]
+EPISODE = "talks/2024-08-04-middle-east-part-1/"
+
+
+@dataclass
+class Server:
+    url: str
+    tree: Path
+    catalogue: Path
+
+
+@dataclass
+class Watch:
+    """What a page did while it loaded: console messages, errors, failed requests, dialogs."""
+
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    ranges: list[tuple[str, str | None, int]] = field(default_factory=list)
+
+
+def _make_catalogue(where: Path) -> Path:
+    root = where / "episodes"
+    shutil.copytree(REPO / "episodes", root, ignore=shutil.ignore_patterns(".fo-cast", ".schema"))
+    source = root / "exclusive" / "2024-08-18-middle-east-boiling-hot"
+    folder = root / HOSTILE_EPISODE.rstrip("/")
+    folder.mkdir()
+    shutil.copyfile(source / "audio.mp3", folder / "audio.mp3")
+    (folder / "companion.md").write_text(HOSTILE_COMPANION, encoding="utf-8")
+    (folder / "episode.yaml").write_text(
+        "guid: 0b6f1f0e-6a51-4a43-9d0e-2f1a3c4b5d6e\n"
+        "title: \"</title></script><script>alert('title')</script>\"\n"
+        "published: 2024-12-20T15:00:00+00:00\n"
+        "status: published\n"
+        "summary: \"<img src=x onerror=alert('summary')> ]]>\"\n"
+        "media:\n  - file: audio.mp3\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Builds the sample (plus the hostile episode) and serves it with `fo-cast serve`."""
+    where = tmp_path_factory.mktemp("browser")
+    catalogue = _make_catalogue(where)
+    tree = where / "site"
+    fo_cast = [sys.executable, "-m", "fo_cast"]
+    subprocess.run(
+        [*fo_cast, "build", str(catalogue), "--out", str(tree), "--now", NOW],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    # An image that fails to decode: if an onerror handler survived, it would run.
+    (tree / HOSTILE_EPISODE / "x").write_bytes(b"this is not an image")
+    process = subprocess.Popen(
+        [*fo_cast, "serve", str(tree), "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert match, f"fo-cast serve said {line!r}"
+        yield Server(match.group(1), tree, catalogue)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: the browser tests need Debian's chromium. "
+            "Run `make test` (it installs it) or `apt-get install chromium`."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900}, color_scheme="light")
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def watched(context: Any) -> tuple[Any, Watch]:
+    page = context.new_page()
+    watch = Watch()
+    page.on("console", lambda m: watch.console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: watch.errors.append(str(e)))
+    page.on("dialog", lambda d: (watch.dialogs.append(d.message), d.dismiss()))
+
+    def failed(request: Any) -> None:
+        # Chromium cancels a media download once it has the metadata it asked for
+        # (preload="metadata"): that abort is the player working, not a failed request.
+        if request.resource_type == "media" and "ERR_ABORTED" in (request.failure or ""):
+            return
+        watch.failed.append(f"{request.url}: {request.failure}")
+
+    def response(resp: Any) -> None:
+        if resp.status >= 400:
+            watch.failed.append(f"{resp.url}: HTTP {resp.status}")
+        if resp.request.resource_type == "media":
+            watch.ranges.append((resp.url, resp.request.headers.get("range"), resp.status))
+
+    page.on("requestfailed", failed)
+    page.on("response", response)
+    return page, watch
+
+
+def sample_pages(tree: Path) -> list[str]:
+    """Returns the URL path of every page of the built sample (not the hostile episode)."""
+    found = sorted(
+        str(p.parent.relative_to(tree)) + "/" for p in tree.rglob("index.html") if p.parent != tree
+    )
+    return ["", *[p for p in found if p != HOSTILE_EPISODE]]
+
+
+def test_every_page_loads_without_errors(server: Server, context: Any) -> None:
+    paths = sample_pages(server.tree)
+    assert set(SAMPLE_PAGES) <= set(paths)
+    page, watch = watched(context)
+    for path in paths:
+        # networkidle: let the favicon and media metadata finish before the next navigation
+        # cancels them.
+        response = page.goto(server.url + path, wait_until="networkidle")
+        assert response is not None and response.status == 200, path
+        assert page.locator("h1").count() == 1, path
+    assert [m for m in watch.console if m.startswith("error")] == []
+    assert watch.errors == []
+    assert watch.failed == []
+    assert watch.dialogs == []
+
+
+def test_the_404_page(server: Server, context: Any) -> None:
+    page, watch = watched(context)
+    response = page.goto(server.url + "exclusive/no-such-episode/", wait_until="load")
+    assert response is not None and response.status == 404
+    assert page.locator("h1").inner_text() == "Page not found"
+    # Styled inline, so it looks right at any depth; only the 404 itself "failed".
+    assert page.evaluate("getComputedStyle(document.body).margin") == "0px"
+    assert watch.errors == [] and watch.dialogs == []
+    assert [f for f in watch.failed if "no-such-episode" not in f] == []
+
+
+def test_audio_loads_its_duration_through_ranges_and_chapters_seek(
+    server: Server, context: Any
+) -> None:
+    from fo_cast.probe import probe_media
+
+    expected = probe_media(server.catalogue / EPISODE / "audio.mp3").duration
+    page, watch = watched(context)
+    page.goto(server.url + EPISODE, wait_until="load")
+    page.wait_for_function(
+        "() => { const a = document.querySelector('audio');"
+        " return a.readyState >= 1 && isFinite(a.duration); }",
+        timeout=10_000,
+    )
+    duration = page.evaluate("document.querySelector('audio').duration")
+    assert abs(duration - expected) < 0.5
+    audio_requests = [r for r in watch.ranges if r[0].endswith("/audio.mp3")]
+    assert audio_requests, watch.ranges
+    assert all(header and header.startswith("bytes=") for _, header, _ in audio_requests)
+    assert any(status == 206 for *_, status in audio_requests)
+
+    page.get_by_role("link", name=re.compile("The main argument")).click()
+    page.wait_for_function("() => document.querySelector('audio').currentTime >= 2.9", timeout=5000)
+    assert 2.9 <= page.evaluate("document.querySelector('audio').currentTime") < 6
+    assert page.url == server.url + EPISODE  # JS seeked instead of following the link
+    assert watch.errors == [] and watch.dialogs == []
+
+
+def test_chapters_without_javascript_are_a_plain_list(server: Server, browser: Any) -> None:
+    ctx = browser.new_context(java_script_enabled=False)
+    try:
+        page = ctx.new_page()
+        page.goto(server.url + EPISODE, wait_until="load")
+        items = page.locator(".chapters li").all_inner_texts()
+        assert items == ["0:00 Introduction", "0:03 The main argument", "0:06 What comes next"]
+        assert page.locator("button[data-copy]").is_hidden()
+        assert page.locator("input#feed-url-talks").input_value().endswith("/talks/feed.xml")
+    finally:
+        ctx.close()
+
+
+def test_copy_button_copies_the_feed_url(server: Server, browser: Any) -> None:
+    ctx = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page = ctx.new_page()
+        page.goto(server.url + "talks/", wait_until="load")
+        button = page.locator("button[data-copy]")
+        button.click()
+        assert button.inner_text() == "Copied"
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == "https://podcasts.fairobserver.com/talks/feed.xml"
+    finally:
+        ctx.close()
+
+
+def test_a_hostile_companion_runs_no_script(server: Server, context: Any) -> None:
+    page, watch = watched(context)
+    response = page.goto(server.url + HOSTILE_EPISODE, wait_until="load")
+    assert response is not None and response.status == 200
+    page.wait_for_timeout(500)  # time for any handler (onerror, onload) that survived to fire
+    for link in page.locator(".companion a").all():
+        link.click()  # links lose their javascript: href; clicking does nothing
+    page.wait_for_timeout(200)
+    assert watch.dialogs == []
+    assert watch.console == []
+    assert watch.errors == []
+    assert page.url == server.url + HOSTILE_EPISODE
+    counts = page.evaluate(
+        """() => ({
+            scripts: document.querySelectorAll('.companion script, body script').length,
+            frames: document.querySelectorAll('iframe, form, style, svg').length,
+            handlers: document.querySelectorAll('[onerror], [onload], [onclick]').length,
+            js_links: document.querySelectorAll(
+                'a[href^="javascript:" i], a[href^="data:" i]').length,
+        })"""
+    )
+    assert counts == {"scripts": 0, "frames": 0, "handlers": 0, "js_links": 0}
+    assert "]]>" in page.locator(".companion").inner_text()
+    assert page.locator("h1").inner_text() == "</title></script><script>alert('title')</script>"
+
+
+def test_screenshots(server: Server, context: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = context.new_page()
+    for name, path in (("home", ""), ("show", "exclusive/"), ("episode", EPISODE)):
+        page.goto(server.url + path, wait_until="load")
+        target = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(target), full_page=True)
+        assert target.stat().st_size > 10_000
