@@ -59,10 +59,10 @@ def make_catalogue(root: Path, episodes: int, shows: int = 1, video_every: int =
             _link(video, folder / "video.mp4")
         (folder / "episode.yaml").write_text(
             f"""guid: {guid}
-title: "Synthetic episode {n}: trade, energy & elections"
+title: "Trade, energy & elections in week {n} of the synthetic show"
 published: {when.isoformat()}
 status: published
-summary: A synthetic episode number {n} for the benchmark, with <angle brackets> & ampersands.
+summary: A synthetic episode for the benchmark (number {n}), with ampersands & quotes "like these".
 episode: {n // shows + 1}
 media:
 {media}credits:

@@ -8,12 +8,15 @@ for problem in report:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fo_cast.catalogue import Catalogue, load_catalogue
-from fo_cast.errors import FoCastError
-from fo_cast.problems import Problem, Report, Severity
 from fo_cast.checks import Probed, validate_catalogue
+from fo_cast.errors import FoCastError
+from fo_cast.lint import lint_site
+from fo_cast.problems import Problem, Report, Severity
+from fo_cast.site import resolve_site
 
 __all__ = [
     "Catalogue",
@@ -28,10 +31,24 @@ __all__ = [
 ]
 
 
-def check(root: Path | str, use_cache: bool = True) -> tuple[Catalogue, Probed, Report]:
-    """Returns the catalogue, its probed media and every problem found in it."""
-    catalogue, report = load_catalogue(Path(root))
+def check(
+    root: Path | str,
+    use_cache: bool = True,
+    now: datetime | None = None,
+    base_url: str | None = None,
+) -> tuple[Catalogue, Probed, Report]:
+    """Returns the catalogue, its probed media and every problem found in it.
+
+    A catalogue without errors is also linted as the directories will see its feeds, with
+    the episodes live at `now` (default: the current time).
+    """
+    catalogue, report = load_catalogue(Path(root), use_cache=use_cache)
     probed = validate_catalogue(catalogue, report, use_cache=use_cache)
+    if not report.errors:  # the site can only be resolved from a valid catalogue
+        site = resolve_site(
+            catalogue, probed, base_url or catalogue.settings.base_url, now or datetime.now(UTC)
+        )
+        report.extend(lint_site(site))
     return catalogue, probed, report
 
 

@@ -16,6 +16,7 @@ from fo_cast import feeds, pages
 from fo_cast.catalogue import Catalogue
 from fo_cast.checks import Probed
 from fo_cast.errors import FoCastError
+from fo_cast.lint import lint_feed_sizes
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
 from fo_cast.site import Site, resolve_site
@@ -41,6 +42,9 @@ def build(
     result.outputs.extend(files_of(site))
     if with_feeds:
         feed_outputs, items = feeds.render_feeds(site)
+        report.extend(lint_feed_sizes(site, feed_outputs))
+        if report.failed(strict=strict):  # a feed too large for the directories, under --strict
+            return result
         result.outputs.extend(feed_outputs)
         result.items.extend(items)
     if with_pages:

@@ -243,7 +243,7 @@ class ManifestCache:
     run code. Anything unreadable in it only means a slower run.
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -319,10 +319,14 @@ _REAL_FOLDERS: dict[str, str] = {}
 
 
 def _realpath(path: str) -> str:
-    head, tail = os.path.split(os.path.abspath(path))
+    """Returns os.path.realpath(path), with one lstat per new folder rather than per part."""
+    path = os.path.abspath(path)
+    head, tail = os.path.split(path)
+    if not tail:  # the file system's root
+        return path
     real_head = _REAL_FOLDERS.get(head)
     if real_head is None:
-        real_head = _REAL_FOLDERS[head] = os.path.realpath(head)
+        real_head = _REAL_FOLDERS[head] = _realpath(head)
     joined = os.path.join(real_head, tail)
     return os.path.realpath(joined) if os.path.islink(joined) else joined
 
@@ -387,14 +391,21 @@ def _read_companion(root: Path, entry: EpisodeEntry, report: Report) -> str | No
     field_name = "companion"
     path = entry.file(relative)
     shown = entry.shown(relative)
-    line = entry.doc.line_of((field_name,))
-    if path.exists() and not is_inside(root, path):
+    if not is_inside(root, path) and os.path.exists(path):
         # never read a file that a symlink leads to outside the catalogue
-        report.add(entry.manifest, field_name, f"'{relative}' points outside the catalogue", line)
-        return None
-    if not path.is_file():
         report.add(
-            entry.manifest, field_name, f"no such file '{relative}'; write the companion", line
+            entry.manifest,
+            field_name,
+            f"'{relative}' points outside the catalogue",
+            entry.doc.line_of((field_name,)),
+        )
+        return None
+    if not os.path.isfile(path):
+        report.add(
+            entry.manifest,
+            field_name,
+            f"no such file '{relative}'; write the companion",
+            entry.doc.line_of((field_name,)),
         )
         return None
     text = read_text(path, shown, "", report)

@@ -223,8 +223,9 @@ def build(
 
     Example: fo-cast build episodes --out feeds --now 2025-01-01T00:00:00+00:00
     """
-    cat, probed, report = fo_cast.check(catalogue)
-    result = build_tree(cat, probed, report, _now(now), base_url=base_url, strict=strict)
+    clock = _now(now)
+    cat, probed, report = fo_cast.check(catalogue, now=clock, base_url=base_url)
+    result = build_tree(cat, probed, report, clock, base_url=base_url, strict=strict)
     if report.failed(strict=strict):
         _print_report(report, Format.TEXT, strict)
         typer.echo(f"Nothing was written to {out}.", err=True)
@@ -274,7 +275,7 @@ def _built(
     catalogue: Path, base_url: str | None, now: datetime, strict: bool
 ) -> tuple[Catalogue, Build]:
     """Returns the validated catalogue and its build; exits 1 after printing its problems."""
-    cat, probed, report = fo_cast.check(catalogue)
+    cat, probed, report = fo_cast.check(catalogue, now=now, base_url=base_url)
     result = build_tree(cat, probed, report, now, base_url=base_url, strict=strict)
     if report.failed(strict=strict):
         _print_report(report, Format.TEXT, strict)

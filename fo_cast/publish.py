@@ -8,7 +8,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +95,7 @@ class Done:
 Event = Started | StageStarted | Sent | Uploaded | Failed | Deleted | Done
 
 
-def publish(plan: Plan, storage: Storage, *, workers: int = 8) -> Iterator[Event]:
+def publish(plan: Plan, storage: Storage, *, workers: int = 8) -> Generator[Event]:
     """Yields events while the plan is applied; raises StorageError if anything failed.
 
     Media go first, then assets, then feeds, then deletes, the hash index and the GUID

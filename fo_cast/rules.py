@@ -4,7 +4,6 @@ URLs, language codes. Used by the models (one value at a time) and by the direct
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 except surrogates
@@ -56,7 +55,7 @@ def check_relative_path(value: str) -> str:
         raise ValueError(f"'{value}' is an absolute path; give it relative to this file's folder")
     if "\\" in value:
         raise ValueError(f"'{value}' has backslashes; separate folders with forward slashes")
-    if ".." in PurePosixPath(value).parts:
+    if ".." in value.split("/"):
         raise ValueError(f"'{value}' climbs out of its folder with '..'; keep the file inside")
     return value
 

@@ -29,7 +29,7 @@ from fo_cast.catalogue import Catalogue, EpisodeEntry, ShowEntry
 from fo_cast.checks import Probed
 from fo_cast.companion import Companion, render_companion
 from fo_cast.config import Settings
-from fo_cast.models import Episode, Show, ShowType
+from fo_cast.models import Episode, Media, Show, ShowType
 
 # The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
@@ -247,9 +247,14 @@ def _resolve_episode(
     )
 
 
-def _enclosure(site: Site, path: str, entry: EpisodeEntry, media, probed: Probed) -> Enclosure:  # type: ignore[no-untyped-def]
+def _enclosure(
+    site: Site, path: str, entry: EpisodeEntry, media: Media, probed: Probed
+) -> Enclosure:
     if media.url is not None:
+        assert media.length is not None and media.type is not None  # the model requires them
+        assert media.duration is not None
         return Enclosure(media.url, None, media.length, media.type, media.duration)
+    assert media.file is not None
     source = entry.file(media.file)
     info = probed.media[source]
     out = f"{path}{Path(media.file).name}"

@@ -95,27 +95,30 @@ class Document:
 
 
 class CachedDocument(Document):
-    """A document remembered by the manifest cache; its line map is decoded when first asked."""
+    """A document remembered by the manifest cache; its line map is decoded when first asked.
+
+    The map is kept with dotted string keys ("media.0.file"): JSON objects decode fast.
+    """
 
     def __init__(self, data: Any, lines_json: str) -> None:
         super().__init__(data)
-        self._lines_json: str | None = lines_json
+        self._lines_json = lines_json
+        self._dotted: dict[str, int] | None = None
 
     def line_of(self, path: Path_) -> int | None:
-        if self._lines_json is not None:
-            self.lines = lines_from_json(self._lines_json)
-            self._lines_json = None
-        return super().line_of(path)
+        if self._dotted is None:
+            self._dotted = json.loads(self._lines_json)
+        for end in range(len(path), -1, -1):
+            line = self._dotted.get(".".join(map(str, path[:end])))
+            if line is not None:
+                return line
+        return None
 
 
 def lines_to_json(lines: dict[Path_, int]) -> str:
-    """Returns the line map as compact JSON (for the manifest cache)."""
-    return json.dumps([[*path, line] for path, line in lines.items()], separators=(",", ":"))
-
-
-def lines_from_json(text: str) -> dict[Path_, int]:
-    """Returns the line map written by lines_to_json."""
-    return {tuple(item[:-1]): int(item[-1]) for item in json.loads(text)}
+    """Returns the line map as compact JSON with dotted keys (for the manifest cache)."""
+    dotted = {".".join(map(str, path)): line for path, line in lines.items()}
+    return json.dumps(dotted, separators=(",", ":"), ensure_ascii=False)
 
 
 # Characters YAML itself cannot hold (the reader refuses the whole file for one of them).

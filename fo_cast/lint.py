@@ -1,0 +1,325 @@
+"""Directory lint: what Apple Podcasts, Spotify, YouTube and the Podcast Index would say about
+the feeds of a site, as problems pointing at the manifest line to change.
+
+Validation has already checked each value on its own (models, checks); these rules look at the
+feeds as directories see them. Each message names the rule's source. An ERROR is something a
+directory rejects; a WARNING is valid RSS that a directory or app handles badly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+from fo_cast import feeds, rules
+from fo_cast.catalogue import EpisodeEntry, ShowEntry
+from fo_cast.config import SETTINGS_FILE
+from fo_cast.models import Person, ShowType
+from fo_cast.outputs import Output
+from fo_cast.problems import Problem, Severity
+from fo_cast.site import Enclosure, EpisodeView, ShowView, Site
+
+APPLE, SPOTIFY, YOUTUBE, PODCAST_INDEX = "Apple Podcasts", "Spotify", "YouTube", "Podcast Index"
+MAX_DESCRIPTION_BYTES = 4000  # Apple: channel description and item description
+MAX_PODCAST_TEXT = 128  # Podcast Index: podcast:funding text, podcast:person name
+ARTWORK_SUFFIXES = (".jpg", ".jpeg", ".png")
+SPOTIFY_AUDIO_TYPES = frozenset({"audio/mpeg", "audio/x-m4a", "audio/mp4", "audio/aac"})
+# "Episode 12: ...", "Ep. 12", "#12", "S2E3", "E12 -": Apple shows numbers from itunes:episode.
+EPISODE_NUMBER = re.compile(
+    r"\bepisode\s*#?\s*\d+|\bep\.?\s*#?\s*\d+|(?<![\w&])#\s*\d+\b|\bs\d+\s*e\d+\b|^\s*e\d+\b",
+    re.IGNORECASE,
+)
+# Apps read a description as HTML: text that looks like a tag is hidden, so "plain" text
+# with one would not read the same everywhere.
+HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+Loc = tuple[str | int, ...]
+
+
+def lint_site(site: Site) -> list[Problem]:
+    """Returns every directory problem of the site's feeds, the feed size estimated.
+
+    Rendering every feed just to weigh it would cost validate seconds on a large catalogue;
+    `build()` weighs the real feeds with `lint_feed_sizes()`.
+    """
+    problems: list[Problem] = []
+    for show in site.shows:
+        problems.extend(lint_show(show))
+        for episode in show.episodes:
+            problems.extend(lint_episode(show, episode))
+    problems.extend(_https_sidecars(site))
+    problems.extend(_feed_sizes(site, _estimated_sizes(site), exact=False))
+    return problems
+
+
+def lint_feed_sizes(site: Site, outputs: list[Output]) -> list[Problem]:
+    """Returns a warning for each rendered RSS feed past [feeds] max_size_mb."""
+    sizes = {o.path: o.length for o in outputs if o.content_type == feeds.RSS_TYPE}
+    return list(_feed_sizes(site, sizes, exact=True))
+
+
+# What an item costs in RSS beyond its texts (tags, URLs, people), measured on the sample.
+ITEM_OVERHEAD_BYTES = 1600
+
+
+def _estimated_sizes(site: Site) -> dict[str, int]:
+    """Returns each show's feed.xml size as estimated from its texts (HTML ~1.15x Markdown)."""
+    sizes = {}
+    for show in site.shows:
+        total = 2000 + len(show.show.description.encode())
+        for episode in show.episodes:
+            text = episode.entry.companion or ""
+            total += ITEM_OVERHEAD_BYTES + int(len(text.encode()) * 1.15)
+            total += 2 * len((episode.episode.summary or "").encode())
+        sizes[show.path + feeds.FEED_FILE] = total
+    return sizes
+
+
+def _at(
+    entry: ShowEntry | EpisodeEntry,
+    loc: Loc,
+    message: str,
+    severity: Severity = Severity.ERROR,
+) -> Problem:
+    # A key the manifest lacks has no line of its own: name the file alone.
+    line = entry.doc.line_of(loc) if loc and (loc[0],) in entry.doc.lines else None
+    return Problem(entry.manifest, _field(loc), message, line, severity)
+
+
+def _field(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _blank(value: object) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
+
+def _description(entry: ShowEntry | EpisodeEntry, loc: Loc, text: str) -> Iterator[Problem]:
+    size = len(text.encode("utf-8"))
+    if size > MAX_DESCRIPTION_BYTES:
+        yield _at(entry, loc, f"is {size} bytes; shorten it to {MAX_DESCRIPTION_BYTES} ({APPLE})")
+    tag = HTML_TAG.search(text)
+    if tag:
+        yield _at(
+            entry,
+            loc,
+            f"'{tag.group()}' reads as an HTML tag and apps hide it; write plain text ({APPLE})",
+            Severity.WARNING,
+        )
+
+
+# --- show -----------------------------------------------------------------------------------
+
+
+def lint_show(show: ShowView) -> Iterator[Problem]:
+    """Yields the problems of one show's channel tags."""
+    entry, model = show.entry, show.show
+    for name in ("title", "description", "language", "author", "link"):
+        if _blank(getattr(model, name)):
+            yield _at(entry, (name,), f"required in every feed; add it ({APPLE})")
+    if _blank(model.owner.name):
+        yield _at(entry, ("owner", "name"), f"required in every feed; add it ({APPLE})")
+    if _blank(model.owner.email):
+        yield _at(entry, ("owner", "email"), f"required in every feed; add it ({APPLE})")
+        yield _at(
+            entry,
+            ("owner", "email"),
+            f"YouTube verifies who owns a feed by mailing this address; add one ({YOUTUBE})",
+        )
+    yield from _description(entry, ("description",), model.description)
+    if not isinstance(model.explicit, bool):
+        yield _at(entry, ("explicit",), f"must be true or false ({APPLE})")
+    yield from _categories(show)
+    yield from _artwork(entry, ("artwork",), model.artwork)
+    yield from _podcast_index_show(show)
+
+
+def _categories(show: ShowView) -> Iterator[Problem]:
+    entry, categories = show.entry, show.show.categories
+    if not categories:
+        yield _at(entry, ("categories",), f"add a category, such as News/Politics ({APPLE})")
+    seen: set[str] = set()
+    for index, value in enumerate(categories):
+        loc = ("categories", index)
+        main, sub = rules.split_category(value)
+        if main not in rules.APPLE_CATEGORIES:
+            yield _at(entry, loc, f"'{main}' is not an Apple Podcasts category ({APPLE})")
+        elif sub is not None and sub not in rules.APPLE_CATEGORIES[main]:
+            yield _at(entry, loc, f"'{sub}' is not a subcategory of {main} ({APPLE})")
+        if value in seen:
+            yield _at(entry, loc, f"'{value}' is listed twice ({APPLE})", Severity.WARNING)
+        seen.add(value)
+
+
+def _artwork(entry: ShowEntry | EpisodeEntry, loc: Loc, relative: str) -> Iterator[Problem]:
+    name = PurePosixPath(relative).name
+    if not name.lower().endswith(ARTWORK_SUFFIXES):
+        yield _at(entry, loc, f"'{name}' must be a .jpg or .png file ({APPLE})")
+
+
+def _podcast_index_show(show: ShowView) -> Iterator[Problem]:
+    entry, model = show.entry, show.show
+    for index, funding in enumerate(model.funding):
+        yield from _https(entry, ("funding", index, "url"), funding.url, "podcast:funding")
+        if len(funding.text) > MAX_PODCAST_TEXT:
+            yield _at(
+                entry,
+                ("funding", index, "text"),
+                f"is {len(funding.text)} characters; podcast:funding takes "
+                f"{MAX_PODCAST_TEXT} ({PODCAST_INDEX})",
+                Severity.WARNING,
+            )
+    yield from _people(entry, model.people)
+
+
+def _people(entry: ShowEntry | EpisodeEntry, people: Sequence[Person]) -> Iterator[Problem]:
+    for index, person in enumerate(people):
+        if len(person.name) > MAX_PODCAST_TEXT:
+            yield _at(
+                entry,
+                ("people", index, "name"),
+                f"is {len(person.name)} characters; podcast:person takes {MAX_PODCAST_TEXT} "
+                f"({PODCAST_INDEX})",
+                Severity.WARNING,
+            )
+        for key in ("href", "img"):
+            url = getattr(person, key)
+            if url is not None:
+                yield from _https(entry, ("people", index, key), url, "podcast:person")
+
+
+def _https(entry: ShowEntry | EpisodeEntry, loc: Loc, url: str, tag: str) -> Iterator[Problem]:
+    if urlsplit(url).scheme != "https":
+        yield _at(
+            entry, loc, f"'{url}' is not https; {tag} links must be ({PODCAST_INDEX})",
+            Severity.WARNING,
+        )  # fmt: skip
+
+
+# --- episode --------------------------------------------------------------------------------
+
+
+def lint_episode(show: ShowView, episode: EpisodeView) -> Iterator[Problem]:
+    """Yields the problems of one episode's items."""
+    entry, model = episode.entry, episode.episode
+    title_loc = ("title",)
+    if show.show.title.casefold() in model.title.casefold():
+        yield _at(
+            entry,
+            title_loc,
+            f"repeats the show name '{show.show.title}'; give the episode's own title ({APPLE})",
+            Severity.WARNING,
+        )
+    number = EPISODE_NUMBER.search(model.title)
+    if number:
+        yield _at(
+            entry,
+            title_loc,
+            f"carries the episode number ('{number.group().strip()}'); set episode instead "
+            f"({APPLE})",
+            Severity.WARNING,
+        )
+    if show.show.type is ShowType.SERIAL and model.episode is None:
+        yield _at(entry, ("episode",), f"a serial show needs a number on every episode ({APPLE})")
+    yield from _description(entry, ("summary",), model.summary or "")
+    if model.image is not None:
+        yield from _artwork(entry, ("image",), model.image)
+    for enclosure in episode.enclosures:
+        yield from _enclosure(episode, enclosure)
+    yield from _people(entry, model.people)
+    for index, credit in enumerate(model.credits):
+        if len(credit.name) > MAX_PODCAST_TEXT:
+            yield _at(
+                entry,
+                ("credits", index, "name"),
+                f"is {len(credit.name)} characters; podcast:person takes {MAX_PODCAST_TEXT} "
+                f"({PODCAST_INDEX})",
+                Severity.WARNING,
+            )
+
+
+def _media_loc(episode: EpisodeView, enclosure: Enclosure) -> Loc:
+    for index, media in enumerate(episode.episode.media):
+        if media.url is not None and media.url == enclosure.url:
+            return ("media", index, "url")
+        if media.file is not None and episode.entry.file(media.file) == enclosure.source:
+            return ("media", index, "file")
+    return ("media",)
+
+
+def _enclosure(episode: EpisodeView, enclosure: Enclosure) -> Iterator[Problem]:
+    entry = episode.entry
+    loc = _media_loc(episode, enclosure)
+    if enclosure.type not in rules.ACCEPTED_TYPES:
+        yield _at(entry, loc, f"{enclosure.type} is not a media type Apple accepts ({APPLE})")
+    if not enclosure.is_video and enclosure.type not in SPOTIFY_AUDIO_TYPES:
+        yield _at(entry, loc, f"{enclosure.type} is not an audio type Spotify takes ({SPOTIFY})")
+    parts = urlsplit(enclosure.url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", enclosure.url):
+        yield _at(
+            entry, loc, f"'{enclosure.url}' is not an absolute URL without spaces ({SPOTIFY})"
+        )
+    elif parts.scheme != "https" and enclosure.path is None:  # base_url is linted once
+        yield _at(
+            entry, loc, f"'{enclosure.url}' is not https; serve media over https ({SPOTIFY})",
+            Severity.WARNING,
+        )  # fmt: skip
+    if enclosure.length <= 0:
+        yield _at(entry, loc, f"the enclosure length must be the size in bytes ({SPOTIFY})")
+
+
+# --- site -----------------------------------------------------------------------------------
+
+
+def _settings_file(site: Site) -> PurePosixPath:
+    first = site.shows[0].entry.manifest
+    return first.parent.parent / SETTINGS_FILE
+
+
+def _https_sidecars(site: Site) -> Iterator[Problem]:
+    """Yields a warning or two when base_url, which serves media and sidecars, is not https."""
+    if not site.shows or urlsplit(site.base_url).scheme == "https":
+        return
+    if any(
+        e.path is not None for show in site.shows for ep in show.episodes for e in ep.enclosures
+    ):
+        yield Problem(
+            _settings_file(site),
+            "base_url",
+            f"'{site.base_url}' is not https; serve media over https ({SPOTIFY})",
+            severity=Severity.WARNING,
+        )
+    if any(
+        e.transcript or e.chapters or (e.audio and e.video)
+        for show in site.shows
+        for e in show.episodes
+    ):
+        yield Problem(
+            _settings_file(site),
+            "base_url",
+            f"'{site.base_url}' is not https; podcast:transcript, podcast:chapters and "
+            f"podcast:alternateEnclosure links must be ({PODCAST_INDEX})",
+            severity=Severity.WARNING,
+        )
+
+
+def _feed_sizes(site: Site, sizes: dict[str, int], exact: bool) -> Iterator[Problem]:
+    limit_mb = site.settings.feeds.max_size_mb
+    for show in site.shows:
+        for name in (feeds.FEED_FILE, feeds.VIDEO_FILE):
+            path = show.path + name
+            size = sizes.get(path)
+            if size is None or size <= limit_mb * 1_000_000:
+                continue
+            about = "" if exact else "about "
+            yield Problem(
+                show.entry.manifest,
+                "",
+                f"{path} is {about}{size / 1_000_000:.2f} MB, past the {limit_mb:g} MB "
+                f"of [feeds] max_size_mb; directories stop reading long feeds ({APPLE})",
+                severity=Severity.WARNING,
+            )
