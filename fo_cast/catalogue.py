@@ -243,7 +243,7 @@ class ManifestCache:
     run code. Anything unreadable in it only means a slower run.
     """
 
-    VERSION = 2
+    VERSION = 3
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -265,10 +265,11 @@ class ManifestCache:
         if self.path is None or not entry:
             return None
         try:
-            size, mtime_ns, data, lines = entry
+            size, mtime_ns, payload = entry
             if size != stat.st_size or mtime_ns != stat.st_mtime_ns:
                 return None
-            doc = yaml12.CachedDocument(json.loads(data), lines)
+            data, lines = json.loads(payload)
+            doc = yaml12.CachedDocument(data, lines)
         except (ValueError, TypeError):
             return None
         self.used.add(key)
@@ -280,8 +281,7 @@ class ManifestCache:
         self.entries[key] = [
             stat.st_size,
             stat.st_mtime_ns,
-            json.dumps(doc.data, ensure_ascii=False),
-            yaml12.lines_to_json(doc.lines),
+            json.dumps([doc.data, yaml12.dotted_lines(doc)], ensure_ascii=False),
         ]
         self.used.add(key)
         self.dirty = True

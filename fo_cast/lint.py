@@ -83,7 +83,7 @@ def _at(
     severity: Severity = Severity.ERROR,
 ) -> Problem:
     # A key the manifest lacks has no line of its own: name the file alone.
-    line = entry.doc.line_of(loc) if loc and (loc[0],) in entry.doc.lines else None
+    line = entry.doc.line_of(loc) if loc and entry.doc.has((loc[0],)) else None
     return Problem(entry.manifest, _field(loc), message, line, severity)
 
 

@@ -8,7 +8,6 @@ YAML 1.2 core schema ourselves so that `12:30` stays a string and `no` is not fa
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -93,32 +92,38 @@ class Document:
                 return line
         return None
 
+    def has(self, path: Path_) -> bool:
+        """Returns True when the document has this key or item itself."""
+        return tuple(path) in self.lines
+
 
 class CachedDocument(Document):
-    """A document remembered by the manifest cache; its line map is decoded when first asked.
+    """A document remembered by the manifest cache, its lines keyed "media.0.file"."""
 
-    The map is kept with dotted string keys ("media.0.file"): JSON objects decode fast.
-    """
-
-    def __init__(self, data: Any, lines_json: str) -> None:
+    def __init__(self, data: Any, dotted: dict[str, int]) -> None:
         super().__init__(data)
-        self._lines_json = lines_json
-        self._dotted: dict[str, int] | None = None
+        self._dotted = dotted
 
     def line_of(self, path: Path_) -> int | None:
-        if self._dotted is None:
-            self._dotted = json.loads(self._lines_json)
         for end in range(len(path), -1, -1):
-            line = self._dotted.get(".".join(map(str, path[:end])))
+            line = self._dotted.get(_dotted(path[:end]))
             if line is not None:
                 return line
         return None
 
+    def has(self, path: Path_) -> bool:
+        return _dotted(path) in self._dotted
 
-def lines_to_json(lines: dict[Path_, int]) -> str:
-    """Returns the line map as compact JSON with dotted keys (for the manifest cache)."""
-    dotted = {".".join(map(str, path)): line for path, line in lines.items()}
-    return json.dumps(dotted, separators=(",", ":"), ensure_ascii=False)
+
+def _dotted(path: Path_) -> str:
+    return ".".join(map(str, path))
+
+
+def dotted_lines(doc: Document) -> dict[str, int]:
+    """Returns the document's lines keyed by dotted paths (JSON objects decode fast)."""
+    if isinstance(doc, CachedDocument):
+        return dict(doc._dotted)
+    return {_dotted(path): line for path, line in doc.lines.items()}
 
 
 # Characters YAML itself cannot hold (the reader refuses the whole file for one of them).

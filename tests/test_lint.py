@@ -277,3 +277,12 @@ def test_funding_text_over_128_characters(root: Path) -> None:
         "(Podcast Index)"
     ]
     assert problems[0].severity is Severity.WARNING
+
+
+def test_lines_survive_the_manifest_cache(root: Path) -> None:
+    """A warning on a manifest read from the cache points at the same line as a fresh read."""
+    edit(root, EP, "summary: The US", "summary: The <b>US</b>")
+    first = problems(root)
+    assert (root / ".fo-cast" / "manifests.json").is_file()
+    assert problems(root) == first
+    assert first[0].startswith(f"{EP}:6: warning: summary:")

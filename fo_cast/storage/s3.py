@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
@@ -41,7 +41,7 @@ class S3Storage:
         endpoint_url: str | None = None,
         profile: str | None = None,
         region: str | None = None,
-        retry_mode: str = "standard",
+        retry_mode: Literal["legacy", "standard", "adaptive"] = "standard",
         max_attempts: int = 8,
         workers: int = 8,
         multipart_threshold: int = 64 * MB,
@@ -170,7 +170,7 @@ class S3Storage:
 
     def delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
-            batch = [{"Key": self._key(k)} for k in keys[start : start + 1000]]
+            batch: list[Any] = [{"Key": self._key(k)} for k in keys[start : start + 1000]]
             with self._errors("delete"):
                 reply = self._client.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
@@ -221,9 +221,14 @@ class S3Storage:
             self._dirty = False
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
         data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
-        args = {"ContentType": "application/json", "CacheControl": "no-store"}
         with self._errors("save the hash index"):
-            self._client.put_object(Bucket=self.bucket, Key=self._key(INDEX_KEY), Body=data, **args)
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(INDEX_KEY),
+                Body=data,
+                ContentType="application/json",
+                CacheControl="no-store",
+            )
 
     def _put_object(self, output: Output, content_hash: str, args: dict[str, Any]) -> str:
         if self.checksum:
