@@ -14,6 +14,7 @@ from pathlib import Path
 from fo_cast.catalogue import Catalogue, load_catalogue
 from fo_cast.checks import Probed, validate_catalogue
 from fo_cast.errors import FoCastError
+from fo_cast.gcpause import paused_gc
 from fo_cast.lint import lint_site
 from fo_cast.problems import Problem, Report, Severity
 from fo_cast.site import resolve_site
@@ -42,13 +43,14 @@ def check(
     A catalogue without errors is also linted as the directories will see its feeds, with
     the episodes live at `now` (default: the current time).
     """
-    catalogue, report = load_catalogue(Path(root), use_cache=use_cache)
-    probed = validate_catalogue(catalogue, report, use_cache=use_cache)
-    if not report.errors:  # the site can only be resolved from a valid catalogue
-        site = resolve_site(
-            catalogue, probed, base_url or catalogue.settings.base_url, now or datetime.now(UTC)
-        )
-        report.extend(lint_site(site))
+    with paused_gc():
+        catalogue, report = load_catalogue(Path(root), use_cache=use_cache)
+        probed = validate_catalogue(catalogue, report, use_cache=use_cache)
+        if not report.errors:  # the site can only be resolved from a valid catalogue
+            site = resolve_site(
+                catalogue, probed, base_url or catalogue.settings.base_url, now or datetime.now(UTC)
+            )
+            report.extend(lint_site(site))
     return catalogue, probed, report
 
 

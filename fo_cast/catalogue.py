@@ -91,6 +91,7 @@ def load_catalogue(root: Path, use_cache: bool = True) -> tuple[Catalogue, Repor
     report = Report()
     cache = ManifestCache(root / CACHE_DIR / "manifests.json" if use_cache else None)
     _REAL_FOLDERS.clear()
+    _REAL_TOPS.clear()
     name = PurePosixPath(root.resolve().name)
     settings = _load_settings(root, name, report)
     catalogue = Catalogue(root=root, settings=settings)
@@ -309,13 +310,16 @@ class ManifestCache:
 def is_inside(root: Path, path: Path) -> bool:
     """Returns True when path, symlinks followed, stays inside the folder root."""
     real = _realpath(str(path))
-    top = _realpath(str(root))
-    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+    top = _REAL_TOPS.get(root)
+    if top is None:
+        top = _REAL_TOPS[root] = _realpath(str(root)).rstrip(os.sep) + os.sep
+    return real.startswith(top) or real + os.sep == top
 
 
 # Resolved folders, so that checking every file of a large catalogue costs one lstat per file
 # rather than one per path component; cleared at each load_catalogue().
 _REAL_FOLDERS: dict[str, str] = {}
+_REAL_TOPS: dict[Path, str] = {}
 
 
 def _realpath(path: str) -> str:

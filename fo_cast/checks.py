@@ -10,6 +10,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 from fo_cast.catalogue import CACHE_DIR, Catalogue, EpisodeEntry, ShowEntry, is_inside
 from fo_cast.models import Media
@@ -108,14 +109,19 @@ def _existing(
     line: int | None,
     report: Report,
     relative: str,
-) -> bool:
+) -> os.stat_result | None:
+    """Returns the stat of a regular file inside the catalogue; None after a problem."""
     if not _inside(catalogue, path):
         report.add(manifest, field_name, f"'{relative}' points outside the catalogue", line)
-        return False
-    if not path.is_file():
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        stat = None
+    if stat is None or not S_ISREG(stat.st_mode):
         report.add(manifest, field_name, f"no such file '{relative}'", line)
-        return False
-    return True
+        return None
+    return stat
 
 
 def _check_show_files(
@@ -211,7 +217,8 @@ def _check_media(
     field_name = f"media[{index}].file"
     line = entry.doc.line_of(("media", index, "file"))
     path = entry.file(media.file)
-    if not _existing(catalogue, path, entry.manifest, field_name, line, report, media.file):
+    stat = _existing(catalogue, path, entry.manifest, field_name, line, report, media.file)
+    if stat is None:
         return
     if path.suffix.lower() not in MEDIA_TYPES:
         allowed = ", ".join(sorted(MEDIA_TYPES))
@@ -222,9 +229,9 @@ def _check_media(
             line,
         )
         return
-    key = os.path.relpath(path, catalogue.root)
+    key = str(path)[len(str(catalogue.root)) + 1 :]  # relative to the catalogue: the cache key
     try:
-        info = cache.probe(path, key)
+        info = cache.probe(path, key, stat)
     except ProbeError as exc:
         report.add(entry.manifest, field_name, f"'{media.file}': {exc}", line)
         return

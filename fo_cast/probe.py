@@ -321,9 +321,9 @@ class ProbeCache:
             except (OSError, ValueError, KeyError, TypeError):
                 self.entries = {}
 
-    def probe(self, path: Path, key: str) -> MediaInfo:
+    def probe(self, path: Path, key: str, stat: os.stat_result | None = None) -> MediaInfo:
         """Returns the cached facts for path if it has not changed, probing it otherwise."""
-        stat = path.stat()
+        stat = stat or path.stat()
         entry = self.entries.get(key)
         if (
             isinstance(entry, dict)
