@@ -68,31 +68,13 @@ def case_names() -> list[str]:
 # --- end catalogue foundation ---------------------------------------------------------------
 
 
-# --- pages: --update-golden, defined here only if no other block has defined it -------------
-if "pytest_addoption" not in globals():
-
-    def pytest_addoption(parser: pytest.Parser) -> None:
-        parser.addoption(
-            "--update-golden",
-            action="store_true",
-            default=False,
-            help="Rewrite the golden files under tests/golden/ from the current output.",
-        )
+# --- golden files: `pytest --update-golden` rewrites tests/golden/ from the current output ---
 
 
-# --- end pages ------------------------------------------------------------------------------
-
-
-# --- feeds: --update-golden (shared with pages; defined here only if no block has) ----------
-if "pytest_addoption" not in globals():
-
-    def pytest_addoption(parser: pytest.Parser) -> None:
-        parser.addoption(
-            "--update-golden",
-            action="store_true",
-            default=False,
-            help="Rewrite the golden files under tests/golden/ from the current output.",
-        )
-
-
-# --- end feeds ------------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite the golden files under tests/golden/ from the current output.",
+    )
