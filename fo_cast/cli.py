@@ -23,6 +23,7 @@ from fo_cast.plan import Plan
 from fo_cast.probe import ProbeError, probe_media
 from fo_cast.problems import Report
 from fo_cast.publish import Summary
+from fo_cast.site import video_guid
 from fo_cast.storage import Storage
 
 
@@ -211,6 +212,40 @@ BaseUrlOption = Annotated[
 ]
 
 
+def _overlap(catalogue: Path, folder: Path) -> str | None:
+    """Returns how folder overlaps the catalogue (it is it, holds it, or lies inside it)."""
+    cat, where = catalogue.resolve(), folder.resolve()
+    if where == cat:
+        return "is the catalogue"
+    if where in cat.parents:
+        return "holds the catalogue"
+    if cat in where.parents:
+        return "is inside the catalogue"
+    return None
+
+
+# What a folder may hold for `build` to replace it: a previous build (it always writes
+# index.opml), or nothing but the folder's own note.
+_BUILT_MARK = "index.opml"
+
+
+def _check_out(catalogue: Path, out: Path) -> None:
+    """Exits 2 unless out is a folder `build` may replace whole (it deletes what was there)."""
+    overlap = _overlap(catalogue, out)
+    if overlap:
+        _fail(f"--out {out} {overlap}; build replaces that folder whole", ExitCode.USAGE)
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out} is not a folder", ExitCode.USAGE)
+    if out.is_dir() and not (out / _BUILT_MARK).is_file():
+        others = sorted(p.name for p in out.iterdir() if p.name != "README.md")
+        if others:
+            _fail(
+                f"--out {out} holds files fo-cast did not build (such as '{others[0]}') and "
+                "build replaces the folder whole; choose a new or empty folder",
+                ExitCode.USAGE,
+            )
+
+
 @app.command()
 def build(
     catalogue: CatalogueArg = Path("episodes"),
@@ -224,6 +259,7 @@ def build(
     Example: fo-cast build episodes --out feeds --now 2025-01-01T00:00:00+00:00
     """
     clock = _now(now)
+    _check_out(catalogue, out)
     cat, probed, report = fo_cast.check(catalogue, now=clock, base_url=base_url)
     result = build_tree(cat, probed, report, clock, base_url=base_url, strict=strict)
     if report.failed(strict=strict):
@@ -323,6 +359,9 @@ def publish(
     storage = storage_for(
         _target(catalogue, to, settings.target), endpoint_url or settings.endpoint_url
     )
+    root = getattr(storage, "root", None)  # a local folder: never the catalogue's own files
+    if isinstance(root, Path) and (overlap := _overlap(catalogue, root)):
+        _fail(f"the target {storage.describe()} {overlap}; publish elsewhere", ExitCode.USAGE)
     cache_path = catalogue / ".fo-cast" / "hashes.json"
     cache = load_hash_cache(cache_path)
     plan = plan_publish(
@@ -333,7 +372,8 @@ def publish(
         max_deletes=settings.max_deletes if max_deletes is None else max_deletes,
         hash_cache=cache,
         record=load_record(storage),
-        allow_removal=set(allow_removal or ()),
+        # An episode leaves the video feed with the audio one: its video GUID goes too.
+        allow_removal={g for guid in allow_removal or () for g in (guid, video_guid(guid))},
         now=clock,
     )
     save_hash_cache(cache_path, cache)
@@ -476,12 +516,24 @@ def new_episode(
 
 def main() -> None:
     """Runs the app, turning fo-cast's own errors into one line and an exit code."""
+    # Outside the Typer app a typer.Exit is just an exception (it would print a traceback),
+    # so this wrapper leaves with sys.exit.
     try:
         app()
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)
-    except FoCastError as exc:
+    except (FoCastError, OSError) as exc:
+        # OSError: the environment (unwritable folder, full disk, a path that is a file).
         if _state["traceback"]:
             raise
-        _fail(str(exc), ExitCode.ERROR)
+        typer.echo(f"fo-cast: {_one_line(exc)}", err=True)
+        sys.exit(ExitCode.ERROR)
+
+
+def _one_line(exc: BaseException) -> str:
+    """Returns an error as one line: OSErrors name the file, never the stack."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    return " ".join(str(exc).split()) or type(exc).__name__
