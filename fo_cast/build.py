@@ -1,25 +1,36 @@
 """Runs the stages: read -> validate -> resolve -> render feeds and pages -> Build.
 
-Nothing is written until the whole build has passed; `write_tree()` then replaces the output
-folder in one step, so an interrupted build leaves the previous tree whole.
+Nothing is written until the whole build has passed. Rendering takes what an earlier build
+rendered from the catalogue's render cache (`.fo-cast/render/`, see rendercache.py), so a
+rebuild renders only what changed; `write_tree()` then changes only the files that differ,
+and an interrupted build leaves the previous tree whole.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 from fo_cast import feeds, pages
-from fo_cast.catalogue import Catalogue
+from fo_cast.catalogue import CACHE_DIR, Catalogue
 from fo_cast.checks import Probed
 from fo_cast.errors import FoCastError
 from fo_cast.lint import lint_feed_sizes
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
+from fo_cast.rendercache import RenderCache
 from fo_cast.site import Site, resolve_site
+
+RENDER_CACHE = "render"  # <catalogue>/.fo-cast/render/
+TREE_RECORD = f"{CACHE_DIR}/tree.json"  # in the output tree: what write_tree put there
+TREE_VERSION = 2
+KEEP = "README.md"  # the output folder's own note (feeds/README.md) stays
 
 
 def build(
@@ -31,26 +42,50 @@ def build(
     strict: bool = False,
     with_feeds: bool = True,
     with_pages: bool = True,
+    use_cache: bool = True,
 ) -> Build:
     """Returns the whole output tree in memory, or an empty Build when the report failed.
 
-    with_feeds/with_pages leave a part out (the benchmarks time them apart)."""
+    with_feeds/with_pages leave a part out (the benchmarks time them apart). use_cache=False
+    renders everything and leaves the render cache alone; either way the bytes are the same.
+    """
     result = Build(report=report)
     if report.failed(strict=strict):
         return result
+    with feeds.collector_paused():
+        _render(result, catalogue, probed, now, base_url, strict, with_feeds, with_pages, use_cache)
+    return result
+
+
+def _render(
+    result: Build,
+    catalogue: Catalogue,
+    probed: Probed,
+    now: datetime,
+    base_url: str | None,
+    strict: bool,
+    with_feeds: bool,
+    with_pages: bool,
+    use_cache: bool,
+) -> None:
+    report = result.report
     site = resolve_site(catalogue, probed, base_url or catalogue.settings.base_url, now)
+    folder = catalogue.root / CACHE_DIR / RENDER_CACHE if use_cache else None
     result.outputs.extend(files_of(site))
     if with_feeds:
-        feed_outputs, items = feeds.render_feeds(site)
+        cache = RenderCache(folder, "feeds")
+        feed_outputs, items = feeds.render_feeds(site, cache)
+        cache.save()
         report.extend(lint_feed_sizes(site, feed_outputs))
         if report.failed(strict=strict):  # a feed too large for the directories, under --strict
-            return result
+            return
         result.outputs.extend(feed_outputs)
         result.items.extend(items)
     if with_pages:
-        result.outputs.extend(pages.render_pages(site))
+        cache = RenderCache(folder, "pages")
+        result.outputs.extend(pages.render_pages(site, cache))
+        cache.save()
     _check_unique_paths(result)
-    return result
 
 
 def files_of(site: Site) -> list[Output]:
@@ -86,30 +121,222 @@ def _check_unique_paths(result: Build) -> None:
 
 
 def write_tree(result: Build, out: Path) -> None:
-    """Writes the build into out, replacing its previous content in one rename.
+    """Writes the build into out, changing only the files that differ from what is there.
 
-    Media and artwork enter as hard links (a copy only across file systems), so a 2 GB
-    video costs no extra disk.
+    Media and artwork enter as hard links (a copy only across file systems), so a 2 GB video
+    costs no extra disk. What an earlier write put in out is recorded in out/.fo-cast/tree.json
+    (path -> size, mtime, inode, content hash); a file that still matches its record and the
+    build is left alone. New files are written aside first, then renamed into place (media,
+    then pages, then feeds) with the replaced files kept until the end, so a failure puts the
+    previous tree back. Without a record (a first build) the whole tree is written aside and
+    swapped in with one rename.
     """
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(out)
+    with feeds.collector_paused():
+        record = _read_record(out)
+        if record is None:
+            _write_whole(result, out)
+            return
+        try:
+            _update(result, out, record)
+        except OSError:
+            _write_whole(result, out)  # the tree is back as it was; write it anew
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Removes what an interrupted write left beside out (.NAME.new-*, .NAME.old-*): they are
+    never reused, and two builds must not write one folder at the same time anyway."""
+    for pattern in (f".{out.name}.new-*", f".{out.name}.old-*"):
+        for leftover in out.parent.glob(pattern):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _write_whole(result: Build, out: Path) -> None:
+    """Writes the whole build aside, then puts it in out's place in one rename."""
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
-        keep = out / "README.md"
-        if keep.is_file():  # the folder's own note (feeds/README.md) stays
-            shutil.copy2(keep, staging / "README.md")
+        keep = out / KEEP
+        if keep.is_file():
+            shutil.copy2(keep, staging / KEEP)
+        root = str(staging)
+        made: set[str] = {root}
+        marks = _marks(result.outputs)
+        files: dict[str, str] = {}
         for output in result.outputs:
-            target = staging / output.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if output.data is not None:
-                target.write_bytes(output.data)
-            else:
-                assert output.source is not None
-                _link_or_copy(output.source, target)
+            target = _place(root, output.path, made)
+            files[output.path] = _put(output, target, marks[output.path])
+        _save_record(root, files, made)
         _swap(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _update(result: Build, out: Path, record: dict[str, str]) -> None:
+    """Brings out in line with the build, touching only the files that differ."""
+    root = str(out)
+    marks = _marks(result.outputs)
+    files: dict[str, str] = {}
+    changed: list[Output] = []
+    lstat = os.lstat
+    for output in sorted(result.outputs, key=lambda o: o.stage):  # a feed goes in last
+        path = output.path
+        entry = record.get(path)
+        if entry is not None:
+            try:
+                st = lstat(_join(root, path))
+            except OSError:
+                pass
+            else:
+                if entry == f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino} {marks[path]}":
+                    files[path] = entry
+                    continue
+        changed.append(output)
+    removed = sorted(set(record) - marks.keys())
+    if not changed and not removed:
+        return
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    undo: list[tuple[str, str, str]] = []  # (what, path, where it went), in the order done
+    try:
+        aside = str(staging)
+        for n, output in enumerate(changed):
+            files[output.path] = _put(output, os.path.join(aside, str(n)), marks[output.path])
+        dirs = {root}
+        for n, output in enumerate(changed):
+            target = _place(root, output.path, dirs, undo)
+            if os.path.lexists(target):
+                os.replace(target, os.path.join(aside, f"old-{n}"))
+                undo.append(("moved", target, os.path.join(aside, f"old-{n}")))
+            os.replace(os.path.join(aside, str(n)), target)
+            undo.append(("placed", target, ""))
+        for n, path in enumerate(removed):
+            target = _join(root, path)
+            if os.path.lexists(target):
+                os.replace(target, os.path.join(aside, f"gone-{n}"))
+                undo.append(("moved", target, os.path.join(aside, f"gone-{n}")))
+        _save_record(root, files, dirs)
+    except BaseException:
+        _undo(undo)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    _prune_folders(root, removed)
+
+
+def _undo(undo: list[tuple[str, str, str]]) -> None:
+    for what, path, other in reversed(undo):
+        try:
+            if what == "placed":
+                os.unlink(path)
+            elif what == "moved":
+                os.replace(other, path)
+            elif what == "made":
+                os.rmdir(path)
+        except OSError:
+            pass
+
+
+def _join(root: str, path: str) -> str:
+    """Returns the file name of a tree path (posix, relative) under root."""
+    return root + os.sep + (path if os.sep == "/" else path.replace("/", os.sep))
+
+
+def _place(
+    root: str, path: str, made: set[str], undo: list[tuple[str, str, str]] | None = None
+) -> str:
+    """Returns the file name for path under root, making its folders (once per folder)."""
+    target = _join(root, path)
+    folder = os.path.dirname(target)
+    if folder not in made:
+        missing = []
+        while folder not in made and not os.path.isdir(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        for new in reversed(missing):
+            os.mkdir(new)
+            if undo is not None:
+                undo.append(("made", new, ""))
+        made.update(missing)
+        made.add(os.path.dirname(target))
+    return target
+
+
+def _put(output: Output, target: str, mark: str) -> str:
+    """Writes or links one output at target; returns its record entry."""
+    if output.data is not None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(target, flags, 0o666)
+        try:
+            view = memoryview(output.data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+    else:
+        assert output.source is not None
+        _link_or_copy(output.source, Path(target))
+    st = os.lstat(target)
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino} {mark}"
+
+
+def _marks(outputs: list[Output]) -> dict[str, str]:
+    """Returns what identifies each output's content: the SHA-256 of its bytes, or the
+    identity of the catalogue file it links (device, inode, size, mtime)."""
+    marks: dict[str, str] = {}
+    data = [o for o in outputs if o.data is not None]
+    # hashlib lets go of the GIL while it hashes: pages hash on every core at once
+    workers = max(1, min(4, os.cpu_count() or 1))
+    chunks = [data[n::workers] for n in range(workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        for chunk, digests in zip(chunks, pool.map(_sha256_all, chunks), strict=True):
+            marks.update(zip([o.path for o in chunk], digests, strict=True))
+    for output in outputs:
+        if output.source is not None:
+            try:
+                st = os.stat(output.source)
+            except OSError as error:
+                raise FoCastError(f"cannot read a file the build needs: {error}") from error
+            marks[output.path] = f"file:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return marks
+
+
+def _sha256_all(outputs: list[Output]) -> list[str]:
+    return [hashlib.sha256(o.data).hexdigest() for o in outputs]  # type: ignore[arg-type]
+
+
+def _read_record(out: Path) -> dict[str, str] | None:
+    """Returns what the last write put in out, or None (no tree, or no readable record)."""
+    try:
+        stored = json.loads((out / TREE_RECORD).read_bytes())
+        if stored.get("version") != TREE_VERSION or not isinstance(stored["files"], dict):
+            return None
+        files: dict[str, str] = stored["files"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return {k: v for k, v in files.items() if isinstance(v, str)}
+
+
+def _save_record(root: str, files: dict[str, str], made: set[str]) -> None:
+    target = _place(root, TREE_RECORD, made)
+    tmp = f"{target}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as file:
+        json.dump({"version": TREE_VERSION, "files": files}, file, separators=(",", ":"))
+    os.replace(tmp, target)
+
+
+def _prune_folders(root: str, removed: list[str]) -> None:
+    """Removes the folders that removing files left empty (never root itself)."""
+    for path in removed:
+        folder = os.path.dirname(_join(root, path))
+        while folder != root and folder.startswith(root):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+            folder = os.path.dirname(folder)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 import nh3
@@ -59,12 +58,41 @@ LINK_REL = "noopener noreferrer"
 HEADING_RE = re.compile(r"<(/?)h([1-6])(?=[\s>])", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
 class Companion:
-    """A companion rendered once: the page body and the feed subset, both sanitised."""
+    """A companion rendered once: the page body and the feed subset, both sanitised.
 
-    page: str
-    feed: str
+    Give both forms, or the rendered HTML to sanitise into each form on first use (a build of
+    the feeds alone never needs the page form).
+    """
+
+    __slots__ = ("_html", "_page", "_feed")
+
+    def __init__(self, page: str | None = None, feed: str | None = None, html: str = "") -> None:
+        self._html = html
+        self._page = page
+        self._feed = feed
+
+    @property
+    def page(self) -> str:
+        if self._page is None:
+            self._page = sanitise(self._html)
+        return self._page
+
+    @property
+    def feed(self) -> str:
+        if self._feed is None:
+            self._feed = sanitise(self._html, feed=True)
+        return self._feed
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Companion):
+            return NotImplemented
+        return (self.page, self.feed) == (other.page, other.feed)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and its forms fill in lazily
+
+    def __repr__(self) -> str:
+        return f"Companion(page={self.page!r}, feed={self.feed!r})"
 
 
 @lru_cache(maxsize=1)
@@ -149,6 +177,4 @@ def render_companion(
 def _render_companion(
     markdown: str, credit_lines: tuple[str, ...], disclaimer: str | None
 ) -> Companion:
-    body = render_markdown(markdown)
-    tail = credits_html(credit_lines, disclaimer)
-    return Companion(page=sanitise(body + tail), feed=sanitise(body + tail, feed=True))
+    return Companion(html=render_markdown(markdown) + credits_html(credit_lines, disclaimer))

@@ -13,19 +13,19 @@ Nothing reads the clock: `lastBuildDate` is the newest item's date (the site's `
 without items), and items keep the Site's feed order (episodic newest first, serial oldest
 first); feedgen would otherwise stamp now() and prepend entries.
 
-feedgen builds each <item> once; the element is kept in a `FeedCache` under everything it
-depends on, so a rebuild renders only new or changed items and the feed bytes stay the same.
+feedgen builds each <item> once: the item's bytes, cut from the feed feedgen serialised, are
+kept in a `RenderCache` under a digest of the show and the episode, and a feed is its channel
+(rendered each time, with no items) followed by its items' bytes. A rebuild serialises only
+new or changed items, and the bytes are the same as a cold render's.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import gc
 import json
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,7 @@ from fo_cast.feedgen_ext import (
     SidecarTag,
 )
 from fo_cast.outputs import FeedItem, Output, Stage
+from fo_cast.rendercache import RenderCache, key
 from fo_cast.site import Enclosure, EpisodeView, ShowView, Site, podcast_guid, video_guid
 
 FEED_FILE, VIDEO_FILE, JSON_FILE = "feed.xml", "video.xml", "feed.json"  # as site.py names them
@@ -77,89 +78,35 @@ _GROUPS = {
 PERSON_GROUPS = {role: group for group, roles in _GROUPS.items() for role in roles.split("|")}
 
 
-class _Rendered(FeedEntry):
-    """An item feedgen has rendered already; the channel takes the element as it is."""
-
-    def __init__(self, element: etree._Element) -> None:
-        super().__init__()
-        self._element = element
-
-    def rss_entry(self, extensions: bool = True) -> etree._Element:
-        return self._element
+# How lxml's pretty printer lays out a channel's items: each starts its own line at depth 2,
+# and the channel closes the document. Only an <item> tag can start such a line: text and
+# attributes are escaped, and sanitised HTML in CDATA has no <item> tag.
+ITEM_START = b"\n    <item>\n"
+ITEM_END = b"    </item>\n"
+FEED_END = b"  </channel>\n</rss>\n"
 
 
-@dataclass
-class FeedCache:
-    """Rendered <item> elements keyed by every value that goes into them.
-
-    Keeps only what the latest render used, so memory follows the catalogue's size. Not for
-    renders running at the same time in several threads: give each its own cache.
-    """
-
-    items: dict[Hashable, etree._Element] = field(default_factory=dict)
-    files: dict[Hashable, bytes] = field(default_factory=dict)  # chapters.json by content
-    hits: int = 0
-    misses: int = 0
-    _used: set[Hashable] = field(default_factory=set)  # taken by this render
-    _kept: set[Hashable] = field(default_factory=set)  # to keep, though not taken
-
-    def item(self, key: Hashable, render: Callable[[], etree._Element]) -> etree._Element:
-        """Returns the item element for key, rendering it only when the cache lacks it."""
-        element = self.items.get(key)
-        if element is None:
-            self.misses += 1
-            element = self.items[key] = render()
-        else:
-            self.hits += 1
-            if key in self._used:  # the same item twice in one render: an element has one parent
-                element = copy.deepcopy(element)
-        self._used.add(key)
-        return element
-
-    def file(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
-        """Returns the bytes of a small file for key, rendering them only when missing."""
-        data = self.files.get(key)
-        if data is None:
-            data = self.files[key] = render()
-        self._used.add(key)
-        return data
-
-    def keep(self, keys: Iterable[Hashable]) -> None:
-        """Marks keys as used by this render without rendering them."""
-        self._kept.update(keys)
-
-    def prune(self) -> None:
-        """Forgets what the latest render did not use."""
-        keep = self._used | self._kept
-        self.items = {k: v for k, v in self.items.items() if k in keep}
-        self.files = {k: v for k, v in self.files.items() if k in keep}
-        self._used, self._kept = set(), set()
-
-
-_CACHE = FeedCache()
-
-
-def render_feeds(site: Site, cache: FeedCache | None = None) -> tuple[list[Output], list[FeedItem]]:
+def render_feeds(
+    site: Site, cache: RenderCache | None = None
+) -> tuple[list[Output], list[FeedItem]]:
     """Returns every feed file of the site (and chapters files) and the items each feed carries.
 
-    Items are memoised in `cache` (by default one cache per process), which never changes the
-    bytes, only how much is rendered again.
+    Items and chapters are taken from `cache` when it has them (a fresh in-memory cache by
+    default), which never changes the bytes, only how much is rendered again. The caller
+    saves or prunes the cache.
     """
-    cache = _CACHE if cache is None else cache
+    cache = RenderCache() if cache is None else cache
     outputs: list[Output] = []
     items: list[FeedItem] = []
-    with _collector_paused():
-        try:
-            for show in site.shows:
-                _render_show(site, show, cache, outputs, items)
-            outputs.append(Output(OPML_FILE, OPML_TYPE, Stage.FEED, data=render_opml(site)))
-        finally:
-            cache.prune()
+    with collector_paused():
+        for show in site.shows:
+            _render_show(site, show, cache, outputs, items)
+        outputs.append(Output(OPML_FILE, OPML_TYPE, Stage.FEED, data=render_opml(site)))
     return outputs, items
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pauses the cyclic garbage collector: rendering allocates millions of small objects
     without cycles, and each full collection would walk the whole Site again (a third of the
     time at 10,000 episodes). Reference counting still frees everything."""
@@ -173,33 +120,30 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _render_show(
-    site: Site, show: ShowView, cache: FeedCache, outputs: list[Output], items: list[FeedItem]
+    site: Site, show: ShowView, cache: RenderCache, outputs: list[Output], items: list[FeedItem]
 ) -> None:
     audio = [e for e in show.episodes if e.audio is not None]
     feed_path = show.path + FEED_FILE
-    data, rss_key = _rss(site, show, audio, cache)
+    data = _rss(site, show, audio, cache)
     outputs.append(Output(feed_path, RSS_TYPE, Stage.FEED, data=data))
     items.extend(_feed_items(feed_path, audio, video=False))
     if show.video_feed_url is not None:
         videos = show.video_episodes
         video_path = show.path + VIDEO_FILE
-        data = _rss(site, show, videos, cache, video=True)[0]
+        data = _rss(site, show, videos, cache, video=True)
         outputs.append(Output(video_path, RSS_TYPE, Stage.FEED, data=data))
         items.extend(_feed_items(video_path, videos, video=True))
     json_path = show.path + JSON_FILE
-    # Beyond the audio feed's values, the JSON Feed carries topics and video durations.
-    extra = tuple(
-        (tuple(e.episode.topics), e.video.duration if e.video else None, e.image_url) for e in audio
+    outputs.append(
+        Output(json_path, JSON_FEED_TYPE, Stage.FEED, data=render_json_feed(show, cache))
     )
-    json_key = ("json", rss_key, show.json_feed_url, extra)
-    data = cache.file(json_key, functools.partial(render_json_feed, show))
-    outputs.append(Output(json_path, JSON_FEED_TYPE, Stage.FEED, data=data))
     items.extend(_feed_items(json_path, audio, video=False))
     for episode in show.episodes:
         if episode.chapters is not None:
-            marks = tuple((c.start, c.title, c.url) for c in episode.episode.chapters)
-            key = ("chapters", episode.title, show.show.title, marks)
-            data = cache.file(key, functools.partial(render_chapters, episode))
+            data = cache.fetch(
+                key("chapters", show.fingerprint, episode.fingerprint),
+                functools.partial(render_chapters, episode),
+            )
             outputs.append(Output(episode.chapters.path, CHAPTERS_TYPE, Stage.ASSET, data=data))
 
 
@@ -226,26 +170,48 @@ def _rss(
     site: Site,
     show: ShowView,
     episodes: list[EpisodeView],
-    cache: FeedCache,
+    cache: RenderCache,
     video: bool = False,
-) -> tuple[bytes, Hashable]:
-    """Returns the RSS feed of episodes and its cache key (every value in it)."""
-    model = show.show
+) -> bytes:
+    """Returns the RSS feed of episodes, serialising only the items the cache lacks."""
     feed_url = show.video_feed_url if video and show.video_feed_url else show.feed_url
     channel = channel_tags(show, feed_url, video)
     updated = newest(episodes, default=site.now)
-    items = [_item(show, episode, video, channel.persons) for episode in episodes]
-    item_keys = tuple(key for key, _ in items)
-    key = (
-        "rss", feed_url, model.link, model.description, model.language, model.copyright,
-        show.artwork.url, updated, channel, item_keys,
-    )  # fmt: skip
-    cache.keep(item_keys)  # an unchanged feed keeps its items for the next change
+    label = "rss/video" if video else "rss/audio"
+    keys = [key(label, show.fingerprint, e.fingerprint) for e in episodes]
+    fragments = [cache.get(k) for k in keys]
+    missing = [i for i, fragment in enumerate(fragments) if fragment is None]
+    entries = [_item(show, episodes[i], video, channel.persons) for i in missing]
+    data = _serialise(show, feed_url, channel, updated, entries, video)
+    cut = _cut(data, len(entries))
+    if cut is None:  # not laid out as expected: the whole feed, rendered now, is still right
+        entries = [_item(show, e, video, channel.persons) for e in episodes]
+        return _serialise(show, feed_url, channel, updated, entries, video)
+    head, rendered = cut
+    for i, fragment in zip(missing, rendered, strict=True):
+        cache.put(keys[i], fragment)
+        fragments[i] = fragment
+    return head + b"".join(fragments) + FEED_END  # type: ignore[arg-type]
 
-    def render() -> bytes:
-        return _serialise(show, feed_url, channel, updated, items, cache, video)
 
-    return cache.file(key, render), key
+def _cut(data: bytes, count: int) -> tuple[bytes, list[bytes]] | None:
+    """Returns a serialised feed as its channel (up to the items) and its items' bytes, or
+    None when it does not hold exactly `count` items laid out as lxml lays them out."""
+    if not data.endswith(FEED_END):
+        return None
+    end = len(data) - len(FEED_END)
+    starts = []
+    at = data.find(ITEM_START)
+    while 0 <= at < end:
+        starts.append(at + 1)
+        at = data.find(ITEM_START, at + 1)
+    if len(starts) != count:
+        return None
+    bounds = [*starts, end]
+    items = [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    if not all(item.endswith(ITEM_END) for item in items):
+        return None
+    return data[: bounds[0]], items
 
 
 def _serialise(
@@ -253,8 +219,7 @@ def _serialise(
     feed_url: str,
     channel: ChannelTags,
     updated: datetime,
-    items: list[tuple[Hashable, Callable[[], etree._Element]]],
-    cache: FeedCache,
+    entries: list[FeedEntry],
     video: bool,
 ) -> bytes:
     model = show.show
@@ -272,7 +237,7 @@ def _serialise(
     fg.image(url=show.artwork.url, title=fg.title(), link=model.link)
     fg.lastBuildDate(updated)
     getattr(fg, EXT).set(channel)
-    fg.entry([_Rendered(cache.item(key, render)) for key, render in items])
+    fg.entry(entries)
     data: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return data
 
@@ -370,43 +335,37 @@ def cdata_safe(html: str) -> str:
 
 def _item(
     show: ShowView, episode: EpisodeView, video: bool, hosts: tuple[PersonTag, ...]
-) -> tuple[Hashable, Callable[[], etree._Element]]:
-    """Returns an item's cache key (every value in its XML) and the function rendering it."""
+) -> FeedEntry:
+    """Returns an episode's item in the audio or the video feed, for feedgen to serialise."""
     enclosure = episode.video if video else episode.audio
     assert enclosure is not None
     model = episode.episode
     guid = video_guid(episode.guid) if video else episode.guid
-    summary = model.summary or ""
     content = episode.companion.feed
-    tags = item_tags(show, episode, video, hosts)
-    key = (
-        guid, model.title, episode.url, summary, content, enclosure.url, enclosure.length,
-        enclosure.type, episode.published, tags,
-    )  # fmt: skip
-
-    def render() -> etree._Element:
-        entry = FeedEntry()
-        entry.register_extension(EXT, PodcastingEntryExtension)
-        entry.title(model.title)
-        entry.link(href=episode.url)
-        entry.description(summary)
-        if content:
-            entry.content(cdata_safe(content), type="CDATA")
-        entry.guid(guid, permalink=False)
-        entry.enclosure(enclosure.url, str(enclosure.length), enclosure.type)
-        entry.pubDate(episode.published)
-        getattr(entry, EXT).set(tags)
-        element: etree._Element = entry.rss_entry()
-        return element
-
-    return key, render
+    entry = FeedEntry()
+    entry.register_extension(EXT, PodcastingEntryExtension)
+    entry.title(model.title)
+    entry.link(href=episode.url)
+    entry.description(model.summary or "")
+    if content:
+        entry.content(cdata_safe(content), type="CDATA")
+    entry.guid(guid, permalink=False)
+    entry.enclosure(enclosure.url, str(enclosure.length), enclosure.type)
+    entry.pubDate(episode.published)
+    getattr(entry, EXT).set(item_tags(show, episode, video, hosts))
+    return entry
 
 
 # --- JSON Feed, chapters, OPML --------------------------------------------------------------
 
 
-def render_json_feed(show: ShowView) -> bytes:
-    """Returns the show's JSON Feed 1.1: the audio feed's items, with every media file."""
+def render_json_feed(show: ShowView, cache: RenderCache | None = None) -> bytes:
+    """Returns the show's JSON Feed 1.1: the audio feed's items, with every media file.
+
+    Each item is encoded on its own (and taken from `cache` when it has it): with the same
+    separators, json.dumps of the whole feed is the same bytes.
+    """
+    cache = RenderCache() if cache is None else cache
     model = show.show
     feed: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
@@ -429,8 +388,24 @@ def render_json_feed(show: ShowView) -> bytes:
         "categories": list(model.categories),
         "funding": [{"url": f.url, "text": f.text} for f in model.funding],
     }
-    feed["items"] = [_json_item(e) for e in show.episodes if e.audio is not None]
-    return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    items = [
+        cache.fetch(
+            key("json", show.fingerprint, e.fingerprint),
+            functools.partial(_json_item_bytes, e),
+        )
+        for e in show.episodes
+        if e.audio is not None
+    ]
+    head = _json_dumps(feed)[:-1] + ',"items":['  # the items go last, in the same object
+    return head.encode("utf-8") + b",".join(items) + b"]}\n"
+
+
+def _json_dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_item_bytes(episode: EpisodeView) -> bytes:
+    return _json_dumps(_json_item(episode)).encode("utf-8")
 
 
 def _json_item(episode: EpisodeView) -> dict[str, Any]:

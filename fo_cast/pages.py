@@ -4,6 +4,9 @@ Links between pages, and to media and artwork, are relative, so the tree works w
 served (`fo-cast serve`, a bucket, a sub-folder); canonical, Open Graph and JSON-LD URLs are
 absolute (base_url). Templates are compiled once per process; everything a page needs from
 other episodes (series, recent episodes) is indexed once per show, never searched per page.
+
+Each page is kept in a `RenderCache` under a digest of the site, its show and every episode it
+shows (their inputs, Markdown included), so a rebuild renders only the pages an edit shows on.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hashlib
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -26,7 +29,8 @@ from markupsafe import Markup
 
 from fo_cast.models import Person
 from fo_cast.outputs import Output, Stage
-from fo_cast.site import EpisodeView, ShowView, Site
+from fo_cast.rendercache import RenderCache, key
+from fo_cast.site import EpisodeView, ShowView, Site, fingerprint_of
 
 HTML = "text/html; charset=utf-8"
 RECENT = 5  # other episodes listed under an episode
@@ -90,72 +94,36 @@ class ShowIndex:
         return self.series.get(series.name, []) if series is not None else []
 
 
-def render_pages(site: Site, use_cache: bool = True) -> list[Output]:
+def render_pages(site: Site, cache: RenderCache | None = None) -> list[Output]:
     """Returns every page of the site, the sitemap, robots.txt, the 404 page and the assets.
 
-    Pages whose inputs are unchanged since the previous call in this process are reused
-    (see `PageCache`), so a rebuild after one edit re-renders only the pages it shows on.
+    Pages are taken from `cache` when it has them (a fresh in-memory cache by default), which
+    never changes the bytes, only how much is rendered again. The caller saves or prunes it.
     """
-    renderer = _Renderer(site, _CACHE if use_cache else PageCache())
-    outputs = renderer.render()
-    if use_cache:
-        _CACHE.swap()
-    return outputs
-
-
-class PageCache:
-    """Rendered pages and list items by fingerprint of everything they show.
-
-    Keeps what the last render used, nothing older, so it never outgrows one site.
-    """
-
-    def __init__(self) -> None:
-        self.old: dict[Hashable, Any] = {}
-        self.new: dict[Hashable, Any] = {}
-
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        value = self.new.get(key)
-        if value is None:
-            value = self.old.get(key)
-            if value is None:
-                value = make()
-            self.new[key] = value
-        return value
-
-    def swap(self) -> None:
-        self.old, self.new = self.new, {}
-
-    def clear(self) -> None:
-        self.old, self.new = {}, {}
-
-
-_CACHE = PageCache()
-
-
-def _digest(*parts: str) -> bytes:
-    return hashlib.blake2b("\x00".join(parts).encode("utf-8"), digest_size=16).digest()
+    return _Renderer(site, RenderCache() if cache is None else cache).render()
 
 
 class _Renderer:
     """One render of a site: the compiled templates, the fingerprints, the page cache."""
 
-    def __init__(self, site: Site, cache: PageCache) -> None:
+    def __init__(self, site: Site, cache: RenderCache) -> None:
         self.site = site
         self.cache = cache
+        self.fragments: dict[tuple[object, ...], Markup] = {}  # list entries, subscribe boxes
         self.env = _environment()
         self.common = _common(site)
         self.item_macro = self.env.get_template("_macros.html").module.episode_item  # type: ignore[attr-defined]
         self.subscribe_macro = self.env.get_template("_macros.html").module.subscribe  # type: ignore[attr-defined]
         settings = site.settings
-        self.site_key = _digest(
+        self.site_key = fingerprint_of(
             _template_version(),
             settings.model_dump_json(),
             site.base_url,
             json.dumps(self.common["shows"]),
             json.dumps(self.common["assets"]),
         )
-        self.show_keys = {show.path: _show_key(show) for show in site.shows}
-        self.episode_keys = {id(e): _episode_key(e) for show in site.shows for e in show.episodes}
+        self.show_keys = {show.path: show.fingerprint for show in site.shows}
+        self.episode_keys = {id(e): e.fingerprint for show in site.shows for e in show.episodes}
 
     def render(self) -> list[Output]:
         site = self.site
@@ -180,12 +148,11 @@ class _Renderer:
 
     def home(self) -> Output:
         latest = [show.newest_first[:LATEST] for show in self.site.shows]
-        key = (
-            "home",
+        page_key = key(
+            f"home/{[len(s.episodes) for s in self.site.shows]}/{[len(e) for e in latest]}",
             self.site_key,
-            tuple(self.show_keys[s.path] for s in self.site.shows),
-            tuple(len(s.episodes) for s in self.site.shows),
-            tuple(self.episode_keys[id(e)] for episodes in latest for e in episodes),
+            *(self.show_keys[s.path] for s in self.site.shows),
+            *(self.episode_keys[id(e)] for episodes in latest for e in episodes),
         )
 
         def make() -> bytes:
@@ -196,7 +163,7 @@ class _Renderer:
             ]
             return _encode(self.env.get_template("home.html").render(context))
 
-        return _page_output("index.html", self.cache.get(key, make))
+        return _page_output("index.html", self.cache.fetch(page_key, make))
 
     def show_pages(self, index: ShowIndex) -> list[Output]:
         show = index.show
@@ -206,13 +173,11 @@ class _Renderer:
         for number in range(1, count + 1):
             path = show_page_path(show, number)
             episodes = index.newest[(number - 1) * per_page : number * per_page]
-            key = (
-                "show",
+            page_key = key(
+                f"show/{number}/{count}/{len(index.newest)}/{len(episodes)}",
                 self.site_key,
                 self.show_keys[show.path],
-                number,
-                count,
-                tuple(self.episode_keys[id(e)] for e in episodes),
+                *(self.episode_keys[id(e)] for e in episodes),
             )
 
             def make(number: int = number, episodes: list[EpisodeView] = episodes) -> bytes:
@@ -222,20 +187,20 @@ class _Renderer:
                 context["subscribe"] = self.subscribe(show)
                 return _encode(self.env.get_template("show.html").render(context))
 
-            outputs.append(_page_output(path + "index.html", self.cache.get(key, make)))
+            outputs.append(_page_output(path + "index.html", self.cache.fetch(page_key, make)))
         return outputs
 
     def episode_page(self, index: ShowIndex, episode: EpisodeView) -> Output:
         recent = index.recent(episode)
         series = index.series_of(episode)
         keys = self.episode_keys
-        key = (
-            "episode",
+        page_key = key(
+            f"episode/{len(recent)}/{len(series)}",
             self.site_key,
             self.show_keys[index.show.path],
             keys[id(episode)],
-            tuple(keys[id(e)] for e in recent),
-            tuple(keys[id(e)] for e in series),
+            *(keys[id(e)] for e in recent),
+            *(keys[id(e)] for e in series),
         )
 
         def make() -> bytes:
@@ -244,49 +209,29 @@ class _Renderer:
             context["subscribe"] = self.subscribe(index.show)
             return _encode(self.env.get_template("episode.html").render(context))
 
-        return _page_output(episode.path + "index.html", self.cache.get(key, make))
+        return _page_output(episode.path + "index.html", self.cache.fetch(page_key, make))
 
     def subscribe(self, show: ShowView) -> Markup:
         """Returns a show's subscribe box (absolute URLs only: the same on every page)."""
-        box: Markup = self.cache.get(
-            ("subscribe", self.site_key, self.show_keys[show.path]),
-            lambda: self.subscribe_macro(show, apple_podcasts_url(show.feed_url)),
-        )
+        fragment_key = ("subscribe", show.path)
+        box = self.fragments.get(fragment_key)
+        if box is None:
+            box = self.fragments[fragment_key] = self.subscribe_macro(
+                show, apple_podcasts_url(show.feed_url)
+            )
         return box
 
     def items(self, episodes: Sequence[EpisodeView], root: str, level: int) -> list[Markup]:
         """Returns the list entries for episodes, each rendered once per render and depth."""
 
         def item(episode: EpisodeView) -> Markup:
-            key = ("item", self.site_key, self.episode_keys[id(episode)], root, level)
-            entry: Markup = self.cache.get(key, lambda: self.item_macro(episode, root, level))
+            fragment_key = ("item", id(episode), root, level)
+            entry = self.fragments.get(fragment_key)
+            if entry is None:
+                entry = self.fragments[fragment_key] = self.item_macro(episode, root, level)
             return entry
 
         return [item(e) for e in episodes]
-
-
-def _show_key(show: ShowView) -> bytes:
-    return _digest(
-        show.show.model_dump_json(),
-        show.path,
-        show.url,
-        show.feed_url,
-        show.video_feed_url or "",
-        show.json_feed_url,
-        repr(show.artwork),
-    )
-
-
-def _episode_key(episode: EpisodeView) -> bytes:
-    return _digest(
-        episode.path,
-        episode.url,
-        episode.episode.model_dump_json(),
-        episode.companion.page,
-        repr((episode.audio, episode.video, episode.transcript, episode.image)),
-        episode.image_url,
-        str(episode.explicit),
-    )
 
 
 def _encode(text: str) -> bytes:

@@ -18,6 +18,7 @@ The output tree (all URLs are base_url + path):
 from __future__ import annotations
 
 import functools
+import hashlib
 import mimetypes
 import uuid
 from dataclasses import dataclass, field
@@ -96,6 +97,26 @@ class EpisodeView:
         return self.entry.episode
 
     @functools.cached_property
+    def fingerprint(self) -> bytes:
+        """A digest of everything about the episode a feed or a page can show.
+
+        The companion enters as Markdown, so unchanged episodes are recognised without
+        rendering it; the render cache adds the code that turns these inputs into output.
+        """
+        return fingerprint_of(
+            self.entry.episode.model_dump_json(),
+            self.entry.companion or "",
+            self.show.show.disclaimer or "",
+            repr(self.credit_lines),
+            self.path,
+            self.url,
+            self.image_url,
+            repr(self.explicit),
+            repr([_enclosure_facts(e) for e in (self.audio, self.video)]),
+            repr([_sidecar_facts(s) for s in (self.image, self.transcript, self.chapters)]),
+        )
+
+    @functools.cached_property
     def companion(self) -> Companion:
         """The companion rendered on first use: validating needs no HTML, building does."""
         return render_companion(
@@ -140,13 +161,30 @@ class ShowView:
     def show(self) -> Show:
         return self.entry.show
 
+    @functools.cached_property
+    def fingerprint(self) -> bytes:
+        """A digest of everything about the show itself a feed or a page can show."""
+        return fingerprint_of(
+            self.entry.show.model_dump_json(),
+            self.path,
+            self.url,
+            self.feed_url,
+            self.video_feed_url or "",
+            self.json_feed_url,
+            repr(_sidecar_facts(self.artwork)),
+        )
+
     @property
     def slug(self) -> str:
         return self.entry.slug
 
     @property
     def newest_first(self) -> list[EpisodeView]:
-        return sorted(self.episodes, key=lambda e: (e.published, e.guid), reverse=True)
+        return sorted(
+            self.episodes,
+            key=lambda e: (e.entry.episode.published, e.entry.episode.guid),
+            reverse=True,
+        )
 
     @property
     def video_episodes(self) -> list[EpisodeView]:
@@ -162,6 +200,30 @@ class Site:
 
     def url(self, path: str) -> str:
         return self.base_url + quote(path)
+
+
+def fingerprint_of(*parts: str) -> bytes:
+    """Returns a 16-byte digest of the parts, each prefixed with its length: no two lists of
+    parts, whatever characters they hold, run together into the same text."""
+    text = "".join([f"{len(part)}:{part}" for part in parts])
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def _enclosure_facts(enclosure: Enclosure | None) -> tuple[object, ...] | None:
+    """Returns what a reader sees of an enclosure (not where the catalogue keeps it)."""
+    if enclosure is None:
+        return None
+    return (enclosure.url, enclosure.path, enclosure.length, enclosure.type, enclosure.duration)
+
+
+def _sidecar_facts(sidecar: Sidecar | None) -> tuple[str, str, str] | None:
+    return None if sidecar is None else (sidecar.url, sidecar.path, sidecar.type)
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_name(relative: str) -> str:
+    """Returns the last part of a catalogue-relative path (memoised: most are "audio.mp3")."""
+    return Path(relative).name
 
 
 def resolve_site(catalogue: Catalogue, probed: Probed, base_url: str, now: datetime) -> Site:
@@ -192,7 +254,8 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
     view.episodes = [_resolve_episode(site, view, e, probed) for e in live]
     # Serial shows read oldest first; episodic ones newest first (Apple's itunes:type).
     view.episodes.sort(
-        key=lambda e: (e.published, e.guid), reverse=entry.show.type is ShowType.EPISODIC
+        key=lambda e: (e.entry.episode.published, e.entry.episode.guid),
+        reverse=entry.show.type is ShowType.EPISODIC,
     )
     if view.video_episodes:
         view.video_feed_url = site.url(f"{path}video.xml")
@@ -208,34 +271,35 @@ def _resolve_episode(
 ) -> EpisodeView:
     episode = entry.episode
     path = f"{show.path}{entry.slug}/"
+    url = site.url(path)
     audio = video = None
     for media in episode.media:
-        enclosure = _enclosure(site, path, entry, media, probed)
+        enclosure = _enclosure(url, path, entry, media, probed)
         if enclosure.is_video:
             video = video or enclosure
         else:
             audio = audio or enclosure
     image = None
     if episode.image:
-        image_path = f"{path}{Path(episode.image).name}"
+        image_path = f"{path}{_file_name(episode.image)}"
         source = entry.file(episode.image)
-        image = Sidecar(site.url(image_path), image_path, _guess_type(source), source)
+        image = Sidecar(_in(url, episode.image), image_path, _guess_type(source), source)
     transcript = None
     if episode.transcript:
-        t_path = f"{path}{Path(episode.transcript).name}"
+        t_path = f"{path}{_file_name(episode.transcript)}"
         source = entry.file(episode.transcript)
         kind = "text/vtt" if source.suffix.lower() == ".vtt" else "application/x-subrip"
-        transcript = Sidecar(site.url(t_path), t_path, kind, source)
+        transcript = Sidecar(_in(url, episode.transcript), t_path, kind, source)
     chapters = None
     if episode.chapters:
         c_path = f"{path}chapters.json"
-        chapters = Sidecar(site.url(c_path), c_path, "application/json+chapters")
+        chapters = Sidecar(_in(url, "chapters.json"), c_path, "application/json+chapters")
     credit_lines = [f"{c.name} {c.contribution}." for c in episode.credits]
     return EpisodeView(
         entry=entry,
         show=show,
         path=path,
-        url=site.url(path),
+        url=url,
         audio=audio,
         video=video,
         image_url=image.url if image else show.artwork.url,
@@ -247,8 +311,19 @@ def _resolve_episode(
     )
 
 
+def _in(folder_url: str, relative: str) -> str:
+    """Returns the URL of a file of the episode folder: quoting works character by character,
+    so the folder's quoted URL plus the quoted name is the quoted whole."""
+    return folder_url + _quoted_name(relative)
+
+
+@functools.lru_cache(maxsize=1024)
+def _quoted_name(relative: str) -> str:
+    return quote(_file_name(relative))
+
+
 def _enclosure(
-    site: Site, path: str, entry: EpisodeEntry, media: Media, probed: Probed
+    folder_url: str, path: str, entry: EpisodeEntry, media: Media, probed: Probed
 ) -> Enclosure:
     if media.url is not None:
         assert media.length is not None and media.type is not None  # the model requires them
@@ -257,7 +332,8 @@ def _enclosure(
     assert media.file is not None
     source = entry.file(media.file)
     info = probed.media[source]
-    out = f"{path}{Path(media.file).name}"
+    out = f"{path}{_file_name(media.file)}"
     return Enclosure(
-        site.url(out), out, info.size, media.type or info.mime_type, info.duration, source
-    )
+        _in(folder_url, media.file), out, info.size, media.type or info.mime_type, info.duration,
+        source,
+    )  # fmt: skip

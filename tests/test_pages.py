@@ -24,6 +24,7 @@ from fo_cast.build import build
 from fo_cast.catalogue import Catalogue
 from fo_cast.checks import Probed
 from fo_cast.outputs import Output, Stage
+from fo_cast.rendercache import RenderCache
 from fo_cast.site import Site, resolve_site
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +109,7 @@ def site(sample_site: tuple[Catalogue, Probed, Site]) -> Site:
 
 @pytest.fixture(scope="module")
 def outputs(site: Site) -> dict[str, Output]:
-    return {o.path: o for o in pages.render_pages(site, use_cache=False)}
+    return {o.path: o for o in pages.render_pages(site)}
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def test_every_page_is_rendered(site: Site, outputs: dict[str, Output]) -> None:
 
 
 def test_rendering_is_deterministic(site: Site, outputs: dict[str, Output]) -> None:
-    again = {o.path: o.data for o in pages.render_pages(site, use_cache=False)}
+    again = {o.path: o.data for o in pages.render_pages(site)}
     cached = {o.path: o.data for o in pages.render_pages(site)}
     assert again == cached == {p: o.data for p, o in outputs.items()}
 
@@ -149,8 +150,8 @@ def test_pages_do_not_depend_on_the_clock(sample_site: tuple[Catalogue, Probed, 
     later = resolve_site(
         catalogue, probed, catalogue.settings.base_url, datetime(2031, 5, 5, tzinfo=UTC)
     )
-    first = {o.path: o.data for o in pages.render_pages(site, use_cache=False)}
-    second = {o.path: o.data for o in pages.render_pages(later, use_cache=False)}
+    first = {o.path: o.data for o in pages.render_pages(site)}
+    second = {o.path: o.data for o in pages.render_pages(later)}
     assert first == second
 
 
@@ -312,7 +313,7 @@ def test_show_without_video_has_no_video_feed_link(tmp_path: Path, sample: Path)
             text = manifest.read_text(encoding="utf-8")
             manifest.write_text(text.replace("  - file: video.mp4\n", ""), encoding="utf-8")
     _, _, site = make_site(sample)
-    outputs = {o.path: o for o in pages.render_pages(site, use_cache=False)}
+    outputs = {o.path: o for o in pages.render_pages(site)}
     data = outputs["live/index.html"].data
     assert data is not None
     assert b"video.xml" not in data and b"live/feed.xml" in data
@@ -324,7 +325,7 @@ def test_pagination(site: Site) -> None:
         update={"site": site.settings.site.model_copy(update={"episodes_per_page": per_page})}
     )
     small = dataclasses.replace(site, settings=settings)
-    outputs = {o.path: o for o in pages.render_pages(small, use_cache=False)}
+    outputs = {o.path: o for o in pages.render_pages(small)}
     show = next(s for s in site.shows if s.slug == "exclusive")
     count = math.ceil(len(show.episodes) / per_page)
     paths = ["exclusive/index.html"] + [
@@ -454,7 +455,7 @@ def test_json_ld_and_text_cannot_break_out(sample: Path) -> None:
         encoding="utf-8",
     )
     _, _, site = make_site(sample)
-    outputs = {o.path: o for o in pages.render_pages(site, use_cache=False)}
+    outputs = {o.path: o for o in pages.render_pages(site)}
     for path in ("exclusive/index.html", GOLDEN_EPISODE, "index.html"):
         data = outputs[path].data
         assert data is not None
@@ -473,8 +474,9 @@ def test_the_cache_rerenders_only_what_changed(
     sample_site: tuple[Catalogue, Probed, Site], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     catalogue, probed, site = sample_site
-    pages._CACHE.clear()
-    pages.render_pages(site)
+    cache = RenderCache()
+    cold = {o.path: o.data for o in pages.render_pages(site, cache)}
+    cache.prune()
     renders: list[str] = []
     original = jinja2.Template.render
 
@@ -483,8 +485,12 @@ def test_the_cache_rerenders_only_what_changed(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(jinja2.Template, "render", counting)
-    pages.render_pages(resolve_site(catalogue, probed, catalogue.settings.base_url, NOW))
+    warm = pages.render_pages(
+        resolve_site(catalogue, probed, catalogue.settings.base_url, NOW), cache
+    )
     assert renders == ["404.html"]  # everything else came from the cache
+    assert {o.path: o.data for o in warm} == cold
+    cache.prune()
 
     oldest = next(s for s in catalogue.shows if s.slug == "exclusive").episodes[0]
     original_text = oldest.companion
@@ -492,12 +498,17 @@ def test_the_cache_rerenders_only_what_changed(
         oldest.companion = (original_text or "") + "\n\nOne more line.\n"
         renders.clear()
         changed = resolve_site(catalogue, probed, catalogue.settings.base_url, NOW)
-        pages.render_pages(changed)
+        outputs = {o.path: o.data for o in pages.render_pages(changed, cache)}
+        rendered = list(renders)
+        fresh = {o.path: o.data for o in pages.render_pages(changed)}
     finally:
         oldest.companion = original_text
-        pages._CACHE.clear()
-    # its own page, and the show page and recent lists that show it (list entries re-render too)
-    assert "episode.html" in renders and len([r for r in renders if r.endswith(".html")]) <= 6
+    assert outputs == fresh
+    # its own page, and the show page and episode pages whose recent lists show it
+    assert "episode.html" in rendered and len(rendered) <= 6
+    differ = {path for path in cold if cold[path] != outputs[path]}
+    assert f"exclusive/{oldest.slug}/index.html" in differ
+    assert differ <= {path for path in cold if path.startswith("exclusive/")}
 
 
 # --- sitemap, robots, 404 ---------------------------------------------------------------

@@ -1,0 +1,429 @@
+"""build() with the render cache, and write_tree(): a cached build is byte for byte a cold one,
+an edit changes exactly the files that show it, a damaged cache only costs time, and the tree
+is changed in place without ever being left half old, half new."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+
+import fo_cast
+from fo_cast import build as build_module
+from fo_cast import feeds
+from fo_cast.build import TREE_RECORD, build, write_tree
+from fo_cast.outputs import Build
+from fo_cast.rendercache import RenderCache, key
+from fo_cast.site import fingerprint_of
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+EPISODE = "exclusive/2024-07-23-russia-charm-offensive"
+
+
+def build_of(root: Path, use_cache: bool = True, **options: Any) -> Build:
+    catalogue, probed, report = fo_cast.check(root, now=NOW)
+    assert not report.errors, [str(p) for p in report.errors]
+    return build(catalogue, probed, report, NOW, use_cache=use_cache, **options)
+
+
+def contents(result: Build) -> dict[str, bytes]:
+    """Returns every output's bytes (media and artwork read from their source)."""
+    return {
+        o.path: o.data if o.data is not None else o.source.read_bytes()  # type: ignore[union-attr]
+        for o in result.outputs
+    }
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    """Returns the files of a built tree (fo-cast's own record left out)."""
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file() and ".fo-cast" not in p.relative_to(out).parts
+    }
+
+
+def inodes(out: Path) -> dict[str, tuple[int, int]]:
+    return {
+        p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in out.rglob("*")
+        if p.is_file()
+    }
+
+
+def edit_companion(root: Path, episode: str = EPISODE) -> None:
+    companion = root / episode / "companion.md"
+    companion.write_text(
+        companion.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8"
+    )
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts what is rendered: each template render and each feed item given to feedgen."""
+    rendered: list[str] = []
+    render, item = jinja2.Template.render, feeds._item
+
+    def counting_render(self: jinja2.Template, *args: Any, **kwargs: Any) -> str:
+        rendered.append(self.name or "")
+        return render(self, *args, **kwargs)
+
+    def counting_item(*args: Any, **kwargs: Any) -> Any:
+        rendered.append("item")
+        return item(*args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counting_render)
+    monkeypatch.setattr(feeds, "_item", counting_item)
+    return rendered
+
+
+# --- the render cache -----------------------------------------------------------------------
+
+
+def test_a_cached_build_is_the_cold_build(sample: Path, counted: list[str]) -> None:
+    cold = contents(build_of(sample, use_cache=False))
+    assert not (sample / ".fo-cast" / "render").exists()  # use_cache=False leaves it alone
+    first = contents(build_of(sample))
+    counted.clear()
+    again = contents(build_of(sample))  # a fresh cache object, read from disk as a new process
+    assert counted == ["404.html"]  # nothing else was rendered
+    assert first == cold and again == cold
+    files = sorted(p.name.split("-")[0] for p in (sample / ".fo-cast" / "render").iterdir())
+    assert files == ["feeds", "feeds.json", "pages", "pages.json"]  # JSON and plain bytes
+    for index in ("feeds.json", "pages.json"):
+        json.loads((sample / ".fo-cast" / "render" / index).read_bytes())
+
+
+def test_one_changed_companion_changes_its_page_and_feeds(sample: Path, counted: list[str]) -> None:
+    before = contents(build_of(sample))
+    edit_companion(sample)
+    counted.clear()
+    after = contents(build_of(sample))
+    assert counted.count("item") == 2  # its item in the audio feed and in the video feed
+    assert counted.count("episode.html") == 1
+    assert after == contents(build_of(sample, use_cache=False))
+    changed = {path for path in after if before.get(path) != after[path]}
+    assert changed == {
+        f"{EPISODE}/index.html",
+        "exclusive/feed.xml",
+        "exclusive/video.xml",
+        "exclusive/feed.json",
+    }
+
+
+def test_the_cache_keeps_only_what_the_build_used(sample: Path) -> None:
+    build_of(sample)
+    index = sample / ".fo-cast" / "render" / "pages.json"
+    before = json.loads(index.read_bytes())["entries"]
+    (sample / EPISODE / "episode.yaml").unlink()
+    (sample / EPISODE / "companion.md").unlink()
+    for file in (sample / EPISODE).iterdir():
+        file.unlink()
+    (sample / EPISODE).rmdir()
+    result = build_of(sample)
+    after = json.loads(index.read_bytes())["entries"]
+    pages = [o for o in result.outputs if o.path.endswith(".html") and o.path != "404.html"]
+    assert len(after) == len(pages) < len(before)
+
+
+def test_a_pages_build_leaves_the_feeds_cache_alone(sample: Path) -> None:
+    build_of(sample)
+    index = sample / ".fo-cast" / "render" / "feeds.json"
+    saved = index.read_bytes()
+    build_of(sample, with_feeds=False)
+    assert index.read_bytes() == saved
+
+
+def _flip_a_byte(folder: Path) -> None:
+    pack = next(folder.glob("pages-*.bin"))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0x20
+    pack.write_bytes(bytes(data))
+
+
+def _truncate(folder: Path) -> None:
+    pack = next(folder.glob("pages-*.bin"))
+    pack.write_bytes(pack.read_bytes()[:1000])
+
+
+def _garbage_index(folder: Path) -> None:
+    (folder / "pages.json").write_text("{not json", encoding="utf-8")
+
+
+def _index_of_another_shape(folder: Path) -> None:
+    (folder / "pages.json").write_text("[1, 2, 3]", encoding="utf-8")
+
+
+def _other_code(folder: Path) -> None:
+    index = json.loads((folder / "pages.json").read_bytes())
+    index["code"] = "0" * 64
+    (folder / "pages.json").write_text(json.dumps(index), encoding="utf-8")
+
+
+def _entries_swapped(folder: Path) -> None:
+    """Every key now names another page's bytes: the CRC must catch it."""
+    index = json.loads((folder / "pages.json").read_bytes())
+    keys = list(index["entries"])
+    values = [index["entries"][k] for k in keys]
+    index["entries"] = dict(zip(keys, values[1:] + values[:1], strict=True))
+    (folder / "pages.json").write_text(json.dumps(index), encoding="utf-8")
+
+
+def _entries_out_of_bounds(folder: Path) -> None:
+    index = json.loads((folder / "pages.json").read_bytes())
+    index["entries"] = {k: [v[0] + 10**9, v[1], v[2]] for k, v in index["entries"].items()}
+    (folder / "pages.json").write_text(json.dumps(index), encoding="utf-8")
+
+
+def _missing_pack(folder: Path) -> None:
+    next(folder.glob("pages-*.bin")).unlink()
+
+
+def _pack_elsewhere(folder: Path) -> None:
+    index = json.loads((folder / "pages.json").read_bytes())
+    index["pack"] = "../../episode.yaml"
+    (folder / "pages.json").write_text(json.dumps(index), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _flip_a_byte,
+        _truncate,
+        _garbage_index,
+        _index_of_another_shape,
+        _other_code,
+        _entries_swapped,
+        _entries_out_of_bounds,
+        _missing_pack,
+        _pack_elsewhere,
+    ],
+)
+def test_a_stale_or_damaged_cache_only_costs_time(sample: Path, damage: Any) -> None:
+    cold = contents(build_of(sample, use_cache=False))
+    build_of(sample)
+    damage(sample / ".fo-cast" / "render")
+    assert contents(build_of(sample)) == cold
+    assert contents(build_of(sample)) == cold  # and the cache it saved is sound again
+
+
+def test_an_unwritable_cache_folder_only_costs_time(sample: Path) -> None:
+    (sample / ".fo-cast").mkdir(exist_ok=True)
+    (sample / ".fo-cast" / "render").write_text("a file where the folder should be")
+    assert contents(build_of(sample)) == contents(build_of(sample, use_cache=False))
+
+
+# --- write_tree -----------------------------------------------------------------------------
+
+
+def test_a_rebuild_touches_only_the_files_that_changed(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(build_of(sample), out)
+    assert (out / TREE_RECORD).is_file()
+    before = inodes(out)
+    write_tree(build_of(sample), out)
+    assert inodes(out) == before  # nothing changed: nothing written, not even the record
+
+    edit_companion(sample)
+    result = build_of(sample)
+    write_tree(result, out)
+    after = inodes(out)
+    moved = {path for path in after if after[path] != before.get(path)}
+    assert moved == {
+        f"{EPISODE}/index.html",
+        "exclusive/feed.xml",
+        "exclusive/video.xml",
+        "exclusive/feed.json",
+        TREE_RECORD,
+    }
+    fresh = tmp_path / "fresh"
+    write_tree(result, fresh)
+    assert tree(out) == tree(fresh) == contents(result)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_removed_episodes_leave_the_tree(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "README.md").write_text("What this folder is.\n", encoding="utf-8")
+    write_tree(build_of(sample), out)
+    manifest = sample / EPISODE / "episode.yaml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8").replace("status: published", "status: draft"),
+        encoding="utf-8",
+    )
+    result = build_of(sample)
+    write_tree(result, out)
+    assert not (out / EPISODE).exists()  # its page, media and folder
+    assert tree(out) == contents(result) | {"README.md": b"What this folder is.\n"}
+
+
+def test_a_file_changed_in_the_tree_is_written_again(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = build_of(sample)
+    write_tree(result, out)
+    page = out / EPISODE / "index.html"
+    page.write_bytes(page.read_bytes().replace(b"<html", b"<html data-edited"))
+    (out / "exclusive" / "feed.xml").unlink()
+    write_tree(result, out)
+    assert tree(out) == contents(result)
+
+
+def test_a_damaged_record_means_a_whole_write(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = build_of(sample)
+    write_tree(result, out)
+    (out / "stray.txt").write_text("not from the build", encoding="utf-8")
+    (out / TREE_RECORD).write_text("{broken", encoding="utf-8")
+    write_tree(result, out)
+    assert tree(out) == contents(result)  # written anew: the stray file is gone too
+
+
+@pytest.mark.parametrize("fail_at", [1, 3, 6])
+def test_an_interrupted_update_leaves_the_previous_tree(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int
+) -> None:
+    out = tmp_path / "out"
+    write_tree(build_of(sample), out)
+    before, files = inodes(out), tree(out)
+    edit_companion(sample)
+    (sample / "exclusive" / "show.yaml").write_text(
+        (sample / "exclusive" / "show.yaml").read_text(encoding="utf-8") + "\n",
+        encoding="utf-8",
+    )  # the same show: nothing but the one companion changes
+    result = build_of(sample)
+    replace = os.replace
+    calls = []
+
+    def interrupted(src: Any, dst: Any) -> None:
+        calls.append(dst)
+        if len(calls) == fail_at:
+            raise KeyboardInterrupt
+        replace(src, dst)
+
+    monkeypatch.setattr(build_module.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_tree(result, out)
+    monkeypatch.undo()
+    assert inodes(out) == before and tree(out) == files
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    write_tree(result, out)
+    assert tree(out) == contents(result)
+
+
+def test_a_failed_update_falls_back_to_a_whole_write(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    write_tree(build_of(sample), out)
+    edit_companion(sample)
+    result = build_of(sample)
+    replace = os.replace
+    failed = []
+
+    def failing_once(src: Any, dst: Any) -> None:
+        if not failed:
+            failed.append(dst)
+            raise OSError("disk hiccup")
+        replace(src, dst)
+
+    monkeypatch.setattr(build_module.os, "replace", failing_once)
+    write_tree(result, out)
+    assert failed and tree(out) == contents(result)
+
+
+def test_new_files_are_written_with_the_usual_permissions(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(build_of(sample), out)
+    mode = (out / "exclusive" / "feed.xml").stat().st_mode & 0o777
+    assert mode == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --- the cache files ------------------------------------------------------------------------
+
+
+def test_render_cache_appends_then_compacts(tmp_path: Path) -> None:
+    folder = tmp_path / "render"
+    cache = RenderCache(folder, "part")
+    for n in range(4):
+        cache.put(f"k{n}", bytes([n]) * 400_000)
+    cache.save()
+    (pack,) = folder.glob("part-*.bin")
+    assert pack.stat().st_size == 1_600_000
+
+    cache = RenderCache(folder, "part")  # one entry changes: appended to the same pack
+    assert [cache.get(f"k{n}") == bytes([n]) * 400_000 for n in range(3)] == [True] * 3
+    cache.put("k4", b"new")
+    cache.save()
+    assert list(folder.glob("part-*.bin")) == [pack] and pack.stat().st_size == 1_600_003
+
+    cache = RenderCache(folder, "part")  # most of the pack unused: rewritten, the old deleted
+    assert cache.get("k4") == b"new" and cache.get("k3") is None
+    cache.save()
+    (new_pack,) = folder.glob("part-*.bin")
+    assert new_pack != pack and new_pack.read_bytes() == b"new"
+    assert RenderCache(folder, "part").get("k4") == b"new"
+
+
+def test_render_cache_without_a_folder_stays_in_memory(tmp_path: Path) -> None:
+    cache = RenderCache()
+    assert cache.fetch("a", lambda: b"1") == b"1"
+    assert cache.fetch("a", lambda: b"2") == b"1"
+    cache.prune()
+    cache.fetch("b", lambda: b"3")
+    cache.prune()  # "a" was not used by the latest render
+    assert cache.get("a") is None and cache.get("b") == b"3"
+    cache.save()
+    assert (cache.hits, cache.misses) == (2, 3)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cache_keys_are_made_of_fingerprints() -> None:
+    one, two = b"1" * 16, b"2" * 16
+    assert key("x", one, two) != key("x", two, one) != key("y", one, two)
+    with pytest.raises(ValueError):
+        key("x", b"short")
+    # fingerprints of text: no text can pass for other text split differently
+    assert fingerprint_of("ab", "c") != fingerprint_of("a", "bc")
+    assert fingerprint_of("a\x00b", "") != fingerprint_of("a", "b")
+    assert fingerprint_of("1:a") != fingerprint_of("", "a")
+
+
+def test_every_rendering_module_is_in_the_code_version() -> None:
+    """What the renderers use from fo-cast is hashed into code_version(), or is data."""
+    import fo_cast.rendercache as rendercache
+
+    data_only = {"catalogue", "checks", "outputs", "problems", "errors", "yaml12", "probe"}
+    seen: set[str] = set()
+    todo = ["fo_cast.site", "fo_cast.feeds", "fo_cast.pages", "fo_cast.companion"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        module = sys.modules[name]
+        for value in vars(module).values():
+            used = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+            if (
+                isinstance(used, str)
+                and used.startswith("fo_cast.")
+                and used.split(".")[1] not in data_only
+            ):
+                todo.append(used)
+    listed = {name.removesuffix(".py") for name in rendercache.RENDER_MODULES}
+    assert {"site", "feeds", "feedgen_ext", "rules", "models", "config"} <= {
+        n.split(".")[1] for n in seen
+    }
+    assert {name.split(".")[1] for name in seen} <= listed
