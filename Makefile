@@ -53,4 +53,5 @@ bench: $(VENV)/.installed-test $(VENV)/tools/bin/aws
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(OUT)/*/ $(SITE) .pytest_cache .mypy_cache .ruff_cache
+	[ ! -d $(OUT) ] || find $(OUT) -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf $(VENV) $(SITE) episodes/.fo-cast .pytest_cache .mypy_cache .ruff_cache test-artifacts

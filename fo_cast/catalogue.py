@@ -131,7 +131,10 @@ def _subfolders(folder: Path) -> list[Path]:
 def _load_settings(root: Path, name: PurePosixPath, report: Report) -> Settings:
     path = root / SETTINGS_FILE
     shown = name / SETTINGS_FILE
+    if not path.exists():
+        return Settings.model_validate({})
     if not path.is_file():
+        report.add(shown, "", f"not a file; {SETTINGS_FILE} holds the catalogue's settings")
         return Settings.model_validate({})
     try:
         data = tomllib.loads(path.read_bytes().decode("utf-8"))
@@ -183,7 +186,10 @@ def _load_episodes(
             stat: os.stat_result | None = os.stat(manifest)
         except OSError:
             stat = None
-        if stat is None or not S_ISREG(stat.st_mode):
+        if stat is not None and not S_ISREG(stat.st_mode):
+            report.add(episode_shown, "", "not a file; the episode's manifest must be a file")
+            continue
+        if stat is None:
             report.add(
                 episode_shown.parent,
                 "",
@@ -471,6 +477,8 @@ def _message(model: type[BaseModel], error: Any) -> str:
         return f"expected a whole number, got {_show(value)}" + ("; remove the quotes" * quoted)
     if kind == "greater_than_equal":
         return f"must be {error['ctx']['ge']} or more, got {_show(value)}"
+    if kind == "less_than_equal":
+        return f"must be {error['ctx']['le']} or less, got {_show(value)}"
     if kind == "timezone_aware":
         return "needs a timezone, such as 2024-07-23T15:00:00+00:00"
     if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):

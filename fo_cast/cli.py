@@ -23,6 +23,7 @@ from fo_cast.plan import Plan
 from fo_cast.probe import ProbeError, probe_media
 from fo_cast.problems import Report
 from fo_cast.publish import Summary
+from fo_cast.rules import check_base_url
 from fo_cast.site import video_guid
 from fo_cast.storage import Storage
 
@@ -110,6 +111,9 @@ def list_episodes(
     Example: fo-cast list episodes --show talks --status draft
     """
     cat, probed, report = fo_cast.check(catalogue)
+    if not catalogue.is_dir():  # nothing to list: not an empty table and exit 0
+        _print_report(report, Format.TEXT, strict=False)
+        raise typer.Exit(ExitCode.PROBLEMS)
     if show is not None and cat.show(show) is None:
         shows = ", ".join(s.slug for s in cat.shows) or "none"
         _fail(f"no show '{show}' in {catalogue} (shows: {shows})", ExitCode.USAGE)
@@ -207,8 +211,21 @@ NowOption = Annotated[
     datetime | None,
     typer.Option(help="The clock for deciding what is published (ISO 8601 with timezone)."),
 ]
+
+
+def _base_url(value: str | None) -> str | None:
+    """Returns --base-url unchanged; every feed URL is it plus a path, so it must be plain."""
+    if value is None:
+        return None
+    try:
+        return check_base_url(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 BaseUrlOption = Annotated[
-    str | None, typer.Option(help="Public URL of the output tree; overrides fo-cast.toml.")
+    str | None,
+    typer.Option(help="Public URL of the output tree; overrides fo-cast.toml.", callback=_base_url),
 ]
 
 
@@ -279,7 +296,9 @@ def serve_tree(
     host: Annotated[
         str, typer.Option(help="Address to listen on; 0.0.0.0 lets phones on the network in.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on; 0 picks a free one.")
+    ] = 8000,
 ) -> None:
     """Serve a built tree over HTTP (HEAD, byte ranges, ETags) for preview and subscribing.
 
@@ -287,6 +306,8 @@ def serve_tree(
     """
     from fo_cast.serve import serve
 
+    if not host.strip():  # "" would listen on every interface: that must be asked for by name
+        _fail("--host needs an address: 127.0.0.1, or 0.0.0.0 for the network", ExitCode.USAGE)
     server = serve(directory, host, port, log=lambda line: typer.echo(line, err=True))
     typer.echo(f"Serving {directory}/ at {server.url} (Ctrl-C stops)")
     try:
@@ -308,14 +329,18 @@ def _target(catalogue: Path, to: str | None, settings_target: str | None) -> str
 
 
 def _built(
-    catalogue: Path, base_url: str | None, now: datetime, strict: bool
+    catalogue: Path,
+    base_url: str | None,
+    now: datetime,
+    strict: bool,
+    outcome: str = "Nothing was published.",
 ) -> tuple[Catalogue, Build]:
     """Returns the validated catalogue and its build; exits 1 after printing its problems."""
     cat, probed, report = fo_cast.check(catalogue, now=now, base_url=base_url)
     result = build_tree(cat, probed, report, now, base_url=base_url, strict=strict)
     if report.failed(strict=strict):
         _print_report(report, Format.TEXT, strict)
-        typer.echo("Nothing was published.", err=True)
+        typer.echo(outcome, err=True)
         raise typer.Exit(ExitCode.PROBLEMS)
     return cat, result
 
@@ -361,7 +386,7 @@ def publish(
     )
     root = getattr(storage, "root", None)  # a local folder: never the catalogue's own files
     if isinstance(root, Path) and (overlap := _overlap(catalogue, root)):
-        _fail(f"the target {storage.describe()} {overlap}; publish elsewhere", ExitCode.USAGE)
+        _fail(f"the target {root.resolve().as_uri()} {overlap}; publish elsewhere", ExitCode.USAGE)
     cache_path = catalogue / ".fo-cast" / "hashes.json"
     cache = load_hash_cache(cache_path)
     plan = plan_publish(
@@ -460,12 +485,16 @@ def verify(
 ) -> None:
     """Fetch the published feeds over HTTP and check every enclosure and artwork URL.
 
+    The feeds name their files by the base URL they were published with, so give the same
+    one (a local preview: publish --base-url http://127.0.0.1:8000/, then fo-cast serve).
+
     Example: fo-cast verify episodes --base-url http://127.0.0.1:8000/
     """
     from fo_cast.verify import feed_urls
     from fo_cast.verify import verify as verify_urls
 
-    cat, result = _built(catalogue, base_url, _now(now), strict=False)
+    outcome = "Nothing was checked."
+    cat, result = _built(catalogue, base_url, _now(now), strict=False, outcome=outcome)
     report = verify_urls(feed_urls(result, base_url or cat.settings.base_url))
     for failure in report.failures:
         typer.echo(failure, err=True)

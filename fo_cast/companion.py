@@ -150,8 +150,20 @@ def render_markdown(text: str) -> str:
 
 
 def sanitise(fragment: str, feed: bool = False) -> str:
-    """Returns the HTML fragment with everything unsafe removed."""
-    return _cleaner(feed).clean(fragment)
+    """Returns the HTML fragment with everything unsafe removed, and valid HTML."""
+    return _valid(_cleaner(feed).clean(fragment))
+
+
+# nh3 serialises attributes quoted and in a fixed form, so these patterns see every case.
+IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+REL_WITHOUT_HREF = re.compile(r'<a((?:(?!\bhref=)[^>])*?) rel="' + LINK_REL + '"')
+
+
+def _valid(fragment: str) -> str:
+    """Returns the fragment with what the HTML spec requires after sanitising: an alt on every
+    image (empty when the editor gave none), and no rel on a link whose href was removed."""
+    fragment = IMG_WITHOUT_ALT.sub('<img alt=""', fragment)
+    return REL_WITHOUT_HREF.sub(r"<a\1", fragment)
 
 
 def credits_html(lines: Sequence[str], disclaimer: str | None) -> str:

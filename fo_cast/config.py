@@ -9,10 +9,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from fo_cast import rules
 
 SETTINGS_FILE = "fo-cast.toml"
+XmlText = Annotated[str, AfterValidator(rules.check_xml_safe)]
 
 
 def _base_url(value: str) -> str:
-    rules.check_url(value)
+    rules.check_base_url(value)
     return value if value.endswith("/") else value + "/"
 
 
@@ -21,9 +22,9 @@ class Section(BaseModel):
 
 
 class Site(Section):
-    title: str = Field("Podcasts", description="Name of the website that carries the episodes.")
-    publisher: str = Field("", description="Publisher's name, shown in every page's footer.")
-    address: str = Field("", description="Publisher's postal address, shown in the footer.")
+    title: XmlText = Field("Podcasts", description="Name of the website that carries the episodes.")
+    publisher: XmlText = Field("", description="Publisher's name, shown in every page's footer.")
+    address: XmlText = Field("", description="Publisher's postal address, shown in the footer.")
     episodes_per_page: Annotated[StrictInt, Field(ge=1)] = Field(
         50, description="Episodes on one page of a show's list."
     )

@@ -37,13 +37,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _xml_safe(value: str) -> str:
-    bad = rules.first_xml_illegal(value)
-    if bad is not None:
-        raise ValueError(
-            f"contains the control character U+{ord(bad):04X}, which XML cannot carry; remove it"
-        )
-    return value
+_xml_safe = rules.check_xml_safe
 
 
 def _seconds(value: Any) -> float:
@@ -70,6 +64,13 @@ def _not_a_number(value: Any) -> Any:
     return value
 
 
+def _plausible_year(value: datetime) -> datetime:
+    # RFC 822 dates carry four-digit years, and no podcast predates 1900.
+    if not 1900 <= value.year <= 9999:
+        raise ValueError(f"the year {value.year} cannot be right; write a four-digit year")
+    return value
+
+
 def _and(words: list[str]) -> str:
     """Returns 'a, b and c' for ['a', 'b', 'c']."""
     return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
@@ -89,7 +90,8 @@ Seconds = Annotated[
         }
     ),
 ]
-PositiveInt = Annotated[StrictInt, Field(ge=1)]
+# Apple stores season and episode numbers as 32-bit integers, JSON readers as 53-bit floats.
+PositiveInt = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 Url = Annotated[str, AfterValidator(rules.check_url)]
 Email = Annotated[str, AfterValidator(rules.check_email)]
 RelPath = Annotated[str, AfterValidator(rules.check_relative_path)]
@@ -226,9 +228,10 @@ class Episode(Model):
     slug: Annotated[str, AfterValidator(rules.check_slug)] | None = Field(
         None, description="URL name of the episode; defaults to the folder name."
     )
-    published: Annotated[AwareDatetime, BeforeValidator(_not_a_number)] | None = Field(
-        None, description="Publication time with a timezone: 2024-07-23T15:00:00+00:00."
-    )
+    published: (
+        Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_plausible_year)]
+        | None
+    ) = Field(None, description="Publication time with a timezone: 2024-07-23T15:00:00+00:00.")
     status: Status = Field(Status.DRAFT, description="draft, scheduled or published.")
     summary: Text | None = Field(
         None, description="Short plain text for apps; 4000 bytes at most. Needed to publish."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import json
@@ -217,11 +218,18 @@ def load_hash_cache(path: Path) -> HashCache:
 
 
 def save_hash_cache(path: Path, cache: HashCache) -> None:
-    """Writes the hash cache atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(cache, separators=(",", ":")), encoding="utf-8")
-    os.replace(temp, path)
+    """Writes the hash cache atomically (temp file, then rename), if the catalogue is writable.
+
+    The cache only saves rehashing: a read-only checkout must still publish.
+    """
+    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(json.dumps(cache, separators=(",", ":")), encoding="utf-8")
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
 
 
 def format_bytes(size: int) -> str:

@@ -17,6 +17,16 @@ def first_xml_illegal(text: str) -> str | None:
     return match.group() if match else None
 
 
+def check_xml_safe(value: str) -> str:
+    """Accepts text every XML parser can read; names the first character it cannot."""
+    bad = first_xml_illegal(value)
+    if bad is not None:
+        raise ValueError(
+            f"contains the control character U+{ord(bad):04X}, which XML cannot carry; remove it"
+        )
+    return value
+
+
 _CLOCK = re.compile(r"^(?:(?:(\d+):)?([0-5]?\d):)?([0-5]?\d|\d+)(\.\d+)?$")
 
 
@@ -35,6 +45,22 @@ def check_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
         raise ValueError(f"'{value}' is not an absolute http(s) URL")
+    return value
+
+
+def check_base_url(value: str) -> str:
+    """Accepts the URL the output tree is served from: every feed URL is it plus a path."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port past 65535
+    except ValueError:
+        raise ValueError(f"'{value}' has a port that does not exist") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+        raise ValueError(f"'{value}' is not an absolute http(s) URL")
+    if "@" in parts.netloc:
+        raise ValueError("a user or password would be in every public feed; remove it")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError(f"'{value}' has a query or fragment; paths are added after it")
     return value
 
 

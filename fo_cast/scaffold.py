@@ -12,9 +12,30 @@ from pathlib import Path
 from fo_cast.catalogue import EPISODE_FILE, SHOW_FILE
 from fo_cast.errors import FoCastError
 from fo_cast.models import Episode, Show
-from fo_cast.rules import check_slug
+from fo_cast.rules import check_slug, first_xml_illegal
 
 SCHEMA_DIR = ".schema"
+# json.dumps leaves these as they are, but YAML readers fold them like line breaks (or drop a
+# BOM), so the title would not read back as typed.
+_YAML_UNSAFE = {"\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P", "\ufeff": "\\ufeff"}
+
+
+def _quoted(text: str) -> str:
+    """Returns text as a YAML double-quoted scalar that reads back exactly."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    for char, escape in _YAML_UNSAFE.items():
+        quoted = quoted.replace(char, escape)
+    return quoted
+
+
+def _check_title(title: str) -> None:
+    """Raises FoCastError for a title the manifest would reject: blank, or with a control
+    character (better now than as a validation error in a file just written)."""
+    if not title.strip():
+        raise FoCastError("the title is empty; give the episode or show a title")
+    bad = first_xml_illegal(title)
+    if bad is not None:
+        raise FoCastError(f"the title contains the control character U+{ord(bad):04X}")
 
 
 def slugify(title: str, max_length: int = 60) -> str:
@@ -50,6 +71,8 @@ def new_show(catalogue: Path, slug: str, title: str | None = None) -> Path:
         check_slug(slug)
     except ValueError as exc:
         raise FoCastError(str(exc)) from None
+    if title is not None:
+        _check_title(title)
     folder = catalogue / slug
     if folder.exists():
         raise FoCastError(f"{folder} already exists; choose another slug")
@@ -57,7 +80,7 @@ def new_show(catalogue: Path, slug: str, title: str | None = None) -> Path:
     manifest = folder / SHOW_FILE
     manifest.write_text(
         f"""# yaml-language-server: $schema=../{SCHEMA_DIR}/show.schema.json
-title: {json.dumps(title or slug.replace("-", " ").title(), ensure_ascii=False)}
+title: {_quoted(title or slug.replace("-", " ").title())}
 description: What the show is about, in two or three sentences.
 language: en
 author: Fair Observer
@@ -90,6 +113,7 @@ def new_episode(catalogue: Path, show: str, title: str, date: datetime | None = 
     show_folder = catalogue / show
     if not (show_folder / SHOW_FILE).is_file():
         raise FoCastError(f"no show '{show}' in {catalogue} (no {show}/{SHOW_FILE})")
+    _check_title(title)
     slug = slugify(title)
     name = f"{date:%Y-%m-%d}-{slug}" if date else slug
     folder = show_folder / name
@@ -102,7 +126,7 @@ def new_episode(catalogue: Path, show: str, title: str, date: datetime | None = 
     (folder / EPISODE_FILE).write_text(
         f"""# yaml-language-server: $schema=../../{SCHEMA_DIR}/episode.schema.json
 guid: {uuid.uuid4()}
-title: {json.dumps(title, ensure_ascii=False)}
+title: {_quoted(title)}
 {published}status: draft
 summary: One or two plain sentences on what the episode covers.
 media: []  # add `- file: audio.mp3` (and `- file: video.mp4`) before publishing

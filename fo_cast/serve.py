@@ -317,5 +317,6 @@ def serve(
         raise FoCastError(f"no such folder '{root}'; build first: fo-cast build --out {root}")
     try:
         return TreeServer(root, (host, port), log)
-    except OSError as exc:
-        raise FoCastError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    except (OSError, OverflowError, ValueError) as exc:  # Overflow: a port past 65535
+        reason = getattr(exc, "strerror", None) or exc
+        raise FoCastError(f"cannot listen on {host}:{port}: {reason}") from exc

@@ -97,6 +97,12 @@ def storage_for(url: str, endpoint_url: str | None = None, **options: Any) -> St
     backend (S3: max_attempts, retry_mode, workers, multipart_threshold, checksum).
     """
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        # Never echo it: what stands before the @ is most likely a key.
+        raise ConfigError(
+            f"{parts.scheme}://...@{parts.netloc.rsplit('@', 1)[1]}: a target URL carries no "
+            "credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+        )
     if parts.scheme == "s3":
         from fo_cast.storage.s3 import S3Storage
 

@@ -18,7 +18,7 @@ import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from fo_cast.errors import StorageError
+from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Output
 from fo_cast.storage import INDEX_KEY, RESERVED_PREFIX, Progress, RemoteObject
 
@@ -56,6 +56,19 @@ class S3Storage:
         self.workers = workers
         self._endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
         self._endpoint = self._endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        if self._endpoint:
+            parts = urlsplit(self._endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                # boto3 would raise a bare ValueError; the URL is not echoed (it may hold a key).
+                raise ConfigError(
+                    "the S3 endpoint must be an http:// or https:// URL, "
+                    "such as http://127.0.0.1:8333"
+                )
+            if "@" in parts.netloc:  # botocore's messages would repeat it
+                raise ConfigError(
+                    "the S3 endpoint URL carries no credentials; set AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+                )
         self._index: dict[str, RemoteObject] = {}
         self._lock = threading.Lock()
         self._dirty = False  # the index differs from what the target holds

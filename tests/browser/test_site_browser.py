@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.integration
 
@@ -267,7 +268,8 @@ def test_copy_button_copies_the_feed_url(server: Server, browser: Any) -> None:
         page.goto(server.url + "talks/", wait_until="load")
         button = page.locator("button[data-copy]")
         button.click()
-        assert button.inner_text() == "Copied"
+        # The label changes once the clipboard's promise settles: wait for it, do not race it.
+        expect(button).to_have_text("Copied", timeout=5000)
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == "https://podcasts.fairobserver.com/talks/feed.xml"
     finally:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fo_cast.errors import StorageError
+from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.plan import plan_publish
 from fo_cast.publish import Sent, Uploaded, publish
@@ -149,8 +149,12 @@ def test_unreachable_endpoint_is_a_plain_storage_error(target: S3Target) -> None
     )
 
 
-def test_describe_never_shows_credentials() -> None:
-    storage = S3Storage("bucket", "a/b/", endpoint_url="https://key:secret@s3.example.com:8443")
+def test_credentials_in_the_endpoint_url_are_refused_and_never_shown() -> None:
+    # boto3 never signs with them, and its own messages would repeat the URL.
+    with pytest.raises(ConfigError) as error:
+        S3Storage("bucket", "a/b/", endpoint_url="https://key:secret@s3.example.com:8443")
+    assert "secret" not in str(error.value)
+    storage = S3Storage("bucket", "a/b/", endpoint_url="https://s3.example.com:8443")
     assert storage.describe() == "s3://bucket/a/b at https://s3.example.com:8443"
 
 
