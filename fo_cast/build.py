@@ -21,6 +21,7 @@ from fo_cast import feeds, pages
 from fo_cast.catalogue import CACHE_DIR, Catalogue
 from fo_cast.checks import Probed
 from fo_cast.errors import FoCastError
+from fo_cast.gcpause import paused_gc
 from fo_cast.lint import lint_feed_sizes
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
@@ -52,7 +53,7 @@ def build(
     result = Build(report=report)
     if report.failed(strict=strict):
         return result
-    with feeds.collector_paused():
+    with paused_gc():
         _render(result, catalogue, probed, now, base_url, strict, with_feeds, with_pages, use_cache)
     return result
 
@@ -134,7 +135,7 @@ def write_tree(result: Build, out: Path) -> None:
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(out)
-    with feeds.collector_paused():
+    with paused_gc():
         record = _read_record(out)
         if record is None:
             _write_whole(result, out)

@@ -22,10 +22,7 @@ new or changed items, and the bytes are the same as a cold render's.
 from __future__ import annotations
 
 import functools
-import gc
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +41,7 @@ from fo_cast.feedgen_ext import (
     PodcastingExtension,
     SidecarTag,
 )
+from fo_cast.gcpause import paused_gc
 from fo_cast.outputs import FeedItem, Output, Stage
 from fo_cast.rendercache import RenderCache, key
 from fo_cast.site import Enclosure, EpisodeView, ShowView, Site, podcast_guid, video_guid
@@ -98,25 +96,11 @@ def render_feeds(
     cache = RenderCache() if cache is None else cache
     outputs: list[Output] = []
     items: list[FeedItem] = []
-    with collector_paused():
+    with paused_gc():
         for show in site.shows:
             _render_show(site, show, cache, outputs, items)
         outputs.append(Output(OPML_FILE, OPML_TYPE, Stage.FEED, data=render_opml(site)))
     return outputs, items
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pauses the cyclic garbage collector: rendering allocates millions of small objects
-    without cycles, and each full collection would walk the whole Site again (a third of the
-    time at 10,000 episodes). Reference counting still frees everything."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _render_show(
