@@ -369,6 +369,9 @@ def publish(
     now: NowOption = None,
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print the plan before carrying it out.")
+    ] = False,
 ) -> None:
     """Validate, build and sync the tree to a target: media first, feeds last.
 
@@ -402,17 +405,19 @@ def publish(
         now=clock,
     )
     save_hash_cache(cache_path, cache)
-    if dry_run or plan.refusals:
+    if dry_run or plan.refusals or (verbose and fmt is Format.TEXT):
         if fmt is Format.JSON:
             typer.echo(json.dumps({"target": storage.describe(), "plan": plan.as_dict()}, indent=2))
         else:
+            # describe() never carries credentials, whatever the target URL held
             typer.echo(f"Plan for {storage.describe()}:")
             for text in plan.lines():
                 typer.echo(text, err=text.startswith("refused:"))
         if plan.refusals:
             typer.echo("Nothing was published.", err=True)
             raise typer.Exit(ExitCode.PUBLISH_FAILED)
-        return
+        if dry_run:
+            return
     try:
         summary = _run_publish(plan, storage, quiet=fmt is Format.JSON)
     except FoCastError as exc:

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-ACCESS_KEY = "fo-cast-test"
-SECRET_KEY = "fo-cast-test-secret"
+ACCESS_KEY = "FOCASTTESTACCESSKEY"
+SECRET_KEY = "fo-cast-test-secret-key-never-printed"
 BUCKET = "fo-cast-test"
 GRPC_OFFSET = 10000  # SeaweedFS serves gRPC on every HTTP port + 10000
 PORT_NAMES = ("master", "volume", "filer", "s3", "admin")

@@ -138,3 +138,17 @@ def test_a_catalogue_with_errors_publishes_nothing(catalogue: Path, tmp_path: Pa
     assert result.exit_code == 1
     assert "Nothing was published." in result.stderr
     assert not (tmp_path / "public").exists()
+
+
+def test_verbose_publish_to_s3_never_prints_credentials(
+    catalogue: Path, s3: tuple[list[str], str], s3_server: Any
+) -> None:
+    options, public = s3
+    result = CliRunner().invoke(
+        app, ["publish", str(catalogue), *options, "--now", NOW, "--verbose", "--dry-run"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"Plan for s3://{s3_server.bucket}/sample-")
+    assert "upload exclusive/feed.xml (new" in result.stdout
+    for secret in (s3_server.access_key, s3_server.secret_key):
+        assert secret not in result.stdout + result.stderr
