@@ -12,7 +12,6 @@ import pytest
 import fo_cast
 from fo_cast import lint
 from fo_cast.build import build
-from fo_cast.problems import Severity
 from fo_cast.site import Enclosure, Site, resolve_site
 from tests.conftest import SAMPLE
 
@@ -266,19 +265,6 @@ def test_enclosure_type_url_and_length(root: Path) -> None:
     ]
 
 
-def test_funding_text_over_128_characters(root: Path) -> None:
-    site = site_of(root)
-    show = site.shows[2]
-    funding = show.show.funding[0].model_copy(update={"text": "x" * 129})
-    show.entry.show = show.show.model_copy(update={"funding": [funding]})
-    problems = list(lint.lint_show(show))
-    assert [str(p) for p in problems] == [
-        f"{TALKS}:23: warning: funding[0].text: is 129 characters; podcast:funding takes 128 "
-        "(Podcast Index)"
-    ]
-    assert problems[0].severity is Severity.WARNING
-
-
 def test_lines_survive_the_manifest_cache(root: Path) -> None:
     """A warning on a manifest read from the cache points at the same line as a fresh read."""
     edit(root, EP, "summary: The US", "summary: The <b>US</b>")
@@ -286,3 +272,11 @@ def test_lines_survive_the_manifest_cache(root: Path) -> None:
     assert (root / ".fo-cast" / "manifests.json").is_file()
     assert problems(root) == first
     assert first[0].startswith(f"{EP}:6: warning: summary:")
+
+
+def test_funding_text_over_128_characters_is_an_error(root: Path) -> None:
+    """podcast:funding takes 128 characters (Podcast Index); the model refuses more."""
+    edit(root, TALKS, "text: Support Fair Observer", "text: " + "x" * 129)
+    assert problems(root) == [
+        f"{TALKS}:23: funding[0].text: is too long; keep it to 128 characters"
+    ]
