@@ -9,8 +9,11 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench browser-deps clean
 
+# Debian's own python3 ships venv separately (python3-venv): install it when venv fails.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
