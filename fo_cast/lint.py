@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from fo_cast import feeds, rules
 from fo_cast.catalogue import EpisodeEntry, ShowEntry
 from fo_cast.config import SETTINGS_FILE
+from fo_cast.messages import field_path
 from fo_cast.models import Person, ShowType
 from fo_cast.outputs import Output
 from fo_cast.problems import Problem, Severity
@@ -84,14 +85,7 @@ def _at(
 ) -> Problem:
     # A key the manifest lacks has no line of its own: name the file alone.
     line = entry.doc.line_of(loc) if loc and entry.doc.has((loc[0],)) else None
-    return Problem(entry.manifest, _field(loc), message, line, severity)
-
-
-def _field(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
+    return Problem(entry.manifest, field_path(loc), message, line, severity)
 
 
 def _blank(value: object) -> bool:
