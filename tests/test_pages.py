@@ -213,7 +213,8 @@ def test_every_page_has_lang_canonical_social_tags_and_one_h1(
         assert page.meta("twitter:card") == "summary"
         assert len(page.all("h1")) == 1, path
         assert page.one("a", class_="skip-link")["href"] == "#main"
-        assert page.all("main", id="main")
+        # Focusable, so following the skip link moves focus (and the next Tab) into it.
+        assert page.one("main", id="main")["tabindex"] == "-1"
         if path != "404.html":
             assert page.meta("og:image").startswith(BASE)
             assert page.json_ld()["@context"] == "https://schema.org"
@@ -387,6 +388,23 @@ def test_chapters_are_links_with_times(html: Callable[[str], str]) -> None:
     assert chapters[0]["href"].endswith("/audio.mp3#t=3")
     assert '<span class="time">0:06</span> What comes next</a>' in text
     assert len([a for t, a in page.elements if t == "a" and "data-start" in a]) == 3
+
+
+def test_a_chapter_link_says_which_chapter_it_is_for(sample: Path) -> None:
+    manifest = sample / PART_1 / "episode.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    old = "    title: The main argument\n"
+    assert old in text
+    manifest.write_text(
+        text.replace(old, old + "    url: https://example.com/argument\n"), encoding="utf-8"
+    )
+    _, _, site = make_site(sample)
+    data = {o.path: o.data for o in pages.render_pages(site)}[PART_1 + "index.html"]
+    assert data is not None
+    assert (
+        '<a class="chapter-link" href="https://example.com/argument">(link'
+        '<span class="visually-hidden"> for “The main argument”</span>)</a>'
+    ) in data.decode("utf-8")
 
 
 def test_companion_credits_disclaimer_people(html: Callable[[str], str]) -> None:

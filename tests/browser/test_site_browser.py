@@ -2,10 +2,13 @@
 
 One build, one server and one browser for the whole session. The sample catalogue is built
 with one extra, hostile episode; its page is checked on its own (it is not part of the sample).
+Every page type is audited with the vendored axe-core (README.md here), in light and dark mode,
+and checked on a phone, from the keyboard, in print and without JavaScript.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -62,7 +65,22 @@ SAMPLE_PAGES = [
     "exclusive/2024-07-23-russia-charm-offensive/",
     "talks/2024-08-04-middle-east-part-1/",
 ]
-EPISODE = "talks/2024-08-04-middle-east-part-1/"
+EPISODE = "talks/2024-08-04-middle-east-part-1/"  # video, chapters, a .vtt transcript
+PER_PAGE = 6  # episodes per show page in the browser build, so the show list has a page 2
+PAGE_TYPES = {  # one page of every template, each with its own features
+    "home": "",
+    "show": "exclusive/",
+    "show page 2": "exclusive/page/2/",
+    "episode with video, chapters and captions": EPISODE,
+    "episode without video": "talks/2024-08-24-middle-east-part-2/",
+    "404": "exclusive/no-such-episode/",
+}
+# axe-core (MPL-2.0), vendored: see README.md here. WCAG 2.1 A and AA, plus axe's best
+# practices, which hold the landmark, heading-order and region rules.
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"  # 4.14.1
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+PHONE = {"width": 375, "height": 812}
 
 
 @dataclass
@@ -86,6 +104,11 @@ class Watch:
 def _make_catalogue(where: Path) -> Path:
     root = where / "episodes"
     shutil.copytree(REPO / "episodes", root, ignore=shutil.ignore_patterns(".fo-cast", ".schema"))
+    settings = root / "fo-cast.toml"
+    text = settings.read_text(encoding="utf-8")
+    assert "\n[site]\n" in text and "episodes_per_page" not in text
+    text = text.replace("\n[site]\n", f"\n[site]\nepisodes_per_page = {PER_PAGE}\n")
+    settings.write_text(text, encoding="utf-8")
     source = root / "exclusive" / "2024-08-18-middle-east-boiling-hot"
     folder = root / HOSTILE_EPISODE.rstrip("/")
     folder.mkdir()
@@ -194,6 +217,32 @@ def sample_pages(tree: Path) -> list[str]:
     return ["", *[p for p in found if p != HOSTILE_EPISODE]]
 
 
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    data = AXE.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == AXE_SHA256, (
+        "see tests/browser/README.md to update axe"
+    )
+    return data.decode("utf-8")
+
+
+def axe_violations(page: Any, axe_source: str) -> list[str]:
+    """Returns what axe-core finds wrong with the page in AXE_TAGS, one line per rule."""
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
+        " resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    # A page with text always passes or fails color-contrast: proof that axe really ran.
+    assert "color-contrast" in {r["id"] for r in result["passes"] + result["violations"]}
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}: "
+        + "; ".join(" ".join(map(str, node["target"])) for node in v["nodes"])
+        for v in result["violations"]
+    ]
+
+
 def test_every_page_loads_without_errors(server: Server, context: Any) -> None:
     paths = sample_pages(server.tree)
     assert set(SAMPLE_PAGES) <= set(paths)
@@ -248,15 +297,29 @@ def test_audio_loads_its_duration_through_ranges_and_chapters_seek(
     assert watch.errors == [] and watch.dialogs == []
 
 
-def test_chapters_without_javascript_are_a_plain_list(server: Server, browser: Any) -> None:
+def test_pages_work_without_javascript(server: Server, browser: Any) -> None:
     ctx = browser.new_context(java_script_enabled=False)
     try:
         page = ctx.new_page()
         page.goto(server.url + EPISODE, wait_until="load")
         items = page.locator(".chapters li").all_inner_texts()
         assert items == ["0:00 Introduction", "0:03 The main argument", "0:06 What comes next"]
-        assert page.locator("button[data-copy]").is_hidden()
-        assert page.locator("input#feed-url-talks").input_value().endswith("/talks/feed.xml")
+        # Chapters are plain links to the audio at their start (Media Fragments #t=seconds).
+        links = page.evaluate(
+            "Array.from(document.querySelectorAll('.chapters a'), a => [a.href, a.dataset.start])"
+        )
+        audio = server.url + EPISODE + "audio.mp3"
+        assert links == [[f"{audio}#t={t}", t] for t in ("0", "3", "6")]
+        assert (server.tree / EPISODE / "audio.mp3").is_file()
+        for path in (EPISODE, PAGE_TYPES["show"]):
+            page.goto(server.url + path, wait_until="load")
+            field = page.get_by_label("Paste this address into your podcast app:")
+            expect(field).to_be_visible()
+            assert field.input_value().endswith("/feed.xml")
+            assert page.locator("button[data-copy]").is_hidden()  # it needs JS to copy
+        page.goto(server.url + EPISODE, wait_until="load")
+        with page.expect_navigation(url=audio + "#t=3"):
+            page.get_by_role("link", name=re.compile("The main argument")).click()
     finally:
         ctx.close()
 
@@ -302,11 +365,129 @@ def test_a_hostile_companion_runs_no_script(server: Server, context: Any) -> Non
     assert page.locator("h1").inner_text() == "</title></script><script>alert('title')</script>"
 
 
-def test_screenshots(server: Server, context: Any) -> None:
+@pytest.mark.parametrize(
+    ("scheme", "viewport"),
+    [("light", None), ("dark", None), ("light", PHONE)],
+    ids=["light", "dark", "light-phone"],
+)
+def test_every_page_type_passes_axe(
+    server: Server, browser: Any, axe_source: str, scheme: str, viewport: dict[str, int] | None
+) -> None:
+    ctx = browser.new_context(
+        viewport=viewport or {"width": 1200, "height": 900}, color_scheme=scheme
+    )
+    try:
+        page = ctx.new_page()
+        found = {}
+        for name, path in PAGE_TYPES.items():
+            response = page.goto(server.url + path, wait_until="load")
+            assert response is not None
+            assert response.status == (404 if name == "404" else 200), name
+            # The theme really switched (the 404 page inlines the same CSS).
+            paper = "rgb(20, 24, 29)" if scheme == "dark" else "rgb(255, 255, 255)"
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == paper
+            found[name] = axe_violations(page, axe_source)
+        assert found == {name: [] for name in PAGE_TYPES}
+    finally:
+        ctx.close()
+
+
+def test_no_horizontal_scrolling_on_a_phone(server: Server, browser: Any) -> None:
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = ctx.new_page()
+        wide = {}
+        for path in [*sample_pages(server.tree), PAGE_TYPES["404"], HOSTILE_EPISODE]:
+            page.goto(server.url + path, wait_until="load")
+            width, inner = page.evaluate("[document.scrollingElement.scrollWidth, innerWidth]")
+            if width > inner or inner != PHONE["width"]:
+                # A phone zooms out to fit wide content, so compare with the phone's width.
+                wide[path] = page.evaluate(
+                    """w => [...document.querySelectorAll('body *')]
+                        .filter(e => e.getBoundingClientRect().right > w)
+                        .slice(0, 5).map(e => e.tagName.toLowerCase() + '.' + e.className)""",
+                    PHONE["width"],
+                )
+        assert wide == {}
+    finally:
+        ctx.close()
+
+
+def test_tab_reaches_the_skip_link_first_and_it_moves_focus_to_main(
+    server: Server, context: Any
+) -> None:
+    page = context.new_page()
+    focused = """() => { const e = document.activeElement, r = e.getBoundingClientRect();
+        return [e.tagName.toLowerCase() + '#' + e.id + '.' + e.className, e.getAttribute('href'),
+                r.width > 1 && r.left >= 0 && r.top >= 0 && r.right <= innerWidth]; }"""
+    for name, path in PAGE_TYPES.items():
+        page.goto(server.url + path, wait_until="load")
+        page.keyboard.press("Tab")
+        assert page.evaluate(focused) == ["a#.skip-link", "#main", True], name  # on screen
+        page.keyboard.press("Enter")
+        assert page.evaluate(focused)[0] == "main#main.wrap", name
+        assert page.url.endswith("#main")
+        page.keyboard.press("Tab")  # the next stop is the first link in the content
+        assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
+        assert page.evaluate(focused)[0].startswith("a#"), name
+
+
+def test_the_video_loads_its_captions_track(server: Server, context: Any) -> None:
+    page, watch = watched(context)
+    page.goto(server.url + EPISODE, wait_until="load")
+    page.wait_for_function(
+        "() => { const t = document.querySelector('video.player track');"
+        " return t.readyState === 2 && t.track.cues.length > 0; }",
+        timeout=10_000,
+    )
+    track = page.evaluate(
+        """() => { const t = document.querySelector('video.player track');
+            return {kind: t.track.kind, language: t.track.language, mode: t.track.mode,
+                    cues: Array.from(t.track.cues, c => c.text)}; }"""
+    )
+    vtt = (server.catalogue / EPISODE / "transcript.vtt").read_text(encoding="utf-8")
+    assert track["kind"] == "captions" and track["language"] == "en"
+    assert track["mode"] == "showing"  # `default`: shown without the viewer asking
+    assert len(track["cues"]) == vtt.count(" --> ")
+    assert track["cues"][0] == "America’s New Fast-Changing Role in the Middle East, Part 1"
+    assert watch.errors == [] and watch.failed == []
+
+
+def test_print_hides_the_players_and_navigation(server: Server, context: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page = context.new_page()
-    for name, path in (("home", ""), ("show", "exclusive/"), ("episode", EPISODE)):
-        page.goto(server.url + path, wait_until="load")
-        target = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(target), full_page=True)
-        assert target.stat().st_size > 10_000
+    display = "sels => Object.fromEntries(sels.map(s => [s, getComputedStyle("
+    display += "document.querySelector(s)).display]))"
+    hidden = [".skip-link", ".site-header nav", ".breadcrumbs", ".players", "video", "audio"]
+    hidden += [".subscribe", ".recent", ".footer-links"]
+    kept = ["h1", ".episode-meta", ".chapters", ".companion", ".transcript", ".site-footer"]
+    page.goto(server.url + EPISODE, wait_until="load")
+    assert "none" not in page.evaluate(display, hidden + kept).values()
+    page.emulate_media(media="print")
+    shown = page.evaluate(display, hidden + kept)
+    assert {s: shown[s] for s in hidden} == {s: "none" for s in hidden}
+    assert "none" not in [shown[s] for s in kept]
+    page.screenshot(path=str(ARTIFACTS / "episode-print.png"), full_page=True)
+    page.goto(server.url + PAGE_TYPES["show page 2"], wait_until="load")
+    assert page.evaluate(display, [".pagination", ".subscribe"]) == {
+        ".pagination": "none",
+        ".subscribe": "none",
+    }
+
+
+def test_screenshots(server: Server, context: Any, browser: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone = browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
+    try:
+        shots = (("home", ""), ("show", "exclusive/"), ("episode", EPISODE))
+        for suffix, page in (("", context.new_page()), ("-mobile", phone.new_page())):
+            for name, path in shots:
+                # networkidle: the video's poster, not its loading spinner
+                page.goto(server.url + path, wait_until="networkidle")
+                target = ARTIFACTS / f"{name}{suffix}.png"
+                page.screenshot(path=str(target), full_page=True)
+                assert target.stat().st_size > 10_000
+    finally:
+        phone.close()
