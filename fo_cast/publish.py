@@ -17,7 +17,7 @@ from fo_cast.errors import FoCastError, PublishRefused, StorageError
 from fo_cast.guard import RECORD_KEY
 from fo_cast.outputs import Output, Stage
 from fo_cast.plan import Plan, Upload, format_bytes
-from fo_cast.storage import Storage
+from fo_cast.storage import ServerUnreachable, Storage
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class Uploaded:
 class Failed:
     key: str
     message: str
+    unreachable: bool = False  # the target did not answer: the stage's other uploads stop
 
 
 @dataclass(frozen=True)
@@ -114,23 +115,33 @@ def publish(plan: Plan, storage: Storage, *, workers: int = 8) -> Generator[Even
         if not batch:
             continue
         yield StageStarted(stage, len(batch), sum(u.size for u in batch))
-        failed = 0
+        failed = arrived = 0
+        unreachable = False
         try:
             # closing(): in-flight uploads settle before the index records what arrived.
             with contextlib.closing(_upload_all(batch, storage, workers)) as events:
                 for event in events:
-                    failed += isinstance(event, Failed)
-                    sent_bytes += event.size if isinstance(event, Uploaded) else 0
+                    if isinstance(event, Failed):
+                        failed += 1
+                        unreachable = unreachable or event.unreachable
+                    elif isinstance(event, Uploaded):
+                        arrived += 1
+                        sent_bytes += event.size
                     yield event
         except BaseException:  # Ctrl-C, or the consumer stopped listening
             _save_what_arrived(storage)
             raise
         if failed:
-            _save_what_arrived(storage)
+            if not unreachable:
+                # Saving the index and aborting leftovers would each wait out the retries
+                # again; the re-run reads metadata and aborts leftovers when it starts.
+                _save_what_arrived(storage)
             later = [s.name.lower() for s in Stage if s > stage]
             held = f"; {' and '.join(later)} were not published" if later else ""
+            untried = len(batch) - failed - arrived
+            skipped = f", {untried} stopped (the target did not answer)" if untried else ""
             raise StorageError(
-                f"{failed} of {len(batch)} {stage.name.lower()} uploads failed{held}. "
+                f"{failed} of {len(batch)} {stage.name.lower()} uploads failed{skipped}{held}. "
                 "Run publish again to finish; what arrived is not sent again."
             )
     # Deletes come after the feeds that stopped pointing at these objects.
@@ -169,12 +180,19 @@ def _upload_all(batch: list[Upload], storage: Storage, workers: int) -> Generato
             events.put(Sent(upload.key, size))
 
         try:
+            if cancel.is_set():
+                return  # queued behind an upload that found the target gone (or abandoned)
             _check_source(upload)
             storage.put(upload.output, upload.content_hash, upload.cache_control, progress)
             _check_source(upload)  # an edit during the upload would leave a wrong hash
             events.put(Uploaded(upload.key, upload.size, str(upload.reason)))
         except _Cancelled:
             pass
+        except ServerUnreachable as error:
+            # Each queued upload would wait out the same timeouts and retries (minutes per
+            # file): stop starting them. Those in flight end on their own.
+            cancel.set()
+            events.put(Failed(upload.key, str(error), unreachable=True))
         except (FoCastError, OSError) as error:
             events.put(Failed(upload.key, str(error)))
         except BaseException as error:  # a bug: hand it to the consumer's thread

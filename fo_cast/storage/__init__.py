@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from fo_cast.errors import ConfigError
+from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Output
 
 # Keys under this folder belong to fo-cast itself (hash index, GUID record): never planned,
@@ -19,6 +19,14 @@ INDEX_KEY = RESERVED_PREFIX + "index.json"
 
 Progress = Callable[[int], None]  # called with the bytes sent since the last call
 CHUNK = 1024 * 1024
+
+
+class ServerUnreachable(StorageError):
+    """The target did not answer, even after retries (refused, timed out, dropped).
+
+    Every other upload of the publish would wait just as long to fail the same way, so
+    publish() stops starting new ones when it sees this.
+    """
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,8 @@ def storage_for(url: str, endpoint_url: str | None = None, **options: Any) -> St
     """Returns the Storage for a target URL: file:///folder or a plain path, or s3://bucket/prefix.
 
     `endpoint_url` (or AWS_ENDPOINT_URL) points S3 at a compatible server; options go to the
-    backend (S3: max_attempts, retry_mode, workers, multipart_threshold, checksum).
+    backend (S3: max_attempts, retry_mode, connect_timeout, read_timeout, workers,
+    multipart_threshold, multipart_chunksize, part_concurrency, checksum).
     """
     parts = urlsplit(url)
     if "@" in parts.netloc:
@@ -130,6 +139,7 @@ __all__ = [
     "RESERVED_PREFIX",
     "Progress",
     "RemoteObject",
+    "ServerUnreachable",
     "Storage",
     "hash_file",
     "storage_for",

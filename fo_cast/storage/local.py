@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import threading
 import uuid
 from collections.abc import Sequence
@@ -85,7 +84,13 @@ class LocalStorage:
                             progress(len(output.data))
                     else:
                         assert output.source is not None
-                        _copy(output.source, out, progress)
+                        # Hashed as copied: an edit since the plan (or during the copy) must
+                        # not land under the planned hash, which the index would then vouch for.
+                        if _copy(output.source, out, progress) != content_hash:
+                            raise StorageError(
+                                f"{self.describe()}: {output.source} changed since the plan; "
+                                "run publish again"
+                            )
                     # Feeds and records are what readers trust: make them survive a power cut.
                     if output.stage is Stage.FEED or output.path.startswith(RESERVED_PREFIX):
                         out.flush()
@@ -148,7 +153,12 @@ class LocalStorage:
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
         data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
         record = Output(INDEX_KEY, "application/json", Stage.FEED, data=data)
-        self.put(record, hashlib.sha256(data).hexdigest(), "no-store")
+        try:
+            self.put(record, hashlib.sha256(data).hexdigest(), "no-store")
+        except StorageError:
+            with self._lock:  # not saved: a later save_index must try again
+                self._dirty = True
+            raise
 
     def _load_index(self) -> dict[str, RemoteObject]:
         raw = self.read(INDEX_KEY)
@@ -157,7 +167,7 @@ class LocalStorage:
         try:
             objects = json.loads(raw)["objects"]
             return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return {}  # a damaged index only costs a rehash
 
     def _describe_file(self, key: str, known: RemoteObject | None) -> RemoteObject:
@@ -174,14 +184,16 @@ class LocalStorage:
         return self.root.joinpath(*parts)
 
 
-def _copy(source: Path, out: BinaryIO, progress: Progress | None) -> None:
+def _copy(source: Path, out: BinaryIO, progress: Progress | None) -> str:
+    """Returns the sha256 hex of the bytes copied."""
+    digest = hashlib.sha256()
     with open(source, "rb") as src:
-        if progress is None:
-            shutil.copyfileobj(src, out, CHUNK)
-            return
         while chunk := src.read(CHUNK):
+            digest.update(chunk)
             out.write(chunk)
-            progress(len(chunk))
+            if progress:
+                progress(len(chunk))
+    return digest.hexdigest()
 
 
 def _etag(stat: os.stat_result) -> str:

@@ -20,7 +20,7 @@ from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Output
-from fo_cast.storage import INDEX_KEY, RESERVED_PREFIX, Progress, RemoteObject
+from fo_cast.storage import INDEX_KEY, RESERVED_PREFIX, Progress, RemoteObject, ServerUnreachable
 
 HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
 MB = 1024 * 1024
@@ -31,6 +31,14 @@ class S3Storage:
 
     Credentials come from boto3's standard chain (environment, profiles, instance roles);
     AWS_ENDPOINT_URL or `endpoint_url` points it at an S3-compatible server.
+
+    `max_attempts` counts every try of a request, the first included. The defaults bound
+    what a lost network costs. A refused connection fails within a second (botocore backs
+    off 50 ms and up for it; 1 s and up, at most 7 s in all, for throttling and 5xx). A
+    server that accepts connections but stops answering costs every try 1 s of waiting for
+    `100 Continue` plus the read timeout: about 1 min per request, and a multipart upload
+    then spends as long again trying to abort itself. The settings before (60 s read
+    timeout, 9 tries) made that 10 min per request.
     """
 
     def __init__(
@@ -42,12 +50,14 @@ class S3Storage:
         profile: str | None = None,
         region: str | None = None,
         retry_mode: Literal["legacy", "standard", "adaptive"] = "standard",
-        max_attempts: int = 8,
+        max_attempts: int = 4,
         workers: int = 8,
         multipart_threshold: int = 64 * MB,
         multipart_chunksize: int = 16 * MB,
         part_concurrency: int = 4,
         checksum: bool = True,
+        connect_timeout: float = 5,
+        read_timeout: float = 15,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -79,12 +89,13 @@ class S3Storage:
         )
         config = Config(
             # botocore's own backoff handles throttling, 5xx and dropped connections.
-            retries={"mode": retry_mode, "max_attempts": max_attempts},
+            # total_max_attempts counts the first try; botocore's "max_attempts" does not.
+            retries={"mode": retry_mode, "total_max_attempts": max_attempts},
             # S3 compatibles rarely support virtual-host buckets on a bare IP or localhost.
             s3={"addressing_style": "path" if self._endpoint else "auto"},
             max_pool_connections=workers * part_concurrency + 4,
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
             # Some S3 compatibles reject the CRC trailers botocore adds by default.
             request_checksum_calculation="when_supported" if checksum else "when_required",
             response_checksum_validation="when_supported" if checksum else "when_required",
@@ -163,6 +174,7 @@ class S3Storage:
                 assert output.source is not None
                 if self.checksum:
                     args["ChecksumAlgorithm"] = "CRC32"  # per part; sha256 is in metadata
+                before = _stat(output.source)
                 self._client.upload_file(
                     str(output.source),
                     self.bucket,
@@ -171,6 +183,12 @@ class S3Storage:
                     Config=self._transfer,
                     Callback=progress,
                 )
+                if _stat(output.source) != before:
+                    self._disown(output, cache_control)
+                    raise StorageError(
+                        f"{self.describe()}: {output.source} changed while it was uploaded "
+                        f"as {output.path}; run publish again"
+                    )
                 etag = self._head(output.path).etag  # upload_file does not return the ETag
         stored = RemoteObject(
             output.path, output.length, content_hash, etag, output.content_type, cache_control
@@ -234,14 +252,19 @@ class S3Storage:
             self._dirty = False
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
         data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
-        with self._errors("save the hash index"):
-            self._client.put_object(
-                Bucket=self.bucket,
-                Key=self._key(INDEX_KEY),
-                Body=data,
-                ContentType="application/json",
-                CacheControl="no-store",
-            )
+        try:
+            with self._errors("save the hash index"):
+                self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(INDEX_KEY),
+                    Body=data,
+                    ContentType="application/json",
+                    CacheControl="no-store",
+                )
+        except StorageError:
+            with self._lock:  # not saved: a later save_index must try again
+                self._dirty = True
+            raise
 
     def _put_object(self, output: Output, content_hash: str, args: dict[str, Any]) -> str:
         if self.checksum:
@@ -258,6 +281,24 @@ class S3Storage:
                     Bucket=self.bucket, Key=key, Body=body, ContentLength=output.length, **args
                 )
         return str(reply["ETag"]).strip('"')
+
+    def _disown(self, output: Output, cache_control: str) -> None:
+        """Removes the sha256 from an object whose source changed while its parts were sent.
+
+        The server checks each part's CRC but not the whole, and the hash went into the
+        metadata before the first part was read: the stored bytes (perhaps half old, half
+        new) may not be what it claims. Without it, every later plan sends the file again,
+        even if the edit is undone. The object stays, since a published feed may point at it.
+        """
+        key = self._key(output.path)
+        self._client.copy_object(
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            MetadataDirective="REPLACE",
+            ContentType=output.content_type,
+            CacheControl=cache_control,
+        )
 
     def _head(self, key: str) -> RemoteObject:
         with self._errors(f"inspect {key}"):
@@ -278,7 +319,7 @@ class S3Storage:
         try:
             objects = json.loads(raw)["objects"]
             return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return {}  # a damaged index only costs one HEAD per object
 
     def _key(self, key: str) -> str:
@@ -306,17 +347,21 @@ class S3Storage:
         except botocore.exceptions.ProfileNotFound as error:
             raise StorageError(f"{self.describe()}: {error}") from error
         except (
-            botocore.exceptions.EndpointConnectionError,
-            botocore.exceptions.ConnectionClosedError,
-            botocore.exceptions.ReadTimeoutError,
-            botocore.exceptions.ConnectTimeoutError,
+            # refused, connect/read timeouts, proxy and TLS failures; dropped connections
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.HTTPClientError,
         ) as error:
-            raise StorageError(
+            raise ServerUnreachable(
                 f"{self.describe()}: cannot {doing}: the server could not be reached "
                 "(retried; check the endpoint and network)"
             ) from error
         except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
             raise StorageError(f"{self.describe()}: cannot {doing}: {error}") from error
+
+
+def _stat(path: os.PathLike[str]) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
 
 
 class _Missing(Exception):
