@@ -372,6 +372,14 @@ def publish(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print the plan before carrying it out.")
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=1, help="S3: seconds to wait for an answer before retrying [15]."),
+    ] = None,
+    tries: Annotated[
+        int | None,
+        typer.Option(min=1, max=20, help="S3: tries per request, retries included [4]."),
+    ] = None,
 ) -> None:
     """Validate, build and sync the tree to a target: media first, feeds last.
 
@@ -384,8 +392,11 @@ def publish(
     clock = _now(now)
     cat, result = _built(catalogue, base_url, clock, strict)
     settings = cat.settings.publish
+    tuning = {"read_timeout": timeout, "max_attempts": tries}
     storage = storage_for(
-        _target(catalogue, to, settings.target), endpoint_url or settings.endpoint_url
+        _target(catalogue, to, settings.target),
+        endpoint_url or settings.endpoint_url,
+        **{name: value for name, value in tuning.items() if value is not None},
     )
     root = getattr(storage, "root", None)  # a local folder: never the catalogue's own files
     if isinstance(root, Path) and (overlap := _overlap(catalogue, root)):

@@ -487,3 +487,22 @@ def test_sanitised_html_is_valid_html() -> None:
     for html in (companion.page, companion.feed):
         assert '<img src="x">' not in html
         assert "<a rel=" not in html
+
+
+def test_an_unreachable_s3_endpoint_is_one_line_and_quick(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens on port 9 of the loopback: refused at once, said in one line."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDNEVERSHOWN")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-shown")
+    result = fo_cast(
+        "publish", sample, "--to", "s3://bucket/fo", "--endpoint-url", "http://127.0.0.1:9",
+        "--tries", "1", "--timeout", "2", "--now", NOW,
+    )  # fmt: skip
+    assert result.returncode == 4
+    assert result.stderr.strip().splitlines() == [
+        "fo-cast: s3://bucket/fo at http://127.0.0.1:9: cannot list: the server could not be "
+        "reached (retried; check the endpoint and network)"
+    ]
+    assert "never-shown" not in result.stdout + result.stderr
+    assert "NEVERSHOWN" not in result.stdout + result.stderr
