@@ -121,7 +121,45 @@ def _check_unique_paths(result: Build) -> None:
         seen.add(output.path)
 
 
-def write_tree(result: Build, out: Path) -> None:
+def overlap_with(catalogue: Path, folder: Path) -> str | None:
+    """Returns how folder overlaps the catalogue (it is it, holds it, or lies inside it)."""
+    cat, where = catalogue.resolve(), folder.resolve()
+    if where == cat:
+        return "is the catalogue"
+    if where in cat.parents:
+        return "holds the catalogue"
+    if cat in where.parents:
+        return "is inside the catalogue"
+    return None
+
+
+# What a folder may hold for a build to take it over: a previous build (it always writes
+# index.opml), or nothing but the folder's own note.
+BUILT_MARK = "index.opml"
+
+
+def refuse_output(catalogue: Path, out: Path) -> str | None:
+    """Returns why out must not receive a build (which removes what it did not write), or None.
+
+    A build never writes into the catalogue or a folder holding it, nor into a folder of
+    someone else's files: `--out .` or `--out ~/Documents` would otherwise lose them.
+    """
+    overlap = overlap_with(catalogue, out)
+    if overlap:
+        return f"{overlap}; build replaces that folder whole"
+    if out.exists() and not out.is_dir():
+        return "is not a folder"
+    if out.is_dir() and not (out / BUILT_MARK).is_file():
+        others = sorted(p.name for p in out.iterdir() if p.name != "README.md")
+        if others:
+            return (
+                f"holds files fo-cast did not build (such as '{others[0]}') and build "
+                "replaces the folder whole; choose a new or empty folder"
+            )
+    return None
+
+
+def write_tree(result: Build, out: Path, catalogue: Path | None = None) -> None:
     """Writes the build into out, changing only the files that differ from what is there.
 
     Media and artwork enter as hard links (a copy only across file systems), so a 2 GB video
@@ -130,8 +168,11 @@ def write_tree(result: Build, out: Path) -> None:
     build is left alone. New files are written aside first, then renamed into place (media,
     then pages, then feeds) with the replaced files kept until the end, so a failure puts the
     previous tree back. Without a record (a first build) the whole tree is written aside and
-    swapped in with one rename.
+    swapped in with one rename. With `catalogue`, an out that refuse_output() refuses raises
+    FoCastError before anything is written.
     """
+    if catalogue is not None and (refusal := refuse_output(catalogue, out)):
+        raise FoCastError(f"{out} {refusal}")
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(out)

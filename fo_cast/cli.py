@@ -14,7 +14,7 @@ import typer
 import fo_cast
 from fo_cast import scaffold
 from fo_cast.build import build as build_tree
-from fo_cast.build import write_tree
+from fo_cast.build import overlap_with, refuse_output, write_tree
 from fo_cast.catalogue import Catalogue
 from fo_cast.errors import FoCastError
 from fo_cast.models import Status
@@ -229,38 +229,11 @@ BaseUrlOption = Annotated[
 ]
 
 
-def _overlap(catalogue: Path, folder: Path) -> str | None:
-    """Returns how folder overlaps the catalogue (it is it, holds it, or lies inside it)."""
-    cat, where = catalogue.resolve(), folder.resolve()
-    if where == cat:
-        return "is the catalogue"
-    if where in cat.parents:
-        return "holds the catalogue"
-    if cat in where.parents:
-        return "is inside the catalogue"
-    return None
-
-
-# What a folder may hold for `build` to replace it: a previous build (it always writes
-# index.opml), or nothing but the folder's own note.
-_BUILT_MARK = "index.opml"
-
-
 def _check_out(catalogue: Path, out: Path) -> None:
-    """Exits 2 unless out is a folder `build` may replace whole (it deletes what was there)."""
-    overlap = _overlap(catalogue, out)
-    if overlap:
-        _fail(f"--out {out} {overlap}; build replaces that folder whole", ExitCode.USAGE)
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out} is not a folder", ExitCode.USAGE)
-    if out.is_dir() and not (out / _BUILT_MARK).is_file():
-        others = sorted(p.name for p in out.iterdir() if p.name != "README.md")
-        if others:
-            _fail(
-                f"--out {out} holds files fo-cast did not build (such as '{others[0]}') and "
-                "build replaces the folder whole; choose a new or empty folder",
-                ExitCode.USAGE,
-            )
+    """Exits 2 unless out is a folder `build` may replace (see build.refuse_output)."""
+    refusal = refuse_output(catalogue, out)
+    if refusal:
+        _fail(f"--out {out} {refusal}", ExitCode.USAGE)
 
 
 @app.command()
@@ -285,7 +258,7 @@ def build(
         raise typer.Exit(ExitCode.PROBLEMS)
     for problem in report:
         typer.echo(str(problem), err=True)
-    write_tree(result, out)
+    write_tree(result, out, catalogue=catalogue)  # the library refuses too, as a last guard
     feeds_count = sum(1 for o in result.outputs if o.stage is Stage.FEED)
     typer.echo(f"Built {len(result.outputs)} files ({feeds_count} feeds) into {out}/")
 
@@ -399,7 +372,7 @@ def publish(
         **{name: value for name, value in tuning.items() if value is not None},
     )
     root = getattr(storage, "root", None)  # a local folder: never the catalogue's own files
-    if isinstance(root, Path) and (overlap := _overlap(catalogue, root)):
+    if isinstance(root, Path) and (overlap := overlap_with(catalogue, root)):
         _fail(f"the target {root.resolve().as_uri()} {overlap}; publish elsewhere", ExitCode.USAGE)
     cache_path = catalogue / ".fo-cast" / "hashes.json"
     cache = load_hash_cache(cache_path)

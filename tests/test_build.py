@@ -437,3 +437,22 @@ def test_every_rendering_module_is_in_the_code_version() -> None:
         n.split(".")[1] for n in seen
     }
     assert {name.split(".")[1] for name in seen} <= listed
+
+
+def test_write_tree_refuses_the_catalogue_and_what_holds_it(sample: Path) -> None:
+    """The library keeps the guard the CLI has: a build never replaces its own catalogue."""
+    from fo_cast.errors import FoCastError
+
+    catalogue, probed, report = fo_cast.check(sample, now=NOW)
+    result = build(catalogue, probed, report, NOW)
+    before = sorted(p.relative_to(sample) for p in sample.rglob("*"))
+    for out in (sample, sample.parent, sample / "talks"):
+        with pytest.raises(FoCastError, match="catalogue; build replaces that folder whole"):
+            write_tree(result, out, catalogue=sample)
+    assert sorted(p.relative_to(sample) for p in sample.rglob("*")) == before
+    stranger = sample.parent / "documents"
+    stranger.mkdir()
+    (stranger / "thesis.odt").write_bytes(b"months of work")
+    with pytest.raises(FoCastError, match="holds files fo-cast did not build"):
+        write_tree(result, stranger, catalogue=sample)
+    assert (stranger / "thesis.odt").read_bytes() == b"months of work"
