@@ -165,18 +165,21 @@ def _podcast_index_show(show: ShowView) -> Iterator[Problem]:
 
 def _people(entry: ShowEntry | EpisodeEntry, people: Sequence[Person]) -> Iterator[Problem]:
     for index, person in enumerate(people):
-        if len(person.name) > MAX_PODCAST_TEXT:
-            yield _at(
-                entry,
-                ("people", index, "name"),
-                f"is {len(person.name)} characters; podcast:person takes {MAX_PODCAST_TEXT} "
-                f"({PODCAST_INDEX})",
-                Severity.WARNING,
-            )
+        yield from _person_name(entry, ("people", index, "name"), person.name)
         for key in ("href", "img"):
             url = getattr(person, key)
             if url is not None:
                 yield from _https(entry, ("people", index, key), url, "podcast:person")
+
+
+def _person_name(entry: ShowEntry | EpisodeEntry, loc: Loc, name: str) -> Iterator[Problem]:
+    if len(name) > MAX_PODCAST_TEXT:
+        yield _at(
+            entry,
+            loc,
+            f"is {len(name)} characters; podcast:person takes {MAX_PODCAST_TEXT} ({PODCAST_INDEX})",
+            Severity.WARNING,
+        )
 
 
 def _https(entry: ShowEntry | EpisodeEntry, loc: Loc, url: str, tag: str) -> Iterator[Problem]:
@@ -218,15 +221,8 @@ def lint_episode(show: ShowView, episode: EpisodeView) -> Iterator[Problem]:
     for enclosure in episode.enclosures:
         yield from _enclosure(episode, enclosure)
     yield from _people(entry, model.people)
-    for index, credit in enumerate(model.credits):
-        if len(credit.name) > MAX_PODCAST_TEXT:
-            yield _at(
-                entry,
-                ("credits", index, "name"),
-                f"is {len(credit.name)} characters; podcast:person takes {MAX_PODCAST_TEXT} "
-                f"({PODCAST_INDEX})",
-                Severity.WARNING,
-            )
+    for index, credit in enumerate(model.credits):  # credits become writers' podcast:person
+        yield from _person_name(entry, ("credits", index, "name"), credit.name)
 
 
 def _media_loc(episode: EpisodeView, enclosure: Enclosure) -> Loc:
