@@ -25,7 +25,8 @@ def _validate(root: str) -> dict[str, object]:
 
 def _build(root: str, out: str, what: str = "all") -> dict[str, object]:
     import fo_cast
-    from fo_cast.build import build, write_tree
+    from fo_cast.build import build
+    from fo_cast.tree import write_tree
 
     start = time.perf_counter()
     catalogue, probed, report = fo_cast.check(root)

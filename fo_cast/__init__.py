@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fo_cast.catalogue import Catalogue, load_catalogue
-from fo_cast.checks import Probed, validate_catalogue
+from fo_cast.catalogue.checks import validate_catalogue
+from fo_cast.catalogue.reader import Catalogue, load_catalogue
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
-from fo_cast.lint import lint_site
+from fo_cast.media.probe import Probed
 from fo_cast.problems import Problem, Report, Severity
-from fo_cast.site import resolve_site
+from fo_cast.render.lint import lint_site
+from fo_cast.render.site import resolve_site
 
 __all__ = [
     "Catalogue",

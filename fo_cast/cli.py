@@ -12,20 +12,20 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 import fo_cast
-from fo_cast import scaffold
 from fo_cast.build import build as build_tree
-from fo_cast.build import overlap_with, refuse_output, write_tree
-from fo_cast.catalogue import Catalogue
+from fo_cast.catalogue import scaffold
+from fo_cast.catalogue.models import Status
+from fo_cast.catalogue.reader import Catalogue
 from fo_cast.errors import FoCastError
-from fo_cast.models import Status
+from fo_cast.media.probe import ProbeError, probe_media
 from fo_cast.outputs import Build, Stage
-from fo_cast.plan import Plan
-from fo_cast.probe import ProbeError, probe_media
 from fo_cast.problems import Report
-from fo_cast.publish import Summary
+from fo_cast.publish.plan import Plan
+from fo_cast.publish.run import Summary
+from fo_cast.render.site import video_guid
 from fo_cast.rules import check_base_url
-from fo_cast.site import video_guid
 from fo_cast.storage import Storage
+from fo_cast.tree import overlap_with, refuse_output, write_tree
 
 
 class ExitCode(enum.IntEnum):
@@ -358,8 +358,8 @@ def publish(
 
     Example: fo-cast publish episodes --to s3://podcasts/fo --dry-run
     """
-    from fo_cast.guard import load_record
-    from fo_cast.plan import load_hash_cache, plan_publish, save_hash_cache
+    from fo_cast.publish.guard import load_record
+    from fo_cast.publish.plan import load_hash_cache, plan_publish, save_hash_cache
     from fo_cast.storage import storage_for
 
     clock = _now(now)
@@ -420,7 +420,7 @@ def _run_publish(plan: Plan, storage: Storage, quiet: bool) -> Summary:
     """
     from contextlib import closing
 
-    from fo_cast.publish import Deleted, Done, Failed, Sent, StageStarted, Uploaded, publish
+    from fo_cast.publish.run import Deleted, Done, Failed, Sent, StageStarted, Uploaded, publish
 
     summary: Summary | None = None
     events = publish(plan, storage)
@@ -479,8 +479,8 @@ def verify(
 
     Example: fo-cast verify episodes --base-url http://127.0.0.1:8000/
     """
-    from fo_cast.verify import feed_urls
-    from fo_cast.verify import verify as verify_urls
+    from fo_cast.publish.verify import feed_urls
+    from fo_cast.publish.verify import verify as verify_urls
 
     outcome = "Nothing was checked."
     cat, result = _built(catalogue, base_url, _now(now), strict=False, outcome=outcome)

@@ -15,12 +15,13 @@ import jinja2
 import pytest
 
 import fo_cast
-from fo_cast import build as build_module
-from fo_cast import feeds
-from fo_cast.build import TREE_RECORD, build, write_tree
+from fo_cast import tree as tree_module
+from fo_cast.build import build
 from fo_cast.outputs import Build
-from fo_cast.rendercache import RenderCache, key
-from fo_cast.site import fingerprint_of
+from fo_cast.render import feeds
+from fo_cast.render.cache import RenderCache, key
+from fo_cast.render.site import fingerprint_of
+from fo_cast.tree import TREE_RECORD, write_tree
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 EPISODE = "exclusive/2024-07-23-russia-charm-offensive"
@@ -307,7 +308,7 @@ def test_an_interrupted_update_leaves_the_previous_tree(
             raise KeyboardInterrupt
         replace(src, dst)
 
-    monkeypatch.setattr(build_module.os, "replace", interrupted)
+    monkeypatch.setattr(tree_module.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_tree(result, out)
     monkeypatch.undo()
@@ -333,7 +334,7 @@ def test_a_failed_update_falls_back_to_a_whole_write(
             raise OSError("disk hiccup")
         replace(src, dst)
 
-    monkeypatch.setattr(build_module.os, "replace", failing_once)
+    monkeypatch.setattr(tree_module.os, "replace", failing_once)
     write_tree(result, out)
     assert failed and tree(out) == contents(result)
 
@@ -403,21 +404,22 @@ def test_cache_keys_are_made_of_fingerprints() -> None:
 
 def test_every_rendering_module_is_in_the_code_version() -> None:
     """What the renderers use from fo-cast is hashed into code_version(), or is data."""
-    import fo_cast.rendercache as rendercache
+    import fo_cast.render.cache as rendercache
 
-    # modules that shape no output: data types, reading, and the collector pause
+    # modules that shape no output: data types, reading, probing and the collector pause
     data_only = {
-        "catalogue",
-        "checks",
-        "outputs",
-        "problems",
-        "errors",
-        "yaml12",
-        "probe",
-        "gcpause",
+        "fo_cast.catalogue.reader",
+        "fo_cast.catalogue.checks",
+        "fo_cast.catalogue.yaml12",
+        "fo_cast.media.probe",
+        "fo_cast.outputs",
+        "fo_cast.problems",
+        "fo_cast.errors",
+        "fo_cast.gcpause",
     }
     seen: set[str] = set()
-    todo = ["fo_cast.site", "fo_cast.feeds", "fo_cast.pages", "fo_cast.companion"]
+    todo = ["fo_cast.render.site", "fo_cast.render.feeds", "fo_cast.render.pages"]
+    todo.append("fo_cast.render.companion")
     while todo:
         name = todo.pop()
         if name in seen:
@@ -426,17 +428,14 @@ def test_every_rendering_module_is_in_the_code_version() -> None:
         module = sys.modules[name]
         for value in vars(module).values():
             used = getattr(value, "__module__", None) or getattr(value, "__name__", "")
-            if (
-                isinstance(used, str)
-                and used.startswith("fo_cast.")
-                and used.split(".")[1] not in data_only
-            ):
+            if isinstance(used, str) and used.startswith("fo_cast.") and used not in data_only:
                 todo.append(used)
-    listed = {name.removesuffix(".py") for name in rendercache.RENDER_MODULES}
-    assert {"site", "feeds", "feedgen_ext", "rules", "models", "config"} <= {
-        n.split(".")[1] for n in seen
+    listed = {
+        "fo_cast." + name.removesuffix(".py").replace("/", ".")
+        for name in rendercache.RENDER_INPUTS
     }
-    assert {name.split(".")[1] for name in seen} <= listed
+    assert {"fo_cast.render.feedgen_ext", "fo_cast.rules", "fo_cast.catalogue.models"} <= seen
+    assert {name for name in seen if not name.startswith("fo_cast.render.")} <= listed
 
 
 def test_write_tree_refuses_the_catalogue_and_what_holds_it(sample: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 from conftest import SAMPLE
 
-from fo_cast.catalogue import load_catalogue
-from fo_cast.checks import validate_catalogue
+from fo_cast.catalogue.checks import validate_catalogue
+from fo_cast.catalogue.reader import load_catalogue
 from fo_cast.problems import Report
 
 

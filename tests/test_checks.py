@@ -10,8 +10,9 @@ import pytest
 from conftest import MEDIA
 
 import fo_cast
-from fo_cast.catalogue import load_catalogue
-from fo_cast.checks import Probed, check_artwork, validate_catalogue
+from fo_cast.catalogue.checks import check_artwork, validate_catalogue
+from fo_cast.catalogue.reader import load_catalogue
+from fo_cast.media.probe import Probed
 from fo_cast.problems import Report
 
 EPISODE = "talks/2024-08-04-middle-east-part-1"
@@ -37,7 +38,7 @@ def test_second_validate_opens_no_media(sample: Path, monkeypatch) -> None:
     def refuse(path: Path) -> None:
         raise AssertionError(f"opened {path}")
 
-    monkeypatch.setattr("fo_cast.probe.probe_media", refuse)
+    monkeypatch.setattr("fo_cast.media.probe.probe_media", refuse)
     second = fo_cast.check(sample)[1]
     assert second.media == first.media
     # touching one file probes exactly that one again
@@ -48,13 +49,13 @@ def test_second_validate_opens_no_media(sample: Path, monkeypatch) -> None:
 
     def record(path: Path):
         opened.append(path)
-        from fo_cast.probe import MediaInfo
+        from fo_cast.media.probe import MediaInfo
 
         return MediaInfo(
             size=1, mime_type="audio/mpeg", duration=1.0, kind="audio", container="mp3"
         )
 
-    monkeypatch.setattr("fo_cast.probe.probe_media", record)
+    monkeypatch.setattr("fo_cast.media.probe.probe_media", record)
     fo_cast.check(sample)
     assert opened == [audio]
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from fo_cast import companion
-from fo_cast.companion import render_companion, sanitise
+from fo_cast.render import companion
+from fo_cast.render.companion import render_companion, sanitise
 
 HOSTILE = [
     "<script>alert(1)</script>",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.main import get_command
 
+from fo_cast.catalogue.scaffold import write_schemas
 from fo_cast.cli import app
-from fo_cast.scaffold import write_schemas
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")

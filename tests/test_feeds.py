@@ -23,16 +23,16 @@ import pytest
 from lxml import etree
 
 import fo_cast
-from fo_cast import feeds
-from fo_cast.catalogue import EpisodeEntry
-from fo_cast.companion import Companion
-from fo_cast.feedgen_ext import ITUNES_NS, PODCAST_NS
-from fo_cast.guard import GuardRecord, check_guard
-from fo_cast.models import Status
+from fo_cast.catalogue.models import Status
+from fo_cast.catalogue.reader import EpisodeEntry
+from fo_cast.media.probe import probe_media
 from fo_cast.outputs import Stage
-from fo_cast.probe import probe_media
-from fo_cast.rendercache import RenderCache
-from fo_cast.site import Site, podcast_guid, resolve_site, video_guid
+from fo_cast.publish.guard import GuardRecord, check_guard
+from fo_cast.render import feeds
+from fo_cast.render.cache import RenderCache
+from fo_cast.render.companion import Companion
+from fo_cast.render.feedgen_ext import ITUNES_NS, PODCAST_NS
+from fo_cast.render.site import Site, podcast_guid, resolve_site, video_guid
 from tests.conftest import SAMPLE, build_case
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

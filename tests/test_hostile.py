@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 
 from fo_cast.cli import app
 from fo_cast.errors import ConfigError, FoCastError
-from fo_cast.plan import save_hash_cache
+from fo_cast.publish.plan import save_hash_cache
+from fo_cast.publish.verify import verify
 from fo_cast.serve import serve
 from fo_cast.storage import storage_for
-from fo_cast.verify import verify
 
 NOW = "2025-01-01T00:00:00+00:00"
 EPISODE = "talks/2024-08-04-middle-east-part-1"  # audio, video, transcript and chapters
@@ -480,7 +480,7 @@ def test_sanitised_html_is_valid_html() -> None:
     # a raw `<img src=x onerror=...>` keeps no alt ("img must have an alt attribute"), and a
     # link whose javascript: href was dropped keeps rel ("rel" needs "href"). Suggest alt=""
     # for images without one, and unwrapping (or dropping rel from) links left without href.
-    from fo_cast.companion import render_companion
+    from fo_cast.render.companion import render_companion
 
     text = "Text <img src=x onerror=alert(3)> [x](javascript:alert(4)) <a>y</a>"
     companion = render_companion(text, [], None)

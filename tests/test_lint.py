@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import fo_cast
-from fo_cast import lint
 from fo_cast.build import build
-from fo_cast.site import Enclosure, Site, resolve_site
+from fo_cast.render import lint
+from fo_cast.render.site import Enclosure, Site, resolve_site
 from tests.conftest import SAMPLE
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from fo_cast import rules
-from fo_cast.models import Chapter, Episode, Media, Person, Show, Status
+from fo_cast.catalogue.models import Chapter, Episode, Media, Person, Show, Status
 
 EPISODE = {"guid": "g", "title": "T"}
 SHOW = {

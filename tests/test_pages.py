@@ -19,13 +19,13 @@ import jinja2
 import pytest
 
 import fo_cast
-from fo_cast import pages
 from fo_cast.build import build
-from fo_cast.catalogue import Catalogue
-from fo_cast.checks import Probed
+from fo_cast.catalogue.reader import Catalogue
+from fo_cast.media.probe import Probed
 from fo_cast.outputs import Output, Stage
-from fo_cast.rendercache import RenderCache
-from fo_cast.site import Site, resolve_site
+from fo_cast.render import pages
+from fo_cast.render.cache import RenderCache
+from fo_cast.render.site import Site, resolve_site
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden" / "pages"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import fo_cast.plan
-from fo_cast.guard import GuardRecord, check_guard, update_record
+import fo_cast.publish.plan
 from fo_cast.outputs import Build, FeedItem, Output, Stage
-from fo_cast.plan import (
+from fo_cast.publish.guard import GuardRecord, check_guard, update_record
+from fo_cast.publish.plan import (
     CACHE_CONTROL,
     format_bytes,
     load_hash_cache,
@@ -131,8 +131,8 @@ def test_hash_cache_skips_unchanged_files(
     build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[Path] = []
-    real = fo_cast.plan.hash_file
-    monkeypatch.setattr(fo_cast.plan, "hash_file", lambda p: hashed.append(p) or real(p))
+    real = fo_cast.publish.plan.hash_file
+    monkeypatch.setattr(fo_cast.publish.plan, "hash_file", lambda p: hashed.append(p) or real(p))
     cache: dict = {}
     plan_publish(build, {}, hash_cache=cache)
     assert len(hashed) == 2 and len(cache) == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import MEDIA
 
-from fo_cast.probe import ProbeCache, ProbeError, probe_image, probe_media
+from fo_cast.media.probe import ProbeCache, ProbeError, probe_image, probe_media
 
 
 def readme_facts() -> dict[str, dict[str, str]]:
@@ -153,7 +153,7 @@ def test_cache_returns_stored_facts_without_opening(tmp_path: Path, monkeypatch)
     def refuse(path: Path) -> None:
         raise AssertionError(f"opened {path}")
 
-    monkeypatch.setattr("fo_cast.probe.probe_media", refuse)
+    monkeypatch.setattr("fo_cast.media.probe.probe_media", refuse)
     again = ProbeCache(tmp_path / "cache" / "probe.json")
     assert again.probe(audio, "a.mp3") == first
     with pytest.raises(ProbeError, match="^the file is empty$"):  # errors are cached too

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import fo_cast
-from fo_cast.models import Status
+from fo_cast.catalogue.models import Status
 
 
 def test_sample_has_zero_errors_and_zero_warnings(sample: Path) -> None:

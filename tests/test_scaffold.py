@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from fo_cast import scaffold, yaml12
+from fo_cast.catalogue import scaffold, yaml12
 from fo_cast.errors import FoCastError
 
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from fo_cast import yaml12
-from fo_cast.yaml12 import YamlError
+from fo_cast.catalogue import yaml12
+from fo_cast.catalogue.yaml12 import YamlError
 
 
 @pytest.mark.parametrize(

@@ -273,7 +273,7 @@ def test_the_404_page(server: Server, context: Any) -> None:
 def test_audio_loads_its_duration_through_ranges_and_chapters_seek(
     server: Server, context: Any
 ) -> None:
-    from fo_cast.probe import probe_media
+    from fo_cast.media.probe import probe_media
 
     expected = probe_media(server.catalogue / EPISODE / "audio.mp3").duration
     page, watch = watched(context)

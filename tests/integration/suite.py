@@ -21,12 +21,12 @@ from typing import Any, Protocol
 import pytest
 
 from fo_cast.errors import PublishRefused, StorageError
-from fo_cast.guard import RECORD_KEY, load_record
 from fo_cast.outputs import Build, FeedItem, Output, Stage
-from fo_cast.plan import CACHE_CONTROL, Plan, plan_publish
-from fo_cast.publish import Done, Event, Failed, Uploaded, publish
+from fo_cast.publish.guard import RECORD_KEY, load_record
+from fo_cast.publish.plan import CACHE_CONTROL, Plan, plan_publish
+from fo_cast.publish.run import Done, Event, Failed, Uploaded, publish
+from fo_cast.publish.verify import feed_urls, verify
 from fo_cast.storage import INDEX_KEY, Storage
-from fo_cast.verify import feed_urls, verify
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 FEED = "feed.xml"
@@ -132,8 +132,8 @@ CHILD = """
 import base64, json, sys, time
 from pathlib import Path
 from fo_cast.outputs import Build, Output, Stage
-from fo_cast.plan import plan_publish
-from fo_cast.publish import Uploaded, publish
+from fo_cast.publish.plan import plan_publish
+from fo_cast.publish.run import Uploaded, publish
 from fo_cast.storage import storage_for
 
 spec = json.load(sys.stdin)

@@ -12,8 +12,8 @@ import pytest
 
 from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Build, Output, Stage
-from fo_cast.plan import plan_publish
-from fo_cast.publish import Sent, Uploaded, publish
+from fo_cast.publish.plan import plan_publish
+from fo_cast.publish.run import Sent, Uploaded, publish
 from fo_cast.storage import INDEX_KEY, Storage, storage_for
 from fo_cast.storage.s3 import HASH_METADATA, S3Storage
 

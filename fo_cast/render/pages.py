@@ -27,10 +27,10 @@ from xml.sax.saxutils import escape as xml_escape
 import jinja2
 from markupsafe import Markup
 
-from fo_cast.models import Person
+from fo_cast.catalogue.models import Person
 from fo_cast.outputs import Output, Stage
-from fo_cast.rendercache import RenderCache, key
-from fo_cast.site import EpisodeView, ShowView, Site, fingerprint_of
+from fo_cast.render.cache import RenderCache, key
+from fo_cast.render.site import EpisodeView, ShowView, Site, fingerprint_of
 
 HTML = "text/html; charset=utf-8"
 RECENT = 5  # other episodes listed under an episode
@@ -574,7 +574,7 @@ def render_robots(site: Site) -> bytes:
 
 @lru_cache(maxsize=len(STATIC))
 def _static(name: str) -> bytes:
-    return resources.files("fo_cast").joinpath("static", name).read_bytes()
+    return resources.files("fo_cast.render").joinpath("static", name).read_bytes()
 
 
 @lru_cache(maxsize=len(STATIC))
@@ -588,7 +588,7 @@ def _template_version() -> str:
     """Returns a hash of the templates and assets, so editing one invalidates cached pages."""
     digest = hashlib.sha256()
     for folder in ("templates", "static"):
-        for entry in sorted(resources.files("fo_cast").joinpath(folder).iterdir(), key=str):
+        for entry in sorted(resources.files("fo_cast.render").joinpath(folder).iterdir(), key=str):
             if entry.is_file():
                 digest.update(entry.name.encode() + b"\x00" + entry.read_bytes())
     return digest.hexdigest()
@@ -598,7 +598,7 @@ def _template_version() -> str:
 def _environment() -> jinja2.Environment:
     """Returns the template environment, built and compiled once per process."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("fo_cast", "templates"),
+        loader=jinja2.PackageLoader("fo_cast.render", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

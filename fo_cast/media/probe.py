@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -399,3 +399,11 @@ def probe_image(path: Path) -> ImageInfo:
         raise ProbeError("has too many pixels to open safely; use 1400 to 3000 px") from None
     except OSError as exc:
         raise ProbeError(f"cannot be read ({exc.strerror or exc})") from exc
+
+
+@dataclass
+class Probed:
+    """Facts of every local file the build will need: media by path, artwork by path."""
+
+    media: dict[Path, MediaInfo] = field(default_factory=dict)
+    images: dict[Path, ImageInfo] = field(default_factory=dict)

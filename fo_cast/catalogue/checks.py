@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
-from fo_cast.catalogue import CACHE_DIR, Catalogue, EpisodeEntry, ShowEntry, is_inside
-from fo_cast.models import Media
-from fo_cast.probe import ImageInfo, MediaInfo, ProbeCache, ProbeError, probe_image
+from fo_cast.catalogue.models import Media
+from fo_cast.catalogue.reader import CACHE_DIR, Catalogue, EpisodeEntry, ShowEntry, is_inside
+from fo_cast.media.probe import ProbeCache, Probed, ProbeError, probe_image
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import MEDIA_TYPES
 
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000
-
-
-@dataclass
-class Probed:
-    """Facts of every local file the build will need: media by path, artwork by path."""
-
-    media: dict[Path, MediaInfo] = field(default_factory=dict)
-    images: dict[Path, ImageInfo] = field(default_factory=dict)
 
 
 def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = True) -> Probed:

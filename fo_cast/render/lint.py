@@ -13,14 +13,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-from fo_cast import feeds, rules
-from fo_cast.catalogue import EpisodeEntry, ShowEntry
-from fo_cast.config import SETTINGS_FILE
-from fo_cast.messages import field_path
-from fo_cast.models import Person, ShowType
+from fo_cast import rules
+from fo_cast.catalogue.messages import field_path
+from fo_cast.catalogue.models import Person, ShowType
+from fo_cast.catalogue.reader import EpisodeEntry, ShowEntry
+from fo_cast.catalogue.settings import SETTINGS_FILE
 from fo_cast.outputs import Output
 from fo_cast.problems import Problem, Severity
-from fo_cast.site import Enclosure, EpisodeView, ShowView, Site
+from fo_cast.render import feeds
+from fo_cast.render.site import Enclosure, EpisodeView, ShowView, Site
 
 APPLE, SPOTIFY, YOUTUBE, PODCAST_INDEX = "Apple Podcasts", "Spotify", "YouTube", "Podcast Index"
 MAX_DESCRIPTION_BYTES = 4000  # Apple: channel description and item description

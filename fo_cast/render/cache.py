@@ -33,13 +33,11 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-# The modules between a fingerprinted Site and the bytes: how fingerprints are taken (site.py),
-# the renderers and what they call. What reads the catalogue and probes media needs no place
-# here: its results are the fingerprinted values themselves. A new rendering module goes here.
-RENDER_MODULES = (
-    "site.py", "feeds.py", "feedgen_ext.py", "pages.py", "companion.py", "rendercache.py",
-    "models.py", "config.py", "rules.py",
-)  # fmt: skip
+# The code between a fingerprinted Site and the bytes: every module of render/ (how fingerprints
+# are taken, the renderers and what they call), its templates and assets, and the models,
+# settings and rules they read. What reads the catalogue and probes media needs no place here:
+# its results are the fingerprinted values themselves.
+RENDER_INPUTS = ("catalogue/models.py", "catalogue/settings.py", "rules.py")
 # Libraries whose output ends up in rendered bytes: a new version may change them.
 LIBRARIES = (
     "feedgen",
@@ -74,9 +72,11 @@ def code_version() -> str:
     caches stale."""
     digest = hashlib.sha256()
     package = resources.files("fo_cast")
-    files = [package.joinpath(name) for name in RENDER_MODULES]
+    render = package.joinpath("render")
+    files = sorted((e for e in render.iterdir() if e.name.endswith(".py")), key=lambda e: e.name)
+    files += [package.joinpath(*name.split("/")) for name in RENDER_INPUTS]
     for folder in ("templates", "static"):
-        files += sorted(package.joinpath(folder).iterdir(), key=lambda e: e.name)
+        files += sorted(render.joinpath(folder).iterdir(), key=lambda e: e.name)
     for entry in files:
         if entry.is_file():
             digest.update(f"{entry.name}\x00".encode() + entry.read_bytes())

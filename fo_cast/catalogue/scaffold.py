@@ -9,9 +9,9 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from fo_cast.catalogue import EPISODE_FILE, SHOW_FILE
+from fo_cast.catalogue.models import Episode, Show
+from fo_cast.catalogue.reader import EPISODE_FILE, SHOW_FILE
 from fo_cast.errors import FoCastError
-from fo_cast.models import Episode, Show
 from fo_cast.rules import check_slug, first_xml_illegal
 
 SCHEMA_DIR = ".schema"

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fo_cast import yaml12
-from fo_cast.config import SETTINGS_FILE, Settings
-from fo_cast.messages import field_path, validation_message
-from fo_cast.models import Episode, Show
+from fo_cast.catalogue import yaml12
+from fo_cast.catalogue.messages import field_path, validation_message
+from fo_cast.catalogue.models import Episode, Show
+from fo_cast.catalogue.settings import SETTINGS_FILE, Settings
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import first_xml_illegal
 

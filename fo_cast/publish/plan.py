@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from fo_cast.errors import FoCastError
-from fo_cast.guard import GuardRecord, check_guard, update_record
 from fo_cast.outputs import Build, Output, Stage
+from fo_cast.publish.guard import GuardRecord, check_guard, update_record
 from fo_cast.storage import RESERVED_PREFIX, RemoteObject, hash_file
 
 # Feeds change with every episode and apps poll them, so caches may hold them only briefly.

@@ -26,11 +26,11 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from fo_cast.catalogue import Catalogue, EpisodeEntry, ShowEntry
-from fo_cast.checks import Probed
-from fo_cast.companion import Companion, render_companion
-from fo_cast.config import Settings
-from fo_cast.models import Episode, Media, Show, ShowType
+from fo_cast.catalogue.models import Episode, Media, Show, ShowType
+from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry
+from fo_cast.catalogue.settings import Settings
+from fo_cast.media.probe import Probed
+from fo_cast.render.companion import Companion, render_companion
 
 # The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fo_cast.errors import FoCastError, PublishRefused, StorageError
-from fo_cast.guard import RECORD_KEY
 from fo_cast.outputs import Output, Stage
-from fo_cast.plan import Plan, Upload, format_bytes
+from fo_cast.publish.guard import RECORD_KEY
+from fo_cast.publish.plan import Plan, Upload, format_bytes
 from fo_cast.storage import ServerUnreachable, Storage
 
 

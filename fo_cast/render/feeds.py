@@ -31,7 +31,10 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from fo_cast import rules
-from fo_cast.feedgen_ext import (
+from fo_cast.gcpause import paused_gc
+from fo_cast.outputs import FeedItem, Output, Stage
+from fo_cast.render.cache import RenderCache, key
+from fo_cast.render.feedgen_ext import (
     AlternateTag,
     ChannelTags,
     FundingTag,
@@ -41,10 +44,7 @@ from fo_cast.feedgen_ext import (
     PodcastingExtension,
     SidecarTag,
 )
-from fo_cast.gcpause import paused_gc
-from fo_cast.outputs import FeedItem, Output, Stage
-from fo_cast.rendercache import RenderCache, key
-from fo_cast.site import Enclosure, EpisodeView, ShowView, Site, podcast_guid, video_guid
+from fo_cast.render.site import Enclosure, EpisodeView, ShowView, Site, podcast_guid, video_guid
 
 FEED_FILE, VIDEO_FILE, JSON_FILE = "feed.xml", "video.xml", "feed.json"  # as site.py names them
 OPML_FILE = "index.opml"

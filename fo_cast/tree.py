@@ -1,0 +1,307 @@
+"""Writes a Build into a folder: atomic, incremental, never over someone else's files.
+
+Media and artwork enter as hard links; a rebuild changes only the files that differ, moving
+them into place media first and feeds last, and an interrupted write puts the previous tree
+back. `refuse_output()` says which folders a build must never take over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fo_cast.catalogue.reader import CACHE_DIR
+from fo_cast.errors import FoCastError
+from fo_cast.gcpause import paused_gc
+from fo_cast.outputs import Build, Output
+
+TREE_RECORD = f"{CACHE_DIR}/tree.json"  # in the output tree: what write_tree put there
+TREE_VERSION = 2
+KEEP = "README.md"  # the output folder's own note (feeds/README.md) stays
+
+
+def overlap_with(catalogue: Path, folder: Path) -> str | None:
+    """Returns how folder overlaps the catalogue (it is it, holds it, or lies inside it)."""
+    cat, where = catalogue.resolve(), folder.resolve()
+    if where == cat:
+        return "is the catalogue"
+    if where in cat.parents:
+        return "holds the catalogue"
+    if cat in where.parents:
+        return "is inside the catalogue"
+    return None
+
+
+# What a folder may hold for a build to take it over: a previous build (it always writes
+# index.opml), or nothing but the folder's own note.
+BUILT_MARK = "index.opml"
+
+
+def refuse_output(catalogue: Path, out: Path) -> str | None:
+    """Returns why out must not receive a build (which removes what it did not write), or None.
+
+    A build never writes into the catalogue or a folder holding it, nor into a folder of
+    someone else's files: `--out .` or `--out ~/Documents` would otherwise lose them.
+    """
+    overlap = overlap_with(catalogue, out)
+    if overlap:
+        return f"{overlap}; build replaces that folder whole"
+    if out.exists() and not out.is_dir():
+        return "is not a folder"
+    if out.is_dir() and not (out / BUILT_MARK).is_file():
+        others = sorted(p.name for p in out.iterdir() if p.name != "README.md")
+        if others:
+            return (
+                f"holds files fo-cast did not build (such as '{others[0]}') and build "
+                "replaces the folder whole; choose a new or empty folder"
+            )
+    return None
+
+
+def write_tree(result: Build, out: Path, catalogue: Path | None = None) -> None:
+    """Writes the build into out, changing only the files that differ from what is there.
+
+    Media and artwork enter as hard links (a copy only across file systems), so a 2 GB video
+    costs no extra disk. What an earlier write put in out is recorded in out/.fo-cast/tree.json
+    (path -> size, mtime, inode, content hash); a file that still matches its record and the
+    build is left alone. New files are written aside first, then renamed into place (media,
+    then pages, then feeds) with the replaced files kept until the end, so a failure puts the
+    previous tree back. Without a record (a first build) the whole tree is written aside and
+    swapped in with one rename. With `catalogue`, an out that refuse_output() refuses raises
+    FoCastError before anything is written.
+    """
+    if catalogue is not None and (refusal := refuse_output(catalogue, out)):
+        raise FoCastError(f"{out} {refusal}")
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(out)
+    with paused_gc():
+        record = _read_record(out)
+        if record is None:
+            _write_whole(result, out)
+            return
+        try:
+            _update(result, out, record)
+        except OSError:
+            _write_whole(result, out)  # the tree is back as it was; write it anew
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Removes what an interrupted write left beside out (.NAME.new-*, .NAME.old-*): they are
+    never reused, and two builds must not write one folder at the same time anyway."""
+    for pattern in (f".{out.name}.new-*", f".{out.name}.old-*"):
+        for leftover in out.parent.glob(pattern):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _write_whole(result: Build, out: Path) -> None:
+    """Writes the whole build aside, then puts it in out's place in one rename."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        keep = out / KEEP
+        if keep.is_file():
+            shutil.copy2(keep, staging / KEEP)
+        root = str(staging)
+        made: set[str] = {root}
+        marks = _marks(result.outputs)
+        files: dict[str, str] = {}
+        for output in result.outputs:
+            target = _place(root, output.path, made)
+            files[output.path] = _put(output, target, marks[output.path])
+        _save_record(root, files, made)
+        _swap(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _update(result: Build, out: Path, record: dict[str, str]) -> None:
+    """Brings out in line with the build, touching only the files that differ."""
+    root = str(out)
+    marks = _marks(result.outputs)
+    files: dict[str, str] = {}
+    changed: list[Output] = []
+    lstat = os.lstat
+    for output in sorted(result.outputs, key=lambda o: o.stage):  # a feed goes in last
+        path = output.path
+        entry = record.get(path)
+        if entry is not None:
+            try:
+                st = lstat(_join(root, path))
+            except OSError:
+                pass
+            else:
+                if entry == f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino} {marks[path]}":
+                    files[path] = entry
+                    continue
+        changed.append(output)
+    removed = sorted(set(record) - marks.keys())
+    if not changed and not removed:
+        return
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    undo: list[tuple[str, str, str]] = []  # (what, path, where it went), in the order done
+    try:
+        aside = str(staging)
+        for n, output in enumerate(changed):
+            files[output.path] = _put(output, os.path.join(aside, str(n)), marks[output.path])
+        dirs = {root}
+        for n, output in enumerate(changed):
+            target = _place(root, output.path, dirs, undo)
+            if os.path.lexists(target):
+                os.replace(target, os.path.join(aside, f"old-{n}"))
+                undo.append(("moved", target, os.path.join(aside, f"old-{n}")))
+            os.replace(os.path.join(aside, str(n)), target)
+            undo.append(("placed", target, ""))
+        for n, path in enumerate(removed):
+            target = _join(root, path)
+            if os.path.lexists(target):
+                os.replace(target, os.path.join(aside, f"gone-{n}"))
+                undo.append(("moved", target, os.path.join(aside, f"gone-{n}")))
+        _save_record(root, files, dirs)
+    except BaseException:
+        _undo(undo)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    _prune_folders(root, removed)
+
+
+def _undo(undo: list[tuple[str, str, str]]) -> None:
+    for what, path, other in reversed(undo):
+        try:
+            if what == "placed":
+                os.unlink(path)
+            elif what == "moved":
+                os.replace(other, path)
+            elif what == "made":
+                os.rmdir(path)
+        except OSError:
+            pass
+
+
+def _join(root: str, path: str) -> str:
+    """Returns the file name of a tree path (posix, relative) under root."""
+    return root + os.sep + (path if os.sep == "/" else path.replace("/", os.sep))
+
+
+def _place(
+    root: str, path: str, made: set[str], undo: list[tuple[str, str, str]] | None = None
+) -> str:
+    """Returns the file name for path under root, making its folders (once per folder)."""
+    target = _join(root, path)
+    folder = os.path.dirname(target)
+    if folder not in made:
+        missing = []
+        while folder not in made and not os.path.isdir(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        for new in reversed(missing):
+            os.mkdir(new)
+            if undo is not None:
+                undo.append(("made", new, ""))
+        made.update(missing)
+        made.add(os.path.dirname(target))
+    return target
+
+
+def _put(output: Output, target: str, mark: str) -> str:
+    """Writes or links one output at target; returns its record entry."""
+    if output.data is not None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(target, flags, 0o666)
+        try:
+            view = memoryview(output.data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+    else:
+        assert output.source is not None
+        _link_or_copy(output.source, Path(target))
+    st = os.lstat(target)
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino} {mark}"
+
+
+def _marks(outputs: list[Output]) -> dict[str, str]:
+    """Returns what identifies each output's content: the SHA-256 of its bytes, or the
+    identity of the catalogue file it links (device, inode, size, mtime)."""
+    marks: dict[str, str] = {}
+    data = [o for o in outputs if o.data is not None]
+    # hashlib lets go of the GIL while it hashes: pages hash on every core at once
+    workers = max(1, min(4, os.cpu_count() or 1))
+    chunks = [data[n::workers] for n in range(workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        for chunk, digests in zip(chunks, pool.map(_sha256_all, chunks), strict=True):
+            marks.update(zip([o.path for o in chunk], digests, strict=True))
+    for output in outputs:
+        if output.source is not None:
+            try:
+                st = os.stat(output.source)
+            except OSError as error:
+                raise FoCastError(f"cannot read a file the build needs: {error}") from error
+            marks[output.path] = f"file:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return marks
+
+
+def _sha256_all(outputs: list[Output]) -> list[str]:
+    return [hashlib.sha256(o.data).hexdigest() for o in outputs]  # type: ignore[arg-type]
+
+
+def _read_record(out: Path) -> dict[str, str] | None:
+    """Returns what the last write put in out, or None (no tree, or no readable record)."""
+    try:
+        stored = json.loads((out / TREE_RECORD).read_bytes())
+        if stored.get("version") != TREE_VERSION or not isinstance(stored["files"], dict):
+            return None
+        files: dict[str, str] = stored["files"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return {k: v for k, v in files.items() if isinstance(v, str)}
+
+
+def _save_record(root: str, files: dict[str, str], made: set[str]) -> None:
+    target = _place(root, TREE_RECORD, made)
+    tmp = f"{target}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as file:
+        json.dump({"version": TREE_VERSION, "files": files}, file, separators=(",", ":"))
+    os.replace(tmp, target)
+
+
+def _prune_folders(root: str, removed: list[str]) -> None:
+    """Removes the folders that removing files left empty (never root itself)."""
+    for path in removed:
+        folder = os.path.dirname(_join(root, path))
+        while folder != root and folder.startswith(root):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+            folder = os.path.dirname(folder)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """Puts staging in out's place; the old tree is removed only after the rename."""
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.replace(out, old)
+    try:
+        os.replace(staging, out)
+    except OSError:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
