@@ -29,11 +29,9 @@ def _build(root: str, out: str, what: str = "all") -> dict[str, object]:
     from fo_cast.tree import write_tree
 
     start = time.perf_counter()
-    catalogue, probed, report = fo_cast.check(root)
+    done = fo_cast.check(root, now=NOW)
     checked = time.perf_counter()
-    result = build(
-        catalogue, probed, report, NOW, with_feeds=what != "pages", with_pages=what != "feeds"
-    )
+    result = build(done, with_feeds=what != "pages", with_pages=what != "feeds")
     built = time.perf_counter()
     write_tree(result, Path(out))
     return {

@@ -1,16 +1,21 @@
-"""Runs the stages: read -> validate -> resolve -> render feeds and pages -> Build.
+"""The pipeline on one screen: read -> validate -> resolve -> lint, then render -> Build.
 
-Nothing is written until the whole build has passed. Rendering takes what an earlier build
-rendered from the catalogue's render cache (`.fo-cast/render/`, see rendercache.py), so a
-rebuild renders only what changed; `write_tree()` then changes only the files that differ,
-and an interrupted build leaves the previous tree whole.
+`check()` reads the catalogue, validates it and probes its media, resolves the site (every
+URL, enclosure and date as the feeds will show them) and lints it as the directories will;
+`build()` renders that checked site into a `Build` held in memory. Nothing is written until
+the whole build has passed: `tree.write_tree()` and `publish` take it from there. Rendering
+takes what an earlier build rendered from the catalogue's render cache, so a rebuild renders
+only what changed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
-from fo_cast.catalogue.reader import CACHE_DIR, Catalogue
+from fo_cast.catalogue.checks import validate_catalogue
+from fo_cast.catalogue.reader import Catalogue, load_catalogue
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
 from fo_cast.media.probe import Probed
@@ -18,18 +23,63 @@ from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
 from fo_cast.render import feeds, pages
 from fo_cast.render.cache import RenderCache
-from fo_cast.render.lint import lint_feed_sizes
+from fo_cast.render.lint import lint_feed_sizes, lint_site
 from fo_cast.render.site import Site, resolve_site
+from fo_cast.state import RENDER_CACHE
 
-RENDER_CACHE = "render"  # <catalogue>/.fo-cast/render/
+
+@dataclass
+class Checked:
+    """A catalogue after every check: what was read, probed and resolved, and its problems."""
+
+    catalogue: Catalogue
+    probed: Probed
+    report: Report
+    site: Site | None  # None when the catalogue has errors: a site resolves only when valid
+    now: datetime  # the clock that decided which episodes are live
+
+
+def check(
+    root: Path | str,
+    use_cache: bool = True,
+    now: datetime | None = None,
+    base_url: str | None = None,
+) -> Checked:
+    """Returns the checked catalogue: its probed media, resolved site and every problem.
+
+    A catalogue without errors is also linted as the directories will see its feeds, with
+    the episodes live at `now` (default: the current time).
+    """
+    clock = now or datetime.now(UTC)
+    with paused_gc():
+        catalogue, report = load_catalogue(Path(root), use_cache=use_cache)
+        probed = validate_catalogue(catalogue, report, use_cache=use_cache)
+        site = None
+        if not report.errors:
+            site = resolve_site(catalogue, probed, base_url or catalogue.settings.base_url, clock)
+            report.extend(lint_site(site))
+    return Checked(catalogue, probed, report, site, clock)
+
+
+def validate(root: Path | str, use_cache: bool = True) -> Report:
+    """Returns every problem in the catalogue at root (writes only fo-cast's caches)."""
+    return check(root, use_cache=use_cache).report
+
+
+def build_catalogue(
+    root: Path | str,
+    now: datetime | None = None,
+    base_url: str | None = None,
+    strict: bool = False,
+) -> tuple[Checked, Build]:
+    """Returns check() and build() of the catalogue at root: the Build carries the report,
+    and holds no outputs when the report failed."""
+    checked = check(root, now=now, base_url=base_url)
+    return checked, build(checked, strict=strict)
 
 
 def build(
-    catalogue: Catalogue,
-    probed: Probed,
-    report: Report,
-    now: datetime,
-    base_url: str | None = None,
+    checked: Checked,
     strict: bool = False,
     with_feeds: bool = True,
     with_pages: bool = True,
@@ -40,28 +90,24 @@ def build(
     with_feeds/with_pages leave a part out (the benchmarks time them apart). use_cache=False
     renders everything and leaves the render cache alone; either way the bytes are the same.
     """
-    result = Build(report=report)
-    if report.failed(strict=strict):
+    result = Build(report=checked.report)
+    if checked.report.failed(strict=strict) or checked.site is None:
         return result
     with paused_gc():
-        _render(result, catalogue, probed, now, base_url, strict, with_feeds, with_pages, use_cache)
+        folder = checked.catalogue.root / RENDER_CACHE if use_cache else None
+        _render(result, checked.site, folder, strict, with_feeds, with_pages)
     return result
 
 
 def _render(
     result: Build,
-    catalogue: Catalogue,
-    probed: Probed,
-    now: datetime,
-    base_url: str | None,
+    site: Site,
+    folder: Path | None,
     strict: bool,
     with_feeds: bool,
     with_pages: bool,
-    use_cache: bool,
 ) -> None:
     report = result.report
-    site = resolve_site(catalogue, probed, base_url or catalogue.settings.base_url, now)
-    folder = catalogue.root / CACHE_DIR / RENDER_CACHE if use_cache else None
     result.outputs.extend(files_of(site))
     if with_feeds:
         cache = RenderCache(folder, "feeds")

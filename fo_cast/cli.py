@@ -7,25 +7,27 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 import fo_cast
-from fo_cast.build import build as build_tree
+from fo_cast.build import build_catalogue
 from fo_cast.catalogue import scaffold
+from fo_cast.catalogue.listing import episode_rows
 from fo_cast.catalogue.models import Status
-from fo_cast.catalogue.reader import Catalogue
-from fo_cast.errors import FoCastError
+from fo_cast.errors import FoCastError, UsageError
 from fo_cast.media.probe import ProbeError, probe_media
-from fo_cast.outputs import Build, Stage
+from fo_cast.outputs import Stage
 from fo_cast.problems import Report
-from fo_cast.publish.plan import Plan
-from fo_cast.publish.run import Summary
-from fo_cast.render.site import video_guid
 from fo_cast.rules import check_base_url
-from fo_cast.storage import Storage
-from fo_cast.tree import overlap_with, refuse_output, write_tree
+from fo_cast.tree import refuse_output, write_tree
+from fo_cast.units import format_clock
+
+if TYPE_CHECKING:
+    from fo_cast.publish.plan import Plan
+    from fo_cast.publish.run import Summary
+    from fo_cast.storage import Storage
 
 
 class ExitCode(enum.IntEnum):
@@ -110,34 +112,14 @@ def list_episodes(
 
     Example: fo-cast list episodes --show talks --status draft
     """
-    cat, probed, report = fo_cast.check(catalogue)
+    checked = fo_cast.check(catalogue)
     if not catalogue.is_dir():  # nothing to list: not an empty table and exit 0
-        _print_report(report, Format.TEXT, strict=False)
+        _print_report(checked.report, Format.TEXT, strict=False)
         raise typer.Exit(ExitCode.PROBLEMS)
-    if show is not None and cat.show(show) is None:
-        shows = ", ".join(s.slug for s in cat.shows) or "none"
-        _fail(f"no show '{show}' in {catalogue} (shows: {shows})", ExitCode.USAGE)
-    rows: list[dict[str, Any]] = []
-    for entry in cat.episodes():
-        episode = entry.episode
-        if (show and entry.show != show) or (status and episode.status is not status):
-            continue
-        infos = [probed.media.get(entry.file(m.file)) for m in episode.media if m.file]
-        duration = max((i.duration for i in infos if i), default=None)
-        duration = duration or max((m.duration or 0 for m in episode.media), default=None)
-        rows.append(
-            {
-                "show": entry.show,
-                "date": episode.published.date().isoformat() if episode.published else None,
-                "title": episode.title,
-                "status": episode.status.value,
-                "duration": round(duration) if duration else None,
-                "media": [m.file or m.url for m in episode.media],
-                "guid": episode.guid,
-                "manifest": str(entry.manifest),
-            }
-        )
-    rows.sort(key=lambda r: (r["show"], r["date"] or "9999", r["title"]), reverse=False)
+    try:
+        rows = episode_rows(checked.catalogue, checked.probed, show, status)
+    except UsageError as exc:
+        _fail(str(exc), ExitCode.USAGE)
     if fmt is Format.JSON:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -146,15 +128,12 @@ def list_episodes(
 
         table = Table("show", "date", "title", "status", "duration", "media")
         for r in rows:
-            seconds = r["duration"]
-            table.add_row(
-                r["show"], r["date"] or "-", r["title"], r["status"],
-                f"{seconds // 60}:{seconds % 60:02d}" if seconds else "-",
-                ", ".join(map(str, r["media"])),
-            )  # fmt: skip
+            clock = format_clock(r["duration"]) if r["duration"] else "-"
+            media = ", ".join(map(str, r["media"]))
+            table.add_row(r["show"], r["date"] or "-", r["title"], r["status"], clock, media)
         Console().print(table)
-    if report.errors:
-        typer.echo(f"{report.summary()} Run `fo-cast validate` for details.", err=True)
+    if checked.report.errors:
+        typer.echo(f"{checked.report.summary()} Run `fo-cast validate` for details.", err=True)
 
 
 @app.command()
@@ -248,16 +227,9 @@ def build(
 
     Example: fo-cast build episodes --out feeds --now 2025-01-01T00:00:00+00:00
     """
-    clock = _now(now)
     _check_out(catalogue, out)
-    cat, probed, report = fo_cast.check(catalogue, now=clock, base_url=base_url)
-    result = build_tree(cat, probed, report, clock, base_url=base_url, strict=strict)
-    if report.failed(strict=strict):
-        _print_report(report, Format.TEXT, strict)
-        typer.echo(f"Nothing was written to {out}.", err=True)
-        raise typer.Exit(ExitCode.PROBLEMS)
-    for problem in report:
-        typer.echo(str(problem), err=True)
+    _, result = build_catalogue(catalogue, now=_now(now), base_url=base_url, strict=strict)
+    _stop_on_problems(result.report, strict, f"Nothing was written to {out}.")
     write_tree(result, out, catalogue=catalogue)  # the library refuses too, as a last guard
     feeds_count = sum(1 for o in result.outputs if o.stage is Stage.FEED)
     typer.echo(f"Built {len(result.outputs)} files ({feeds_count} feeds) into {out}/")
@@ -289,33 +261,14 @@ def serve_tree(
         server.server_close()
 
 
-def _target(catalogue: Path, to: str | None, settings_target: str | None) -> str:
-    """Returns the target URL: --to, else fo-cast.toml, else the folder public/ beside it."""
-    if to:
-        return to
-    if settings_target:
-        if "://" in settings_target or Path(settings_target).is_absolute():
-            return settings_target
-        # A relative folder in fo-cast.toml is relative to the folder holding the catalogue.
-        return str((catalogue.resolve().parent / settings_target).resolve())
-    return str(catalogue.resolve().parent / "public")
-
-
-def _built(
-    catalogue: Path,
-    base_url: str | None,
-    now: datetime,
-    strict: bool,
-    outcome: str = "Nothing was published.",
-) -> tuple[Catalogue, Build]:
-    """Returns the validated catalogue and its build; exits 1 after printing its problems."""
-    cat, probed, report = fo_cast.check(catalogue, now=now, base_url=base_url)
-    result = build_tree(cat, probed, report, now, base_url=base_url, strict=strict)
+def _stop_on_problems(report: Report, strict: bool, outcome: str) -> None:
+    """Exits 1 after printing the problems when the report failed; else prints its warnings."""
     if report.failed(strict=strict):
         _print_report(report, Format.TEXT, strict)
         typer.echo(outcome, err=True)
         raise typer.Exit(ExitCode.PROBLEMS)
-    return cat, result
+    for problem in report:
+        typer.echo(str(problem), err=True)
 
 
 @app.command()
@@ -358,45 +311,22 @@ def publish(
 
     Example: fo-cast publish episodes --to s3://podcasts/fo --dry-run
     """
-    from fo_cast.publish.guard import load_record
-    from fo_cast.publish.plan import load_hash_cache, plan_publish, save_hash_cache
-    from fo_cast.storage import storage_for
+    from fo_cast.publish.session import PublishOptions, prepare_publish
 
-    clock = _now(now)
-    cat, result = _built(catalogue, base_url, clock, strict)
-    settings = cat.settings.publish
-    tuning = {"read_timeout": timeout, "max_attempts": tries}
-    storage = storage_for(
-        _target(catalogue, to, settings.target),
-        endpoint_url or settings.endpoint_url,
-        **{name: value for name, value in tuning.items() if value is not None},
-    )
-    root = getattr(storage, "root", None)  # a local folder: never the catalogue's own files
-    if isinstance(root, Path) and (overlap := overlap_with(catalogue, root)):
-        _fail(f"the target {root.resolve().as_uri()} {overlap}; publish elsewhere", ExitCode.USAGE)
-    cache_path = catalogue / ".fo-cast" / "hashes.json"
-    cache = load_hash_cache(cache_path)
-    plan = plan_publish(
-        result,
-        storage.list(),
-        force=force,
-        prune=prune,
-        max_deletes=settings.max_deletes if max_deletes is None else max_deletes,
-        hash_cache=cache,
-        record=load_record(storage),
-        # An episode leaves the video feed with the audio one: its video GUID goes too.
-        allow_removal={g for guid in allow_removal or () for g in (guid, video_guid(guid))},
-        now=clock,
-    )
-    save_hash_cache(cache_path, cache)
+    options = PublishOptions(
+        to=to, endpoint_url=endpoint_url, base_url=base_url, max_deletes=max_deletes,
+        prune=prune, force=force, allow_removal=tuple(allow_removal or ()), strict=strict,
+        read_timeout=timeout, max_attempts=tries, now=_now(now),
+    )  # fmt: skip
+    try:
+        session = prepare_publish(catalogue, options)
+    except UsageError as exc:
+        _fail(str(exc), ExitCode.USAGE)
+    _stop_on_problems(session.build.report, strict, "Nothing was published.")
+    plan, storage = session.plan, session.storage
+    assert storage is not None
     if dry_run or plan.refusals or (verbose and fmt is Format.TEXT):
-        if fmt is Format.JSON:
-            typer.echo(json.dumps({"target": storage.describe(), "plan": plan.as_dict()}, indent=2))
-        else:
-            # describe() never carries credentials, whatever the target URL held
-            typer.echo(f"Plan for {storage.describe()}:")
-            for text in plan.lines():
-                typer.echo(text, err=text.startswith("refused:"))
+        _print_plan(plan, storage, fmt)
         if plan.refusals:
             typer.echo("Nothing was published.", err=True)
             raise typer.Exit(ExitCode.PUBLISH_FAILED)
@@ -411,6 +341,15 @@ def publish(
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(f"Published to {storage.describe()}: {summary}")
+
+
+def _print_plan(plan: Plan, storage: Storage, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        typer.echo(json.dumps({"target": storage.describe(), "plan": plan.as_dict()}, indent=2))
+        return
+    typer.echo(f"Plan for {storage.describe()}:")  # describe() never carries credentials
+    for text in plan.lines():
+        typer.echo(text, err=text.startswith("refused:"))
 
 
 def _run_publish(plan: Plan, storage: Storage, quiet: bool) -> Summary:
@@ -479,12 +418,11 @@ def verify(
 
     Example: fo-cast verify episodes --base-url http://127.0.0.1:8000/
     """
-    from fo_cast.publish.verify import feed_urls
-    from fo_cast.publish.verify import verify as verify_urls
+    from fo_cast.publish.verify import verify_catalogue
 
-    outcome = "Nothing was checked."
-    cat, result = _built(catalogue, base_url, _now(now), strict=False, outcome=outcome)
-    report = verify_urls(feed_urls(result, base_url or cat.settings.base_url))
+    checked, result = build_catalogue(catalogue, now=_now(now), base_url=base_url)
+    _stop_on_problems(result.report, False, "Nothing was checked.")
+    report = verify_catalogue(checked, result)
     for failure in report.failures:
         typer.echo(failure, err=True)
     typer.echo(report.summary(), err=not report.ok)

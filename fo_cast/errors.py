@@ -17,3 +17,8 @@ class StorageError(FoCastError):
 
 class PublishRefused(FoCastError):
     """Publishing would break a promise made to subscribers (GUIDs, deletes)."""
+
+
+class UsageError(ConfigError):
+    """An option asks for what fo-cast will not do (a show that does not exist, a target
+    that overlaps the catalogue); the CLI exits 2, as for any bad option."""

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from fo_cast.units import plural
+
 
 class Severity(enum.StrEnum):
     ERROR = "error"
@@ -88,7 +90,7 @@ class Report:
         files = len({p.file for p in self.sorted()})
         parts = []
         if errors:
-            parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+            parts.append(plural(errors, "error"))
         if warnings:
-            parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-        return f"{', '.join(parts)} in {files} file{'s' if files != 1 else ''}."
+            parts.append(plural(warnings, "warning"))
+        return f"{', '.join(parts)} in {plural(files, 'file')}."

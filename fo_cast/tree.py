@@ -15,12 +15,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fo_cast.catalogue.reader import CACHE_DIR
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
 from fo_cast.outputs import Build, Output
+from fo_cast.state import TREE_RECORD, atomic_write
 
-TREE_RECORD = f"{CACHE_DIR}/tree.json"  # in the output tree: what write_tree put there
 TREE_VERSION = 2
 KEEP = "README.md"  # the output folder's own note (feeds/README.md) stays
 
@@ -267,10 +266,9 @@ def _read_record(out: Path) -> dict[str, str] | None:
 
 def _save_record(root: str, files: dict[str, str], made: set[str]) -> None:
     target = _place(root, TREE_RECORD, made)
-    tmp = f"{target}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as file:
-        json.dump({"version": TREE_VERSION, "files": files}, file, separators=(",", ":"))
-    os.replace(tmp, target)
+    atomic_write(
+        target, json.dumps({"version": TREE_VERSION, "files": files}, separators=(",", ":"))
+    )
 
 
 def _prune_folders(root: str, removed: list[str]) -> None:

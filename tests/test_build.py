@@ -28,9 +28,9 @@ EPISODE = "exclusive/2024-07-23-russia-charm-offensive"
 
 
 def build_of(root: Path, use_cache: bool = True, **options: Any) -> Build:
-    catalogue, probed, report = fo_cast.check(root, now=NOW)
-    assert not report.errors, [str(p) for p in report.errors]
-    return build(catalogue, probed, report, NOW, use_cache=use_cache, **options)
+    checked = fo_cast.check(root, now=NOW)
+    assert not checked.report.errors, [str(p) for p in checked.report.errors]
+    return build(checked, use_cache=use_cache, **options)
 
 
 def contents(result: Build) -> dict[str, bytes]:
@@ -416,6 +416,7 @@ def test_every_rendering_module_is_in_the_code_version() -> None:
         "fo_cast.problems",
         "fo_cast.errors",
         "fo_cast.gcpause",
+        "fo_cast.state",
     }
     seen: set[str] = set()
     todo = ["fo_cast.render.site", "fo_cast.render.feeds", "fo_cast.render.pages"]
@@ -442,8 +443,7 @@ def test_write_tree_refuses_the_catalogue_and_what_holds_it(sample: Path) -> Non
     """The library keeps the guard the CLI has: a build never replaces its own catalogue."""
     from fo_cast.errors import FoCastError
 
-    catalogue, probed, report = fo_cast.check(sample, now=NOW)
-    result = build(catalogue, probed, report, NOW)
+    result = build(fo_cast.check(sample, now=NOW))
     before = sorted(p.relative_to(sample) for p in sample.rglob("*"))
     for out in (sample, sample.parent, sample / "talks"):
         with pytest.raises(FoCastError, match="catalogue; build replaces that folder whole"):

@@ -19,7 +19,8 @@ EPISODE = "talks/2024-08-04-middle-east-part-1"
 
 
 def test_probed_holds_media_and_artwork(sample: Path) -> None:
-    _, probed, report = fo_cast.check(sample)
+    checked = fo_cast.check(sample)
+    probed, report = checked.probed, checked.report
     assert report.problems == []
     audio = sample / EPISODE / "audio.mp3"
     video = sample / EPISODE / "video.mp4"
@@ -31,7 +32,7 @@ def test_probed_holds_media_and_artwork(sample: Path) -> None:
 
 
 def test_second_validate_opens_no_media(sample: Path, monkeypatch) -> None:
-    first = fo_cast.check(sample)[1]
+    first = fo_cast.check(sample).probed
     cache = json.loads((sample / ".fo-cast" / "probe.json").read_text(encoding="utf-8"))
     assert len(cache["entries"]) == len(first.media)
 
@@ -39,7 +40,7 @@ def test_second_validate_opens_no_media(sample: Path, monkeypatch) -> None:
         raise AssertionError(f"opened {path}")
 
     monkeypatch.setattr("fo_cast.media.probe.probe_media", refuse)
-    second = fo_cast.check(sample)[1]
+    second = fo_cast.check(sample).probed
     assert second.media == first.media
     # touching one file probes exactly that one again
     audio = sample / EPISODE / "audio.mp3"

@@ -56,7 +56,8 @@ def hostile_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def site_of(root: Path, now: datetime = NOW) -> Site:
-    catalogue, probed, report = fo_cast.check(root, now=now)
+    checked = fo_cast.check(root, now=now)
+    catalogue, probed, report = checked.catalogue, checked.probed, checked.report
     assert not report.errors, [str(p) for p in report.errors]
     return resolve_site(catalogue, probed, catalogue.settings.base_url, now)
 

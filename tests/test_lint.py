@@ -35,11 +35,12 @@ def edit(root: Path, relative: str, old: str, new: str) -> None:
 
 
 def problems(root: Path, now: datetime = NOW) -> list[str]:
-    return [str(p) for p in fo_cast.check(root, now=now)[2]]
+    return [str(p) for p in fo_cast.check(root, now=now).report]
 
 
 def site_of(root: Path) -> Site:
-    catalogue, probed, report = fo_cast.check(root, now=NOW)
+    checked = fo_cast.check(root, now=NOW)
+    catalogue, probed, report = checked.catalogue, checked.probed, checked.report
     assert not report.errors
     return resolve_site(catalogue, probed, catalogue.settings.base_url, NOW)
 
@@ -103,7 +104,7 @@ def test_summary_over_4000_bytes(root: Path) -> None:
         " The US Supreme Court has ended the doctrine of deference to federal agencies. "
         "We discuss which regulations may now be challenged in court."
     )
-    report = fo_cast.check(root, now=NOW)[2]
+    report = fo_cast.check(root, now=NOW).report
     assert [str(p) for p in report] == [
         f"{EP}:6: summary: is {size} bytes; shorten it to 4000 (Apple Podcasts)"
     ]
@@ -149,13 +150,12 @@ def test_feed_size_estimated_by_validate_and_weighed_by_build(root: Path) -> Non
         f"episodes/exclusive/show.yaml: warning: exclusive/feed.xml is about 0.03 MB, "
         f"past the 0.02 MB {rule}"
     ]
-    catalogue, probed, report = fo_cast.check(root, now=NOW)
-    result = build(catalogue, probed, report, NOW)
+    result = build(fo_cast.check(root, now=NOW))
     exact = [str(p) for p in result.report if "is 0.0" in p.message]
     assert exact == [f"episodes/exclusive/show.yaml: warning: exclusive/feed.xml is 0.03 MB, "
                      f"past the 0.02 MB {rule}"]  # fmt: skip
     assert result.outputs  # a warning does not stop the build
-    strict = build(*fo_cast.check(root, now=NOW), NOW, strict=True)
+    strict = build(fo_cast.check(root, now=NOW), strict=True)
     assert strict.outputs == []
 
 

@@ -26,6 +26,7 @@ from fo_cast.outputs import Output, Stage
 from fo_cast.render import pages
 from fo_cast.render.cache import RenderCache
 from fo_cast.render.site import Site, resolve_site
+from fo_cast.units import format_clock, format_size
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden" / "pages"
@@ -92,7 +93,8 @@ class Page(HTMLParser):
 
 
 def make_site(root: Path, now: datetime = NOW) -> tuple[Catalogue, Probed, Site]:
-    catalogue, probed, report = fo_cast.check(root, use_cache=False)
+    checked = fo_cast.check(root, use_cache=False)
+    catalogue, probed, report = checked.catalogue, checked.probed, checked.report
     assert not report.errors, [str(p) for p in report.errors]
     return catalogue, probed, resolve_site(catalogue, probed, catalogue.settings.base_url, now)
 
@@ -170,8 +172,8 @@ def test_every_link_in_the_built_tree_resolves(
     sample_site: tuple[Catalogue, Probed, Site],
 ) -> None:
     """Relative links, media, artwork, feeds: everything a page points at is in the tree."""
-    catalogue, probed, _ = sample_site
-    result = build(catalogue, probed, fo_cast.Report(), NOW)
+    catalogue, probed, site = sample_site
+    result = build(fo_cast.Checked(catalogue, probed, fo_cast.Report(), site, NOW))
     tree = {o.path for o in result.outputs}
     for path in pages.page_paths(result.outputs):
         if path == "404.html":
@@ -569,15 +571,15 @@ def test_404_page_works_at_any_depth(html: Callable[[str], str]) -> None:
 
 def test_formatting_helpers() -> None:
     assert pages.format_date(datetime(2024, 7, 3, 23, 0, tzinfo=UTC)) == "July 3, 2024"
-    assert pages.format_clock(0) == "0:00"
-    assert pages.format_clock(75.9) == "1:15"
-    assert pages.format_clock(3725) == "1:02:05"
+    assert format_clock(0) == "0:00"
+    assert format_clock(75.9) == "1:15"
+    assert format_clock(3725) == "1:02:05"
     assert pages.iso_duration(3725) == "PT1H2M5S"
     assert pages.iso_duration(0) == "PT0S"
     assert pages.format_seconds(3.0) == "3"
     assert pages.format_seconds(3.25) == "3.25"
-    assert pages.format_size(39827) == "40 KB"
-    assert pages.format_size(12_345_678) == "12.3 MB"
+    assert format_size(39827) == "40 KB"
+    assert format_size(12_345_678) == "12.3 MB"
     assert (
         pages.apple_podcasts_url("https://a.example/x/feed.xml") == "podcast://a.example/x/feed.xml"
     )

@@ -14,12 +14,12 @@ from fo_cast.outputs import Build, FeedItem, Output, Stage
 from fo_cast.publish.guard import GuardRecord, check_guard, update_record
 from fo_cast.publish.plan import (
     CACHE_CONTROL,
-    format_bytes,
     load_hash_cache,
     plan_publish,
     save_hash_cache,
 )
 from fo_cast.storage import RemoteObject
+from fo_cast.units import format_size
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 RSS = "application/rss+xml; charset=utf-8"
@@ -66,11 +66,11 @@ def test_empty_target_uploads_media_then_assets_then_feeds(build: Build) -> None
     assert plan.uploads[0].cache_control == "public, max-age=86400"
     assert plan.uploads[-1].cache_control == "public, max-age=300"
     assert plan.lines() == [
-        "upload media/ep-1.mp3 (new, 2.0 KB)",
+        "upload media/ep-1.mp3 (new, 2 KB)",
         "upload cover.jpg (new, 300 B)",
         "upload episodes/ep-1.html (new, 3 B)",
         "upload feed.xml (new, 6 B)",
-        "4 uploads (2.3 KB), 0 unchanged, 0 deletes.",
+        "4 uploads (2 KB), 0 unchanged, 0 deletes.",
     ]
 
 
@@ -170,11 +170,12 @@ def test_plan_as_json(build: Build) -> None:
     assert data["bytes"] == 2309 and data["record_changed"] is False
 
 
-def test_format_bytes() -> None:
-    assert [format_bytes(n) for n in (0, 999, 1000, 1_500_000, 2_000_000_000_000)] == [
+def test_format_size() -> None:
+    assert [format_size(n) for n in (0, 999, 1000, 39_827, 1_500_000, 2_000_000_000_000)] == [
         "0 B",
         "999 B",
-        "1.0 KB",
+        "1 KB",
+        "40 KB",
         "1.5 MB",
         "2000.0 GB",
     ]

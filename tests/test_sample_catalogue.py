@@ -15,7 +15,8 @@ def test_sample_has_zero_errors_and_zero_warnings(sample: Path) -> None:
 
 
 def test_sample_shape(sample: Path) -> None:
-    catalogue, probed, _ = fo_cast.check(sample, use_cache=False)
+    checked = fo_cast.check(sample, use_cache=False)
+    catalogue, probed = checked.catalogue, checked.probed
     titles = {s.slug: s.show.title for s in catalogue.shows}
     assert titles == {"exclusive": "FO° Exclusive", "live": "FO° Live", "talks": "FO° Talks"}
     episodes = catalogue.episodes()

@@ -12,17 +12,18 @@ from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
 from fo_cast.catalogue.models import Media
-from fo_cast.catalogue.reader import CACHE_DIR, Catalogue, EpisodeEntry, ShowEntry, is_inside
+from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
 from fo_cast.media.probe import ProbeCache, Probed, ProbeError, probe_image
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import MEDIA_TYPES
+from fo_cast.state import PROBE_CACHE
 
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000
 
 
 def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = True) -> Probed:
     """Returns what was probed, adding to report every problem found across files."""
-    cache = ProbeCache(catalogue.root / CACHE_DIR / "probe.json" if use_cache else None)
+    cache = ProbeCache(catalogue.root / PROBE_CACHE if use_cache else None)
     probed = Probed()
     _check_unique(catalogue, report)
     for show in catalogue.shows:

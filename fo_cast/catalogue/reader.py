@@ -22,9 +22,9 @@ from fo_cast.catalogue.models import Episode, Show
 from fo_cast.catalogue.settings import SETTINGS_FILE, Settings
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import first_xml_illegal
+from fo_cast.state import MANIFEST_CACHE, atomic_write
 
 SHOW_FILE = "show.yaml"
-CACHE_DIR = ".fo-cast"
 EPISODE_FILE = "episode.yaml"
 M = TypeVar("M", bound=BaseModel)
 
@@ -89,7 +89,7 @@ def load_catalogue(root: Path, use_cache: bool = True) -> tuple[Catalogue, Repor
     are taken from CATALOGUE/.fo-cast/manifests.json instead of being parsed again.
     """
     report = Report()
-    cache = ManifestCache(root / CACHE_DIR / "manifests.json" if use_cache else None)
+    cache = ManifestCache(root / MANIFEST_CACHE if use_cache else None)
     _REAL_FOLDERS.clear()
     _REAL_TOPS.clear()
     name = PurePosixPath(root.resolve().name)
@@ -304,11 +304,7 @@ class ManifestCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(
-                json.dumps({"version": self.VERSION, "entries": self.entries}), encoding="utf-8"
-            )
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps({"version": self.VERSION, "entries": self.entries}))
         except OSError:
             pass
 

@@ -36,13 +36,16 @@ class Feeds(Section):
     )
 
 
+MAX_DELETES = 25  # the default of [publish] max_deletes and of plan_publish()
+
+
 class Publish(Section):
     target: str | None = Field(
         None, description="Default target: file:///path or s3://bucket/prefix."
     )
     endpoint_url: str | None = Field(None, description="S3 endpoint for S3 compatibles.")
     max_deletes: Annotated[StrictInt, Field(ge=0)] = Field(
-        25, description="Refuse to prune more objects than this unless told otherwise."
+        MAX_DELETES, description="Refuse to prune more objects than this unless told otherwise."
     )
 
 

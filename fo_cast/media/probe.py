@@ -19,6 +19,7 @@ from mutagen.mp4 import MP4, Atoms
 
 from fo_cast.errors import FoCastError
 from fo_cast.rules import MEDIA_TYPES
+from fo_cast.state import atomic_write
 
 CACHE_VERSION = 2  # 2: MP4 durations from the movie header, AAC channels
 
@@ -353,12 +354,8 @@ class ProbeCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(
-                json.dumps({"version": CACHE_VERSION, "entries": self.entries}, sort_keys=True),
-                encoding="utf-8",
-            )
-            os.replace(tmp, self.path)
+            payload = {"version": CACHE_VERSION, "entries": self.entries}
+            atomic_write(self.path, json.dumps(payload, sort_keys=True))
             self.dirty = False
         except OSError:
             pass

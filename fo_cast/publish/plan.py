@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hashlib
 import json
@@ -14,10 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fo_cast.catalogue.settings import MAX_DELETES
 from fo_cast.errors import FoCastError
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.publish.guard import GuardRecord, check_guard, update_record
+from fo_cast.state import atomic_write
 from fo_cast.storage import RESERVED_PREFIX, RemoteObject, hash_file
+from fo_cast.units import format_size, plural
 
 # Feeds change with every episode and apps poll them, so caches may hold them only briefly.
 # Media and artwork rarely change, but can be replaced under the same name (a fixed edit, a
@@ -76,9 +78,9 @@ class Plan:
     def summary(self) -> str:
         """Returns one line: '3 uploads (1.2 MB), 40 unchanged, 1 delete.'"""
         parts = [
-            f"{_count(len(self.uploads), 'upload')} ({format_bytes(self.bytes)})",
+            f"{plural(len(self.uploads), 'upload')} ({format_size(self.bytes)})",
             f"{len(self.unchanged)} unchanged",
-            _count(len(self.deletes), "delete"),
+            plural(len(self.deletes), "delete"),
         ]
         if self.stale:
             parts.append(f"{len(self.stale)} not in the build (kept; --prune deletes them)")
@@ -89,7 +91,7 @@ class Plan:
         out = []
         for up in self.uploads:
             why = f"{up.reason}: {up.detail}" if up.detail else str(up.reason)
-            out.append(f"upload {up.key} ({why}, {format_bytes(up.size)})")
+            out.append(f"upload {up.key} ({why}, {format_size(up.size)})")
         out.extend(f"delete {key}" for key in self.deletes)
         out.extend(f"refused: {reason}" for reason in self.refusals)
         out.append(self.summary())
@@ -126,7 +128,7 @@ def plan_publish(
     *,
     force: bool = False,
     prune: bool = False,
-    max_deletes: int = 100,
+    max_deletes: int = MAX_DELETES,
     hash_cache: HashCache | None = None,
     record: GuardRecord | None = None,
     allow_removal: Collection[str] = (),
@@ -222,24 +224,11 @@ def save_hash_cache(path: Path, cache: HashCache) -> None:
 
     The cache only saves rehashing: a read-only checkout must still publish.
     """
-    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_text(json.dumps(cache, separators=(",", ":")), encoding="utf-8")
-        os.replace(temp, path)
+        atomic_write(path, json.dumps(cache, separators=(",", ":")))
     except OSError:
-        with contextlib.suppress(OSError):
-            temp.unlink(missing_ok=True)
-
-
-def format_bytes(size: int) -> str:
-    """Returns a size for people: '812 B', '12.4 KB', '1.5 GB' (powers of 1000)."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
+        pass
 
 
 def _compare(
@@ -269,7 +258,3 @@ def _compare(
 def _hash_data(output: Output) -> str:
     assert output.data is not None
     return hashlib.sha256(output.data).hexdigest()
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -16,8 +16,9 @@ from typing import Any
 from fo_cast.errors import FoCastError, PublishRefused, StorageError
 from fo_cast.outputs import Output, Stage
 from fo_cast.publish.guard import RECORD_KEY
-from fo_cast.publish.plan import Plan, Upload, format_bytes
+from fo_cast.publish.plan import Plan, Upload
 from fo_cast.storage import ServerUnreachable, Storage
+from fo_cast.units import format_size
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Summary:
     def __str__(self) -> str:
         rate = self.bytes / self.seconds if self.seconds else 0.0
         return (
-            f"{self.uploaded} uploaded ({format_bytes(self.bytes)}, {format_bytes(int(rate))}/s), "
+            f"{self.uploaded} uploaded ({format_size(self.bytes)}, {format_size(int(rate))}/s), "
             f"{self.skipped} unchanged, {self.deleted} deleted in {self.seconds:.1f} s."
         )
 

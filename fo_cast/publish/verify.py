@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from email.message import Message
 from urllib.parse import urljoin
 
+from fo_cast.build import Checked
 from fo_cast.outputs import Build, Stage
+from fo_cast.units import plural
 
 ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
 FEED_TYPES = ("application/rss+xml", "application/xml", "text/xml")
@@ -45,8 +47,8 @@ class VerifyReport:
         """Returns '3 feeds, 42 URLs checked, 1 failure.'"""
         failed = len(self.failures)
         return (
-            f"{self.feeds} feed{'s' if self.feeds != 1 else ''}, {self.checked} URLs checked, "
-            f"{failed} failure{'s' if failed != 1 else ''}."
+            f"{plural(self.feeds, 'feed')}, {self.checked} URLs checked, "
+            f"{plural(failed, 'failure')}."
         )
 
 
@@ -60,6 +62,12 @@ def feed_urls(build: Build, base_url: str) -> list[str]:
         and _media_type(o.content_type) in FEED_TYPES
         and not o.path.endswith(".opml")
     ]
+
+
+def verify_catalogue(checked: Checked, build: Build) -> VerifyReport:
+    """Returns the report of verify() over every RSS feed of a checked catalogue's build."""
+    assert checked.site is not None, "verify needs a catalogue without errors"
+    return verify(feed_urls(build, checked.site.base_url))
 
 
 def verify(feeds: Iterable[str], *, timeout: float = 15.0, workers: int = 8) -> VerifyReport:

@@ -33,11 +33,13 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from fo_cast.state import atomic_write
+
 # The code between a fingerprinted Site and the bytes: every module of render/ (how fingerprints
 # are taken, the renderers and what they call), its templates and assets, and the models,
 # settings and rules they read. What reads the catalogue and probes media needs no place here:
 # its results are the fingerprinted values themselves.
-RENDER_INPUTS = ("catalogue/models.py", "catalogue/settings.py", "rules.py")
+RENDER_INPUTS = ("catalogue/models.py", "catalogue/settings.py", "rules.py", "units.py")
 # Libraries whose output ends up in rendered bytes: a new version may change them.
 LIBRARIES = (
     "feedgen",
@@ -258,9 +260,7 @@ class RenderCache:
             "entries": self._stored,
         }
         path = self.folder / f"{self.part}.json"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(index, separators=(",", ":")))
         for old in self.folder.glob(f"{self.part}-*.bin"):  # packs no index names any more
             if old != self._pack:
                 old.unlink(missing_ok=True)

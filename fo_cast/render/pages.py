@@ -31,6 +31,7 @@ from fo_cast.catalogue.models import Person
 from fo_cast.outputs import Output, Stage
 from fo_cast.render.cache import RenderCache, key
 from fo_cast.render.site import EpisodeView, ShowView, Site, fingerprint_of
+from fo_cast.units import format_clock, format_size
 
 HTML = "text/html; charset=utf-8"
 RECENT = 5  # other episodes listed under an episode
@@ -509,14 +510,6 @@ def format_date(value: datetime) -> str:
     return f"{MONTHS[value.month - 1]} {value.day}, {value.year}"
 
 
-def format_clock(seconds: float) -> str:
-    """Returns 75 -> "1:15", 3725 -> "1:02:05"."""
-    total = int(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def iso_duration(seconds: float) -> str:
     """Returns an ISO 8601 duration: 3725 -> "PT1H2M5S"."""
     total = round(seconds)
@@ -529,13 +522,6 @@ def iso_duration(seconds: float) -> str:
 def format_seconds(seconds: float) -> str:
     """Returns seconds for a URL or data attribute: 3.0 -> "3", 3.25 -> "3.25"."""
     return f"{seconds:.3f}".rstrip("0").rstrip(".")
-
-
-def format_size(length: int) -> str:
-    """Returns a byte count as people read it: "1.2 MB", "640 KB"."""
-    if length >= 1_000_000:
-        return f"{length / 1_000_000:.1f} MB"
-    return f"{max(1, round(length / 1000))} KB"
 
 
 def media_label(mime_type: str) -> str:

@@ -56,6 +56,10 @@ class Storage(Protocol):
         """Returns the target as a URL a person can read, never with credentials."""
         ...
 
+    def local_folder(self) -> Path | None:
+        """Returns the folder on this machine that the target writes into, if it is one."""
+        ...
+
     def list(self) -> dict[str, RemoteObject]:
         """Returns every object under the target except fo-cast's own records, by key."""
         ...

@@ -41,6 +41,9 @@ class LocalStorage:
     def describe(self) -> str:
         return self.root.as_uri()
 
+    def local_folder(self) -> Path | None:
+        return self.root
+
     def list(self) -> dict[str, RemoteObject]:
         """Returns every file under the folder by key, hashes from the index where it is fresh."""
         if not self.root.exists():

@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -108,6 +109,9 @@ class S3Storage:
                 region_name=region or session.region_name or "us-east-1",
                 config=config,
             )
+
+    def local_folder(self) -> Path | None:
+        return None
 
     def describe(self) -> str:
         url = f"s3://{self.bucket}/{self.prefix}".rstrip("/")

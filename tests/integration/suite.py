@@ -226,7 +226,7 @@ class PublishSuite:
         plan, _ = plan_for(show, target, prune=True)
         assert len(plan.uploads) == len(show.build().outputs)
         assert target.stored_keys() == set()
-        assert plan.lines()[0] == "upload media/ep-1.mp3 (new, 4.0 KB)"
+        assert plan.lines()[0] == "upload media/ep-1.mp3 (new, 4 KB)"
         assert json.loads(json.dumps(plan.as_dict()))["uploads"][0]["reason"] == "new"
 
     def test_failed_media_upload_holds_back_feeds(self, show: Show, target: Target) -> None:
