@@ -283,7 +283,13 @@ def publish(
         str | None, typer.Option(help="S3 endpoint for S3 compatibles (SeaweedFS, MinIO, R2).")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Print the plan; change nothing.")] = False,
-    prune: Annotated[bool, typer.Option(help="Delete objects the build no longer has.")] = False,
+    prune: Annotated[
+        bool, typer.Option(help="Delete what fo-cast published that the build no longer has.")
+    ] = False,
+    adopt: Annotated[
+        bool,
+        typer.Option(help="Publish into a target holding files fo-cast did not write (kept)."),
+    ] = False,
     max_deletes: Annotated[
         int | None, typer.Option(help="Refuse to prune more than this many objects.")
     ] = None,
@@ -315,8 +321,8 @@ def publish(
 
     options = PublishOptions(
         to=to, endpoint_url=endpoint_url, base_url=base_url, max_deletes=max_deletes,
-        prune=prune, force=force, allow_removal=tuple(allow_removal or ()), strict=strict,
-        read_timeout=timeout, max_attempts=tries, now=_now(now),
+        prune=prune, adopt=adopt, force=force, allow_removal=tuple(allow_removal or ()),
+        strict=strict, read_timeout=timeout, max_attempts=tries, now=_now(now),
     )  # fmt: skip
     try:
         session = prepare_publish(catalogue, options)

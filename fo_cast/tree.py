@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import shutil
+import stat
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -105,7 +107,7 @@ def _write_whole(result: Build, out: Path) -> None:
     try:
         keep = out / KEEP
         if keep.is_file():
-            shutil.copy2(keep, staging / KEEP)
+            shutil.copy2(keep, staging / KEEP, follow_symlinks=False)
         root = str(staging)
         made: set[str] = {root}
         marks = _marks(result.outputs)
@@ -141,6 +143,10 @@ def _update(result: Build, out: Path, record: dict[str, str]) -> None:
                     continue
         changed.append(output)
     removed = sorted(set(record) - marks.keys())
+    if _has_symlinked_folder(root, [*marks, *removed, TREE_RECORD]):
+        # Writing or moving files through it would change whatever it points at (the
+        # catalogue itself, once). A symlink is nothing a build wrote: replace the tree whole.
+        raise _Rewrite
     if not changed and not removed:
         return
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
@@ -169,6 +175,27 @@ def _update(result: Build, out: Path, record: dict[str, str]) -> None:
         raise
     shutil.rmtree(staging, ignore_errors=True)
     _prune_folders(root, removed)
+
+
+class _Rewrite(OSError):
+    """The tree cannot be updated in place; write_tree writes it anew."""
+
+
+def _has_symlinked_folder(root: str, paths: list[str]) -> bool:
+    """Returns whether a folder on the way to any of paths (under root) is a symlink."""
+    folders: set[str] = set()
+    for path in paths:
+        folder = posixpath.dirname(path)
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = posixpath.dirname(folder)
+    for folder in folders:
+        try:
+            if stat.S_ISLNK(os.lstat(_join(root, folder)).st_mode):
+                return True
+        except OSError:
+            continue  # not there yet: _place makes it
+    return False
 
 
 def _undo(undo: list[tuple[str, str, str]]) -> None:

@@ -68,6 +68,7 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # at the target, not built, kept (no prune)
+    foreign: list[str] = field(default_factory=list)  # not built, not fo-cast's: never deleted
     refusals: list[str] = field(default_factory=list)  # reasons publish() will not run
     record: bytes | None = None  # the updated GUID record, written last; None if unchanged
 
@@ -84,6 +85,8 @@ class Plan:
         ]
         if self.stale:
             parts.append(f"{len(self.stale)} not in the build (kept; --prune deletes them)")
+        if self.foreign:
+            parts.append(f"{len(self.foreign)} not published by fo-cast (kept)")
         return ", ".join(parts) + "."
 
     def lines(self) -> list[str]:
@@ -116,6 +119,7 @@ class Plan:
             "unchanged": self.unchanged,
             "deletes": self.deletes,
             "stale": self.stale,
+            "foreign": self.foreign,
             "refusals": self.refusals,
             "record_changed": self.record is not None,
             "bytes": self.bytes,
@@ -134,6 +138,7 @@ def plan_publish(
     allow_removal: Collection[str] = (),
     now: datetime | None = None,
     cache_control: Mapping[Stage, str] = CACHE_CONTROL,
+    adopt: bool = False,
 ) -> Plan:
     """Returns the plan that makes the target match the build, uploads in publishing order.
 
@@ -141,6 +146,12 @@ def plan_publish(
     `<catalogue>/.fo-cast/hashes.json` with `save_hash_cache`) so a republish hashes only
     media whose size or mtime changed. With `record` (from `guard.load_record`) the GUID
     guard runs and the plan carries the updated record.
+
+    Only objects fo-cast wrote (`RemoteObject.ours`) are ever deleted. A target that fo-cast
+    never published to (nothing of its own there, no GUID record) but that holds other files
+    is refused unless `adopt`: the build would replace the owner's files at its paths, and a
+    mistyped target should not be filled. Files identical to the build's count as its own
+    (a first publish killed before it saved the index).
     """
     plan = Plan()
     outputs = build.ordered()
@@ -160,6 +171,8 @@ def plan_publish(
             plan.uploads.append(Upload(output, content_hash, policy, reason, detail, stat))
     built = {o.path for o in outputs}
     extra = sorted(key for key in remote if key not in built)
+    plan.foreign = [key for key in extra if not remote[key].ours]
+    extra = [key for key in extra if remote[key].ours]
     if prune:
         plan.deletes = extra
         if len(extra) > max_deletes:
@@ -169,12 +182,31 @@ def plan_publish(
             )
     else:
         plan.stale = extra
+    if not adopt and (refusal := _refuse_foreign(plan, remote, record)):
+        plan.refusals.append(refusal)
     if record is not None:
         plan.refusals.extend(check_guard(record, build.items, allow_removal))
         stamp = now or datetime.now(UTC)
         updated = update_record(record, build.items, stamp, allow_removal).to_bytes()
         plan.record = None if updated == record.to_bytes() else updated
     return plan
+
+
+def _refuse_foreign(
+    plan: Plan, remote: Mapping[str, RemoteObject], record: GuardRecord | None
+) -> str | None:
+    """Returns why a first publish into a target of someone else's files needs --adopt."""
+    if any(obj.ours for obj in remote.values()) or (record is not None and record.items):
+        return None  # fo-cast has published here before
+    replaced = [u.key for u in plan.uploads if u.key in remote]
+    others = sorted([*plan.foreign, *replaced])
+    if not others:
+        return None
+    return (
+        f"the target holds {plural(len(others), 'file')} fo-cast did not publish (such as "
+        f"'{others[0]}'); publish with --adopt to publish beside them (fo-cast never deletes "
+        "them, and replaces those at paths the build writes), or choose an empty target"
+    )
 
 
 def hash_sources(outputs: list[Output], cache: HashCache) -> dict[str, tuple[str, tuple[int, int]]]:

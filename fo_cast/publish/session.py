@@ -33,6 +33,7 @@ class PublishOptions:
     base_url: str | None = None  # else base_url of fo-cast.toml
     max_deletes: int | None = None  # else [publish] max_deletes
     prune: bool = False
+    adopt: bool = False  # publish into a target holding files fo-cast did not write
     force: bool = False
     allow_removal: tuple[str, ...] = ()
     strict: bool = False
@@ -88,6 +89,7 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         # An episode leaves the video feed with the audio one: its video GUID goes too.
         allow_removal={g for guid in options.allow_removal for g in (guid, video_guid(guid))},
         now=options.now,
+        adopt=options.adopt,
     )
     save_hash_cache(catalogue / HASH_CACHE, cache)
     return Session(result, storage, plan)

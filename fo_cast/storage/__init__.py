@@ -16,6 +16,7 @@ from fo_cast.outputs import Output
 # listed or pruned, and a build may not write there.
 RESERVED_PREFIX = ".fo-cast/"
 INDEX_KEY = RESERVED_PREFIX + "index.json"
+INDEX_VERSION = 2  # 2: each entry says whether fo-cast wrote the object (RemoteObject.ours)
 
 Progress = Callable[[int], None]  # called with the bytes sent since the last call
 CHUNK = 1024 * 1024
@@ -39,14 +40,30 @@ class RemoteObject:
     etag: str
     content_type: str | None = None
     cache_control: str | None = None
+    # fo-cast wrote this content here (a put, or its own bytes found again). Only such
+    # objects are ever deleted: a target may hold its owner's files beside the build.
+    ours: bool = False
 
     def as_index_entry(self) -> list[Any]:
-        return [self.size, self.etag, self.content_hash, self.content_type, self.cache_control]
+        return [
+            self.size,
+            self.etag,
+            self.content_hash,
+            self.content_type,
+            self.cache_control,
+            self.ours,
+        ]
 
     @classmethod
     def from_index_entry(cls, key: str, entry: list[Any]) -> RemoteObject:
-        size, etag, content_hash, content_type, cache_control = entry
-        return cls(key, int(size), content_hash, str(etag), content_type, cache_control)
+        if len(entry) == 5:  # version 1 indexed every file; only puts recorded both of these
+            size, etag, content_hash, content_type, cache_control = entry
+            ours = content_hash is not None and content_type is not None
+        else:
+            size, etag, content_hash, content_type, cache_control, ours = entry
+        return cls(
+            key, int(size), content_hash, str(etag), content_type, cache_control, ours is True
+        )
 
 
 class Storage(Protocol):
@@ -88,6 +105,10 @@ class Storage(Protocol):
 
     def save_index(self) -> None:
         """Writes the hash index so the next listing needs no per-object reads."""
+        ...
+
+    def claim(self, keys: Sequence[str]) -> None:
+        """Marks listed objects whose content the build holds as fo-cast's (in the index)."""
         ...
 
 
@@ -140,6 +161,7 @@ def storage_for(url: str, endpoint_url: str | None = None, **options: Any) -> St
 __all__ = [
     "CHUNK",
     "INDEX_KEY",
+    "INDEX_VERSION",
     "RESERVED_PREFIX",
     "Progress",
     "RemoteObject",

@@ -8,6 +8,7 @@ import os
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -16,6 +17,7 @@ from fo_cast.outputs import Output, Stage
 from fo_cast.storage import (
     CHUNK,
     INDEX_KEY,
+    INDEX_VERSION,
     RESERVED_PREFIX,
     Progress,
     RemoteObject,
@@ -29,7 +31,13 @@ class LocalStorage:
     """Writes the output tree into a folder; readers never see a half-written file.
 
     The hash index (`.fo-cast/index.json`) keeps each file's sha256 next to the size and
-    mtime it had when written, so listing a folder of 1.5 GB of media hashes nothing.
+    mtime it had when written, so listing a folder of 1.5 GB of media hashes nothing, and
+    whether fo-cast wrote it: files it did not write are never deleted.
+
+    Symlinks inside the folder are not fo-cast's: they are not listed (so never pruned), and
+    nothing is written or deleted through a folder symlink that leads out of the target
+    (StorageError instead). The target folder itself may be a symlink; that is the user's
+    choice.
     """
 
     def __init__(self, root: Path) -> None:
@@ -58,7 +66,7 @@ class LocalStorage:
             if rel == PurePosixPath("."):
                 dirnames[:] = [d for d in dirnames if d + "/" != RESERVED_PREFIX]
             for name in filenames:
-                if name.endswith(TEMP_SUFFIX):
+                if name.endswith(TEMP_SUFFIX) or os.path.islink(os.path.join(dirpath, name)):
                     continue
                 key = str(rel / name) if rel != PurePosixPath(".") else name
                 found[key] = self._describe_file(key, known.get(key))
@@ -77,7 +85,9 @@ class LocalStorage:
         """Returns the written file's entry once it has been renamed into place."""
         target = self._path(output.path)
         try:
+            self._refuse_escape(target, "write")
             target.parent.mkdir(parents=True, exist_ok=True)
+            self._refuse_escape(target, "write")
             temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
             try:
                 with open(temp, "wb") as out:
@@ -111,6 +121,7 @@ class LocalStorage:
             _etag(stat),
             output.content_type,
             cache_control,
+            ours=True,
         )
         if not output.path.startswith(RESERVED_PREFIX):
             with self._lock:
@@ -121,6 +132,7 @@ class LocalStorage:
     def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             path = self._path(key)
+            self._refuse_escape(path, "delete")
             try:
                 path.unlink(missing_ok=True)
                 _remove_empty_parents(path.parent, self.root)
@@ -148,13 +160,23 @@ class LocalStorage:
             removed += 1
         return removed
 
+    def claim(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                known = self._index.get(key)
+                if known is not None and not known.ours:
+                    self._index[key] = replace(known, ours=True)
+                    self._dirty = True
+
     def save_index(self) -> None:
         with self._lock:
             if not self._dirty:
                 return
             self._dirty = False
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
-        data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
+        data = json.dumps(
+            {"version": INDEX_VERSION, "objects": entries}, separators=(",", ":")
+        ).encode()
         record = Output(INDEX_KEY, "application/json", Stage.FEED, data=data)
         try:
             self.put(record, hashlib.sha256(data).hexdigest(), "no-store")
@@ -177,8 +199,21 @@ class LocalStorage:
         stat = self._path(key).stat()
         if known and known.etag == _etag(stat) and known.size == stat.st_size:
             return known
-        # Written by something else, or by a publish killed before it saved the index.
-        return RemoteObject(key, stat.st_size, hash_file(self._path(key)), _etag(stat))
+        # Written by something else, or by a publish killed before it saved the index: still
+        # fo-cast's only if it holds the bytes fo-cast wrote there (a touch, a copy back).
+        digest = hash_file(self._path(key))
+        ours = known is not None and known.ours and known.content_hash == digest
+        return RemoteObject(key, stat.st_size, digest, _etag(stat), ours=ours)
+
+    def _refuse_escape(self, path: Path, doing: str) -> None:
+        """Raises StorageError when path's folder resolves outside the target (a symlink)."""
+        root = os.path.realpath(self.root)
+        folder = os.path.realpath(path.parent)
+        if folder != root and not folder.startswith(root.rstrip(os.sep) + os.sep):
+            raise StorageError(
+                f"{self.describe()}: refusing to {doing} {path.relative_to(self.root).as_posix()}: "
+                f"its folder is a symlink leading out of the target (to {folder}); remove it"
+            )
 
     def _path(self, key: str) -> Path:
         parts = PurePosixPath(key).parts

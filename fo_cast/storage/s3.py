@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -21,7 +22,14 @@ from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Output
-from fo_cast.storage import INDEX_KEY, RESERVED_PREFIX, Progress, RemoteObject, ServerUnreachable
+from fo_cast.storage import (
+    INDEX_KEY,
+    INDEX_VERSION,
+    RESERVED_PREFIX,
+    Progress,
+    RemoteObject,
+    ServerUnreachable,
+)
 
 HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
 MB = 1024 * 1024
@@ -195,7 +203,13 @@ class S3Storage:
                     )
                 etag = self._head(output.path).etag  # upload_file does not return the ETag
         stored = RemoteObject(
-            output.path, output.length, content_hash, etag, output.content_type, cache_control
+            output.path,
+            output.length,
+            content_hash,
+            etag,
+            output.content_type,
+            cache_control,
+            ours=True,
         )
         if not output.path.startswith(RESERVED_PREFIX):
             with self._lock:
@@ -249,13 +263,25 @@ class S3Storage:
                     aborted += 1
         return aborted
 
+    def claim(self, keys: Sequence[str]) -> None:
+        # Objects fo-cast did not write lack its sha256, so they are never unchanged: only
+        # the index's flag can be stale here.
+        with self._lock:
+            for key in keys:
+                known = self._index.get(key)
+                if known is not None and not known.ours and known.content_hash is not None:
+                    self._index[key] = dataclasses.replace(known, ours=True)
+                    self._dirty = True
+
     def save_index(self) -> None:
         with self._lock:
             if not self._dirty:
                 return
             self._dirty = False
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
-        data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
+        data = json.dumps(
+            {"version": INDEX_VERSION, "objects": entries}, separators=(",", ":")
+        ).encode()
         try:
             with self._errors("save the hash index"):
                 self._client.put_object(
@@ -307,13 +333,15 @@ class S3Storage:
     def _head(self, key: str) -> RemoteObject:
         with self._errors(f"inspect {key}"):
             reply = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        content_hash = reply.get("Metadata", {}).get(HASH_METADATA)
         return RemoteObject(
             key,
             reply["ContentLength"],
-            reply.get("Metadata", {}).get(HASH_METADATA),
+            content_hash,
             str(reply["ETag"]).strip('"'),
             reply.get("ContentType"),
             reply.get("CacheControl"),
+            ours=content_hash is not None,  # only fo-cast stores its sha256 in the metadata
         )
 
     def _load_index(self) -> dict[str, RemoteObject]:
