@@ -20,6 +20,7 @@ from fo_cast.errors import FoCastError, UsageError
 from fo_cast.media.probe import ProbeError, probe_media
 from fo_cast.outputs import Stage
 from fo_cast.problems import Report
+from fo_cast.publish.verify import DEADLINE, TIMEOUT
 from fo_cast.rules import check_base_url
 from fo_cast.tree import refuse_output, write_tree
 from fo_cast.units import format_clock
@@ -416,6 +417,12 @@ def verify(
     catalogue: CatalogueArg = Path("episodes"),
     base_url: BaseUrlOption = None,
     now: NowOption = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds one read may wait for the server.")
+    ] = TIMEOUT,
+    deadline: Annotated[
+        float, typer.Option(min=0.1, help="Seconds one request may take in all.")
+    ] = DEADLINE,
 ) -> None:
     """Fetch the published feeds over HTTP and check every enclosure and artwork URL.
 
@@ -428,7 +435,7 @@ def verify(
 
     checked, result = build_catalogue(catalogue, now=_now(now), base_url=base_url)
     _stop_on_problems(result.report, False, "Nothing was checked.")
-    report = verify_catalogue(checked, result)
+    report = verify_catalogue(checked, result, timeout=timeout, deadline=deadline)
     for failure in report.failures:
         typer.echo(failure, err=True)
     typer.echo(report.summary(), err=not report.ok)
