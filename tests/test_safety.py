@@ -178,3 +178,127 @@ def test_publish_never_writes_or_deletes_through_a_symlink(
     assert result.exit_code == 3, result.stdout + result.stderr
     assert "its folder is a symlink leading out of the target" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- base_url: valid absolute URLs only -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "encoded"),
+    [
+        ("https://podcasts.fairobserver.com/", "https://podcasts.fairobserver.com/"),
+        ("https://bücher.example/für/", "https://xn--bcher-kva.example/f%C3%BCr/"),
+        (
+            "https://例え.テスト/ポッド",
+            "https://xn--r8jz45g.xn--zckzah/%E3%83%9D%E3%83%83%E3%83%89",
+        ),
+        ("https://straße.de/", "https://xn--strae-oqa.de/"),  # IDNA 2008, not 2003's strasse
+        ("https://Podcasts.Example.com/Show/", "https://Podcasts.Example.com/Show/"),  # as typed
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/"),
+        ("http://[::1]:8000/preview/", "http://[::1]:8000/preview/"),
+        ("https://cdn.example/a%20b/%C3%A9/", "https://cdn.example/a%20b/%C3%A9/"),
+        ("https://cdn.example/é%C3%A9/", "https://cdn.example/%C3%A9%C3%A9/"),
+        ("https://cdn.example", "https://cdn.example"),
+        ("https://a_b.example/", "https://a_b.example/"),
+        ("https://cdn.example/~me/;v=1/", "https://cdn.example/~me/;v=1/"),
+    ],
+)
+def test_base_url_is_encoded_where_it_can_be(given: str, encoded: str) -> None:
+    from fo_cast.rules import check_base_url
+
+    assert check_base_url(given) == encoded
+    assert check_base_url(encoded) == encoded  # encoding twice changes nothing
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ('https://x.example/a"b/', "contains a double quote, which a URL cannot carry"),
+        ("https://x.example/<script>/", "contains '<', which a URL cannot carry"),
+        ("https://x.example/a>/", "contains '>', which a URL cannot carry"),
+        ("https://x.example/a b/", "contains a space; a URL cannot (write a space as %20)"),
+        ("https://x.example/a\tb/", "contains the character U+0009; a URL cannot"),
+        ("https://x.example/\u00a0/", "contains the character U+00A0; a URL cannot"),
+        (" https://x.example/", "contains a space"),
+        ("https://x.example\\feeds\\", "contains a backslash, which a URL cannot carry"),
+        ("https://x.example/a|b/", "contains '|', which a URL cannot carry"),
+        ("https://x.example/{x}/", "contains '{', which a URL cannot carry"),
+        ("https://x.example/`/", "contains a backtick, which a URL cannot carry"),
+        (
+            "https://x.example/%zz/",
+            "has '%zz', which is no percent-escape; write a percent sign as %25",
+        ),
+        ("https://x.example/100%/", "has '%/', which is no percent-escape"),
+        ("https://x.example/a/%2", "has '%2', which is no percent-escape"),
+        ("https://x.example/a/../b/", "has '/./' or '/../' in its path"),
+        ("https://x.example/a/./b/", "has '/./' or '/../' in its path"),
+        ("https://x.example/a/%2E%2e/b/", "has '/./' or '/../' in its path"),
+        ("https://x.example/..", "has '/./' or '/../' in its path"),
+        ("https://x.example//feeds/", "has '//' in its path; remove the empty folder name"),
+        ("https://x.example/a//b/", "has '//' in its path"),
+        ("https://user@x.example/", "a user or password would be in every public feed"),
+        ("https://u:p@x.example/", "a user or password would be in every public feed"),
+        ("https://x.example/?a=1", "has a query or fragment; paths are added after it"),
+        ("https://x.example/#top", "has a query or fragment"),
+        ("https://x.example/?", "has a query or fragment"),
+        ("https://x.example:0/", "has a port that does not exist"),
+        ("https://x.example:65536/", "has a port that does not exist"),
+        ("https://x.example:8o/", "has a port that does not exist"),
+        ("https://[zz]/", "has a host that is not an IP address"),
+        ("https://a..b/", "has a host that is not a domain name"),
+        ("https://-a.example/", "has a host that is not a domain name"),
+        ("https://*.example/", "has a host that is not a domain name"),
+        ("https://xn--a-\u00e9.example/", "has a host that is not a domain name"),
+        ("https:///path/", "is not an absolute http(s) URL"),
+        ("ftp://x.example/", "is not an absolute http(s) URL"),
+        ("x.example/feeds/", "is not an absolute http(s) URL"),
+        ("javascript:alert(1)", "is not an absolute http(s) URL"),
+    ],
+)
+def test_base_url_that_no_encoding_makes_valid_is_refused(given: str, says: str) -> None:
+    from fo_cast.rules import check_base_url
+
+    with pytest.raises(ValueError) as error:
+        check_base_url(given)
+    assert says in str(error.value)
+    assert str(error.value).startswith((f"'{given}' ", "a user or password"))
+
+
+def test_base_url_from_settings_and_option_is_encoded_in_every_feed(
+    sample: Path, tmp_path: Path
+) -> None:
+    edit(
+        sample / "fo-cast.toml",
+        'base_url = "https://podcasts.fairobserver.com/"',
+        'base_url = "https://bücher.example/für"',
+    )
+    out = tmp_path / "out"
+    assert invoke("build", sample, "--out", out, "--now", NOW).exit_code == 0
+    feed = (out / "talks" / "feed.xml").read_text(encoding="utf-8")
+    assert "https://xn--bcher-kva.example/f%C3%BCr/talks/feed.xml" in feed
+    assert "bücher" not in feed and "für" not in feed
+    result = invoke(
+        "build", sample, "--out", out, "--base-url", "https://例え.テスト/", "--now", NOW
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "https://xn--r8jz45g.xn--zckzah/talks/feed.xml" in (out / "talks" / "feed.xml").read_text()
+    )
+
+
+@pytest.mark.parametrize(
+    "bad", ['https://x.example/"/', "https://x.example/%zz/", "https://x.example//"]
+)
+def test_bad_base_url_in_settings_is_a_problem_at_fo_cast_toml(sample: Path, bad: str) -> None:
+    edit(
+        sample / "fo-cast.toml",
+        'base_url = "https://podcasts.fairobserver.com/"',
+        f"base_url = '{bad}'",
+    )
+    result = invoke("validate", sample)
+    assert result.exit_code == 1
+    assert f"episodes/fo-cast.toml: base_url: '{bad}' " in result.stderr
+    for command in ("build", "publish"):
+        result = invoke(command, sample, "--now", NOW, "--base-url", bad)
+        assert result.exit_code == 2
+        assert "Traceback" not in result.stderr
