@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
+from fo_cast.limits import load_json
 from fo_cast.outputs import Build, Output
 from fo_cast.state import TREE_RECORD, atomic_write
 
@@ -282,7 +283,7 @@ def _sha256_all(outputs: list[Output]) -> list[str]:
 def _read_record(out: Path) -> dict[str, str] | None:
     """Returns what the last write put in out, or None (no tree, or no readable record)."""
     try:
-        stored = json.loads((out / TREE_RECORD).read_bytes())
+        stored = load_json((out / TREE_RECORD).read_bytes())
         if stored.get("version") != TREE_VERSION or not isinstance(stored["files"], dict):
             return None
         files: dict[str, str] = stored["files"]

@@ -3,14 +3,18 @@ the folder, or answer any input with a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from fo_cast.cli import app
+from tests.hostile_files import CACHES, HOSTILE
 
 NOW = "2025-01-01T00:00:00+00:00"
 EPISODE = "talks/2024-08-04-middle-east-part-1"
@@ -302,3 +306,112 @@ def test_bad_base_url_in_settings_is_a_problem_at_fo_cast_toml(sample: Path, bad
         result = invoke(command, sample, "--now", NOW, "--base-url", bad)
         assert result.exit_code == 2
         assert "Traceback" not in result.stderr
+
+
+# --- no input ends in a traceback -------------------------------------------------------------
+
+
+def _hostile_copy(tmp_path: Path, plant) -> Path:
+    catalogue = tmp_path / "episodes"
+    shutil.copytree(
+        Path(__file__).parent.parent / "episodes",
+        catalogue,
+        ignore=shutil.ignore_patterns(".fo-cast", ".schema"),
+    )
+    plant(catalogue)
+    return catalogue
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Runs the real entry point, as a user would, with Python's default recursion limit."""
+    return subprocess.run(
+        [sys.executable, "-m", "fo_cast", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_input_is_a_problem_at_its_file_never_a_traceback(
+    tmp_path: Path, case: str
+) -> None:
+    plant, where = HOSTILE[case]
+    catalogue = _hostile_copy(tmp_path, plant)
+    out = tmp_path / "feeds"
+    for args in (["validate", catalogue], ["build", catalogue, "--out", out, "--now", NOW]):
+        result = _run(*args)
+        assert result.returncode == 1, (case, args[0], result.stderr[-2000:])
+        assert "Traceback" not in result.stderr and "Error:" not in result.stderr
+        lines = result.stderr.splitlines()
+        assert any(line.startswith(f"episodes/{where}:") for line in lines), lines
+        assert "1 error in 1 file." in lines, lines
+        assert lines[-1] == "1 error in 1 file." or lines[-1].startswith("Nothing was written")
+        assert all(len(line) < 400 for line in lines)  # plain messages, no dumps
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", sorted(CACHES))
+def test_hostile_caches_are_ignored(tmp_path: Path, case: str) -> None:
+    catalogue = _hostile_copy(tmp_path, CACHES[case])
+    out = tmp_path / "feeds"
+    for args in (
+        ["validate", catalogue],
+        ["build", catalogue, "--out", out, "--now", NOW],
+        ["publish", catalogue, "--to", tmp_path / "public", "--now", NOW],
+    ):
+        result = _run(*args)
+        assert result.returncode == 0, (case, args[0], result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+    assert (out / "talks" / "feed.xml").is_file()
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("record", ["tree", "index", "published"])
+def test_hostile_records_in_the_output_or_target(sample: Path, tmp_path: Path, record: str) -> None:
+    out, target = tmp_path / "feeds", tmp_path / "public"
+    assert invoke("build", sample, "--out", out, "--now", NOW).exit_code == 0
+    assert invoke("publish", sample, "--to", target, "--now", NOW).exit_code == 0
+    path = {
+        "tree": out / ".fo-cast" / "tree.json",
+        "index": target / ".fo-cast" / "index.json",
+        "published": target / ".fo-cast" / "published.json",
+    }[record]
+    path.write_text(DEEP_JSON)
+    built = invoke("build", sample, "--out", out, "--now", NOW)
+    assert built.exit_code == 0, built.stderr  # a lost tree record: the tree is written anew
+    published = _run("publish", sample, "--to", target, "--prune", "--now", NOW)
+    assert "Traceback" not in published.stderr
+    if record == "published":  # never guessed past: the GUID promises live in it
+        assert published.returncode == 4
+        assert published.stderr == (
+            "fo-cast: .fo-cast/published.json at the target is damaged (nested more than 64 "
+            "levels deep); restore it from a backup\n"
+        )
+    else:  # a lost index costs a rehash; the GUID record still says the target is fo-cast's
+        assert published.returncode == 0, published.stderr
+        assert "0 deleted" in published.stdout
+
+
+@pytest.mark.parametrize("depth", [1, 10, 64, 65, 1000, 100_000])
+def test_load_json_and_toml_bound_depth(depth: int) -> None:
+    from fo_cast.limits import TooDeep, depth_of, load_json, load_toml
+
+    text = "[" * depth + "]" * depth
+    if depth <= 100:
+        assert depth_of(json.loads(text), limit=depth) == depth
+        assert depth_of({"a": [1, {"b": "x"}]}) == 3 and depth_of("x") == 0
+    if depth <= 64:
+        assert load_json(text, limit=64) is not None
+        toml = "[" * (depth - 1) + "1" + "]" * (depth - 1)  # the document is a table too
+        assert load_toml(f"x = {toml}") is not None
+    else:
+        with pytest.raises(TooDeep, match="nested more than 64 levels deep"):
+            load_json(text, limit=64)
+        with pytest.raises(TooDeep, match="nested more than 64 levels deep"):
+            load_toml(f"x = {text}")
+        if depth >= 100_000:  # past the decoder's recursion: TooDeep, a ValueError, anyway
+            with pytest.raises(ValueError, match="nested more than 64 levels deep"):
+                load_json(text)

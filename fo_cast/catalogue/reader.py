@@ -20,6 +20,7 @@ from fo_cast.catalogue import yaml12
 from fo_cast.catalogue.messages import field_path, validation_message
 from fo_cast.catalogue.models import Episode, Show
 from fo_cast.catalogue.settings import SETTINGS_FILE, Settings
+from fo_cast.limits import MAX_DEPTH, TooDeep, load_json, load_toml
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import first_xml_illegal
 from fo_cast.state import MANIFEST_CACHE, atomic_write
@@ -137,9 +138,12 @@ def _load_settings(root: Path, name: PurePosixPath, report: Report) -> Settings:
         report.add(shown, "", f"not a file; {SETTINGS_FILE} holds the catalogue's settings")
         return Settings.model_validate({})
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        data = load_toml(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         report.add(shown, "", "not UTF-8 text; save it as UTF-8")
+        return Settings.model_validate({})
+    except TooDeep as exc:
+        report.add(shown, "", f"{exc}; the settings need two levels")
         return Settings.model_validate({})
     except tomllib.TOMLDecodeError as exc:
         line = _toml_line(str(exc))
@@ -260,7 +264,7 @@ class ManifestCache:
         if path is None:
             return
         try:
-            stored = json.loads(path.read_bytes())
+            stored = load_json(path.read_bytes())
             if stored.get("version") == self.VERSION and isinstance(stored["entries"], dict):
                 self.entries = stored["entries"]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -275,7 +279,7 @@ class ManifestCache:
             size, mtime_ns, payload = entry
             if size != stat.st_size or mtime_ns != stat.st_mtime_ns:
                 return None
-            data, lines = json.loads(payload)
+            data, lines = load_json(payload, limit=MAX_DEPTH + 2)  # [data, lines]
             doc = yaml12.CachedDocument(data, lines)
         except (ValueError, TypeError):
             return None

@@ -18,6 +18,7 @@ from mutagen.mp3 import MP3, BitrateMode
 from mutagen.mp4 import MP4, Atoms
 
 from fo_cast.errors import FoCastError
+from fo_cast.limits import load_json
 from fo_cast.rules import MEDIA_TYPES
 from fo_cast.state import atomic_write
 
@@ -70,6 +71,10 @@ def probe_media(path: Path) -> MediaInfo:
             return _probe_mp4(fileobj, size, suffix)
     except ProbeError:
         raise
+    except RecursionError:  # boxes in boxes (MP4) or frames in frames (ID3 CHAP), thousands deep
+        raise ProbeError(
+            "nested thousands of levels deep (boxes or tag frames); re-encode the file"
+        ) from None
     except (mutagen.MutagenError, struct.error, ValueError, EOFError, IndexError) as exc:
         raise ProbeError(f"mutagen cannot read it ({_short(exc)}); re-encode the file") from exc
     except OSError as exc:
@@ -315,7 +320,7 @@ class ProbeCache:
         self.dirty = False
         if path is not None and path.is_file():
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = load_json(path.read_text(encoding="utf-8"))
                 if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
                     entries = data["entries"]
                     self.entries = entries if isinstance(entries, dict) else {}
@@ -394,6 +399,11 @@ def probe_image(path: Path) -> ImageInfo:
         raise ProbeError("is not an image fo-cast can read; save it as JPEG or PNG") from None
     except Image.DecompressionBombError:
         raise ProbeError("has too many pixels to open safely; use 1400 to 3000 px") from None
+    except ValueError:  # a text or colour-profile chunk past PngImagePlugin.MAX_TEXT_CHUNK
+        raise ProbeError(
+            "has a text or colour-profile chunk too large to unpack safely; "
+            "save the image again without metadata"
+        ) from None
     except OSError as exc:
         raise ProbeError(f"cannot be read ({exc.strerror or exc})") from exc
 

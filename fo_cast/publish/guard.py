@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from fo_cast.errors import StorageError
+from fo_cast.limits import load_json
 from fo_cast.outputs import FeedItem
 from fo_cast.storage import RESERVED_PREFIX, Storage
 
@@ -44,7 +45,7 @@ class GuardRecord:
         if data is None:
             return cls({})
         try:
-            rows = json.loads(data)["items"]
+            rows = load_json(data)["items"]
             items = [PublishedItem(**row) for row in rows]
         except (ValueError, KeyError, TypeError) as error:
             # Never guess: publishing past a damaged record could break subscribers.

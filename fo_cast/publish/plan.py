@@ -15,6 +15,7 @@ from typing import Any
 
 from fo_cast.catalogue.settings import MAX_DELETES
 from fo_cast.errors import FoCastError
+from fo_cast.limits import load_json
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.publish.guard import GuardRecord, check_guard, update_record
 from fo_cast.state import atomic_write
@@ -245,7 +246,7 @@ def hash_sources(outputs: list[Output], cache: HashCache) -> dict[str, tuple[str
 def load_hash_cache(path: Path) -> HashCache:
     """Returns the hash cache saved at path, or an empty one (a lost cache costs a rehash)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_text(encoding="utf-8"))
         return {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 3}
     except (OSError, ValueError, AttributeError):
         return {}

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from fo_cast.errors import StorageError
+from fo_cast.limits import load_json
 from fo_cast.outputs import Output, Stage
 from fo_cast.storage import (
     CHUNK,
@@ -190,7 +191,7 @@ class LocalStorage:
         if raw is None:
             return {}
         try:
-            objects = json.loads(raw)["objects"]
+            objects = load_json(raw)["objects"]
             return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             return {}  # a damaged index only costs a rehash

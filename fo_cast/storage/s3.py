@@ -21,6 +21,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
+from fo_cast.limits import load_json
 from fo_cast.outputs import Output
 from fo_cast.storage import (
     INDEX_KEY,
@@ -349,7 +350,7 @@ class S3Storage:
         if raw is None:
             return {}
         try:
-            objects = json.loads(raw)["objects"]
+            objects = load_json(raw)["objects"]
             return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             return {}  # a damaged index only costs one HEAD per object
