@@ -415,3 +415,92 @@ def test_load_json_and_toml_bound_depth(depth: int) -> None:
         if depth >= 100_000:  # past the decoder's recursion: TooDeep, a ValueError, anyway
             with pytest.raises(ValueError, match="nested more than 64 levels deep"):
                 load_json(text)
+
+
+# --- every text counts toward the feed size; directories' per-field limits are lint ---------
+
+EP_YAML = f"{EPISODE}/episode.yaml"
+BIG_TEXT = "A" * 5_000_000  # one field past the 4 MB feed limit on its own
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new"),
+    [
+        (EP_YAML, "title: America’s New", f"title: {BIG_TEXT} America’s New"),
+        (EP_YAML, "summary: In the first", f"summary: {BIG_TEXT} In the first"),
+        (EP_YAML, "  - name: Daniel Harlow", f"  - name: Daniel Harlow {BIG_TEXT}"),
+        (EP_YAML, "  - name: Tomás Rivera", f"  - name: Tomás Rivera {BIG_TEXT}"),
+        (EP_YAML, "topics: [United States,", f"topics: [{BIG_TEXT}, United States,"),
+        (EP_YAML, "  name: America’s New", f"  name: {BIG_TEXT} America’s New"),
+        (EP_YAML, "    title: Introduction", f"    title: Introduction {BIG_TEXT}"),
+        (f"{EPISODE}/companion.md", "", BIG_TEXT + "\n\n"),
+        ("talks/show.yaml", 'copyright: "©', f'copyright: "{BIG_TEXT} ©'),
+        ("talks/show.yaml", "author: Fair Observer", f"author: Fair Observer {BIG_TEXT}"),
+        ("talks/show.yaml", "  - name: Atul Singh", f"  - name: Atul Singh {BIG_TEXT}"),
+        # appended to every item's companion: 9 items make 0.9 MB a 8 MB feed
+        ("talks/show.yaml", 'disclaimer: "The', f'disclaimer: "{"D" * 900_000} The'),
+    ],
+    ids=lambda v: v[:20] if isinstance(v, str) else v,
+)
+def test_validate_estimates_the_feed_size_from_every_text(
+    sample: Path, rel: str, old: str, new: str
+) -> None:
+    edit(sample / rel, old, new)
+    result = invoke("validate", sample)
+    lines = result.stderr.splitlines()
+    estimate = [line for line in lines if "talks/feed.xml is about" in line]
+    assert estimate and estimate[0].startswith(
+        "episodes/talks/show.yaml: warning: talks/feed.xml is about "
+    )
+    assert estimate[0].endswith(
+        " MB, past the 4 MB of [feeds] max_size_mb; directories stop reading long feeds "
+        "(Apple Podcasts)"
+    )
+    size = float(estimate[0].split(" is about ")[1].split(" MB")[0])
+    assert 4.5 < size < 50  # hosts repeat in every item: 5 MB of them make 35 MB
+
+
+def test_a_20_mb_title_is_lint_and_build_weighs_the_feed_once(sample: Path, tmp_path: Path) -> None:
+    title = "T" * 20_000_000
+    edit(
+        sample / EP_YAML,
+        "title: America’s New Fast-Changing Role in the Middle East, Part 1",
+        f"title: {title}",
+    )
+    result = invoke("validate", sample)
+    assert result.exit_code == 0  # warnings; --strict fails on them
+    assert (
+        f"episodes/{EP_YAML}:3: warning: title: is 20000000 characters; Apple Podcasts takes 255 "
+        "and cuts the rest (Apple Podcasts)"
+    ) in result.stderr.splitlines()
+    assert "talks/feed.xml is about 20.0" in result.stderr
+    assert invoke("validate", sample, "--strict").exit_code == 1
+    built = invoke("build", sample, "--out", tmp_path / "out", "--now", NOW)
+    assert built.exit_code == 0
+    sizes = [line for line in built.stderr.splitlines() if "talks/feed.xml is" in line]
+    assert len(sizes) == 1 and "talks/feed.xml is 20.0" in sizes[0]  # weighed, not estimated
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "field", "line"),
+    [
+        ("talks/show.yaml", "title: FO° Talks", "title", 2),
+        ("talks/show.yaml", "author: Fair Observer", "author", 5),
+        ("talks/show.yaml", "  name: Fair Observer", "owner.name", 7),
+        ("talks/show.yaml", 'copyright: "© 2024 Fair Observer"', "copyright", 16),
+        (EP_YAML, "title: America’s New Fast-Changing Role in the Middle East, Part 1", "title", 3),
+    ],
+)
+@pytest.mark.parametrize("length", [255, 256, 4000])
+def test_apple_cuts_tag_values_past_255_characters(
+    sample: Path, rel: str, old: str, field: str, line: int, length: int
+) -> None:
+    key, _, value = old.partition(": ")
+    text = "é" * length  # characters, not bytes
+    edit(sample / rel, old, f'{key}: "{text}"')
+    result = invoke("validate", sample)
+    warning = (
+        f"episodes/{rel}:{line}: warning: {field}: is {length} characters; Apple Podcasts takes "
+        "255 and cuts the rest (Apple Podcasts)"
+    )
+    assert (warning in result.stderr.splitlines()) is (length > 255), result.stderr
