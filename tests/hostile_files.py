@@ -123,6 +123,7 @@ def png_with_chunk(kind: str, inflated: int = 64 * MB) -> bytes:
 
 Plant = Callable[[Path], None]
 EP_YAML = f"{EPISODE}/episode.yaml"
+COMPANION = f"{EPISODE}/companion.md"
 
 
 def _episode(text: str) -> Plant:
@@ -166,6 +167,14 @@ HOSTILE: dict[str, tuple[Plant, str]] = {
     "settings-toml-arrays-2000": (_settings(toml_arrays(2000)), "fo-cast.toml"),
     "settings-toml-tables-2000": (_settings(toml_tables(2000)), "fo-cast.toml"),
     "settings-toml-arrays-100000": (_settings(toml_arrays(100_000)), "fo-cast.toml"),
+    # The HTML sanitiser takes time growing with the square of block nesting (minutes here).
+    "companion-quotes-100000": (_file(COMPANION, lambda: ">" * 100_000 + " x\n"), COMPANION),
+    "companion-lists-100000": (_file(COMPANION, lambda: "- " * 100_000 + "x\n"), COMPANION),
+    "companion-indent-3000": (
+        _file(COMPANION, lambda: "".join("  " * n + "- x\n" for n in range(3000))),
+        COMPANION,
+    ),
+    "companion-html-100000": (_file(COMPANION, lambda: "<ul><li>" * 100_000), COMPANION),
     "mp4-moov-3000": (_file(f"{EPISODE}/video.mp4", lambda: mp4_nested_boxes(3000)), EP_YAML),
     "m4a-trak-3000": (
         _renamed_media("audio.m4a", lambda: mp4_nested_boxes(3000, b"trak")),

@@ -504,3 +504,27 @@ def test_apple_cuts_tag_values_past_255_characters(
         "255 and cuts the rest (Apple Podcasts)"
     )
     assert (warning in result.stderr.splitlines()) is (length > 255), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (">" * 65 + " x", 1),
+        (">" * 64 + " x", None),
+        ("intro\n\n" + "> " * 70 + "x", 3),
+        ("".join("  " * n + "- x\n" for n in range(300)), 130),
+        ("- " * 3000 + "x", 1),
+        ("1. " * 100 + "x", 1),
+        ("<div>" * 65, 1),
+        ("<div>x</div>\n" * 1000, None),  # closed again: never deep
+        ("<br>" * 1000 + "<img src=x/>" * 100, None),  # void and self-closing elements
+        ("a > b, c < d; " * 200, None),  # prose with comparisons
+        ("- a\n" * 1000 + "> b\n" * 1000, None),
+        ("x\n" + " " * 200 + "indented code", None),
+    ],
+    ids=lambda v: v[:12] if isinstance(v, str) else str(v),
+)
+def test_markdown_nesting_is_bounded(text: str, line: int | None) -> None:
+    from fo_cast.limits import markdown_too_deep
+
+    assert markdown_too_deep(text) == line

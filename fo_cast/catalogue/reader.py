@@ -20,7 +20,14 @@ from fo_cast.catalogue import yaml12
 from fo_cast.catalogue.messages import field_path, validation_message
 from fo_cast.catalogue.models import Episode, Show
 from fo_cast.catalogue.settings import SETTINGS_FILE, Settings
-from fo_cast.limits import MAX_DEPTH, TooDeep, load_json, load_toml
+from fo_cast.limits import (
+    MAX_DEPTH,
+    TOO_DEEP,
+    TooDeep,
+    load_json,
+    load_toml,
+    markdown_too_deep,
+)
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import first_xml_illegal
 from fo_cast.state import MANIFEST_CACHE, atomic_write
@@ -430,6 +437,10 @@ def _read_companion(root: Path, entry: EpisodeEntry, report: Report) -> str | No
         report.add(
             shown, "", f"contains the control character U+{ord(bad):04X}; remove it", bad_line
         )
+        return None
+    deep = markdown_too_deep(text)
+    if deep is not None:
+        report.add(shown, "", f"quotes, lists or HTML elements {TOO_DEEP}; flatten them", deep)
         return None
     return text
 
