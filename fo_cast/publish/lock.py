@@ -77,7 +77,20 @@ class Holder:
             return cls("?", "?", 0, 0.0, 0.0, 0.0)
 
     def expired(self, now: float) -> bool:
-        return now > self.renewed + self.lease
+        """Returns whether the lease ran out, or the holder's process is gone from this host
+        (a pid can only be checked here: on another host only the lease tells)."""
+        return now > self.renewed + self.lease or self.dead()
+
+    def dead(self) -> bool:
+        if self.host != socket.gethostname() or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, another user's
+        return False
 
     def describe(self, now: float) -> str:
         """Returns 'alice@laptop (pid 4242, commit 1a2b3c4), publishing for 40 s'."""
@@ -85,6 +98,8 @@ class Holder:
         who = f"{self.user}@{self.host} (pid {self.pid}{commit})"
         since = datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds")
         text = f"{who}, publishing since {since} ({_seconds(now - self.started)} ago)"
+        if self.dead():
+            return f"{text}; its process is gone (killed?)"
         if self.expired(now):
             gone = _seconds(now - self.renewed - self.lease)
             return f"{text}; its lease expired {gone} ago (killed?)"
