@@ -149,9 +149,7 @@ def assert_consistent(target: Target, must_hold: frozenset[str] = frozenset()) -
 
 
 @pytest.mark.parametrize("count", [2, 3])
-def test_publishes_started_together_take_turns(
-    target: Target, tmp_path: Path, count: int
-) -> None:
+def test_publishes_started_together_take_turns(target: Target, tmp_path: Path, count: int) -> None:
     catalogues = [copy_sample(tmp_path / f"c{n}") for n in range(count)]
     processes = [start(c, target, "--wait", "120") for c in catalogues]
     results = [finish(p) for p in processes]
@@ -298,9 +296,7 @@ def test_a_publisher_paused_past_its_lease_stops_before_feeds(
     assert_consistent(target)
 
 
-def test_start_up_cleanup_leaves_the_holders_uploads_alone(
-    target: Target, tmp_path: Path
-) -> None:
+def test_start_up_cleanup_leaves_the_holders_uploads_alone(target: Target, tmp_path: Path) -> None:
     """Red team 3: a publish that cannot get the lock cleans up nothing."""
     holder = start(copy_sample(tmp_path / "a"), target, env={"FO_CAST_STOP_AFTER_PLAN": "1"})
     try:
