@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -517,6 +518,8 @@ def main() -> None:
     """Runs the app, turning fo-cast's own errors into one line and an exit code."""
     # Outside the Typer app a typer.Exit is just an exception (it would print a traceback),
     # so this wrapper leaves with sys.exit.
+    # A cancelled CI job gets SIGTERM: stop as on Ctrl-C, so the target's lock is released.
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         app()
     except KeyboardInterrupt:
@@ -528,6 +531,10 @@ def main() -> None:
             raise
         typer.echo(f"fo-cast: {_one_line(exc)}", err=True)
         sys.exit(ExitCode.ERROR)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _one_line(exc: BaseException) -> str:

@@ -140,11 +140,11 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
     try:
         max_deletes = settings.max_deletes if options.max_deletes is None else options.max_deletes
         session.plan = _plan(catalogue, options, session, folder is not None, max_deletes)
-    except BaseException:
+        if lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
+            os.kill(os.getpid(), signal.SIGSTOP)
+    except BaseException:  # Ctrl-C or SIGTERM too: never leave the lock behind
         session.close()
         raise
-    if lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
-        os.kill(os.getpid(), signal.SIGSTOP)
     return session
 
 

@@ -320,3 +320,15 @@ def test_start_up_cleanup_leaves_the_holders_uploads_alone(target: Target, tmp_p
     finally:
         holder.send_signal(signal.SIGCONT)
     assert finish(holder)[0] == 0
+
+
+def test_a_terminated_publish_releases_its_lock(target: Target, tmp_path: Path) -> None:
+    """A cancelled CI job gets SIGTERM: the publish stops as on Ctrl-C and unlocks."""
+    holder = start(copy_sample(tmp_path / "a"), target, env={"FO_CAST_STOP_AFTER_PLAN": "1"})
+    wait_stopped(holder)
+    assert target.storage().read(LOCK_KEY) is not None
+    holder.send_signal(signal.SIGTERM)
+    holder.send_signal(signal.SIGCONT)
+    code, _, err = finish(holder)
+    assert code == 130, err
+    assert target.storage().read(LOCK_KEY) is None
