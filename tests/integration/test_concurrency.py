@@ -332,3 +332,38 @@ def test_a_terminated_publish_releases_its_lock(target: Target, tmp_path: Path) 
     code, _, err = finish(holder)
     assert code == 130, err
     assert target.storage().read(LOCK_KEY) is None
+
+
+def test_a_slow_publish_keeps_its_lease_while_another_waits(s3_server: Any, tmp_path: Path) -> None:
+    """Over a slow link a publish outlasts its lease many times; renewals keep it, and the
+    publish waiting for it starts only when it is done (and finds nothing left to do)."""
+    from .test_faults import Proxy
+
+    url = f"s3://{s3_server.bucket}/slow-{uuid.uuid4().hex[:8]}"
+    with Proxy(s3_server.endpoint) as proxy:
+        proxy.delay = 0.25
+        slow = Target(["--to", url, "--endpoint-url", proxy.endpoint], url, proxy.endpoint,
+                      s3_server.env)  # fmt: skip
+        fast = Target(["--to", url, "--endpoint-url", s3_server.endpoint], url,
+                      s3_server.endpoint, s3_server.env)  # fmt: skip
+        started = time.monotonic()
+        first = start(copy_sample(tmp_path / "a"), slow, "--lease", "2")
+        time.sleep(2)
+        second = start(copy_sample(tmp_path / "b"), fast, "--lease", "2", "--wait", "120")
+        code, out, err = finish(first)
+        took = time.monotonic() - started
+        assert code == 0, err
+        assert took > 3 * 2  # several leases long
+        code, out2, err2 = finish(second)
+        assert code == 0, err2
+        assert json.loads(out)["uploaded"] > 40 and json.loads(out2)["uploaded"] == 0
+    saved = {k: os.environ.get(k) for k in s3_server.env}
+    os.environ.update(s3_server.env)
+    try:
+        assert_consistent(fast, frozenset({EPISODE_GUID}))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -148,6 +148,7 @@ class Proxy:
         self.fail_puts = fail_puts  # answer 503 to this many PUTs; -1: to every PUT
         self.failed = self.puts = 0
         self.hold_parts = False  # hold every UploadPart until `release` is set
+        self.delay = 0.0  # seconds every PUT waits before it is passed on: a slow link
         self.part_seen = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -195,6 +196,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if proxy.refuse(self.command, self.path):
             self._reply(503, [("Content-Type", "application/xml")], SLOW_DOWN)
             return
+        if proxy.delay and self.command == "PUT":
+            time.sleep(proxy.delay)
         if proxy.hold_parts and self.command == "PUT" and "uploadId=" in self.path:
             proxy.part_seen.set()
             proxy.release.wait(30)
