@@ -362,6 +362,8 @@ def _publish_session(
             for line in [f"would notify {ping}" for ping in pings] + warnings:
                 typer.echo(line, err=not text)
             return
+    if session.lock is not None and session.lock.broken is not None:
+        typer.echo(f"took over the expired lock of {session.lock.broken.describe()}", err=True)
     if session.lock is not None and text:
         typer.echo(f"locked {storage.describe()} (lease {session.lock.lease:g} s)", err=True)
     try:

@@ -92,8 +92,10 @@ class Holder:
             return False  # alive, another user's
         return False
 
-    def describe(self, now: float) -> str:
-        """Returns 'alice@laptop (pid 4242, commit 1a2b3c4), publishing for 40 s'."""
+    def describe(self, now: float | None = None) -> str:
+        """Returns 'ana@laptop (pid 4242, commit 1a2b3c4), publishing since ... (40 s ago);
+        lease renewed 3 s ago', as of now (default: the clock)."""
+        now = time.time() if now is None else now
         commit = f", commit {self.commit[:7]}" if self.commit else ""
         who = f"{self.user}@{self.host} (pid {self.pid}{commit})"
         since = datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds")

@@ -135,6 +135,23 @@ def index_bytes(entries: dict[str, list[Any]]) -> bytes:
     return json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
 
 
+def swap_index(
+    storage: Storage, entries: dict[str, list[Any]], deleted: set[str], tag: str | None
+) -> str:
+    """Returns the tag of the hash index saved by compare-and-swap on `tag` (as read).
+
+    An index another publish saved meanwhile is read again and merged (`merge_index`).
+    """
+    data = index_bytes(entries)
+    for _ in range(20):
+        new_tag = storage.write_if(INDEX_KEY, data, tag)
+        if new_tag is not None:
+            return new_tag
+        theirs, tag = storage.read_tagged(INDEX_KEY)
+        data = index_bytes(merge_index(entries, theirs, deleted))
+    raise StorageError(f"{INDEX_KEY} kept changing while it was saved; run publish again")
+
+
 def hash_file(path: Path, progress: Progress | None = None) -> str:
     """Returns the sha256 hex of a file, read in chunks so memory stays flat."""
     digest = hashlib.sha256()
@@ -192,5 +209,6 @@ __all__ = [
     "hash_file",
     "index_bytes",
     "merge_index",
+    "swap_index",
     "storage_for",
 ]

@@ -23,8 +23,7 @@ from fo_cast.storage import (
     Progress,
     RemoteObject,
     hash_file,
-    index_bytes,
-    merge_index,
+    swap_index,
 )
 
 TEMP_SUFFIX = ".fo-cast-tmp"
@@ -223,10 +222,7 @@ class LocalStorage:
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
             deleted, tag = set(self._deleted), self._index_tag
         try:
-            data = index_bytes(entries)
-            while (new_tag := self.write_if(INDEX_KEY, data, tag)) is None:
-                theirs, tag = self.read_tagged(INDEX_KEY)
-                data = index_bytes(merge_index(entries, theirs, deleted))
+            new_tag = swap_index(self, entries, deleted, tag)
             with self._lock:
                 self._index_tag = new_tag
         except StorageError:

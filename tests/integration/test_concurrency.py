@@ -202,6 +202,7 @@ def test_a_killed_holder_blocks_until_its_lease_expires_then_break_lock(
     assert "its lease expired" in err and err.rstrip().endswith("--break-lock takes it over")
     code, out, err = publish(catalogue, target, "--break-lock")
     assert code == 0, err
+    assert f"took over the expired lock of {lock.user}@ci-runner (pid {lock.pid})" in err
     assert json.loads(out)["uploaded"] > 40
     assert_consistent(target, frozenset({EPISODE_GUID}))
 
