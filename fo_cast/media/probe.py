@@ -28,6 +28,19 @@ class ProbeError(FoCastError):
     """The file is not readable media of the kind its name says."""
 
 
+class LfsPointerError(ProbeError):
+    """The file is a git-lfs pointer: git checked out the placeholder, not the media."""
+
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+LFS_MESSAGE = "a git-lfs pointer, not the file itself; run `git lfs pull` to fetch it"
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """Returns True when a file's first bytes are those of a git-lfs pointer file."""
+    return head.startswith(LFS_POINTER)
+
+
 @dataclass(frozen=True)
 class MediaInfo:
     """What fo-cast knows of one media file."""
@@ -57,8 +70,10 @@ def probe_media(path: Path) -> MediaInfo:
         if size == 0:
             raise ProbeError("the file is empty")
         with path.open("rb") as fileobj:
-            head = fileobj.read(12)
+            head = fileobj.read(len(LFS_POINTER))
             fileobj.seek(0)
+            if is_lfs_pointer(head):
+                raise LfsPointerError(LFS_MESSAGE)
             if suffix == ".mp3":
                 if _looks_like_mp4(head):
                     raise ProbeError("this is an MP4/M4A file named .mp3; rename it to .m4a")
@@ -381,6 +396,9 @@ def probe_image(path: Path) -> ImageInfo:
     from PIL import Image, UnidentifiedImageError
 
     try:
+        with path.open("rb") as fileobj:
+            if is_lfs_pointer(fileobj.read(len(LFS_POINTER))):
+                raise LfsPointerError(f"is {LFS_MESSAGE}")
         with Image.open(path) as image:
             return ImageInfo(
                 format=image.format or "unknown",
