@@ -113,9 +113,9 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
             return None
 
         def _send(self, chunk: bytes) -> None:
-            self.wfile.write(chunk)
-            with host.lock:
+            with host.lock:  # counted first: the client may have read it before write returns
                 host.sent += len(chunk)
+            self.wfile.write(chunk)
 
         def _error(self, status: int) -> None:
             self.send_response(status)
@@ -132,7 +132,7 @@ def http_host() -> Iterator[Host]:
     host = Host(f"http://127.0.0.1:{server.server_port}")
     server.RequestHandlerClass = _handler(host)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield host

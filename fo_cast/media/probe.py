@@ -67,28 +67,35 @@ def probe_media(path: Path) -> MediaInfo:
         raise ProbeError(f"'{suffix or path.name}' is not a media type Apple accepts ({allowed})")
     try:
         size = path.stat().st_size
-        if size == 0:
-            raise ProbeError("the file is empty")
         with path.open("rb") as fileobj:
-            head = fileobj.read(len(LFS_POINTER))
-            fileobj.seek(0)
-            if is_lfs_pointer(head):
-                raise LfsPointerError(LFS_MESSAGE)
-            if suffix == ".mp3":
-                if _looks_like_mp4(head):
-                    raise ProbeError("this is an MP4/M4A file named .mp3; rename it to .m4a")
-                return _probe_mp3(fileobj, size)
-            if not _looks_like_mp4(head):
-                if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-                    raise ProbeError(f"this is an MP3 file named {suffix}; rename it to .mp3")
-                raise ProbeError(f"not an MP4 file (no 'ftyp' box); is it really {suffix}?")
-            return _probe_mp4(fileobj, size, suffix)
+            return probe_stream(fileobj, size, suffix)
+    except OSError as exc:
+        raise ProbeError(f"cannot read it: {exc.strerror or exc}") from exc
+
+
+def probe_stream(fileobj: BinaryIO, size: int, suffix: str) -> MediaInfo:
+    """Returns the facts of media of `size` bytes read from a seekable fileobj (a local file
+    or media/remote's reader over HTTP) named `suffix`; raises ProbeError if not usable."""
+    if size == 0:
+        raise ProbeError("the file is empty")
+    try:
+        head = fileobj.read(len(LFS_POINTER))
+        fileobj.seek(0)
+        if is_lfs_pointer(head):
+            raise LfsPointerError(LFS_MESSAGE)
+        if suffix == ".mp3":
+            if _looks_like_mp4(head):
+                raise ProbeError("this is an MP4/M4A file named .mp3; rename it to .m4a")
+            return _probe_mp3(fileobj, size)
+        if not _looks_like_mp4(head):
+            if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+                raise ProbeError(f"this is an MP3 file named {suffix}; rename it to .mp3")
+            raise ProbeError(f"not an MP4 file (no 'ftyp' box); is it really {suffix}?")
+        return _probe_mp4(fileobj, size, suffix)
     except ProbeError:
         raise
     except (mutagen.MutagenError, struct.error, ValueError, EOFError, IndexError) as exc:
         raise ProbeError(f"mutagen cannot read it ({_short(exc)}); re-encode the file") from exc
-    except OSError as exc:
-        raise ProbeError(f"cannot read it: {exc.strerror or exc}") from exc
 
 
 def _short(exc: BaseException) -> str:
