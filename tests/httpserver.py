@@ -30,6 +30,7 @@ class Resource:
     status: int = 200  # anything else is sent as an error with an empty body
     location: str | None = None  # a redirect (status 302 unless status says otherwise)
     head: bool = True  # False: HEAD answers 405
+    etag: str | None = None  # sent as ETag; an If-Range naming another one gets the whole file
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Host:
     resources: dict[str, Resource] = field(default_factory=dict)
     sent: int = 0  # body bytes sent, over all requests
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+    if_ranges: list[str | None] = field(default_factory=list)  # If-Range of each request
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
@@ -63,6 +65,7 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
             asked = self.headers.get("Range")
             with host.lock:
                 host.requests.append((self.command, self.path, asked))
+                host.if_ranges.append(self.headers.get("If-Range"))
             resource = host.resources.get(self.path)
             if resource is None:
                 return self._error(404)
@@ -78,6 +81,9 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
             data, total = resource.data, len(resource.data) + resource.extra_length
             start, end = 0, total - 1
             match = _RANGE.match(asked or "") if resource.ranges else None
+            if_range = self.headers.get("If-Range")
+            if if_range is not None and if_range != resource.etag:
+                match = None  # the client's part is of another version: send it all
             if match and (match.group(1) or match.group(2)):
                 if match.group(1):
                     start = int(match.group(1))
@@ -96,6 +102,8 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
             if resource.ranges:
                 self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Type", resource.content_type)
+            if resource.etag is not None:
+                self.send_header("ETag", resource.etag)
             self.send_header("Content-Length", str(end - start + 1))
             self.end_headers()
             if not body:

@@ -18,6 +18,7 @@ from fo_cast.media.download import (
     Started,
     download_all,
     part_file,
+    validator_file,
 )
 
 DATA = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(20_000))  # 640,000 B
@@ -52,11 +53,13 @@ def test_downloads_in_parallel_and_renames_into_place(http_host: Host, tmp_path:
 def test_a_dropped_connection_is_resumed_with_identical_bytes(
     http_host: Host, tmp_path: Path
 ) -> None:
-    url = http_host.add("/ep.mp3", Resource(DATA, drop_after=200_000))
+    url = http_host.add("/ep.mp3", Resource(DATA, drop_after=200_000, etag='"v1"'))
     job = DownloadJob(url, tmp_path / "ep.mp3", length=len(DATA))
     events = run([job])
     assert last(events, job) == Finished(job, len(DATA))
     assert job.target.read_bytes() == DATA
+    assert http_host.if_ranges == [None, '"v1"']  # the resume names the version it continues
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ep.mp3"]
     retrying = [e for e in events if isinstance(e, Retrying)]
     assert retrying == [Retrying(job, 1, f"the server sent 200000 of {len(DATA)} bytes")]
     assert [r[2] for r in http_host.requests] == [None, "bytes=200000-"]
@@ -77,6 +80,21 @@ def test_a_killed_download_resumes_without_sending_the_prefix_again(
     assert target.read_bytes() == DATA
     assert http_host.requests == [("GET", "/ep.mp3", "bytes=300001-")]
     assert http_host.sent == len(DATA) - 300_001
+
+
+def test_a_part_of_a_file_since_replaced_starts_over(http_host: Host, tmp_path: Path) -> None:
+    new = DATA[::-1]
+    url = http_host.add("/ep.mp3", Resource(new, etag='"v2"'))
+    target = tmp_path / "ep.mp3"
+    part_file(target).write_bytes(DATA[:300_001])  # of the old version, "v1"
+    validator_file(target).write_text(f'{{"url": "{url}", "etag": "\\"v1\\""}}')
+    job = DownloadJob(url, target, length=len(new))
+    assert last(run([job]), job) == Finished(job, len(new))
+    assert target.read_bytes() == new
+    assert http_host.requests == [("GET", "/ep.mp3", "bytes=300001-")]
+    assert http_host.if_ranges == ['"v1"']
+    assert http_host.sent == len(new)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ep.mp3"]
 
 
 def test_a_server_without_ranges_starts_over(http_host: Host, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ here), and one socket timeout covers the connect and every read.
 from __future__ import annotations
 
 import http.client
+import json
 import queue
 import re
 import socket
@@ -90,6 +91,38 @@ DownloadEvent = Started | Progress | Retrying | Finished | Failed
 def part_file(target: Path) -> Path:
     """Returns where a download of target collects its bytes until complete."""
     return target.with_name("." + target.name + ".part")
+
+
+def validator_file(target: Path) -> Path:
+    """Returns where the part file's URL, ETag and Last-Modified are kept: a resume sends them
+    as If-Range, so bytes of a file replaced on the server (or re-stitched with other ads) are
+    never appended to a part of the old one."""
+    return target.with_name("." + target.name + ".part.json")
+
+
+def _if_range(job: DownloadJob) -> str | None:
+    """Returns the validator an earlier response gave for the part file, or None."""
+    try:
+        kept = json.loads(validator_file(job.target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(kept, dict) or kept.get("url") != job.url:
+        return None
+    etag, modified = kept.get("etag"), kept.get("last_modified")
+    if isinstance(etag, str) and etag and not etag.startswith("W/"):  # If-Range: strong only
+        return etag
+    return modified if isinstance(modified, str) and modified else None
+
+
+def _keep_validator(job: DownloadJob, response: Any) -> None:
+    etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+    validators = {"url": job.url, "etag": etag, "last_modified": modified}
+    validator_file(job.target).write_text(json.dumps(validators), encoding="utf-8")
+
+
+def _forget(target: Path) -> None:
+    part_file(target).unlink(missing_ok=True)
+    validator_file(target).unlink(missing_ok=True)
 
 
 def download_all(
@@ -231,7 +264,7 @@ class _Fetcher:
                 size = self._attempt(job, part, ends)
             except _Again as exc:
                 if exc.restart:
-                    part.unlink(missing_ok=True)
+                    _forget(job.target)
                 if attempt > self.retries:
                     raise _Giveup(f"{exc} ({attempt} tries){self._kept(part)}") from None
                 self.emit(Retrying(job, attempt, str(exc)))
@@ -242,6 +275,7 @@ class _Fetcher:
                     raise _Giveup("stopped") from None
                 continue
             part.replace(job.target)
+            validator_file(job.target).unlink(missing_ok=True)
             return Finished(job, size)
 
     @staticmethod
@@ -254,13 +288,16 @@ class _Fetcher:
         """Returns the size of the complete part file after one request; raises _Again."""
         offset = part.stat().st_size if part.exists() else 0
         if job.length is not None and offset > job.length:
-            part.unlink()  # longer than the file can be: not a prefix of it
+            _forget(job.target)  # longer than the file can be: not a prefix of it
             offset = 0
         request = urllib.request.Request(
             job.url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         )
         if offset:
             request.add_header("Range", f"bytes={offset}-")
+            validator = _if_range(job)
+            if validator is not None:  # the server sends the whole file if it changed
+                request.add_header("If-Range", validator)
         try:
             response = self.opener.open(request, timeout=self._timeout(ends))
         except urllib.error.HTTPError as exc:
@@ -270,12 +307,14 @@ class _Fetcher:
             raise _Again(describe_network_error(exc)) from None
         with response:
             offset, total = self._start(job, response, offset)
+            if offset == 0:
+                _keep_validator(job, response)
             self.emit(Started(job, offset, total))
             done = self._receive(job, response, part, offset, total, ends)
         expected = job.length if job.length is not None else total
         if expected is not None and done != expected:
             if done > expected:
-                part.unlink()
+                _forget(job.target)
                 raise _Giveup(f"got {done} bytes, expected {expected}; the part file was removed")
             raise _Again(f"the server sent {done} of {expected} bytes")
         return done
