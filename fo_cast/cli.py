@@ -153,9 +153,9 @@ def probe(
 
     A URL is read over HTTP: a HEAD, then byte ranges (the start, the moov box of an MP4).
     --format yaml prints `media:` entries for episode.yaml, with a URL's length, type and
-    duration filled in.
+    duration filled in: fo-cast probe https://cdn.example.com/ep-12.mp3 --format yaml
 
-    Example: fo-cast probe episodes/talks/*/audio.mp3 https://cdn.example.com/ep-12.mp3
+    Example: fo-cast probe episodes/talks/*/audio.mp3
     """
     rows = probe_all(targets)
     if fmt is ProbeFormat.JSON:

@@ -136,25 +136,35 @@ def load_catalogue(
         else:
             catalogue.orphans.extend(episodes)
     cache.save()
-    _find_media_folder(catalogue, os.environ if environ is None else environ)
+    _find_media_folder(catalogue, environ)
     return catalogue, report
 
 
-def _find_media_folder(catalogue: Catalogue, environ: Mapping[str, str]) -> None:
+def media_folder(
+    root: Path, settings: Settings, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """Returns the absolute media folder of the catalogue at root, or None without one:
+    FO_CAST_MEDIA (relative to the current folder) else [media] folder (relative to the
+    folder holding the catalogue). Media of SHOW/EPISODE/ live in its SHOW/EPISODE/."""
+    from_env = (os.environ if environ is None else environ).get(MEDIA_ENV, "").strip()
+    configured = from_env or settings.media.folder
+    if not configured:
+        return None
+    folder = Path(configured).expanduser()
+    if not folder.is_absolute():  # the variable is typed in a shell, the setting in the file
+        base = Path.cwd() if from_env else root.absolute().parent
+        folder = base / folder
+    return Path(os.path.normpath(folder))
+
+
+def _find_media_folder(catalogue: Catalogue, environ: Mapping[str, str] | None) -> None:
     """Sets the catalogue's media folder and each episode's place in it (MEDIA/SHOW/EPISODE).
 
     A folder that is not there is no problem by itself (the media may all be local); a file
     found in neither place says where it was looked for."""
-    from_env = environ.get(MEDIA_ENV, "").strip()
-    configured = from_env or catalogue.settings.media.folder
-    if not configured:
+    folder = catalogue.media_folder = media_folder(catalogue.root, catalogue.settings, environ)
+    if folder is None:
         return
-    folder = Path(configured).expanduser()
-    if not folder.is_absolute():  # the variable is typed in a shell, the setting in the file
-        base = Path.cwd() if from_env else catalogue.root.absolute().parent
-        folder = base / folder
-    folder = Path(os.path.normpath(folder))
-    catalogue.media_folder = folder
     for entry in [*catalogue.episodes(), *catalogue.orphans]:
         entry.elsewhere = folder / entry.folder.relative_to(catalogue.root)
 
