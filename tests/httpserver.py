@@ -123,7 +123,10 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
         def _send(self, chunk: bytes) -> None:
             with host.lock:  # counted first: the client may have read it before write returns
                 host.sent += len(chunk)
-            self.wfile.write(chunk)
+            try:
+                self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client stopped listening
 
         def _error(self, status: int) -> None:
             self.send_response(status)

@@ -222,3 +222,29 @@ def test_the_deadline_per_file_gives_up_and_keeps_the_part(http_host: Host, tmp_
         "2000 bytes kept in .ep.mp3.part for the next run",
     )
     assert part_file(job.target).read_bytes() == DATA[:2000]
+
+
+def test_two_jobs_for_one_target_do_not_share_the_part_file(
+    http_host: Host, tmp_path: Path
+) -> None:
+    first = DownloadJob(http_host.add("/a.mp3", Resource(DATA[:10])), tmp_path / "ep.mp3")
+    second = DownloadJob(http_host.add("/b.mp3", Resource(DATA[10:30])), tmp_path / "ep.mp3")
+    events = run([first, second])
+    assert last(events, second) == Failed(second, "another job already downloads to ep.mp3")
+    assert last(events, first) == Finished(first, 10)
+    assert (tmp_path / "ep.mp3").read_bytes() == DATA[:10]
+
+
+def test_closing_the_events_stops_the_downloads(http_host: Host, tmp_path: Path) -> None:
+    big = DATA * 20  # 12.8 MB: still running when the consumer stops listening
+    jobs = [
+        DownloadJob(http_host.add(f"/{n}.mp4", Resource(big)), tmp_path / f"{n}.mp4")
+        for n in range(3)
+    ]
+    events = download_all(jobs, workers=3)
+    assert isinstance(next(e for e in events if isinstance(e, Progress)), Progress)
+    events.close()  # joins the workers: nothing runs after this returns
+    sizes = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    assert not any(job.target.exists() for job in jobs)
+    assert all(size < len(big) for name, size in sizes.items() if name.endswith(".part"))
+    assert sizes == {p.name: p.stat().st_size for p in tmp_path.iterdir()}  # nothing moves

@@ -141,3 +141,18 @@ def test_broken_media_in_the_media_folder_is_reported_like_local(
         f"episodes/{EPISODE}/episode.yaml:8: media[0].file: 'audio.mp3': a git-lfs pointer, "
         "not the file itself; run `git lfs pull` to fetch it"
     ]
+
+
+def test_media_folder_resolves_each_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fo_cast.catalogue.reader import media_folder
+    from fo_cast.catalogue.settings import Settings
+
+    root = tmp_path / "checkout" / "episodes"
+    setting = Settings.model_validate({"media": {"folder": "../nas/media"}})
+    assert media_folder(root, Settings.model_validate({}), {}) is None
+    assert media_folder(root, setting, {}) == tmp_path / "nas" / "media"
+    monkeypatch.chdir(tmp_path)
+    assert media_folder(root, setting, {MEDIA_ENV: "mnt"}) == tmp_path / "mnt"
+    assert media_folder(root, setting, {MEDIA_ENV: "  "}) == tmp_path / "nas" / "media"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert media_folder(root, setting, {MEDIA_ENV: "~/media"}) == tmp_path / "home" / "media"

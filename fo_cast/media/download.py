@@ -147,10 +147,16 @@ def download_all(
     stop = threading.Event()
     fetcher = _Fetcher(timeout, deadline, retries, backoff, stop, events.put)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fo-cast-download")
+    targets: set[Path] = set()
+    pending = 0
     try:
         for job in jobs:
+            if job.target in targets:  # two writers of one part file would interleave bytes
+                yield Failed(job, f"another job already downloads to {job.target.name}")
+                continue
+            targets.add(job.target)
             pool.submit(fetcher.run, job).add_done_callback(events.put)
-        pending = len(jobs)
+            pending += 1
         while pending:
             event = events.get()
             if isinstance(event, Future):
