@@ -111,7 +111,9 @@ def test_a_long_mp3_is_probed_from_its_ends(http_host: Host, tmp_path: Path) -> 
 
 
 def test_a_server_without_ranges_is_named(http_host: Host) -> None:
-    url = serve(http_host, "tone.mp3", (MEDIA / "tone.mp3").read_bytes(), ranges=False)
+    small = serve(http_host, "tone.mp3", (MEDIA / "tone.mp3").read_bytes(), ranges=False)
+    assert probe_url(small).info == probe_media(MEDIA / "tone.mp3")  # sent whole: all is here
+    url = serve(http_host, "long.mp3", (MEDIA / "tone.mp3").read_bytes() * 10, ranges=False)
     with pytest.raises(RemoteError) as raised:
         probe_url(url)
     assert str(raised.value) == (

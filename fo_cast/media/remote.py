@@ -137,6 +137,11 @@ class RangeReader(io.RawIOBase):
         """Reads the first block, learning the length; raises RemoteError without ranges."""
         with self._open("GET", 0, self.block - 1) as response:
             self.url = response.url
+            whole = _int(response.headers.get("Content-Length"))
+            if response.status == 200 and whole is not None and whole <= self.block:
+                self.size = whole  # a small file sent whole, as some CDNs do: all is here
+                self._store(0, self._body(response, whole))
+                return
             if response.status != 206:
                 raise RemoteError(
                     "the server does not answer byte-range requests (it sent the whole file "
