@@ -18,7 +18,7 @@ from fo_cast.catalogue.messages import field_path
 from fo_cast.catalogue.models import Person, ShowType
 from fo_cast.catalogue.reader import EpisodeEntry, ShowEntry
 from fo_cast.catalogue.settings import SETTINGS_FILE
-from fo_cast.outputs import Output
+from fo_cast.outputs import FEED_FILE, VIDEO_FILE, Output
 from fo_cast.problems import Problem, Severity
 from fo_cast.render import feeds
 from fo_cast.render.site import Enclosure, EpisodeView, ShowView, Site
@@ -74,7 +74,7 @@ def _estimated_sizes(site: Site) -> dict[str, int]:
             text = episode.entry.companion or ""
             total += ITEM_OVERHEAD_BYTES + int(len(text.encode()) * 1.15)
             total += 2 * len((episode.episode.summary or "").encode())
-        sizes[show.path + feeds.FEED_FILE] = total
+        sizes[show.path + FEED_FILE] = total
     return sizes
 
 
@@ -238,8 +238,6 @@ def _media_loc(episode: EpisodeView, enclosure: Enclosure) -> Loc:
 def _enclosure(episode: EpisodeView, enclosure: Enclosure) -> Iterator[Problem]:
     entry = episode.entry
     loc = _media_loc(episode, enclosure)
-    if enclosure.type not in rules.ACCEPTED_TYPES:
-        yield _at(entry, loc, f"{enclosure.type} is not a media type Apple accepts ({APPLE})")
     if not enclosure.is_video and enclosure.type not in SPOTIFY_AUDIO_TYPES:
         yield _at(entry, loc, f"{enclosure.type} is not an audio type Spotify takes ({SPOTIFY})")
     parts = urlsplit(enclosure.url)
@@ -294,7 +292,7 @@ def _https_sidecars(site: Site) -> Iterator[Problem]:
 def _feed_sizes(site: Site, sizes: dict[str, int], exact: bool) -> Iterator[Problem]:
     limit_mb = site.settings.feeds.max_size_mb
     for show in site.shows:
-        for name in (feeds.FEED_FILE, feeds.VIDEO_FILE):
+        for name in (FEED_FILE, VIDEO_FILE):
             path = show.path + name
             size = sizes.get(path)
             if size is None or size <= limit_mb * 1_000_000:

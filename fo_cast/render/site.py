@@ -30,6 +30,7 @@ from fo_cast.catalogue.models import Episode, Media, Show, ShowType
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry
 from fo_cast.catalogue.settings import Settings
 from fo_cast.media.probe import Probed
+from fo_cast.outputs import CHAPTERS_FILE, FEED_FILE, JSON_FILE, VIDEO_FILE
 from fo_cast.render.companion import Companion, render_companion
 
 # The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
@@ -243,9 +244,9 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         entry=entry,
         path=path,
         url=site.url(path),
-        feed_url=site.url(f"{path}feed.xml"),
+        feed_url=site.url(path + FEED_FILE),
         video_feed_url=None,
-        json_feed_url=site.url(f"{path}feed.json"),
+        json_feed_url=site.url(path + JSON_FILE),
         artwork=Sidecar(
             site.url(artwork_path), artwork_path, _guess_type(artwork_file), artwork_file
         ),
@@ -258,7 +259,7 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         reverse=entry.show.type is ShowType.EPISODIC,
     )
     if view.video_episodes:
-        view.video_feed_url = site.url(f"{path}video.xml")
+        view.video_feed_url = site.url(path + VIDEO_FILE)
     return view
 
 
@@ -292,8 +293,8 @@ def _resolve_episode(
         transcript = Sidecar(_in(url, episode.transcript), t_path, kind, source)
     chapters = None
     if episode.chapters:
-        c_path = f"{path}chapters.json"
-        chapters = Sidecar(_in(url, "chapters.json"), c_path, "application/json+chapters")
+        c_path = path + CHAPTERS_FILE
+        chapters = Sidecar(_in(url, CHAPTERS_FILE), c_path, "application/json+chapters")
     credit_lines = [f"{c.name} {c.contribution}." for c in episode.credits]
     return EpisodeView(
         entry=entry,
