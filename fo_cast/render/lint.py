@@ -17,7 +17,6 @@ from fo_cast import rules
 from fo_cast.catalogue.messages import field_path
 from fo_cast.catalogue.models import Person, ShowType
 from fo_cast.catalogue.reader import EpisodeEntry, ShowEntry
-from fo_cast.catalogue.settings import SETTINGS_FILE
 from fo_cast.outputs import FEED_FILE, VIDEO_FILE, Output
 from fo_cast.problems import Problem, Severity
 from fo_cast.render import feeds
@@ -257,11 +256,6 @@ def _enclosure(episode: EpisodeView, enclosure: Enclosure) -> Iterator[Problem]:
 # --- site -----------------------------------------------------------------------------------
 
 
-def _settings_file(site: Site) -> PurePosixPath:
-    first = site.shows[0].entry.manifest
-    return first.parent.parent / SETTINGS_FILE
-
-
 def _https_sidecars(site: Site) -> Iterator[Problem]:
     """Yields a warning or two when base_url, which serves media and sidecars, is not https."""
     if not site.shows or urlsplit(site.base_url).scheme == "https":
@@ -270,7 +264,7 @@ def _https_sidecars(site: Site) -> Iterator[Problem]:
         e.path is not None for show in site.shows for ep in show.episodes for e in ep.enclosures
     ):
         yield Problem(
-            _settings_file(site),
+            site.settings_file,
             "base_url",
             f"'{site.base_url}' is not https; serve media over https ({SPOTIFY})",
             severity=Severity.WARNING,
@@ -281,7 +275,7 @@ def _https_sidecars(site: Site) -> Iterator[Problem]:
         for e in show.episodes
     ):
         yield Problem(
-            _settings_file(site),
+            site.settings_file,
             "base_url",
             f"'{site.base_url}' is not https; podcast:transcript, podcast:chapters and "
             f"podcast:alternateEnclosure links must be ({PODCAST_INDEX})",

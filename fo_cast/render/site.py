@@ -23,7 +23,7 @@ import mimetypes
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from fo_cast.catalogue.models import Episode, Media, Show, ShowType
@@ -195,6 +195,7 @@ class ShowView:
 @dataclass
 class Site:
     settings: Settings
+    settings_file: PurePosixPath  # as problems name it
     base_url: str
     now: datetime
     shows: list[ShowView]
@@ -230,7 +231,13 @@ def _file_name(relative: str) -> str:
 def resolve_site(catalogue: Catalogue, probed: Probed, base_url: str, now: datetime) -> Site:
     """Returns the site for a catalogue that validated: live episodes only, in feed order."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    site = Site(settings=catalogue.settings, base_url=base, now=now, shows=[])
+    site = Site(
+        settings=catalogue.settings,
+        settings_file=catalogue.settings_file,
+        base_url=base,
+        now=now,
+        shows=[],
+    )
     for show_entry in catalogue.shows:
         site.shows.append(_resolve_show(site, show_entry, probed))
     return site
