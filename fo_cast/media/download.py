@@ -234,12 +234,8 @@ class _Fetcher:
         stop: threading.Event,
         emit: Callable[[DownloadEvent], None],
     ) -> None:
-        self.timeout, self.deadline, self.retries, self.backoff = (
-            timeout,
-            deadline,
-            retries,
-            backoff,
-        )
+        self.timeout, self.deadline = timeout, deadline
+        self.retries, self.backoff = retries, backoff
         self.stop, self.emit = stop, emit
         self.opener = opener()
 
