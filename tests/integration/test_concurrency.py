@@ -342,7 +342,7 @@ def test_a_slow_publish_keeps_its_lease_while_another_waits(s3_server: Any, tmp_
 
     url = f"s3://{s3_server.bucket}/slow-{uuid.uuid4().hex[:8]}"
     with Proxy(s3_server.endpoint) as proxy:
-        proxy.delay = 0.25
+        proxy.delay = 0.4
         slow = Target(["--to", url, "--endpoint-url", proxy.endpoint], url, proxy.endpoint,
                       s3_server.env)  # fmt: skip
         fast = Target(["--to", url, "--endpoint-url", s3_server.endpoint], url,
@@ -354,7 +354,7 @@ def test_a_slow_publish_keeps_its_lease_while_another_waits(s3_server: Any, tmp_
         code, out, err = finish(first)
         took = time.monotonic() - started
         assert code == 0, err
-        assert took > 3 * 2  # several leases long
+        assert took > 2 * 2  # the publish outlasted its lease twice over
         code, out2, err2 = finish(second)
         assert code == 0, err2
         assert json.loads(out)["uploaded"] > 40 and json.loads(out2)["uploaded"] == 0
