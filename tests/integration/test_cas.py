@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -128,3 +130,18 @@ def test_a_broken_lock_is_noticed_by_its_old_holder(storage: Storage) -> None:
     assert Holder.from_bytes(storage.read(LOCK_KEY) or b"").token != ""
     taker.release()
     assert storage.read(LOCK_KEY) is None
+
+
+def test_the_lock_names_the_catalogues_git_commit(storage: Storage) -> None:
+    repo = Path(__file__).resolve().parent.parent.parent
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    with TargetLock(storage, catalogue=repo / "episodes", lease=30):
+        holder = Holder.from_bytes(storage.read(LOCK_KEY) or b"")
+        assert holder.commit == head and holder.lease == 30.0 and holder.pid == os.getpid()
+        with pytest.raises(LockHeld, match=rf"\(pid {os.getpid()}, commit {head[:7]}\)"):
+            TargetLock(storage).acquire()
+    with TargetLock(storage, catalogue=Path("/")) as lock:  # not a checkout: no commit
+        assert Holder.from_bytes(storage.read(LOCK_KEY) or b"").commit is None
+        lock.check()
