@@ -6,7 +6,7 @@ import enum
 import hashlib
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +72,7 @@ class Plan:
     foreign: list[str] = field(default_factory=list)  # not built, not fo-cast's: never deleted
     refusals: list[str] = field(default_factory=list)  # reasons publish() will not run
     record: bytes | None = None  # the updated GUID record, written last; None if unchanged
+    record_tag: str | None = None  # the record's tag as read: its save is a compare-and-swap
 
     @property
     def bytes(self) -> int:
@@ -114,6 +115,7 @@ class Plan:
                     "content_type": u.output.content_type,
                     "cache_control": u.cache_control,
                     "sha256": u.content_hash,
+                    **({"redirect": u.output.redirect} if u.output.redirect else {}),
                 }
                 for u in self.uploads
             ],
@@ -140,13 +142,15 @@ def plan_publish(
     now: datetime | None = None,
     cache_control: Mapping[Stage, str] = CACHE_CONTROL,
     adopt: bool = False,
+    redirects: Sequence[Output] = (),
 ) -> Plan:
     """Returns the plan that makes the target match the build, uploads in publishing order.
 
     `remote` is `storage.list()`. `hash_cache` is updated in place: persist it (e.g. in
     `<catalogue>/.fo-cast/hashes.json` with `save_hash_cache`) so a republish hashes only
     media whose size or mtime changed. With `record` (from `guard.load_record`) the GUID
-    guard runs and the plan carries the updated record.
+    guard runs and the plan carries the updated record. `redirects` (from
+    `redirects.plan_redirects`) keep old URLs working; they are planned like the build's own.
 
     Only objects fo-cast wrote (`RemoteObject.ours`) are ever deleted. A target that fo-cast
     never published to (nothing of its own there, no GUID record) but that holds other files
@@ -155,7 +159,7 @@ def plan_publish(
     (a first publish killed before it saved the index).
     """
     plan = Plan()
-    outputs = build.ordered()
+    outputs = Build([*build.outputs, *redirects]).ordered()
     hashes = hash_sources(outputs, {} if hash_cache is None else hash_cache)
     for output in outputs:
         if output.path.startswith(RESERVED_PREFIX) or not output.path:
@@ -166,6 +170,8 @@ def plan_publish(
         reason, detail = _compare(output, content_hash, stat, policy, remote.get(output.path))
         if force and reason is None:
             reason = Reason.FORCED
+        if output.redirect and reason is not None:
+            detail = f"{detail}; redirect to {output.redirect}".lstrip("; ")
         if reason is None:
             plan.unchanged.append(output.path)
         else:
@@ -190,6 +196,7 @@ def plan_publish(
         stamp = now or datetime.now(UTC)
         updated = update_record(record, build.items, stamp, allow_removal).to_bytes()
         plan.record = None if updated == record.to_bytes() else updated
+        plan.record_tag = record.tag
     return plan
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-import json
 import os
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -18,14 +20,15 @@ from fo_cast.outputs import Output, Stage
 from fo_cast.storage import (
     CHUNK,
     INDEX_KEY,
-    INDEX_VERSION,
     RESERVED_PREFIX,
     Progress,
     RemoteObject,
     hash_file,
+    swap_index,
 )
 
 TEMP_SUFFIX = ".fo-cast-tmp"
+CAS_LOCK = RESERVED_PREFIX + ".cas.lock"  # flock()ed while a record is compared and swapped
 
 
 class LocalStorage:
@@ -45,7 +48,10 @@ class LocalStorage:
         self.root = root.expanduser().absolute()
         self._index: dict[str, RemoteObject] = {}
         self._lock = threading.Lock()
+        self._inside: set[Path] = set()  # folders resolved and found inside the target
         self._dirty = False  # the index differs from what the target holds
+        self._deleted: set[str] = set()  # keys this instance deleted (merging the index)
+        self._index_tag: str | None = None  # the index as this instance read it
 
     def describe(self) -> str:
         return self.root.as_uri()
@@ -86,9 +92,8 @@ class LocalStorage:
         """Returns the written file's entry once it has been renamed into place."""
         target = self._path(output.path)
         try:
-            self._refuse_escape(target, "write")
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._refuse_escape(target, "write")
+            self._refuse_escape(target, "write", again=True)  # made by mkdir: look once more
             temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
             try:
                 with open(temp, "wb") as out:
@@ -133,7 +138,6 @@ class LocalStorage:
     def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             path = self._path(key)
-            self._refuse_escape(path, "delete")
             try:
                 path.unlink(missing_ok=True)
                 _remove_empty_parents(path.parent, self.root)
@@ -141,6 +145,7 @@ class LocalStorage:
                 raise StorageError(f"{self.describe()}: cannot delete {key}: {error}") from error
             with self._lock:
                 self._index.pop(key, None)
+                self._deleted.add(key)
                 self._dirty = True
 
     def read(self, key: str) -> bytes | None:
@@ -151,14 +156,22 @@ class LocalStorage:
         except OSError as error:
             raise StorageError(f"{self.describe()}: cannot read {key}: {error}") from error
 
-    def cleanup(self) -> int:
-        """Returns how many temp files of interrupted publishes were removed."""
+    def cleanup(self, older_than: float | None = None) -> int:
+        """Returns how many temp files of interrupted publishes were removed.
+
+        With `older_than` (seconds) only files untouched that long go: a publish that does
+        not hold the target's lock must not remove what another one is writing right now.
+        """
         removed = 0
         if not self.root.is_dir():
             return 0
+        limit = None if older_than is None else time.time() - older_than
         for temp in self.root.rglob("*" + TEMP_SUFFIX):
-            temp.unlink(missing_ok=True)
-            removed += 1
+            with contextlib.suppress(FileNotFoundError):
+                if limit is not None and temp.stat().st_mtime > limit:
+                    continue
+                temp.unlink()
+                removed += 1
         return removed
 
     def claim(self, keys: Sequence[str]) -> None:
@@ -169,25 +182,75 @@ class LocalStorage:
                     self._index[key] = replace(known, ours=True)
                     self._dirty = True
 
+    def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
+        data = self.read(key)
+        return data, None if data is None else hashlib.sha256(data).hexdigest()
+
+    def write_if(self, key: str, data: bytes, tag: str | None) -> str | None:
+        """Returns the new tag (sha256), or None if the file's content is no longer `tag`.
+
+        Every fo-cast process compares and renames under one flock() on the target, so
+        two publishes cannot both swap the same record (a rename alone could not tell).
+        """
+        target = self._path(key)
+        try:
+            with self._cas_lock():
+                if self.read_tagged(key)[1] != tag:
+                    return None
+                temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+                try:
+                    with open(temp, "wb") as out:
+                        out.write(data)
+                        out.flush()
+                        os.fsync(out.fileno())
+                    os.replace(temp, target)
+                finally:
+                    temp.unlink(missing_ok=True)
+        except OSError as error:
+            raise StorageError(f"{self.describe()}: cannot write {key}: {error}") from error
+        return hashlib.sha256(data).hexdigest()
+
+    def delete_if(self, key: str, tag: str) -> bool:
+        try:
+            with self._cas_lock():
+                if self.read_tagged(key)[1] != tag:
+                    return False
+                self._path(key).unlink(missing_ok=True)
+        except OSError as error:
+            raise StorageError(f"{self.describe()}: cannot delete {key}: {error}") from error
+        return True
+
+    @contextlib.contextmanager
+    def _cas_lock(self) -> Iterator[None]:
+        path = self._path(CAS_LOCK)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
     def save_index(self) -> None:
+        """Saves the index by compare-and-swap: one saved meanwhile is merged, never lost."""
         with self._lock:
             if not self._dirty:
                 return
             self._dirty = False
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
-        data = json.dumps(
-            {"version": INDEX_VERSION, "objects": entries}, separators=(",", ":")
-        ).encode()
-        record = Output(INDEX_KEY, "application/json", Stage.FEED, data=data)
+            deleted, tag = set(self._deleted), self._index_tag
         try:
-            self.put(record, hashlib.sha256(data).hexdigest(), "no-store")
+            new_tag = swap_index(self, entries, deleted, tag)
+            with self._lock:
+                self._index_tag = new_tag
         except StorageError:
             with self._lock:  # not saved: a later save_index must try again
                 self._dirty = True
             raise
 
     def _load_index(self) -> dict[str, RemoteObject]:
-        raw = self.read(INDEX_KEY)
+        raw, tag = self.read_tagged(INDEX_KEY)
+        self._index_tag = tag
         if raw is None:
             return {}
         try:
@@ -206,21 +269,31 @@ class LocalStorage:
         ours = known is not None and known.ours and known.content_hash == digest
         return RemoteObject(key, stat.st_size, digest, _etag(stat), ours=ours)
 
-    def _refuse_escape(self, path: Path, doing: str) -> None:
-        """Raises StorageError when path's folder resolves outside the target (a symlink)."""
+    def _refuse_escape(self, path: Path, doing: str, again: bool = False) -> None:
+        """Raises StorageError when path's folder resolves outside the target (a symlink).
+
+        Each folder is resolved once per instance: a listing of 10,000 files stays cheap.
+        """
+        folder = path.parent
+        if folder in self._inside and not again:
+            return
         root = os.path.realpath(self.root)
-        folder = os.path.realpath(path.parent)
-        if folder != root and not folder.startswith(root.rstrip(os.sep) + os.sep):
+        real = os.path.realpath(folder)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
             raise StorageError(
                 f"{self.describe()}: refusing to {doing} {path.relative_to(self.root).as_posix()}: "
-                f"its folder is a symlink leading out of the target (to {folder}); remove it"
+                f"its folder is a symlink leading out of the target (to {real}); remove it"
             )
+        self._inside.add(folder)
 
     def _path(self, key: str) -> Path:
         parts = PurePosixPath(key).parts
         if not parts or PurePosixPath(key).is_absolute() or ".." in parts:
             raise StorageError(f"{self.describe()}: refusing key outside the target: {key!r}")
-        return self.root.joinpath(*parts)
+        path = self.root.joinpath(*parts)
+        # Every read, write and delete comes through here: none goes through a symlink out.
+        self._refuse_escape(path, "use")
+        return path
 
 
 def _copy(source: Path, out: BinaryIO, progress: Progress | None) -> str:
