@@ -525,3 +525,30 @@ def test_markdown_nesting_is_bounded(text: str, line: int | None) -> None:
     from fo_cast.limits import markdown_too_deep
 
     assert markdown_too_deep(text) == line
+
+
+def test_episode_text_bytes_counts_what_the_generic_walk_counts(sample: Path) -> None:
+    from datetime import UTC, datetime
+
+    import fo_cast
+    from fo_cast.catalogue.models import Episode
+    from fo_cast.render.lint import _text_bytes, episode_text_bytes
+
+    checked = fo_cast.check(sample, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert checked.site is not None
+    episodes = [e.episode for show in checked.site.shows for e in show.episodes]
+    full = Episode.model_validate(
+        {
+            "guid": "g-é", "title": "t", "slug": "s", "status": "draft", "summary": "sü",
+            "companion": "c.md", "image": "i.png", "transcript": "t.vtt",
+            "media": [{"url": "https://x.example/a.mp3", "length": 1, "type": "audio/mpeg",
+                       "duration": "1:00"}, {"file": "a.mp3"}],
+            "people": [{"name": "n", "role": "guest", "href": "https://x.example/",
+                        "img": "https://x.example/i.png"}],
+            "credits": [{"name": "c", "contribution": "wrote it"}], "topics": ["a", "ß"],
+            "chapters": [{"start": 0, "title": "x", "url": "https://x.example/c"}],
+            "series": {"name": "s", "part": 1},
+        }
+    )  # fmt: skip
+    for model in [*episodes, full]:
+        assert episode_text_bytes(model) == _text_bytes(model) > 0
