@@ -152,3 +152,16 @@ def test_cli_verify_deadline_against_a_slow_server(sample: Path, slow: str) -> N
         assert line.startswith(slow + "/trickle-head/")
         assert line.endswith(": no complete answer within 1 s (the server is too slow)")
     assert time.monotonic() - started < 30
+
+
+def test_a_slow_directory_ping_ends_within_its_timeout(slow: str) -> None:
+    from fo_cast.catalogue.settings import Notify
+    from fo_cast.publish.notify import Ping, send_pings
+
+    ping = Ping("WebSub", "https://x.example/feed.xml", "POST", slow + "/trickle-head", {}, b"x")
+    started = time.monotonic()
+    notices = send_pings([ping], Notify(tries=2, timeout=1, backoff=0), sleep=lambda _: None)
+    assert [(n.ok, n.tries, n.message) for n in notices] == [
+        (False, 2, "no complete answer within 1 s")
+    ]
+    assert time.monotonic() - started < 10  # two tries of 1 s, not minutes of trickle
