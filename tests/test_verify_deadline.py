@@ -29,6 +29,7 @@ class SlowHandler(socketserver.BaseRequestHandler):
     a feed whose one enclosure trickles, anything else a small 200."""
 
     server: SlowServer
+    method = "GET"
 
     def handle(self) -> None:
         request = b""
@@ -37,7 +38,7 @@ class SlowHandler(socketserver.BaseRequestHandler):
             if not chunk:
                 return
             request += chunk
-        path = request.split(b" ")[1].decode()
+        self.method, path = request.split(b" ")[0].decode(), request.split(b" ")[1].decode()
         with contextlib.suppress(OSError):  # the client gave up, as it should
             self.answer(path)
 
@@ -60,6 +61,14 @@ class SlowHandler(socketserver.BaseRequestHandler):
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 6\r\n"
             for byte in head + b"X-Pad: " + b"." * 1000:
                 send(bytes([byte]))
+                time.sleep(self.server.interval)
+        elif path.startswith("/slow-range") and self.method == "HEAD":
+            send(b"HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: 1000000\r\n\r\n")
+        elif path.startswith("/slow-range"):  # a 206 whose body comes a byte at a time
+            send(b"HTTP/1.1 206 Partial Content\r\nContent-Type: audio/mpeg\r\n")
+            send(b"Content-Range: bytes 0-65535/1000000\r\nContent-Length: 65536\r\n\r\n")
+            for _ in range(65536):
+                send(b"\xff")
                 time.sleep(self.server.interval)
         elif path == "/trickle-body":
             send(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n")
@@ -165,3 +174,13 @@ def test_a_slow_directory_ping_ends_within_its_timeout(slow: str) -> None:
         (False, 2, "no complete answer within 1 s")
     ]
     assert time.monotonic() - started < 10  # two tries of 1 s, not minutes of trickle
+
+
+@pytest.mark.parametrize("path", ["/slow/audio.mp3", "/slow-range/audio.mp3"])
+def test_a_slow_media_url_probe_ends_within_its_deadline(slow: str, path: str) -> None:
+    from fo_cast.media.remote import RemoteError, probe_url
+
+    started = time.monotonic()
+    with pytest.raises(RemoteError, match=r"^gave up after 1 s$"):
+        probe_url(slow + path, timeout=1, deadline=1)
+    assert time.monotonic() - started < 10
