@@ -151,6 +151,8 @@ def _categories(show: ShowView) -> Iterator[Problem]:
 
 
 def _artwork(entry: ShowEntry | EpisodeEntry, loc: Loc, relative: str) -> Iterator[Problem]:
+    if rules.is_url(relative):  # served elsewhere: its name need not say what it is
+        return
     name = PurePosixPath(relative).name
     if not name.lower().endswith(ARTWORK_SUFFIXES):
         yield _at(entry, loc, f"'{name}' must be a .jpg or .png file ({APPLE})")
@@ -254,6 +256,12 @@ def _enclosure(episode: EpisodeView, enclosure: Enclosure) -> Iterator[Problem]:
         )  # fmt: skip
     if enclosure.length <= 0:
         yield _at(entry, loc, f"the enclosure length must be the size in bytes ({SPOTIFY})")
+    if enclosure.duration is None:
+        yield _at(
+            entry, loc,
+            f"has no duration; apps show none until they play it, so give duration ({APPLE})",
+            Severity.WARNING,
+        )  # fmt: skip
 
 
 # --- site -----------------------------------------------------------------------------------
