@@ -37,6 +37,7 @@ class GuardRecord:
     """Every item ever published at one target, keyed by (feed, guid)."""
 
     items: dict[tuple[str, str], PublishedItem]
+    seeded: bool = False  # holds imported items the target has not recorded yet
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> GuardRecord:
@@ -65,6 +66,18 @@ class GuardRecord:
 def load_record(storage: Storage) -> GuardRecord:
     """Returns the GUID record kept at the target (empty before the first publish)."""
     return GuardRecord.from_bytes(storage.read(RECORD_KEY))
+
+
+def seed_record(record: GuardRecord, imported: Iterable[PublishedItem]) -> GuardRecord:
+    """Returns the record with the items imported from another host that it lacks: apps
+    already know those GUIDs, so the guard protects them from the first publish on."""
+    items = dict(record.items)
+    added = False
+    for item in imported:
+        if (item.feed, item.guid) not in items:
+            items[(item.feed, item.guid)] = item
+            added = True
+    return GuardRecord(items, seeded=record.seeded or added) if added else record
 
 
 def check_guard(

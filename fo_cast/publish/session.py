@@ -12,9 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 from fo_cast.build import build_catalogue
+from fo_cast.catalogue.importer import imported_items
+from fo_cast.catalogue.reader import Catalogue
 from fo_cast.errors import UsageError
 from fo_cast.outputs import Build
-from fo_cast.publish.guard import load_record
+from fo_cast.publish.guard import PublishedItem, load_record, seed_record
 from fo_cast.publish.plan import Plan, load_hash_cache, plan_publish, save_hash_cache
 from fo_cast.render.site import video_guid
 from fo_cast.state import HASH_CACHE
@@ -84,13 +86,22 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         prune=options.prune,
         max_deletes=settings.max_deletes if options.max_deletes is None else options.max_deletes,
         hash_cache=cache,
-        record=load_record(storage),
+        record=seed_record(load_record(storage), imported_record(checked.catalogue)),
         # An episode leaves the video feed with the audio one: its video GUID goes too.
         allow_removal={g for guid in options.allow_removal for g in (guid, video_guid(guid))},
         now=options.now,
     )
     save_hash_cache(catalogue / HASH_CACHE, cache)
     return Session(result, storage, plan)
+
+
+def imported_record(catalogue: Catalogue) -> list[PublishedItem]:
+    """Returns the items of the catalogue's imported shows as the guard records them."""
+    return [
+        PublishedItem(feed, row["guid"], row.get("enclosure_url", ""), row.get("title", ""),
+                      row.get("imported", ""))
+        for feed, row in imported_items(catalogue)
+    ]  # fmt: skip
 
 
 def target_url(catalogue: Path, to: str | None, settings_target: str | None) -> str:

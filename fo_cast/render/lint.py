@@ -216,7 +216,9 @@ def lint_episode(show: ShowView, episode: EpisodeView) -> Iterator[Problem]:
             f"({APPLE})",
             Severity.WARNING,
         )
-    if show.show.type is ShowType.SERIAL and model.episode is None:
+    # Apple: a trailer or bonus without season or episode number is the show's own trailer or
+    # bonus; only full episodes of a serial show need numbers.
+    if show.show.type is ShowType.SERIAL and model.episode is None and model.type.value == "full":
         yield _at(entry, ("episode",), f"a serial show needs a number on every episode ({APPLE})")
     yield from _description(entry, ("summary",), model.summary or "")
     if model.image is not None:

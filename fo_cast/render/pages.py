@@ -601,6 +601,7 @@ def _environment() -> jinja2.Environment:
         media_label=media_label,
         iso_duration=iso_duration,
         path=quote,
+        href=lambda sidecar, root: _href(root, sidecar.path, sidecar.url),
     )
     return env
 

@@ -372,7 +372,6 @@ def _enclosure(
 ) -> Enclosure:
     if media.url is not None:
         assert media.length is not None and media.type is not None  # the model requires them
-        assert media.duration is not None
         return Enclosure(media.url, None, media.length, media.type, media.duration)
     assert media.file is not None
     source = entry.file(media.file)

@@ -1,0 +1,720 @@
+"""A podcast feed made elsewhere -> a show folder: show.yaml, one folder per episode
+(episode.yaml, companion.md) and the record of imported GUIDs the publish guard starts from.
+
+Every GUID stays exactly as the source has it; an item without one takes its enclosure URL,
+the identity apps already gave it. Nothing already in the catalogue is touched: a second
+import of the same feed writes no file, and newer items add exactly their folders. The new
+folders are written under a temporary folder inside the catalogue, then renamed into place,
+so a refused or interrupted import leaves the catalogue as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from fo_cast import rules
+from fo_cast.catalogue import feedmap, yaml12
+from fo_cast.catalogue.feedread import SourceFeed, read_source
+from fo_cast.catalogue.reader import EPISODE_FILE, SHOW_FILE, Catalogue
+from fo_cast.catalogue.scaffold import SCHEMA_DIR, _quoted, slugify
+from fo_cast.errors import FoCastError, UsageError
+from fo_cast.problems import Report
+from fo_cast.state import atomic_write
+from fo_cast.units import plural
+
+IMPORTED_FILE = "imported.json"  # in the show folder: the GUIDs the publish guard protects
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+CONTENT = "http://purl.org/rss/1.0/modules/content/"
+ATOM = "http://www.w3.org/2005/Atom"
+# The Podcast Index namespace goes by several URIs; readers must treat them alike.
+PODCAST = frozenset(
+    {
+        "https://podcastindex.org/namespace/1.0",
+        "http://podcastindex.org/namespace/1.0",
+        "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
+    }
+)
+MAX_SUMMARY_BYTES = 4000  # Apple's limit for an item description
+
+
+class ImportRefused(FoCastError):
+    """The import would break a rule (a locked feed, a folder in the way); nothing written."""
+
+
+@dataclass
+class Skipped:
+    item: str  # how the item is known: its GUID, else its title
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    """What an import did: the episodes written, those skipped and why, and warnings."""
+
+    show: str
+    source: str
+    show_written: bool = False
+    written: list[str] = field(default_factory=list)  # episode folders, relative to the show
+    already: int = 0  # items whose GUID the show already has
+    skipped: list[Skipped] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)  # of a not-well-formed source
+    warnings: list[str] = field(default_factory=list)
+    pages: int = 1
+    report: Report = field(default_factory=Report)  # validation of the show as written
+
+    @property
+    def changed(self) -> bool:
+        return self.show_written or bool(self.written)
+
+    def summary_lines(self) -> list[str]:
+        """Returns the summary a person reads: counts, then skipped, repaired and warnings."""
+        pages = f" ({plural(self.pages, 'page')})" if self.pages > 1 else ""
+        lines = [
+            f"{self.source}{pages}: imported {plural(len(self.written), 'episode')} into "
+            f"{self.show}/"
+            + (" with a new show.yaml" if self.show_written else "")
+            + (f"; {self.already} already there" if self.already else "")
+            + ("" if self.changed else "; nothing written")
+        ]
+        lines += [f"skipped {s.item}: {s.reason}" for s in self.skipped]
+        lines += [f"repaired: {r}" for r in self.repairs]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return lines
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    media: str = "url"  # url: keep media at the source's URLs; download: fetch into folders
+    i_own_this_feed: bool = False  # the producer says a podcast:locked feed is theirs
+    workers: int = 4  # parallel downloads with media="download"
+
+
+# --- element helpers ------------------------------------------------------------------------
+
+
+class Tags:
+    """An element's children by namespace and name, gathered in one pass (feeds are big)."""
+
+    def __init__(self, element: etree._Element) -> None:
+        self.by: dict[tuple[str, str], list[etree._Element]] = {}
+        for child in element.iterchildren("*"):
+            qname = etree.QName(child)
+            ns = "podcast" if qname.namespace in PODCAST else (qname.namespace or "")
+            self.by.setdefault((ns, qname.localname), []).append(child)
+
+    def all(self, ns: str, name: str) -> list[etree._Element]:
+        return self.by.get((ns, name), [])
+
+    def first(self, ns: str, name: str) -> etree._Element | None:
+        found = self.by.get((ns, name))
+        return found[0] if found else None
+
+    def text(self, ns: str, name: str) -> str | None:
+        element = self.first(ns, name)
+        if element is None:
+            return None
+        value = "".join(element.itertext()).strip()
+        return value or None
+
+
+def _attr(element: etree._Element | None, name: str) -> str | None:
+    if element is None:
+        return None
+    value = (element.get(name) or "").strip()
+    return value or None
+
+
+def _url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return rules.check_url(value.strip())
+    except ValueError:
+        return None
+
+
+# --- the import -----------------------------------------------------------------------------
+
+
+def import_feed(
+    source: str,
+    catalogue: Path,
+    show: str,
+    options: ImportOptions | None = None,
+    fetch: Callable[[str], bytes] | None = None,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Returns what importing the feed at source (file or URL) into CATALOGUE/show did.
+
+    Raises FeedError for a source that is no feed, ImportRefused for a locked feed without
+    `i_own_this_feed`, UsageError for a show slug or catalogue that cannot be used.
+    """
+    options = options or ImportOptions()
+    try:
+        rules.check_slug(show)
+    except ValueError as exc:
+        raise UsageError(f"--show: {exc}") from None
+    if not catalogue.is_dir():
+        raise UsageError(f"{catalogue}: no such folder; give the catalogue (fo-cast new show)")
+    feed = read_source(source, fetch)
+    channel = Tags(feed.channel)
+    locked = (channel.text("podcast", "locked") or "").lower() == "yes"
+    if locked and not options.i_own_this_feed:
+        raise ImportRefused(
+            f"{source}: the feed is locked (podcast:locked yes): its owner asks hosts not to "
+            "import it. If the show is yours, run again with --i-own-this-feed"
+        )
+    result = ImportResult(show=show, source=source, repairs=feed.repairs, pages=feed.pages)
+    folder = catalogue / show
+    show_yaml = None
+    if not (folder / SHOW_FILE).exists():
+        if folder.exists() and any(folder.iterdir()):
+            raise ImportRefused(f"{folder}: a folder without {SHOW_FILE} is in the way")
+        show_yaml = show_manifest(feed, channel, show, result)
+    existing = _existing_guids(folder)
+    elsewhere = {
+        guid: other.name
+        for other in sorted(catalogue.iterdir())
+        if other.is_dir() and other != folder and other.name[0] not in "._"
+        for guid in _existing_guids(other)
+    }
+    episodes = list(_new_episodes(feed, folder, existing, elsewhere, result))
+    if options.media == "download" and episodes:
+        _download(folder, episodes, options, result)
+    if show_yaml is None and not episodes:
+        return result
+    _write(catalogue, folder, show_yaml, episodes, feed, now or datetime.now(UTC))
+    result.show_written = show_yaml is not None
+    result.written = [e.folder for e in episodes]
+    result.report = _check(catalogue, show)
+    return result
+
+
+def _check(catalogue: Path, show: str) -> Report:
+    """Returns the problems validation finds in the show as written."""
+    from fo_cast.build import check  # the pipeline sits above the catalogue package
+
+    report = check(catalogue).report
+    prefix = f"{catalogue.resolve().name}/{show}/"
+    mine = Report()
+    mine.extend(p for p in report.problems if str(p.file).startswith(prefix))
+    return mine
+
+
+@dataclass
+class NewEpisode:
+    guid: str
+    folder: str
+    data: dict[str, Any]
+    companion: str
+    enclosure_url: str
+
+
+def _existing_guids(folder: Path) -> set[str]:
+    """Returns the GUIDs of the show's episodes on disk (an editor may have moved them)."""
+    guids: set[str] = set()
+    if not folder.is_dir():
+        return guids
+    for manifest in folder.glob(f"*/{EPISODE_FILE}"):
+        try:
+            data = yaml12.load(manifest.read_text(encoding="utf-8")).data
+        except (OSError, UnicodeDecodeError, yaml12.YamlError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("guid"), str):
+            guids.add(data["guid"])
+    for row in read_imported(folder):
+        guids.add(row["guid"])  # imported once, deleted since: an editor's choice to respect
+    return guids
+
+
+def _new_episodes(
+    feed: SourceFeed,
+    folder: Path,
+    existing: set[str],
+    elsewhere: dict[str, str],
+    result: ImportResult,
+) -> Iterator[NewEpisode]:
+    seen: dict[str, str] = {}
+    used = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    for index, item in enumerate(feed.items, start=1):
+        tags = Tags(item)
+        title = tags.text("", "title") or tags.text(ITUNES, "title")
+        enclosure = tags.first("", "enclosure")
+        enclosure_url = _attr(enclosure, "url")
+        guid = tags.text("", "guid")
+        known = guid or title or f"item {index}"
+        if guid is None and enclosure_url is None:
+            result.skipped.append(Skipped(known, "no guid and no enclosure: not an episode"))
+            continue
+        if guid is None:
+            assert enclosure_url is not None
+            guid = enclosure_url
+            result.warnings.append(f"'{title or guid}': no guid; its enclosure URL is its GUID")
+        if guid in seen:
+            result.skipped.append(
+                Skipped(guid, f"the GUID is repeated; the first item with it ('{seen[guid]}') kept")
+            )
+            continue
+        seen[guid] = title or guid
+        if guid in existing:
+            result.already += 1
+            continue
+        if guid in elsewhere:
+            result.skipped.append(Skipped(guid, f"the show {elsewhere[guid]} has this GUID"))
+            continue
+        episode = episode_manifest(tags, guid, title, result)
+        if episode is None:
+            continue
+        data, companion, url = episode
+        slug = _folder_name(data, used)
+        yield NewEpisode(guid, slug, data, companion, url)
+
+
+def _folder_name(data: dict[str, Any], used: set[str]) -> str:
+    published = data.get("published")
+    date = published[:10] if isinstance(published, str) else "undated"
+    base = f"{date}-{slugify(data['title'], 50)}"
+    name, n = base, 2
+    while name in used:
+        name, n = f"{base}-{n}", n + 1
+    used.add(name)
+    return name
+
+
+# --- channel -> show.yaml -------------------------------------------------------------------
+
+
+def show_manifest(feed: SourceFeed, tags: Tags, slug: str, result: ImportResult) -> dict[str, Any]:
+    """Returns the show.yaml data for the feed's channel."""
+    warn = result.warnings.append
+    title = tags.text("", "title") or tags.text(ITUNES, "title")
+    if not title:
+        title = slug.replace("-", " ").title()
+        warn(f"the channel has no title; wrote '{title}'")
+    description = tags.text(ITUNES, "summary") or tags.text("", "description")
+    if not description:
+        description = title
+        warn("the channel has no description; wrote its title")
+    language = (tags.text("", "language") or "").replace("_", "-")
+    try:
+        rules.check_language(language)
+    except ValueError:
+        warn(f"the channel's language '{language}' is not a language code; wrote 'en'")
+        language = "en"
+    owner = tags.first(ITUNES, "owner")
+    owner_tags = Tags(owner) if owner is not None else None
+    owner_name = owner_tags.text(ITUNES, "name") if owner_tags else None
+    owner_email = owner_tags.text(ITUNES, "email") if owner_tags else None
+    author = tags.text(ITUNES, "author") or owner_name or title
+    data: dict[str, Any] = {
+        "title": title,
+        "description": feedmap.plain_text(description),
+        "language": language,
+        "author": author,
+        "owner": {"name": owner_name or author},
+    }
+    email = owner_email or _editor_email(tags)
+    if email:
+        data["owner"]["email"] = email
+    else:
+        warn("the channel has no owner email (itunes:owner); add owner.email to show.yaml")
+    artwork = _url(_attr(tags.first(ITUNES, "image"), "href"))
+    image = tags.first("", "image")
+    artwork = artwork or (_url(Tags(image).text("", "url")) if image is not None else None)
+    if artwork:
+        data["artwork"] = artwork
+    else:
+        warn("the channel has no artwork URL; put artwork.png in the show folder")
+    data["categories"] = _categories(tags, result)
+    flag = feedmap.explicit(tags.text(ITUNES, "explicit"))
+    data["explicit"] = bool(flag)
+    kind = (tags.text(ITUNES, "type") or "episodic").lower()
+    data["type"] = kind if kind in ("episodic", "serial") else "episodic"
+    link = _url(tags.text("", "link"))
+    data["link"] = link or _url(feed.source) or "https://example.com/"
+    if not link:
+        warn("the channel has no link to the show's website; set link in show.yaml")
+    copyright_line = tags.text("", "copyright")
+    if copyright_line:
+        data["copyright"] = copyright_line
+    _channel_podcast_tags(feed, tags, data, result)
+    return data
+
+
+def _editor_email(tags: Tags) -> str | None:
+    # managingEditor is "email (Name)" in RSS 2.0
+    editor = (tags.text("", "managingEditor") or "").split(" ")[0]
+    try:
+        return rules.check_email(editor)
+    except ValueError:
+        return None
+
+
+def _categories(tags: Tags, result: ImportResult) -> list[str]:
+    found: list[str] = []
+    for element in tags.all(ITUNES, "category"):
+        main = _attr(element, "text")
+        if not main:
+            continue
+        subs: list[str | None] = [
+            _attr(s, "text") for s in element.iterchildren(f"{{{ITUNES}}}category")
+        ]
+        wanted: list[str | None] = [s for s in subs if s] or [None]
+        for sub in wanted:
+            mapped, note = feedmap.category(main, sub)
+            if note:
+                result.warnings.append(note)
+            if mapped and mapped not in found:
+                found.append(mapped)
+    if not found:
+        result.warnings.append("no Apple Podcasts category; add one to categories in show.yaml")
+    return found
+
+
+def _channel_podcast_tags(
+    feed: SourceFeed, tags: Tags, data: dict[str, Any], result: ImportResult
+) -> None:
+    people = _people(tags, result)
+    if people:
+        data["people"] = people
+    funding = []
+    for element in tags.all("podcast", "funding"):
+        url = _url(_attr(element, "url"))
+        text = " ".join("".join(element.itertext()).split()) or "Support the show"
+        if url:
+            funding.append({"url": url, "text": text[:128]})
+    if funding:
+        data["funding"] = funding
+    locked = tags.text("podcast", "locked")
+    if locked is not None:
+        data["locked"] = locked.lower() == "yes"
+    if feedmap.explicit(tags.text(ITUNES, "complete")):
+        data["complete"] = True
+    guid = tags.text("podcast", "guid")
+    if guid:
+        try:
+            uuid.UUID(guid)
+            data["podcast_guid"] = guid
+        except ValueError:
+            result.warnings.append(f"podcast:guid '{guid}' is not a UUID; left out")
+    previous = []
+    for url in (_self_link(tags), _url(feed.source)):
+        if url and url not in previous:
+            previous.append(url)
+    if previous:
+        data["previous_feed_urls"] = previous
+    moved = _url(tags.text(ITUNES, "new-feed-url"))
+    if moved and moved not in previous:
+        result.warnings.append(
+            f"the feed says it moved to {moved} (itunes:new-feed-url); import that one if it "
+            "is the show's current feed"
+        )
+
+
+def _self_link(tags: Tags) -> str | None:
+    for link in tags.all(ATOM, "link"):
+        if link.get("rel") == "self":
+            return _url(link.get("href"))
+    return None
+
+
+def _people(tags: Tags, result: ImportResult) -> list[dict[str, str]]:
+    people = []
+    for element in tags.all("podcast", "person"):
+        name = " ".join("".join(element.itertext()).split())
+        if not name:
+            continue
+        person = {"name": name}
+        role = (_attr(element, "role") or "host").lower()
+        if role in rules.PERSON_ROLES:
+            person["role"] = role
+        else:
+            result.warnings.append(f"podcast:person '{name}': role '{role}' unknown; wrote guest")
+        for key in ("href", "img"):
+            url = _url(_attr(element, key))
+            if url:
+                person[key] = url
+        people.append(person)
+    return people
+
+
+# --- item -> episode.yaml -------------------------------------------------------------------
+
+
+def episode_manifest(
+    tags: Tags, guid: str, title: str | None, result: ImportResult
+) -> tuple[dict[str, Any], str, str] | None:
+    """Returns (episode.yaml data, companion Markdown, enclosure URL), or None when skipped."""
+    warn = result.warnings.append
+    name = title or guid
+    enclosures = tags.all("", "enclosure")
+    media = [m for m in (_media(e, name, result) for e in enclosures) if m is not None]
+    if not media:
+        result.skipped.append(Skipped(guid, "no usable enclosure: not an episode"))
+        return None
+    data: dict[str, Any] = {"guid": guid, "title": title or guid}
+    if not title:
+        warn(f"'{guid}': no title; wrote its GUID")
+    stamp = tags.text("", "pubDate") or tags.text("http://purl.org/dc/elements/1.1/", "date")
+    when = feedmap.published(stamp)
+    if when is None:
+        data["status"] = "draft"
+        warn(f"'{name}': unreadable date '{stamp or ''}'; written as a draft: set published")
+    else:
+        data["published"] = when.isoformat()
+        data["status"] = "published"
+    notes = tags.text(CONTENT, "encoded") or tags.text("", "description") or ""
+    summary_source = tags.text(ITUNES, "summary") or tags.text("", "description") or notes
+    summary = _summary(feedmap.plain_text(summary_source) or data["title"], name, result)
+    data["summary"] = summary
+    data["media"] = [media[0]]
+    extra = [m for m in media[1:]]
+    alternates = [
+        {"url": m["url"], "type": m["type"], **({"length": m["length"]} if "length" in m else {})}
+        for m in extra
+    ]
+    alternates += _alternates(tags)
+    _numbers(tags, data, name, result)
+    kind = (tags.text(ITUNES, "episodeType") or "full").lower()
+    if kind in ("full", "trailer", "bonus"):
+        if kind != "full":
+            data["type"] = kind
+    else:
+        warn(f"'{name}': episodeType '{kind}' unknown; wrote full")
+    flag = tags.text(ITUNES, "explicit")
+    if flag is not None and feedmap.explicit(flag) is not None:
+        data["explicit"] = feedmap.explicit(flag)
+    image = _url(_attr(tags.first(ITUNES, "image"), "href"))
+    if image:
+        data["image"] = image
+    people = _people(tags, result)
+    if people:
+        data["people"] = people
+    chapters = _url(_attr(tags.first("podcast", "chapters"), "url"))
+    if chapters:
+        data["chapters_url"] = chapters
+    transcripts = [_url(_attr(t, "url")) for t in tags.all("podcast", "transcript")]
+    transcripts = [t for t in transcripts if t]
+    if transcripts:
+        data["transcript"] = transcripts[0]
+        if len(transcripts) > 1:
+            warn(f"'{name}': kept the first of {len(transcripts)} transcripts")
+    if alternates:
+        data["alternate_enclosures"] = alternates
+    companion = feedmap.companion_markdown(notes) if notes.strip() else summary + "\n"
+    return data, companion, media[0]["url"]
+
+
+def _summary(text: str, name: str, result: ImportResult) -> str:
+    encoded = text.encode("utf-8")
+    if len(encoded) <= MAX_SUMMARY_BYTES:
+        return text
+    cut = encoded[: MAX_SUMMARY_BYTES - 4].decode("utf-8", "ignore").rsplit(" ", 1)[0]
+    result.warnings.append(
+        f"'{name}': summary shortened to {MAX_SUMMARY_BYTES} bytes (Apple's limit); "
+        "the whole text is in companion.md"
+    )
+    return cut + " …"
+
+
+def _media(element: etree._Element, name: str, result: ImportResult) -> dict[str, Any] | None:
+    url = _url(_attr(element, "url"))
+    if url is None:
+        result.warnings.append(f"'{name}': enclosure URL '{_attr(element, 'url')}' left out")
+        return None
+    kind, note = feedmap.media_type(_attr(element, "type"), url)
+    if note:
+        result.warnings.append(f"'{name}': {note}")
+    media: dict[str, Any] = {"url": url}
+    length = _attr(element, "length") or ""
+    if length.isdigit() and int(length) > 0:
+        media["length"] = int(length)
+    else:
+        result.warnings.append(f"'{name}': enclosure length '{length}' is not a byte count")
+    if kind:
+        media["type"] = kind
+    return media
+
+
+def _duration(tags: Tags, media: dict[str, Any], name: str, result: ImportResult) -> None:
+    value = tags.text(ITUNES, "duration")
+    seconds = feedmap.duration(value)
+    if seconds is not None:
+        media["duration"] = int(seconds) if seconds == int(seconds) else seconds
+    elif value:
+        result.warnings.append(f"'{name}': unreadable duration '{value}'; left out")
+
+
+def _numbers(tags: Tags, data: dict[str, Any], name: str, result: ImportResult) -> None:
+    _duration(tags, data["media"][0], name, result)
+    for key in ("season", "episode"):
+        value = tags.text(ITUNES, key) or tags.text("podcast", key)
+        if value is None:
+            continue
+        if value.isdigit() and 1 <= int(value) <= 2**31 - 1:
+            data[key] = int(value)
+        else:
+            result.warnings.append(f"'{name}': {key} '{value}' is not a number from 1; left out")
+
+
+def _alternates(tags: Tags) -> list[dict[str, Any]]:
+    found = []
+    for element in tags.all("podcast", "alternateEnclosure"):
+        source = next(iter(element.iterchildren(*[f"{{{ns}}}source" for ns in PODCAST])), None)
+        url = _url(_attr(source, "uri"))
+        kind = _attr(element, "type")
+        if not url or not kind:
+            continue
+        alternate: dict[str, Any] = {"url": url, "type": kind}
+        length = _attr(element, "length") or ""
+        if length.isdigit() and int(length) > 0:
+            alternate["length"] = int(length)
+        title = _attr(element, "title")
+        if title:
+            alternate["title"] = title
+        found.append(alternate)
+    return found
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _write(
+    catalogue: Path,
+    folder: Path,
+    show_yaml: dict[str, Any] | None,
+    episodes: list[NewEpisode],
+    feed: SourceFeed,
+    now: datetime,
+) -> None:
+    """Writes the new files under a temporary folder in the catalogue, then renames them in."""
+    staging = catalogue / f".import-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    target = staging / folder.name
+    try:
+        target.mkdir(parents=True)
+        if show_yaml is not None:
+            (target / SHOW_FILE).write_text(
+                f"# yaml-language-server: $schema=../{SCHEMA_DIR}/show.schema.json\n"
+                + to_yaml(show_yaml),
+                encoding="utf-8",
+            )
+        for episode in episodes:
+            where = target / episode.folder
+            where.mkdir()
+            (where / EPISODE_FILE).write_text(
+                f"# yaml-language-server: $schema=../../{SCHEMA_DIR}/episode.schema.json\n"
+                + to_yaml(episode.data),
+                encoding="utf-8",
+            )
+            (where / "companion.md").write_text(episode.companion, encoding="utf-8")
+        record = read_imported(folder) + [
+            {
+                "guid": e.guid,
+                "enclosure_url": e.enclosure_url,
+                "title": e.data["title"],
+                "imported": now.isoformat(timespec="seconds"),
+            }
+            for e in episodes
+        ]
+        source = feed.source if "://" in feed.source else Path(feed.source).name
+        data = json.dumps({"version": 1, "source": source, "items": record}, indent=1)
+        (target / IMPORTED_FILE).write_text(data + "\n", encoding="utf-8")
+        if not folder.exists():  # a new show: one rename puts all of it in place
+            target.rename(folder)
+        else:
+            _merge(target, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _merge(staged: Path, folder: Path) -> None:
+    """Moves the staged episode folders into the show (each one rename), the record last."""
+    folder.mkdir(exist_ok=True)
+    for entry in sorted(staged.iterdir()):
+        if entry.name == IMPORTED_FILE:
+            continue
+        destination = folder / entry.name
+        if destination.exists():
+            raise ImportRefused(f"{destination}: already exists; nothing of it was replaced")
+        entry.rename(destination)
+    atomic_write(folder / IMPORTED_FILE, (staged / IMPORTED_FILE).read_bytes())
+
+
+def to_yaml(data: Any, indent: int = 0) -> str:
+    """Returns data as block YAML whose every string reads back as the same string under
+    YAML 1.2 (strings are double-quoted unless plainly safe)."""
+    pad = "  " * indent
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append(f"{pad}{key}:\n{to_yaml(value, indent + 1).rstrip()}")
+        elif isinstance(value, list):
+            lines.append(f"{pad}{key}:")
+            for entry in value:
+                if isinstance(entry, dict):
+                    body = to_yaml(entry, indent + 2).rstrip()
+                    lines.append(f"{pad}  - {body.lstrip()}")
+                else:
+                    lines.append(f"{pad}  - {_scalar(entry)}")
+        else:
+            lines.append(f"{pad}{key}: {_scalar(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value)
+    return text if _plain_safe(text) else _quoted(text)
+
+
+_PLAIN_WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+
+
+def _plain_safe(text: str) -> bool:
+    """Returns True for text that YAML reads back as itself without quotes."""
+    if not text or text != text.strip() or text.lower() in _PLAIN_WORDS:
+        return False
+    if not text[0].isalpha() or any(c in text for c in ":#'\"{}[],&*!|>%@`\\\n\t"):
+        return False
+    return text.isprintable()
+
+
+def read_imported(folder: Path) -> list[dict[str, str]]:
+    """Returns the rows of a show's imported.json (empty when it has none or it is damaged)."""
+    try:
+        rows = json.loads((folder / IMPORTED_FILE).read_bytes())["items"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(rows, list):
+        return []
+    return [r for r in rows if isinstance(r, dict) and isinstance(r.get("guid"), str)]
+
+
+def imported_items(catalogue: Catalogue) -> list[tuple[str, dict[str, str]]]:
+    """Returns (feed path, row) for every imported GUID of the catalogue's shows: what the
+    publish guard protects from the first publish on."""
+    found = []
+    for show in catalogue.shows:
+        for row in read_imported(show.folder):
+            found.append((f"{show.slug}/feed.xml", row))
+    return found
+
+
+def _download(
+    folder: Path, episodes: list[NewEpisode], options: ImportOptions, result: ImportResult
+) -> None:
+    raise UsageError("--media download is not available yet; import with --media url")
