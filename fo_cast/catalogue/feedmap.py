@@ -185,6 +185,7 @@ def _rfc822(text: str) -> datetime | None:
 # --- show notes -----------------------------------------------------------------------------
 
 _TAG = re.compile(r"<[A-Za-z/!][^>]*>")
+_SCRIPTS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
 
 
 def looks_like_html(text: str) -> bool:
@@ -208,6 +209,7 @@ def companion_markdown(text: str) -> str:
         return _escape_markdown(html.unescape(text).strip()) + "\n"
     from markdownify import markdownify  # loaded on first use: validate never needs it
 
+    text = _SCRIPTS.sub("", text)  # markdownify keeps the text of stripped tags
     markdown: str = markdownify(
         text,
         heading_style="ATX",

@@ -18,6 +18,7 @@ Paged feeds (RFC 5005, `<atom:link rel="next">`) are followed to the end, MAX_PA
 from __future__ import annotations
 
 import html.entities
+import http.client
 import re
 import time
 import urllib.error
@@ -153,10 +154,10 @@ class Fetcher:
 
     def __call__(self, url: str) -> bytes:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        chunks: list[bytes] = []
         try:
             with urllib.request.urlopen(request, timeout=self._remaining(url)) as response:
                 expected = response.headers.get("Content-Length")
-                chunks = []
                 got = 0
                 while chunk := response.read(1 << 16):
                     got += len(chunk)
@@ -169,6 +170,14 @@ class Fetcher:
                     self._remaining(url)
         except urllib.error.HTTPError as exc:
             raise FeedError(f"{url}: the server answered {exc.code} {exc.reason}") from None
+        except http.client.IncompleteRead as exc:
+            got = len(b"".join(chunks)) + len(exc.partial)
+            raise FeedError(
+                f"{url}: the download is truncated ({got} of {got + (exc.expected or 0)} "
+                "bytes); fetch it again"
+            ) from None
+        except http.client.HTTPException as exc:
+            raise FeedError(f"{url}: cannot fetch it: {exc}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):
@@ -246,6 +255,11 @@ def _parse(data: bytes, where: str, repairs: list[str]) -> etree._Element:
         return etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as first:
         error = first
+    if "amplification" in str(error):  # libxml2 measured an entity bomb, unexpanded
+        raise FeedError(
+            f"{where}: declares entities that would expand without bound (a 'billion laughs' "
+            "bomb); refused"
+        )
     fixed = data
     if "entity" in str(error).lower():  # &nbsp; or a bare & (the most common damage)
         fixed = _repair_entities(data, repairs)
