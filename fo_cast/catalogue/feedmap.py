@@ -4,11 +4,13 @@ types, explicit flags, Apple's retired categories, HTML show notes. Pure functio
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import urlsplit
 
 from fo_cast import rules
@@ -207,18 +209,25 @@ def companion_markdown(text: str) -> str:
     """Returns show notes as Markdown: HTML through markdownify, plain text as paragraphs."""
     if not looks_like_html(text):
         return _escape_markdown(html.unescape(text).strip()) + "\n"
-    from markdownify import markdownify  # loaded on first use: validate never needs it
+    from bs4 import BeautifulSoup  # loaded on first use: validate never needs them
 
     text = _SCRIPTS.sub("", text)  # markdownify keeps the text of stripped tags
-    markdown: str = markdownify(
-        text,
+    markdown: str = _converter().convert_soup(BeautifulSoup(text, "html.parser"))
+    return re.sub(r"\n{3,}", "\n\n", markdown).strip() + "\n"
+
+
+@functools.cache
+def _converter() -> Any:
+    """Returns markdownify's converter, made once (it is the slow part of an import)."""
+    from markdownify import MarkdownConverter
+
+    return MarkdownConverter(
         heading_style="ATX",
         bullets="-",
         strip=["script", "style", "iframe", "form", "img"],
         escape_misc=False,
         newline_style="BACKSLASH",
     )
-    return re.sub(r"\n{3,}", "\n\n", markdown).strip() + "\n"
 
 
 def _escape_markdown(text: str) -> str:
