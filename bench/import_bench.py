@@ -37,7 +37,9 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
     <language>en-us</language>
     <copyright>© 2026 Example</copyright>
     <itunes:author>Example Media</itunes:author>
-    <itunes:owner><itunes:name>Example Media</itunes:name><itunes:email>pod@example.com</itunes:email></itunes:owner>
+    <itunes:owner>
+      <itunes:name>Example Media</itunes:name><itunes:email>pod@example.com</itunes:email>
+    </itunes:owner>
     <itunes:image href="https://cdn.example.com/art.jpg"/>
     <itunes:category text="News"><itunes:category text="Politics"/></itunes:category>
     <itunes:explicit>no</itunes:explicit>
@@ -51,7 +53,10 @@ ITEM = """    <item>
       <pubDate>{date}</pubDate>
       <link>https://example.com/show/{n}/</link>
       <description>{summary}</description>
-      <content:encoded><![CDATA[<p>{summary}</p><p>Links: <a href="https://example.com/{n}">notes</a>, <em>guests</em> and <strong>sponsors</strong>.</p><ul><li>first topic</li><li>second topic</li></ul>]]></content:encoded>
+      <content:encoded><![CDATA[<p>{summary}</p>
+        <p>Links: <a href="https://example.com/{n}">notes</a>, <em>guests</em> and
+        <strong>sponsors</strong>.</p><ul><li>first topic</li><li>second topic</li></ul>
+      ]]></content:encoded>
       <enclosure url="https://cdn.example.com/ep/{n}.mp3" length="{length}" type="audio/mpeg"/>
       <itunes:duration>{clock}</itunes:duration>
       <itunes:episode>{n}</itunes:episode>

@@ -453,7 +453,9 @@ def import_show(
     """
     from fo_cast.catalogue.importer import ImportOptions, import_feed
 
-    options = ImportOptions(media=media.value, i_own_this_feed=i_own_this_feed)
+    options = ImportOptions(
+        media=media.value, i_own_this_feed=i_own_this_feed, on_event=_print_download
+    )
     try:
         result = import_feed(source, catalogue, show, options)
     except UsageError as exc:
@@ -466,6 +468,14 @@ def import_show(
         _print_report(result.report, Format.TEXT, strict=False)
     if result.report.failed():
         raise typer.Exit(ExitCode.PROBLEMS)
+
+
+def _print_download(event: object) -> None:
+    kind, job = type(event).__name__, getattr(event, "job", None)
+    if kind == "Finished" and job is not None:
+        typer.echo(f"downloaded {job.target.name} ({job.url})", err=True)
+    elif kind == "Failed" and job is not None:
+        typer.echo(f"failed {job.url}: {getattr(event, 'reason', '')}", err=True)
 
 
 @new_app.command("show")

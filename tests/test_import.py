@@ -554,3 +554,98 @@ def test_guard_protects_imported_guids_from_the_first_publish(root: Path, tmp_pa
     record = (target / ".fo-cast" / "published.json").read_text()
     assert record.count('"feed": "pumuckl/feed.xml"') == 15 and bare in record
     assert os.path.exists(target / "pumuckl" / "feed.xml")
+
+
+# --- --media download: the importer's side (the downloader is fo_cast.media.download) -------
+
+
+class StandInDownloads:
+    """The interface of fo_cast.media.download (download_all, DownloadJob, Finished, Failed)
+    with plain urllib, so these tests check what the importer does with downloads."""
+
+    def __init__(self) -> None:
+        import dataclasses
+
+        @dataclasses.dataclass(frozen=True)
+        class DownloadJob:
+            url: str
+            target: Path
+            length: int | None = None
+
+        @dataclasses.dataclass(frozen=True)
+        class Finished:
+            job: DownloadJob
+            size: int
+
+        @dataclasses.dataclass(frozen=True)
+        class Failed:
+            job: DownloadJob
+            reason: str
+
+        self.DownloadJob, self.Finished, self.Failed = DownloadJob, Finished, Failed
+
+    def download_all(self, jobs: list, workers: int = 4) -> Iterator[object]:
+        import urllib.request
+
+        for job in jobs:
+            data = urllib.request.urlopen(job.url).read()
+            if job.length is not None and len(data) != job.length:
+                yield self.Failed(job, f"{len(data)} bytes, the feed says {job.length}")
+                continue
+            job.target.write_bytes(data)
+            yield self.Finished(job, len(data))
+
+
+def download_feed(server: Server, length: int) -> bytes:
+    return f"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>
+<title>Downloads</title><link>https://example.com/</link><description>D</description>
+<language>en</language><itunes:owner><itunes:email>a@example.com</itunes:email></itunes:owner>
+<itunes:category text="News"/><itunes:image href="{server.url}/art.png"/>
+<item><title>One</title><guid>one-GUID</guid><pubDate>Mon, 01 Jan 2024 00:00:00 GMT</pubDate>
+<enclosure url="{server.url}/one.mp3" length="{length}" type="audio/mp3"/></item>
+</channel></rss>
+""".encode()
+
+
+def test_media_download_puts_the_files_in_the_episode_folder(
+    root: Path, server: Server, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fo_cast.media.download", StandInDownloads())
+    audio = next(media.glob("*.mp3")).read_bytes()
+    server.files["/one.mp3"] = audio
+    server.files["/art.png"] = (
+        Path(__file__).parents[1] / "episodes/talks/artwork.png"
+    ).read_bytes()
+    server.files["/feed.xml"] = download_feed(server, len(audio))
+    events: list[object] = []
+    options = ImportOptions(media="download", on_event=events.append)
+    result = import_feed(f"{server.url}/feed.xml", root, "dl", options)
+    (folder,) = result.written
+    assert (root / "dl" / folder / "audio.mp3").read_bytes() == audio
+    text = (root / "dl" / folder / "episode.yaml").read_text()
+    assert "media:\n  - file: audio.mp3\n" in text and "url:" not in text
+    assert [type(e).__name__ for e in events] == ["Finished", "Finished"]
+    assert "artwork: artwork.png\n" in (root / "dl" / "show.yaml").read_text()
+    guids = {e.id for e in feedparser.parse(rebuilt(root, "dl")).entries}
+    assert guids == {"one-GUID"}
+
+
+def test_media_download_with_a_wrong_length_writes_nothing(
+    root: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fo_cast.media.download", StandInDownloads())
+    server.files["/one.mp3"] = b"x" * 10
+    server.files["/art.png"] = b"artwork"
+    server.files["/feed.xml"] = download_feed(server, 99)
+    with pytest.raises(ImportRefused) as refused:
+        import_feed(f"{server.url}/feed.xml", root, "dl", ImportOptions(media="download"))
+    assert str(refused.value) == (
+        f"1 download failed, nothing imported (run again to resume): {server.url}/one.mp3: "
+        "10 bytes, the feed says 99"
+    )
+    assert not (root / "dl").exists()

@@ -10,6 +10,7 @@ so a refused or interrupted import leaves the catalogue as it was.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -17,8 +18,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -97,6 +99,7 @@ class ImportOptions:
     media: str = "url"  # url: keep media at the source's URLs; download: fetch into folders
     i_own_this_feed: bool = False  # the producer says a podcast:locked feed is theirs
     workers: int = 4  # parallel downloads with media="download"
+    on_event: Callable[[Any], None] | None = None  # download events, for a progress display
 
 
 # --- element helpers ------------------------------------------------------------------------
@@ -189,11 +192,12 @@ def import_feed(
         for guid in _existing_guids(other)
     }
     episodes = list(_new_episodes(feed, folder, existing, elsewhere, result))
-    if options.media == "download" and episodes:
-        _download(folder, episodes, options, result)
     if show_yaml is None and not episodes:
         return result
-    _write(catalogue, folder, show_yaml, episodes, feed, now or datetime.now(UTC))
+    show_files: dict[str, Path] = {}
+    if options.media == "download":
+        show_files = download_media(catalogue / DOWNLOADS / show, show_yaml, episodes, options)
+    _write(catalogue, folder, show_yaml, episodes, feed, now or datetime.now(UTC), show_files)
     result.show_written = show_yaml is not None
     result.written = [e.folder for e in episodes]
     result.report = _check(catalogue, show)
@@ -218,6 +222,7 @@ class NewEpisode:
     data: dict[str, Any]
     companion: str
     enclosure_url: str
+    files: dict[str, Path] = field(default_factory=dict)  # downloaded: name -> where it is
 
 
 def _existing_guids(folder: Path) -> set[str]:
@@ -596,8 +601,10 @@ def _write(
     episodes: list[NewEpisode],
     feed: SourceFeed,
     now: datetime,
+    show_files: dict[str, Path] | None = None,
 ) -> None:
-    """Writes the new files under a temporary folder in the catalogue, then renames them in."""
+    """Writes the new files under a temporary folder in the catalogue, then renames them in
+    (downloaded media too, moved from where the downloads collected it)."""
     staging = catalogue / f".import-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     target = staging / folder.name
@@ -618,6 +625,10 @@ def _write(
                 encoding="utf-8",
             )
             (where / "companion.md").write_text(episode.companion, encoding="utf-8")
+            for name, downloaded in episode.files.items():
+                os.replace(downloaded, where / name)
+        for name, downloaded in (show_files or {}).items():
+            os.replace(downloaded, target / name)
         record = read_imported(folder) + [
             {
                 "guid": e.guid,
@@ -714,7 +725,72 @@ def imported_items(catalogue: Catalogue) -> list[tuple[str, dict[str, str]]]:
     return found
 
 
-def _download(
-    folder: Path, episodes: list[NewEpisode], options: ImportOptions, result: ImportResult
-) -> None:
-    raise UsageError("--media download is not available yet; import with --media url")
+# --- --media download -----------------------------------------------------------------------
+
+DOWNLOADS = ".fo-cast/downloads"  # in the catalogue: part files survive an interrupted import
+
+
+def download_media(
+    folder: Path,
+    show_yaml: dict[str, Any] | None,
+    episodes: list[NewEpisode],
+    options: ImportOptions,
+) -> dict[str, Path]:
+    """Fetches enclosures, episode artwork and transcripts (and a new show's artwork) into
+    folder/<episode>/, points the manifests at the files, and returns the show's own files.
+
+    Raises ImportRefused, nothing written, when a download fails or its length is not the
+    feed's; the parts already fetched are kept and resumed by the next run.
+    """
+    download = importlib.import_module("fo_cast.media.download")  # parallel, resumable
+    jobs = []
+    where: dict[Path, tuple[dict[str, Any], str, str]] = {}  # target -> (data, key, name)
+    for episode in episodes:
+        media = episode.data["media"][0]
+        kind = "video" if str(media.get("type", "")).startswith("video/") else "audio"
+        wanted = [(media, "url", kind, media.get("length"))]
+        wanted += [(episode.data, k, k, None) for k in ("image", "transcript") if k in episode.data]
+        for data, key, stem, length in wanted:
+            name = stem + _suffix(data[key], data.get("type"))
+            target = folder / episode.folder / name
+            jobs.append(download.DownloadJob(url=data[key], target=target, length=length))
+            where[target] = (data, key, name)
+            episode.files[name] = target
+    show_files = {}
+    if show_yaml is not None and rules.is_url(show_yaml.get("artwork", "")):
+        name = "artwork" + _suffix(show_yaml["artwork"], None)
+        target = folder / name
+        jobs.append(download.DownloadJob(url=show_yaml["artwork"], target=target, length=None))
+        where[target] = (show_yaml, "artwork", name)
+        show_files[name] = target
+    for job in jobs:
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for event in download.download_all(jobs, workers=options.workers):
+        if options.on_event is not None:
+            options.on_event(event)
+        if type(event).__name__ == "Failed":
+            failures.append(f"{event.job.url}: {event.reason}")
+    if failures:
+        raise ImportRefused(
+            f"{plural(len(failures), 'download')} failed, nothing imported (run again to "
+            f"resume): " + "; ".join(failures[:5])
+        )
+    for data, key, name in where.values():
+        if key == "url":  # a medium: the file now, probed by validation
+            data.pop("url")
+            data.pop("duration", None)
+            data.pop("type", None)
+            data.pop("length", None)
+            data["file"] = name
+        else:
+            data[key] = name
+    return show_files
+
+
+def _suffix(url: str, declared: str | None) -> str:
+    suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
+    if suffix and len(suffix) <= 5:
+        return suffix
+    by_type = {v: k for k, v in rules.MEDIA_TYPES.items()}
+    return by_type.get(declared or "", ".bin")
