@@ -91,7 +91,10 @@ def validate(
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
 ) -> None:
-    """Check manifests, companions, artwork and media; write nothing.
+    """Check manifests, companions, artwork and media; write only fo-cast's caches.
+
+    Nothing of the catalogue changes: validate writes only its caches (parsed manifests,
+    probed media) into CATALOGUE/.fo-cast/, so the next run opens nothing that is unchanged.
 
     Example: fo-cast validate episodes --strict
     """

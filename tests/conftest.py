@@ -20,9 +20,9 @@ CATALOGUES = REPO / "tests" / "fixtures" / "catalogues"
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     """Returns a copy of the sample catalogue at tmp_path/episodes (no probe cache)."""
-    root = tmp_path / "episodes"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".fo-cast", ".schema"))
-    return root
+    from tests.helpers import copy_sample
+
+    return copy_sample(tmp_path)
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ def test_vbr_duration_comes_from_the_xing_header() -> None:
             "file has 4173"),
         ("truncated.mp4", "truncated: the 'mdat' box needs 9457 bytes, the file has 5699"),
         ("text.mp4", "not an MP4 file (no 'ftyp' box); is it really .mp4?"),
-        ("art.gif", "'.gif' is not a media type Apple accepts (.m4a, .m4v, .mov, .mp3, .mp4)"),
+        ("art.gif", "'art.gif' is not a media type Apple accepts (.m4a, .m4v, .mov, .mp3, .mp4)"),
     ],
 )  # fmt: skip
 def test_broken_media(name: str, message: str) -> None:

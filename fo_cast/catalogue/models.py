@@ -8,7 +8,6 @@ numbers and booleans strictly: `explicit: no` or `season: "2"` is reported, neve
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -28,8 +27,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fo_cast import rules
-
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def _not_blank(value: str) -> str:

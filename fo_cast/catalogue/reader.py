@@ -75,6 +75,11 @@ class Catalogue:
     def name(self) -> PurePosixPath:
         return PurePosixPath(self.root.resolve().name)
 
+    @property
+    def settings_file(self) -> PurePosixPath:
+        """Returns fo-cast.toml as problems name it: episodes/fo-cast.toml."""
+        return self.name / SETTINGS_FILE
+
     def episodes(self) -> list[EpisodeEntry]:
         return [entry for show in self.shows for entry in show.episodes]
 

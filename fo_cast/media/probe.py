@@ -18,7 +18,7 @@ from mutagen.mp3 import MP3, BitrateMode
 from mutagen.mp4 import MP4, Atoms
 
 from fo_cast.errors import FoCastError
-from fo_cast.rules import MEDIA_TYPES
+from fo_cast.rules import MEDIA_TYPES, check_media_name
 from fo_cast.state import atomic_write
 
 CACHE_VERSION = 2  # 2: MP4 durations from the movie header, AAC channels
@@ -49,9 +49,10 @@ class MediaInfo:
 def probe_media(path: Path) -> MediaInfo:
     """Returns the facts of one media file; raises ProbeError when it is not usable media."""
     suffix = path.suffix.lower()
-    if suffix not in MEDIA_TYPES:
-        allowed = ", ".join(sorted(MEDIA_TYPES))
-        raise ProbeError(f"'{suffix or path.name}' is not a media type Apple accepts ({allowed})")
+    try:
+        check_media_name(path.name)
+    except ValueError as exc:
+        raise ProbeError(str(exc)) from None
     try:
         size = path.stat().st_size
         if size == 0:

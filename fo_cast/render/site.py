@@ -30,6 +30,7 @@ from fo_cast.catalogue.models import Episode, Media, Show, ShowType
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry
 from fo_cast.catalogue.settings import Settings
 from fo_cast.media.probe import Probed
+from fo_cast.outputs import CHAPTERS_FILE, FEED_FILE, JSON_FILE, VIDEO_FILE
 from fo_cast.render.companion import Companion, render_companion
 from fo_cast.rules import is_url
 
@@ -214,6 +215,7 @@ class ShowView:
 @dataclass
 class Site:
     settings: Settings
+    settings_file: PurePosixPath  # as problems name it
     base_url: str
     now: datetime
     shows: list[ShowView]
@@ -249,7 +251,13 @@ def _file_name(relative: str) -> str:
 def resolve_site(catalogue: Catalogue, probed: Probed, base_url: str, now: datetime) -> Site:
     """Returns the site for a catalogue that validated: live episodes only, in feed order."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    site = Site(settings=catalogue.settings, base_url=base, now=now, shows=[])
+    site = Site(
+        settings=catalogue.settings,
+        settings_file=catalogue.settings_file,
+        base_url=base,
+        now=now,
+        shows=[],
+    )
     for show_entry in catalogue.shows:
         site.shows.append(_resolve_show(site, show_entry, probed))
     return site
@@ -268,9 +276,9 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         entry=entry,
         path=path,
         url=site.url(path),
-        feed_url=site.url(f"{path}feed.xml"),
+        feed_url=site.url(path + FEED_FILE),
         video_feed_url=None,
-        json_feed_url=site.url(f"{path}feed.json"),
+        json_feed_url=site.url(path + JSON_FILE),
         artwork=art,
     )
     live = [e for e in entry.episodes if e.episode.is_live(site.now)]
@@ -281,7 +289,7 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         reverse=entry.show.type is ShowType.EPISODIC,
     )
     if view.video_episodes:
-        view.video_feed_url = site.url(f"{path}video.xml")
+        view.video_feed_url = site.url(path + VIDEO_FILE)
     return view
 
 
@@ -337,8 +345,8 @@ def _resolve_episode(
     if episode.chapters_url:
         chapters = Sidecar(episode.chapters_url, None, CHAPTERS_TYPE)
     elif episode.chapters:
-        c_path = f"{path}chapters.json"
-        chapters = Sidecar(_in(url, "chapters.json"), c_path, CHAPTERS_TYPE)
+        c_path = path + CHAPTERS_FILE
+        chapters = Sidecar(_in(url, CHAPTERS_FILE), c_path, CHAPTERS_TYPE)
     credit_lines = [f"{c.name} {c.contribution}." for c in episode.credits]
     return EpisodeView(
         entry=entry,
