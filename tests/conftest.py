@@ -78,3 +78,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Rewrite the golden files under tests/golden/ from the current output.",
     )
+
+
+# --- media io: a local HTTP server with faults on demand (tests/httpserver.py) --------------
+from httpserver import http_host  # noqa: E402, F401 - the fixture, for every test module
+# --- end media io ---------------------------------------------------------------------------

@@ -207,7 +207,35 @@ def _check_episode_files(
 
 
 def _local_media(entry: EpisodeEntry) -> list[Path]:
-    return [entry.file(m.file) for m in entry.episode.media if m.file is not None]
+    return [entry.media_file(m.file) for m in entry.episode.media if m.file is not None]
+
+
+def _existing_media(
+    catalogue: Catalogue, entry: EpisodeEntry, relative: str, field_name: str, line: int | None,
+    report: Report,
+) -> tuple[Path, os.stat_result | None]:  # fmt: skip
+    """Returns where a media file is and its stat, looking in the media folder too; the stat
+    is None after a problem that says where the file was looked for."""
+    path = entry.media_file(relative)
+    folder, local = catalogue.media_folder, entry.file(relative)
+    if entry.elsewhere is None or folder is None or os.path.lexists(local):
+        return path, _existing(catalogue, path, entry.manifest, field_name, line, report, relative)
+    if path != local and not is_inside(folder, path):
+        report.add(
+            entry.manifest, field_name, f"'{relative}' in the media folder points outside it", line
+        )
+        return path, None
+    try:
+        stat = os.stat(path) if path != local else None
+    except OSError:
+        stat = None
+    if stat is not None and S_ISREG(stat.st_mode):
+        return path, stat
+    where = f"looked in {entry.manifest.parent}/ and {entry.elsewhere}/"
+    if not folder.is_dir():
+        where += f"; the media folder {folder} is not there: mount it or correct its path"
+    report.add(entry.manifest, field_name, f"no such file '{relative}' ({where})", line)
+    return path, None
 
 
 def _check_media(
@@ -223,8 +251,7 @@ def _check_media(
         return
     field_name = f"media[{index}].file"
     line = entry.doc.line_of(("media", index, "file"))
-    path = entry.file(media.file)
-    stat = _existing(catalogue, path, entry.manifest, field_name, line, report, media.file)
+    path, stat = _existing_media(catalogue, entry, media.file, field_name, line, report)
     if stat is None:
         return
     try:
@@ -232,7 +259,9 @@ def _check_media(
     except ValueError as exc:
         report.add(entry.manifest, field_name, str(exc), line)
         return
-    key = str(path)[len(str(catalogue.root)) + 1 :]  # relative to the catalogue: the cache key
+    # the cache key: relative to the catalogue, or the whole path of a file in the media folder
+    root = str(catalogue.root) + os.sep
+    key = str(path)[len(root) :] if str(path).startswith(root) else str(path)
     try:
         info = cache.probe(path, key, stat)
     except ProbeError as exc:

@@ -171,7 +171,14 @@ class Series(Model):
 class Media(Model):
     """One media file of an episode: a file in the episode folder or an external URL."""
 
-    file: RelPath | None = Field(None, description="Path relative to the episode folder.")
+    file: RelPath | None = Field(
+        None,
+        description=(
+            "Path relative to the episode folder. A file not there is looked for in the media "
+            "folder (fo-cast.toml [media] folder, or FO_CAST_MEDIA) under SHOW/EPISODE/, the "
+            "show's and episode's folder names."
+        ),
+    )
     url: Url | None = Field(None, description="An external media URL (instead of file).")
     length: PositiveInt | None = Field(None, description="Byte length, required with url.")
     type: Annotated[str, AfterValidator(rules.check_media_type)] | None = Field(

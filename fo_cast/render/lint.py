@@ -233,7 +233,7 @@ def _media_loc(episode: EpisodeView, enclosure: Enclosure) -> Loc:
     for index, media in enumerate(episode.episode.media):
         if media.url is not None and media.url == enclosure.url:
             return ("media", index, "url")
-        if media.file is not None and episode.entry.file(media.file) == enclosure.source:
+        if media.file is not None and episode.entry.media_file(media.file) == enclosure.source:
             return ("media", index, "file")
     return ("media",)
 

@@ -382,7 +382,7 @@ def _enclosure(
         assert media.length is not None and media.type is not None  # the model requires them
         return Enclosure(media.url, None, media.length, media.type, media.duration)
     assert media.file is not None
-    source = entry.file(media.file)
+    source = entry.media_file(media.file)  # the episode folder, else the media folder
     info = probed.media[source]
     out = f"{path}{_file_name(media.file)}"
     return Enclosure(
