@@ -10,7 +10,6 @@ so a refused or interrupted import leaves the catalogue as it was.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -742,7 +741,8 @@ def download_media(
     Raises ImportRefused, nothing written, when a download fails or its length is not the
     feed's; the parts already fetched are kept and resumed by the next run.
     """
-    download = importlib.import_module("fo_cast.media.download")  # parallel, resumable
+    from fo_cast.media import download  # parallel, resumable; only this mode needs it
+
     jobs = []
     where: dict[Path, tuple[dict[str, Any], str, str]] = {}  # target -> (data, key, name)
     for episode in episodes:
@@ -769,7 +769,7 @@ def download_media(
     for event in download.download_all(jobs, workers=options.workers):
         if options.on_event is not None:
             options.on_event(event)
-        if type(event).__name__ == "Failed":
+        if isinstance(event, download.Failed):
             failures.append(f"{event.job.url}: {event.reason}")
     if failures:
         raise ImportRefused(
