@@ -604,3 +604,22 @@ def test_media_download_with_a_wrong_length_writes_nothing(root: Path, server: S
         "the server has 10 bytes but the feed says 99"
     )
     assert not (root / "dl").exists()
+
+
+def test_episodes_moved_in_before_an_interruption_are_recorded(root: Path) -> None:
+    import json
+
+    import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    record = root / "pumuckl" / IMPORTED_FILE
+    stored = json.loads(record.read_text())
+    lost = [row["guid"] for row in stored["items"][:2]]
+    stored["items"] = stored["items"][2:]  # as if the import stopped before writing it
+    record.write_text(json.dumps(stored))
+    folders = snapshot(root / "pumuckl")
+    result = import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    assert (result.written, result.already) == ([], 15)
+    rows = json.loads(record.read_text())["items"]
+    assert sorted(r["guid"] for r in rows[-2:]) == sorted(lost) and len(rows) == 15
+    assert {k: v for k, v in snapshot(root / "pumuckl").items() if k != IMPORTED_FILE} == {
+        k: v for k, v in folders.items() if k != IMPORTED_FILE
+    }

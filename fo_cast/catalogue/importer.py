@@ -190,13 +190,17 @@ def import_feed(
         if other.is_dir() and other != folder and other.name[0] not in "._"
         for guid in _existing_guids(other)
     }
-    episodes = list(_new_episodes(feed, folder, existing, elsewhere, result))
-    if show_yaml is None and not episodes:
+    unrecorded: list[dict[str, str]] = []
+    episodes = list(_new_episodes(feed, folder, existing, elsewhere, result, unrecorded))
+    if show_yaml is None and not episodes and not unrecorded:
         return result
     show_files: dict[str, Path] = {}
     if options.media == "download":
         show_files = download_media(catalogue / DOWNLOADS / show, show_yaml, episodes, options)
-    _write(catalogue, folder, show_yaml, episodes, feed, now or datetime.now(UTC), show_files)
+    stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    for row in unrecorded:
+        row["imported"] = stamp
+    _write(catalogue, folder, show_yaml, episodes, feed, stamp, show_files, unrecorded)
     result.show_written = show_yaml is not None
     result.written = [e.folder for e in episodes]
     result.report = _check(catalogue, show)
@@ -247,8 +251,10 @@ def _new_episodes(
     existing: set[str],
     elsewhere: dict[str, str],
     result: ImportResult,
+    unrecorded: list[dict[str, str]],
 ) -> Iterator[NewEpisode]:
     seen: dict[str, str] = {}
+    recorded = {row["guid"] for row in read_imported(folder)}
     used = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     for index, item in enumerate(feed.items, start=1):
         tags = Tags(item)
@@ -272,6 +278,8 @@ def _new_episodes(
         seen[guid] = title or guid
         if guid in existing:
             result.already += 1
+            if guid not in recorded:  # moved in by an import that was interrupted
+                unrecorded.append(_row(guid, enclosure_url or "", title or guid))
             continue
         if guid in elsewhere:
             result.skipped.append(Skipped(guid, f"the show {elsewhere[guid]} has this GUID"))
@@ -599,8 +607,9 @@ def _write(
     show_yaml: dict[str, Any] | None,
     episodes: list[NewEpisode],
     feed: SourceFeed,
-    now: datetime,
+    stamp: str,
     show_files: dict[str, Path] | None = None,
+    unrecorded: list[dict[str, str]] | None = None,
 ) -> None:
     """Writes the new files under a temporary folder in the catalogue, then renames them in
     (downloaded media too, moved from where the downloads collected it)."""
@@ -628,15 +637,9 @@ def _write(
                 os.replace(downloaded, where / name)
         for name, downloaded in (show_files or {}).items():
             os.replace(downloaded, target / name)
-        record = read_imported(folder) + [
-            {
-                "guid": e.guid,
-                "enclosure_url": e.enclosure_url,
-                "title": e.data["title"],
-                "imported": now.isoformat(timespec="seconds"),
-            }
-            for e in episodes
-        ]
+        record = read_imported(folder) + (unrecorded or [])
+        record += [{**_row(e.guid, e.enclosure_url, e.data["title"]), "imported": stamp}
+                   for e in episodes]  # fmt: skip
         source = feed.source if "://" in feed.source else Path(feed.source).name
         data = json.dumps({"version": 1, "source": source, "items": record}, indent=1)
         (target / IMPORTED_FILE).write_text(data + "\n", encoding="utf-8")
@@ -646,6 +649,10 @@ def _write(
             _merge(target, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _row(guid: str, enclosure_url: str, title: str) -> dict[str, str]:
+    return {"guid": guid, "enclosure_url": enclosure_url, "title": title}
 
 
 def _merge(staged: Path, folder: Path) -> None:
