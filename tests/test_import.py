@@ -635,3 +635,71 @@ def test_episodes_moved_in_before_an_interruption_are_recorded(root: Path) -> No
     assert {k: v for k, v in snapshot(root / "pumuckl").items() if k != IMPORTED_FILE} == {
         k: v for k, v in folders.items() if k != IMPORTED_FILE
     }
+
+
+PODCASTING = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"
+  xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel>
+<title>Tags</title><link>https://example.com/</link><description>D</description>
+<language>fr</language><itunes:explicit>clean</itunes:explicit>
+<itunes:owner><itunes:email>a@example.com</itunes:email></itunes:owner>
+<itunes:image href="https://cdn.example.com/art.jpg"/>
+<itunes:category text="Games &amp; Hobbies"><itunes:category text="Video Games"/></itunes:category>
+<podcast:guid>917393e3-1b1e-5cef-ace4-edaa54e1f810</podcast:guid>
+<podcast:funding url="https://example.com/give">Soutenir</podcast:funding>
+<podcast:person role="host" href="https://example.com/ada">Ada</podcast:person>
+<item><title>Un épisode</title><guid isPermaLink="false">Case-Sensitive-GUID</guid>
+<pubDate>Mon, 01 Jan 2024 09:00:00 +0100</pubDate><itunes:explicit>yes</itunes:explicit>
+<itunes:image href="https://cdn.example.com/ep.jpg"/>
+<enclosure url="https://cdn.example.com/ep.m4a" length="1234" type="audio/m4a"/>
+<itunes:duration>01:02:03</itunes:duration><itunes:season>2</itunes:season>
+<itunes:episode>3</itunes:episode><itunes:episodeType>bonus</itunes:episodeType>
+<podcast:person role="guest">Grace</podcast:person>
+<podcast:chapters url="https://cdn.example.com/ep.json" type="application/json+chapters"/>
+<podcast:transcript url="https://cdn.example.com/ep.vtt" type="text/vtt"/>
+<podcast:alternateEnclosure type="audio/opus" length="999" title="Opus">
+  <podcast:source uri="https://cdn.example.com/ep.opus"/></podcast:alternateEnclosure>
+</item></channel></rss>
+"""
+
+
+def test_podcasting_tags_survive_the_import(root: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "tags.xml"
+    feed.write_text(PODCASTING, encoding="utf-8")
+    result = import_feed(str(feed), root, "tags")
+    assert "retired Apple category 'Games & Hobbies/Video Games' written as " in result.warnings[0]
+    data = rebuilt(root, "tags").decode()
+    for fragment in (
+        '<guid isPermaLink="false">Case-Sensitive-GUID</guid>',
+        '<enclosure url="https://cdn.example.com/ep.m4a" length="1234" type="audio/x-m4a"/>',
+        "<itunes:duration>3723</itunes:duration>",
+        '<itunes:category text="Leisure">\n      <itunes:category text="Video Games"/>',
+        "<itunes:explicit>false</itunes:explicit>\n    <itunes:type>",  # the channel: clean
+        "<itunes:explicit>true</itunes:explicit>",  # the item: yes
+        "<itunes:episodeType>bonus</itunes:episodeType>",
+        "<itunes:season>2</itunes:season>",
+        "<itunes:episode>3</itunes:episode>",
+        '<itunes:image href="https://cdn.example.com/ep.jpg"/>',
+        '<itunes:image href="https://cdn.example.com/art.jpg"/>',
+        "<podcast:guid>917393e3-1b1e-5cef-ace4-edaa54e1f810</podcast:guid>",
+        '<podcast:funding url="https://example.com/give">Soutenir</podcast:funding>',
+        '<podcast:person role="host" href="https://example.com/ada">Ada</podcast:person>',
+        '<podcast:person role="guest">Grace</podcast:person>',
+        '<podcast:chapters url="https://cdn.example.com/ep.json" '
+        'type="application/json+chapters"/>',
+        '<podcast:transcript url="https://cdn.example.com/ep.vtt" type="text/vtt" '
+        'language="fr" rel="captions"/>',
+        '<podcast:alternateEnclosure type="audio/opus" length="999" title="Opus">',
+        '<podcast:source uri="https://cdn.example.com/ep.opus" contentType="audio/opus"/>',
+        "<pubDate>Mon, 01 Jan 2024 09:00:00 +0100</pubDate>",
+    ):
+        assert fragment in data, fragment
+
+
+def test_new_feed_url_goes_in_the_main_feed_only(root: Path) -> None:
+    import_feed(str(DERIVED / "pumuckl-video.xml"), root, "video")
+    show = root / "video" / "show.yaml"
+    show.write_text(show.read_text() + "new_feed_url: https://new.example.com/feed.xml\n")
+    tag = "<itunes:new-feed-url>https://new.example.com/feed.xml</itunes:new-feed-url>"
+    assert tag in rebuilt(root, "video").decode()
+    assert "new-feed-url" not in rebuilt(root, "video", "video.xml").decode()
