@@ -703,3 +703,24 @@ def test_new_feed_url_goes_in_the_main_feed_only(root: Path) -> None:
     tag = "<itunes:new-feed-url>https://new.example.com/feed.xml</itunes:new-feed-url>"
     assert tag in rebuilt(root, "video").decode()
     assert "new-feed-url" not in rebuilt(root, "video", "video.xml").decode()
+
+
+def test_media_download_into_the_media_folder(root: Path, server: Server, media: Path) -> None:
+    (root / "fo-cast.toml").write_text(
+        'base_url = "https://podcasts.example.com/"\n[media]\nfolder = "media"\n'
+    )
+    audio = next(media.glob("*.mp3")).read_bytes()
+    server.files["/one.mp3"] = audio
+    artwork = Path(__file__).parents[1] / "episodes" / "talks" / "artwork.png"
+    server.files["/art.png"] = artwork.read_bytes()
+    server.files["/feed.xml"] = download_feed(server, len(audio))
+    result = import_feed(f"{server.url}/feed.xml", root, "dl", ImportOptions(media="download"))
+    (folder,) = result.written
+    assert (root.parent / "media" / "dl" / folder / "audio.mp3").read_bytes() == audio
+    assert sorted(p.name for p in (root / "dl" / folder).iterdir()) == [
+        "companion.md",
+        "episode.yaml",
+    ]
+    assert not result.report.errors
+    feed = feedparser.parse(rebuilt(root, "dl"))
+    assert feed.entries[0].enclosures[0].href.endswith(f"/dl/{folder}/audio.mp3")

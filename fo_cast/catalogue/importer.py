@@ -32,7 +32,13 @@ from fo_cast.catalogue.feedconvert import (
     show_manifest,
 )
 from fo_cast.catalogue.feedread import SourceFeed, read_source
-from fo_cast.catalogue.reader import EPISODE_FILE, SHOW_FILE, Catalogue
+from fo_cast.catalogue.reader import (
+    EPISODE_FILE,
+    SHOW_FILE,
+    Catalogue,
+    load_settings,
+    media_folder,
+)
 from fo_cast.catalogue.scaffold import SCHEMA_DIR, _quoted, slugify
 from fo_cast.errors import FoCastError, UsageError
 from fo_cast.problems import Report
@@ -138,7 +144,14 @@ def import_feed(
         return result
     show_files: dict[str, Path] = {}
     if options.media == "download":
-        show_files = download_media(catalogue / DOWNLOADS / show, show_yaml, episodes, options)
+        media_root = media_folder(catalogue, load_settings(catalogue))
+        show_files = download_media(
+            catalogue / DOWNLOADS / show,
+            show_yaml,
+            episodes,
+            options,
+            media_root / show if media_root else None,
+        )
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     for row in unrecorded:
         row["imported"] = stamp
@@ -388,9 +401,13 @@ def download_media(
     show_yaml: dict[str, Any] | None,
     episodes: list[NewEpisode],
     options: ImportOptions,
+    media_show: Path | None = None,
 ) -> dict[str, Path]:
     """Fetches enclosures, episode artwork and transcripts (and a new show's artwork) into
     folder/<episode>/, points the manifests at the files, and returns the show's own files.
+
+    With a media folder (`[media] folder`, FO_CAST_MEDIA), enclosures go straight to their
+    place in it, media_show/<episode>/, outside git; the rest is moved into the episodes.
 
     Raises ImportRefused, nothing written, when a download fails or its length is not the
     feed's; the parts already fetched are kept and resumed by the next run.
@@ -406,10 +423,13 @@ def download_media(
         wanted += [(episode.data, k, k, None) for k in ("image", "transcript") if k in episode.data]
         for data, key, stem, length in wanted:
             name = stem + _suffix(data[key], data.get("type"))
-            target = folder / episode.folder / name
+            base = media_show if key == "url" and media_show is not None else folder
+            outside = base is not folder
+            target = base / episode.folder / name
             jobs.append(download.DownloadJob(url=data[key], target=target, length=length))
             where[target] = (data, key, name)
-            episode.files[name] = target
+            if not outside:  # moved into the episode folder with the manifest
+                episode.files[name] = target
     show_files = {}
     if show_yaml is not None and rules.is_url(show_yaml.get("artwork", "")):
         name = "artwork" + _suffix(show_yaml["artwork"], None)
