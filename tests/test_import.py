@@ -253,6 +253,8 @@ class Server:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 outer.requests.append(self.path)
+                if self.path == "/slow":
+                    time.sleep(2)
                 body = outer.files.get(self.path)
                 if body is None:
                     self.send_error(404)
@@ -724,3 +726,18 @@ def test_media_download_into_the_media_folder(root: Path, server: Server, media:
     assert not result.report.errors
     feed = feedparser.parse(rebuilt(root, "dl"))
     assert feed.entries[0].enclosures[0].href.endswith(f"/dl/{folder}/audio.mp3")
+
+
+def test_fetching_has_a_size_bound_and_a_deadline(server: Server) -> None:
+    from fo_cast.catalogue.feedread import Fetcher
+
+    server.files["/big.xml"] = b"x" * 5000
+    server.files["/slow"] = b"late"
+    with pytest.raises(FeedError) as refused:
+        Fetcher(max_bytes=1000)(f"{server.url}/big.xml")
+    assert (
+        str(refused.value) == f"{server.url}/big.xml: larger than 1 KB; not a feed fo-cast imports"
+    )
+    with pytest.raises(FeedError) as late:
+        Fetcher(deadline=0.5)(f"{server.url}/slow")
+    assert str(late.value) == f"{server.url}/slow: no answer within 0.5 s"

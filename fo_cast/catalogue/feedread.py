@@ -31,10 +31,11 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from fo_cast.errors import FoCastError
+from fo_cast.units import format_size
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MAX_PAGES = 100
-MAX_FEED_BYTES = 256 * 1024 * 1024  # for all pages together; Apple stops at far less
+MAX_FEED_BYTES = 256_000_000  # for all pages together; Apple stops at far less
 FETCH_DEADLINE = 120.0  # seconds for all pages together
 USER_AGENT = "fo-cast (podcast import)"
 
@@ -163,7 +164,7 @@ class Fetcher:
                     got += len(chunk)
                     if got > self.left:
                         raise FeedError(
-                            f"{url}: larger than {self.max_bytes // 2**20} MB; not a feed "
+                            f"{url}: larger than {format_size(self.max_bytes)}; not a feed "
                             "fo-cast imports"
                         )
                     chunks.append(chunk)
