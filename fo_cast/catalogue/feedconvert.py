@@ -253,8 +253,7 @@ def episode_manifest(
     """Returns (episode.yaml data, companion Markdown, enclosure URL), or None when skipped."""
     warn = result.warnings.append
     name = title or guid
-    enclosures = tags.all("", "enclosure")
-    media = [m for m in (_media(e, name, result) for e in enclosures) if m is not None]
+    media = [m for m in (_media(e, name, result) for e in tags.all("", "enclosure")) if m]
     if not media:
         result.skipped.append(Skipped(guid, "no usable enclosure: not an episode"))
         return None
@@ -271,25 +270,33 @@ def episode_manifest(
         data["status"] = "published"
     notes = tags.text(CONTENT, "encoded") or tags.text("", "description") or ""
     summary_source = tags.text(ITUNES, "summary") or tags.text("", "description") or notes
-    summary = _summary(feedmap.plain_text(summary_source) or data["title"], name, result)
-    data["summary"] = summary
+    data["summary"] = _summary(feedmap.plain_text(summary_source) or name, name, result)
     data["media"] = [media[0]]
-    extra = [m for m in media[1:]]
-    alternates = [
-        {"url": m["url"], "type": m["type"], **({"length": m["length"]} if "length" in m else {})}
-        for m in extra
+    _duration(tags, media[0], name, result)
+    _numbers(tags, data, name, result)
+    _item_extras(tags, data, name, result)
+    # further <enclosure>s (RSS allows one; some hosts add more) become alternates
+    keys = ("url", "type", "length")
+    alternates: list[dict[str, Any]] = [
+        {k: m[k] for k in keys if k in m} for m in media[1:] if "type" in m
     ]
     alternates += _alternates(tags)
-    _numbers(tags, data, name, result)
+    if alternates:
+        data["alternate_enclosures"] = alternates
+    companion = feedmap.companion_markdown(notes if notes.strip() else data["summary"])
+    return data, companion, media[0]["url"]
+
+
+def _item_extras(tags: Tags, data: dict[str, Any], name: str, result: Notes) -> None:
+    """Adds the item's type, explicit flag, artwork, people, chapters and transcript."""
     kind = (tags.text(ITUNES, "episodeType") or "full").lower()
-    if kind in ("full", "trailer", "bonus"):
-        if kind != "full":
-            data["type"] = kind
-    else:
-        warn(f"'{name}': episodeType '{kind}' unknown; wrote full")
-    flag = tags.text(ITUNES, "explicit")
-    if flag is not None and feedmap.explicit(flag) is not None:
-        data["explicit"] = feedmap.explicit(flag)
+    if kind in ("trailer", "bonus"):
+        data["type"] = kind
+    elif kind != "full":
+        result.warnings.append(f"'{name}': episodeType '{kind}' unknown; wrote full")
+    flag = feedmap.explicit(tags.text(ITUNES, "explicit"))
+    if tags.text(ITUNES, "explicit") is not None and flag is not None:
+        data["explicit"] = flag
     image = _url(attribute(tags.first(ITUNES, "image"), "href"))
     if image:
         data["image"] = image
@@ -300,15 +307,11 @@ def episode_manifest(
     if chapters:
         data["chapters_url"] = chapters
     transcripts = [_url(attribute(t, "url")) for t in tags.all("podcast", "transcript")]
-    transcripts = [t for t in transcripts if t]
-    if transcripts:
-        data["transcript"] = transcripts[0]
-        if len(transcripts) > 1:
-            warn(f"'{name}': kept the first of {len(transcripts)} transcripts")
-    if alternates:
-        data["alternate_enclosures"] = alternates
-    companion = feedmap.companion_markdown(notes) if notes.strip() else summary + "\n"
-    return data, companion, media[0]["url"]
+    found = [t for t in transcripts if t]
+    if found:
+        data["transcript"] = found[0]
+        if len(found) > 1:
+            result.warnings.append(f"'{name}': kept the first of {len(found)} transcripts")
 
 
 def _summary(text: str, name: str, result: Notes) -> str:
@@ -352,7 +355,6 @@ def _duration(tags: Tags, media: dict[str, Any], name: str, result: Notes) -> No
 
 
 def _numbers(tags: Tags, data: dict[str, Any], name: str, result: Notes) -> None:
-    _duration(tags, data["media"][0], name, result)
     for key in ("season", "episode"):
         value = tags.text(ITUNES, key) or tags.text("podcast", key)
         if value is None:
