@@ -131,13 +131,7 @@ def import_feed(
         if folder.exists() and any(folder.iterdir()):
             raise ImportRefused(f"{folder}: a folder without {SHOW_FILE} is in the way")
         show_yaml = show_manifest(feed, channel, show, result)
-    existing = _existing_guids(folder)
-    elsewhere = {
-        guid: other.name
-        for other in sorted(catalogue.iterdir())
-        if other.is_dir() and other != folder and other.name[0] not in "._"
-        for guid in _existing_guids(other)
-    }
+    existing, elsewhere = _existing_guids(folder), _other_shows_guids(catalogue, folder)
     unrecorded: list[dict[str, str]] = []
     episodes = list(_new_episodes(feed, folder, existing, elsewhere, result, unrecorded))
     if show_yaml is None and not episodes and not unrecorded:
@@ -198,6 +192,16 @@ def _existing_guids(folder: Path) -> set[str]:
     for row in read_imported(folder):
         guids.add(row["guid"])  # imported once, deleted since: an editor's choice to respect
     return guids
+
+
+def _other_shows_guids(catalogue: Path, folder: Path) -> dict[str, str]:
+    """Returns the GUIDs of the catalogue's other shows, each with its show's folder name."""
+    return {
+        guid: other.name
+        for other in sorted(catalogue.iterdir())
+        if other.is_dir() and other != folder and other.name[0] not in "._"
+        for guid in _existing_guids(other)
+    }
 
 
 def _new_episodes(
