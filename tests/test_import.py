@@ -741,3 +741,21 @@ def test_fetching_has_a_size_bound_and_a_deadline(server: Server) -> None:
     with pytest.raises(FeedError) as late:
         Fetcher(deadline=0.5)(f"{server.url}/slow")
     assert str(late.value) == f"{server.url}/slow: no answer within 0.5 s"
+
+
+def test_a_killed_import_leaves_no_staging_behind_the_next(root: Path) -> None:
+    gone = subprocess_pid_that_exited()
+    stale = root / f".import-{gone}" / "pumuckl"
+    stale.mkdir(parents=True)
+    (stale / "show.yaml").write_text("half")
+    import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    assert sorted(p.name for p in root.iterdir()) == [".fo-cast", "fo-cast.toml", "pumuckl"]
+
+
+def subprocess_pid_that_exited() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

@@ -277,7 +277,8 @@ def _write(
 ) -> None:
     """Writes the new files under a temporary folder in the catalogue, then renames them in
     (downloaded media too, moved from where the downloads collected it)."""
-    staging = catalogue / f".import-{os.getpid()}"
+    _remove_stale_staging(catalogue)
+    staging = catalogue / f"{STAGING_PREFIX}{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     target = staging / folder.name
     try:
@@ -313,6 +314,23 @@ def _write(
             _merge(target, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+STAGING_PREFIX = ".import-"  # + pid: hidden, so validation never reads a half-written show
+
+
+def _remove_stale_staging(catalogue: Path) -> None:
+    """Removes the staging folders of imports that were killed (their process is gone)."""
+    for staged in catalogue.glob(f"{STAGING_PREFIX}*"):
+        pid = staged.name[len(STAGING_PREFIX) :]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(staged, ignore_errors=True)
+        except OSError:
+            pass  # alive, under another user
 
 
 def _row(guid: str, enclosure_url: str, title: str) -> dict[str, str]:
