@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -17,12 +17,12 @@ from fo_cast.catalogue import scaffold
 from fo_cast.catalogue.listing import episode_rows
 from fo_cast.catalogue.models import Status
 from fo_cast.errors import FoCastError, UsageError
-from fo_cast.media.probe import ProbeError, probe_media
+from fo_cast.media.probe import ProbeError, probe_chapters, probe_media
 from fo_cast.outputs import Stage
 from fo_cast.problems import Report
 from fo_cast.rules import check_base_url
 from fo_cast.tree import refuse_output, write_tree
-from fo_cast.units import format_clock
+from fo_cast.units import format_clock, plural
 
 if TYPE_CHECKING:
     from fo_cast.publish.plan import Plan
@@ -141,31 +141,65 @@ def probe(
     files: Annotated[list[Path], typer.Argument(help="Media files to probe.")],
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
 ) -> None:
-    """Print what fo-cast reads from media files (duration, size, type, codec).
+    """Print what fo-cast reads from media files (duration, size, type, codec, chapters).
 
     Example: fo-cast probe episodes/talks/*/audio.mp3
     """
     failed = False
-    results = []
+    results: list[dict[str, Any]] = []
     for path in files:
         try:
             info = probe_media(path)
+            chapters = probe_chapters(path)
         except ProbeError as exc:
             failed = True
             results.append({"file": str(path), "error": str(exc)})
             continue
-        results.append({"file": str(path), **info.__dict__})
+        facts = {k: v for k, v in info.__dict__.items() if k != "tags"}
+        marks = [{"start": c.start / 1000, "end": c.end / 1000, "title": c.title} for c in chapters]
+        results.append({"file": str(path), **facts, "chapters": marks})
     if fmt is Format.JSON:
-        typer.echo(json.dumps(results, indent=2))
+        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
     else:
         for result in results:
             if "error" in result:
                 typer.echo(f"{result['file']}: {result['error']}", err=True)
                 continue
-            facts = ", ".join(f"{k}={v}" for k, v in result.items() if k != "file" and v)
-            typer.echo(f"{result['file']}: {facts}")
+            line = ", ".join(
+                f"{k}={v}" for k, v in result.items() if k not in ("file", "chapters") and v
+            )
+            typer.echo(f"{result['file']}: {line}")
+            for mark in result["chapters"]:
+                typer.echo(f"  chapter {format_clock(mark['start'])} {mark['title']}")
     if failed:
         raise typer.Exit(ExitCode.PROBLEMS)
+
+
+@app.command()
+def tag(
+    catalogue: CatalogueArg = Path("episodes"),
+    dry_run: Annotated[bool, typer.Option(help="List what would change; write nothing.")] = False,
+) -> None:
+    """Write title, show, date, summary, GUID, feed URL, cover and chapters into the media.
+
+    Every local MP3 (ID3 v2.3) and MP4/M4A (iTunes atoms) of a scheduled or published
+    episode; files whose tags already agree are not touched.
+
+    Example: fo-cast tag episodes --dry-run
+    """
+    from fo_cast.media.tags import Outcome, tag_media
+
+    run = tag_media(catalogue, dry_run=dry_run)
+    if run.report.errors:
+        _stop_on_problems(run.report, False, "Nothing was tagged.")
+    for result in run.results:
+        if result.outcome is not Outcome.UNCHANGED:
+            typer.echo(str(result))
+    done = Outcome.WOULD_TAG if dry_run else Outcome.TAGGED
+    typer.echo(
+        f"{plural(run.count(done), 'file')} {done}, {run.count(Outcome.UNCHANGED)} unchanged, "
+        f"{run.count(Outcome.SKIPPED)} skipped."
+    )
 
 
 @app.command()
@@ -456,6 +490,9 @@ def new_episode(
         typer.Option(help="Publication time, with timezone, e.g. 2024-07-23T15:00:00+00:00."),
     ] = None,
     catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    chapters_from: Annotated[
+        Path | None, typer.Option(help="Take the chapters from this media file's tags.")
+    ] = None,
 ) -> None:
     """Create a draft episode: folder named by date and slug, a new GUID, a companion stub.
 
@@ -464,7 +501,7 @@ def new_episode(
     if date is not None and date.tzinfo is None:
         _fail("--date needs a timezone, such as 2024-07-23T15:00:00+00:00", ExitCode.USAGE)
     try:
-        path = scaffold.new_episode(catalogue, show, title, date)
+        path = scaffold.new_episode(catalogue, show, title, date, chapters_from)
     except FoCastError as exc:
         _fail(str(exc), ExitCode.USAGE)
     typer.echo(f"wrote {path} and {path.parent / 'companion.md'}")

@@ -1,0 +1,652 @@
+"""Tags inside the media: what `fo-cast tag` writes into each episode's files, and reads back.
+
+MP3 files get an ID3 v2.3 tag (v2.4 chapter titles over 51 characters break Apple's chapter
+display, and v2.3 is what every app reads): title, artist, album, date, track/season, the
+summary (TDES and COMM), the episode GUID (TGID), the feed URL (WFED), the podcast flag
+(PCST), the cover (APIC) and the chapters (CHAP frames under one top-level, ordered CTOC
+with its own title). MP4/M4A files get the iTunes atoms (©nam, ©ART, ©alb, ©day, desc, ldes,
+trkn, disk, egid, purl, pcst, covr); their chapters are written by Debian's ffmpeg when it is
+installed (a Nero `chpl` box and a QuickTime chapter track, audio copied as it is), and not
+at all without it.
+
+Tagging compares the tags a file has with the ones it should have and writes nothing when
+they agree, so tagging twice changes no byte. A change is made on a copy beside the file,
+which then replaces it in one rename: a crash leaves the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import mutagen
+from mutagen.id3 import (
+    APIC,
+    CHAP,
+    COMM,
+    CTOC,
+    ID3,
+    PCST,
+    TALB,
+    TDES,
+    TDRC,
+    TGID,
+    TIT2,
+    TPE1,
+    TPOS,
+    TRCK,
+    WFED,
+    WXXX,
+    CTOCFlags,
+    Encoding,
+    ID3NoHeaderError,
+    PictureType,
+)
+from mutagen.mp4 import MP4, MP4Cover
+
+from fo_cast.catalogue.models import Media, Status
+from fo_cast.errors import FoCastError
+from fo_cast.problems import Problem, Report, Severity
+
+if TYPE_CHECKING:
+    from fo_cast.build import Checked
+    from fo_cast.catalogue.reader import EpisodeEntry
+    from fo_cast.media.probe import MediaInfo, Probed
+    from fo_cast.render.site import ShowView
+
+COVER_SIZE = 1400  # px: the smallest square Apple accepts, and small enough for every app
+COVER_QUALITY = 85
+PADDING = 1024  # bytes after an ID3 tag or in an MP4 'free' box: fixed, so bytes repeat
+TOC_TITLE = "Chapters"
+VIDEO_FEED = "video.xml"  # the video feed's name beside the audio feed (render/site.py)
+# every clock is in the past of this one: tag resolves the site with it, so scheduled
+# episodes are tagged before they go out
+EVERY_EPISODE = datetime(9999, 12, 31, tzinfo=UTC)
+
+# ID3 frames fo-cast owns: replaced as a whole, whatever another tool put there
+_ID3_OWNED = (
+    "TIT2", "TPE1", "TALB", "TDRC", "TYER", "TDAT", "TIME", "TRCK", "TPOS", "TDES", "COMM",
+    "TGID", "WFED", "PCST", "APIC", "CHAP", "CTOC",
+)  # fmt: skip
+_MP4_OWNED = (
+    "©nam", "©ART", "©alb", "©day", "desc", "ldes", "trkn", "disk", "egid", "purl", "pcst",
+    "covr",
+)  # fmt: skip
+_DESC_LIMIT = 255  # iTunes' short description atom
+
+
+class TagError(FoCastError):
+    """A media file could not be tagged (unreadable tags, ffmpeg failed)."""
+
+
+@dataclass(frozen=True)
+class ChapterMark:
+    """A chapter as the file holds it: times in milliseconds."""
+
+    start: int
+    end: int
+    title: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class TagFields:
+    """The fo-cast tags of one file, as it has them or as it should have them."""
+
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    date: str | None = None  # YYYY-MM-DD, UTC
+    episode: str | None = None
+    season: str | None = None
+    summary: str | None = None
+    comment: str | None = None  # ID3 COMM / MP4 desc: the summary again, for older apps
+    guid: str | None = None
+    feed_url: str | None = None
+    podcast: bool = False
+    chapters: tuple[ChapterMark, ...] = ()
+    toc_title: str | None = None
+    cover: str | None = None  # sha256 of the embedded image
+
+    def digests(self) -> dict[str, str]:
+        """Returns a short digest of every field but the cover, by the name messages use."""
+        out: dict[str, str] = {}
+        for item in fields(self):
+            if item.name == "cover":
+                continue
+            name = _FIELD_NAMES.get(item.name, item.name)
+            value = repr(getattr(self, item.name))
+            part = hashlib.blake2b(value.encode("utf-8"), digest_size=6).hexdigest()
+            out[name] = out[name] + part if name in out else part
+        return out
+
+    def differences(self, other: TagFields) -> list[str]:
+        """Returns the names of the fields that differ from other, in field order."""
+        names: list[str] = []
+        for item in fields(self):
+            if getattr(self, item.name) != getattr(other, item.name):
+                name = _FIELD_NAMES.get(item.name, item.name)
+                if name not in names:
+                    names.append(name)
+        return names
+
+
+_FIELD_NAMES = {
+    "comment": "summary",
+    "feed_url": "feed URL",
+    "podcast": "podcast flag",
+    "toc_title": "chapters",
+    "guid": "GUID",
+}
+
+
+def differing(current: dict[str, str], desired: dict[str, str]) -> list[str]:
+    """Returns the names of the fields whose digests differ (both from TagFields.digests)."""
+    return [name for name, value in desired.items() if current.get(name) != value]
+
+
+# Reading
+
+
+def fields_of_id3(tags: ID3 | None) -> TagFields:
+    """Returns the fo-cast fields of an ID3 tag as mutagen loaded it (v2.4 view)."""
+    if tags is None:
+        return TagFields()
+    pcst = tags.get("PCST")
+    wfed = tags.get("WFED")
+    comments = tags.getall("COMM")
+    pictures = [p for p in tags.getall("APIC") if p.type == PictureType.COVER_FRONT]
+    tocs = [t for t in tags.getall("CTOC") if t.flags & CTOCFlags.TOP_LEVEL]
+    chapters: tuple[ChapterMark, ...] = ()
+    toc_title = None
+    if tocs:
+        toc = tocs[0]
+        toc_title = _text(toc.sub_frames, "TIT2")
+        if toc.flags & CTOCFlags.ORDERED:
+            by_id = {c.element_id: c for c in tags.getall("CHAP")}
+            chapters = tuple(_mark(by_id[i]) for i in toc.child_element_ids if i in by_id)
+    elif tags.getall("CHAP"):
+        marks = sorted(tags.getall("CHAP"), key=lambda c: c.start_time)
+        chapters = tuple(_mark(c) for c in marks)
+    return TagFields(
+        title=_text(tags, "TIT2"),
+        artist=_text(tags, "TPE1"),
+        album=_text(tags, "TALB"),
+        date=_text(tags, "TDRC"),
+        episode=_text(tags, "TRCK"),
+        season=_text(tags, "TPOS"),
+        summary=_text(tags, "TDES"),
+        comment="\n".join(comments[0].text) if comments else None,
+        guid=_text(tags, "TGID"),
+        feed_url=wfed.url if wfed is not None else None,
+        podcast=bool(pcst is not None and pcst.value),
+        chapters=chapters,
+        toc_title=toc_title,
+        cover=hashlib.sha256(pictures[0].data).hexdigest() if pictures else None,
+    )
+
+
+def _text(tags: Any, key: str) -> str | None:
+    frame = tags.get(key) if tags is not None else None
+    if frame is None or not frame.text:
+        return None
+    return "\n".join(str(t) for t in frame.text)
+
+
+def _mark(chap: Any) -> ChapterMark:
+    url = None
+    for frame in chap.sub_frames.getall("WXXX"):
+        url = frame.url
+    title = _text(chap.sub_frames, "TIT2") or ""
+    return ChapterMark(chap.start_time, chap.end_time, title, url)
+
+
+def fields_of_mp4(audio: MP4, duration: float) -> TagFields:
+    """Returns the fo-cast fields of an MP4 file's atoms and Nero chapters."""
+    tags: Any = audio.tags or {}
+
+    def first(key: str) -> Any:
+        value = tags.get(key)
+        return value[0] if isinstance(value, list) and value else value or None
+
+    chapters: list[ChapterMark] = []
+    found = list(audio.chapters or []) if audio.chapters is not None else []
+    for index, chapter in enumerate(found):
+        start = round(chapter.start * 1000)
+        nxt = round(found[index + 1].start * 1000) if index + 1 < len(found) else None
+        end = nxt if nxt is not None else round(duration * 1000)
+        chapters.append(ChapterMark(start, end, chapter.title or ""))
+    track, disk = first("trkn"), first("disk")
+    cover = first("covr")
+    return TagFields(
+        title=first("©nam"),
+        artist=first("©ART"),
+        album=first("©alb"),
+        date=first("©day"),
+        episode=str(track[0]) if track and track[0] else None,
+        season=str(disk[0]) if disk and disk[0] else None,
+        summary=first("ldes"),
+        comment=first("desc"),
+        guid=first("egid"),
+        feed_url=first("purl"),
+        podcast=bool(first("pcst")),
+        chapters=tuple(chapters),
+        cover=hashlib.sha256(bytes(cover)).hexdigest() if cover is not None else None,
+    )
+
+
+def read_fields(path: Path, duration: float) -> TagFields:
+    """Returns the fo-cast fields of a media file; raises TagError when it cannot be read."""
+    try:
+        if path.suffix.lower() == ".mp3":
+            try:
+                return fields_of_id3(ID3(path))
+            except ID3NoHeaderError:
+                return TagFields()
+        return fields_of_mp4(MP4(path), duration)
+    except (mutagen.MutagenError, OSError, ValueError) as exc:
+        raise TagError(f"{path.name}: cannot read its tags ({exc})") from exc
+
+
+# What a file should hold
+
+
+def desired_fields(
+    show: ShowView, entry: EpisodeEntry, media: Media, info: MediaInfo, cover: str | None
+) -> TagFields:
+    """Returns the tags a local media file of an episode should carry."""
+    episode = entry.episode
+    guid, feed_url = episode.guid, show.feed_url
+    if info.kind == "video":
+        # the video feed's item GUID (render/site.py video_guid) and the video feed
+        from fo_cast.render.site import video_guid
+
+        guid, feed_url = video_guid(guid), show.video_feed_url or show.url + VIDEO_FEED
+    mp3 = info.container == "mp3"
+    summary = episode.summary
+    comment = summary if mp3 or summary is None else summary[:_DESC_LIMIT]
+    date = None
+    if episode.published is not None:
+        date = episode.published.astimezone(UTC).strftime("%Y-%m-%d")
+    return TagFields(
+        title=episode.title,
+        artist=show.show.author,
+        album=show.show.title,
+        date=date,
+        episode=str(episode.episode) if episode.episode else None,
+        season=str(episode.season) if episode.season else None,
+        summary=summary,
+        comment=comment,
+        guid=guid,
+        feed_url=feed_url,
+        podcast=True,
+        chapters=chapter_marks(entry, info.duration, with_urls=mp3),
+        toc_title=TOC_TITLE if mp3 and episode.chapters else None,
+        cover=cover,
+    )
+
+
+def chapter_marks(entry: EpisodeEntry, duration: float, with_urls: bool) -> tuple[ChapterMark, ...]:
+    """Returns the manifest's chapters in milliseconds, each ending where the next starts
+    (the last where the media ends)."""
+    chapters = sorted(entry.episode.chapters, key=lambda c: c.start)
+    total = round(duration * 1000)
+    marks = []
+    for index, chapter in enumerate(chapters):
+        start = min(round(chapter.start * 1000), total)
+        nxt = round(chapters[index + 1].start * 1000) if index + 1 < len(chapters) else total
+        url = str(chapter.url) if with_urls and chapter.url else None
+        marks.append(ChapterMark(start, max(start, min(nxt, total)), chapter.title, url))
+    return tuple(marks)
+
+
+def cover_image(path: Path) -> bytes:
+    """Returns the artwork as a square-fitted JPEG of at most COVER_SIZE px (same bytes for
+    the same file: Pillow's encoder is deterministic)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        picture = image.convert("RGB")
+    if max(picture.size) > COVER_SIZE:
+        picture.thumbnail((COVER_SIZE, COVER_SIZE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=COVER_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+# Writing
+
+
+def write_tags(path: Path, wanted: TagFields, cover: bytes | None, info: MediaInfo) -> None:
+    """Writes the tags into path through a copy beside it and one rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tagging")
+    try:
+        if info.container == "mp3":
+            shutil.copyfile(path, tmp)
+            _write_id3(tmp, wanted, cover)
+        else:
+            _copy_mp4(path, tmp, wanted, info)
+            _write_mp4(tmp, wanted, cover)
+        os.replace(tmp, path)
+    except (mutagen.MutagenError, ValueError) as exc:
+        raise TagError(f"{path.name}: cannot write its tags ({exc})") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _utf16(text: str) -> dict[str, Any]:
+    # ID3 v2.3 knows Latin-1 and UTF-16 only
+    return {"encoding": Encoding.UTF16, "text": [text]}
+
+
+def id3_frames(wanted: TagFields, cover: bytes | None) -> Iterator[Any]:
+    """Yields the ID3 frames (in v2.4 form, converted when saved) for the fields."""
+    for frame, value in ((TIT2, wanted.title), (TPE1, wanted.artist), (TALB, wanted.album)):
+        if value is not None:
+            yield frame(**_utf16(value))
+    if wanted.date:
+        yield TDRC(encoding=Encoding.LATIN1, text=[wanted.date])
+    if wanted.episode:
+        yield TRCK(encoding=Encoding.LATIN1, text=[wanted.episode])
+    if wanted.season:
+        yield TPOS(encoding=Encoding.LATIN1, text=[wanted.season])
+    if wanted.summary is not None:
+        yield TDES(**_utf16(wanted.summary))
+    if wanted.comment is not None:
+        yield COMM(encoding=Encoding.UTF16, lang="eng", desc="", text=[wanted.comment])
+    if wanted.guid is not None:
+        yield TGID(encoding=Encoding.LATIN1, text=[wanted.guid])
+    if wanted.feed_url is not None:
+        yield WFED(url=wanted.feed_url)
+    if wanted.podcast:
+        yield PCST(value=1)
+    if cover is not None:
+        yield APIC(
+            encoding=Encoding.LATIN1, mime="image/jpeg", type=PictureType.COVER_FRONT,
+            desc="", data=cover,
+        )  # fmt: skip
+    ids = [f"chp{index}" for index in range(len(wanted.chapters))]
+    for element_id, mark in zip(ids, wanted.chapters, strict=True):
+        subs: list[Any] = [TIT2(**_utf16(mark.title))]
+        if mark.url:
+            subs.append(WXXX(encoding=Encoding.LATIN1, desc="", url=mark.url))
+        yield CHAP(
+            element_id=element_id, start_time=mark.start, end_time=mark.end,
+            start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF, sub_frames=subs,
+        )  # fmt: skip
+    if ids:
+        yield CTOC(
+            element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+            child_element_ids=ids, sub_frames=[TIT2(**_utf16(wanted.toc_title or TOC_TITLE))],
+        )  # fmt: skip
+
+
+class _ChapterOrderID3(ID3):
+    """mutagen's ID3, writing CHAP frames in the order of their start times.
+
+    mutagen orders frames by importance, then size; ffprobe and some apps list chapters in
+    the order the frames come in the file, whatever the CTOC says."""
+
+    def _write(self, config: Any) -> bytes:
+        from mutagen.id3._tags import save_frame  # the renderer mutagen's own _write uses
+
+        important = ["TIT2", "TPE1", "TRCK", "TALB", "TPOS", "TDRC", "TCON"]
+
+        def sort_key(item: tuple[int, tuple[Any, bytes]]) -> tuple[int, int, str]:
+            index, (frame, data) = item
+            if frame.FrameID in important:
+                return (important.index(frame.FrameID), len(data), frame.HashKey)
+            if frame.FrameID == "APIC":  # pictures last, in their order
+                return (len(important) + 2, index, frame.HashKey)
+            if frame.FrameID == "CHAP":
+                return (len(important) + 1, frame.start_time, frame.HashKey)
+            return (len(important), len(data), frame.HashKey)
+
+        rendered = [(f, save_frame(f, config=config)) for f in self.values()]
+        ordered = [data for _, (_, data) in sorted(enumerate(rendered), key=sort_key)]
+        if self._unknown_v2_version == config.v2_version:
+            ordered.extend(data for data in self.unknown_frames if len(data) > 10)
+        return bytes(bytearray().join(ordered))
+
+
+def _write_id3(path: Path, wanted: TagFields, cover: bytes | None) -> None:
+    try:
+        tags = _ChapterOrderID3(path)
+    except ID3NoHeaderError:
+        tags = _ChapterOrderID3()
+    for key in _ID3_OWNED:
+        tags.delall(key)
+    for frame in id3_frames(wanted, cover):
+        tags.add(frame)
+    tags.update_to_v23()
+    # v1=1 updates an ID3v1 tag only where the file already has one
+    tags.save(path, v1=1, v2_version=3, padding=lambda _info: PADDING)
+
+
+def _write_mp4(path: Path, wanted: TagFields, cover: bytes | None) -> None:
+    audio = MP4(path)
+    if audio.tags is None:
+        audio.add_tags()
+    tags = audio.tags
+    assert tags is not None
+    for key in _MP4_OWNED:
+        tags.pop(key, None)
+    for key, value in (
+        ("©nam", wanted.title), ("©ART", wanted.artist), ("©alb", wanted.album),
+        ("©day", wanted.date), ("ldes", wanted.summary), ("desc", wanted.comment),
+        ("egid", wanted.guid), ("purl", wanted.feed_url),
+    ):  # fmt: skip
+        if value is not None:
+            tags[key] = [value]
+    if wanted.episode:
+        tags["trkn"] = [(int(wanted.episode), 0)]
+    if wanted.season:
+        tags["disk"] = [(int(wanted.season), 0)]
+    if wanted.podcast:
+        tags["pcst"] = True
+    if cover is not None:
+        tags["covr"] = [MP4Cover(cover, imageformat=MP4Cover.FORMAT_JPEG)]
+    audio.save(padding=lambda _info: PADDING)
+
+
+def ffmpeg() -> str | None:
+    """Returns the path of ffmpeg, which writes MP4 chapters, or None when not installed."""
+    return shutil.which("ffmpeg")
+
+
+def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, info: MediaInfo) -> None:
+    """Copies an MP4 file to tmp, with ffmpeg putting the wanted chapters in when the file's
+    chapters differ (streams copied as they are: ffmpeg rewrites only the container)."""
+    current = read_fields(path, info.duration).chapters
+    tool = ffmpeg()
+    if tool is None or current == wanted.chapters:
+        shutil.copyfile(path, tmp)
+        return
+    with tempfile.TemporaryDirectory(prefix="fo-cast-chapters-") as folder:
+        meta = Path(folder) / "chapters.ffmeta"
+        meta.write_text(ffmetadata(wanted.chapters), encoding="utf-8")
+        command = [
+            tool, "-nostdin", "-v", "error", "-y", "-i", str(path), "-i", str(meta),
+            "-map", "0", "-map_metadata", "0", "-map_chapters", "1" if wanted.chapters else "-1",
+            "-codec", "copy", "-fflags", "+bitexact", "-movflags", "+faststart",
+            "-f", "mp4", str(tmp),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise TagError(f"{path.name}: ffmpeg could not write its chapters ({last})")
+
+
+def ffmetadata(marks: tuple[ChapterMark, ...]) -> str:
+    """Returns ffmpeg's FFMETADATA1 text for chapters (times in ms)."""
+
+    def escaped(text: str) -> str:
+        for char in ("\\", "=", ";", "#", "\n"):
+            text = text.replace(char, "\\" + char)
+        return text
+
+    lines = [";FFMETADATA1"]
+    for mark in marks:
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={mark.start}", f"END={mark.end}"]
+        lines.append(f"title={escaped(mark.title)}")
+    return "\n".join(lines) + "\n"
+
+
+# The command
+
+
+class Outcome(enum.StrEnum):
+    TAGGED = "tagged"
+    WOULD_TAG = "would tag"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """What tagging did (or would do) to one media file."""
+
+    file: PurePosixPath  # as messages show it: episodes/talks/x/audio.mp3
+    outcome: Outcome
+    detail: str = ""  # the fields that changed, or why the file was skipped
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.outcome}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class TagRun:
+    """The outcome of `fo-cast tag`: the catalogue's report and a result per media file."""
+
+    report: Report
+    results: list[TagResult]
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+
+def _episodes(show: ShowView) -> Iterator[EpisodeEntry]:
+    """Yields the episodes whose media are tagged: scheduled or published ones."""
+    for entry in show.entry.episodes:
+        if entry.episode.status is not Status.DRAFT:
+            yield entry
+
+
+def tag_media(root: Path | str, dry_run: bool = False) -> TagRun:
+    """Returns what was tagged in the catalogue at root (see tag_catalogue)."""
+    from fo_cast.build import check
+
+    return tag_catalogue(check(root, now=EVERY_EPISODE), dry_run)
+
+
+def tag_catalogue(checked: Checked, dry_run: bool = False) -> TagRun:
+    """Returns what was tagged, after writing the tags every local media file of a scheduled
+    or published episode should carry (with dry_run: what would change, writing nothing).
+
+    Give it the catalogue checked with `now=EVERY_EPISODE`, so scheduled episodes count.
+    """
+    run = TagRun(checked.report, [])
+    if checked.report.errors or checked.site is None:
+        return run
+    covers: dict[Path, tuple[bytes, str]] = {}
+    for show in checked.site.shows:
+        for entry in show.entry.episodes:
+            for media in entry.episode.media:
+                run.results.append(_tag_one(show, entry, media, checked.probed, covers, dry_run))
+    return run
+
+
+def _tag_one(
+    show: ShowView,
+    entry: EpisodeEntry,
+    media: Media,
+    probed: Probed,
+    covers: dict[Path, tuple[bytes, str]],
+    dry_run: bool,
+) -> TagResult:
+    if media.file is None:
+        return TagResult(PurePosixPath(str(media.url)), Outcome.SKIPPED, "external media")
+    shown = entry.shown(media.file)
+    if entry.episode.status is Status.DRAFT:
+        return TagResult(shown, Outcome.SKIPPED, "draft episode")
+    path = entry.file(media.file)
+    info = probed.media[path]
+    art = (
+        entry.file(entry.episode.image)
+        if entry.episode.image
+        else show.entry.folder / (show.show.artwork)
+    )
+    if art not in covers:
+        data = cover_image(art)
+        covers[art] = (data, hashlib.sha256(data).hexdigest())
+    cover, cover_digest = covers[art]
+    wanted = desired_fields(show, entry, media, info, cover_digest)
+    current = read_fields(path, info.duration)
+    if info.container == "mp4" and ffmpeg() is None:
+        wanted = replace(wanted, chapters=current.chapters)  # not ours to write without ffmpeg
+    changes = wanted.differences(current)
+    if not changes and _is_v23(path, info):
+        return TagResult(shown, Outcome.UNCHANGED)
+    detail = ", ".join(changes) or "ID3 version"
+    if dry_run:
+        return TagResult(shown, Outcome.WOULD_TAG, detail)
+    write_tags(path, wanted, cover, info)
+    return TagResult(shown, Outcome.TAGGED, detail)
+
+
+def _is_v23(path: Path, info: MediaInfo) -> bool:
+    if info.container != "mp3":
+        return True
+    with path.open("rb") as file:
+        head = file.read(4)
+    return head == b"ID3\x03"
+
+
+# validate
+
+
+def check_tags(site_shows: list[ShowView], probed: Probed) -> list[Problem]:
+    """Returns a warning for each media file whose fo-cast tags disagree with its manifest.
+
+    Files that were never tagged (no GUID tag) are left alone: tagging is opt-in. The tags
+    come from the probe cache (MediaInfo.tags), so a warm validate opens no media; the cover
+    is not compared (it would mean scaling every artwork), `fo-cast tag` compares it."""
+    problems = []
+    for show in site_shows:
+        for entry in _episodes(show):
+            for index, media in enumerate(entry.episode.media):
+                if media.file is None:
+                    continue
+                info = probed.media.get(entry.file(media.file))
+                if info is None or info.tags is None:
+                    continue
+                wanted = desired_fields(show, entry, media, info, None)
+                if info.container == "mp4" and ffmpeg() is None:
+                    wanted = replace(wanted, chapters=())
+                    current = dict(info.tags)
+                    current["chapters"] = wanted.digests()["chapters"]
+                else:
+                    current = info.tags
+                names = differing(current, wanted.digests())
+                if names:
+                    problems.append(
+                        Problem(
+                            entry.manifest,
+                            f"media[{index}].file",
+                            f"the tags inside '{media.file}' disagree with the manifest "
+                            f"({', '.join(names)}); run fo-cast tag",
+                            entry.doc.line_of(("media", index, "file")),
+                            Severity.WARNING,
+                        )  # fmt: skip
+                    )
+    return problems
