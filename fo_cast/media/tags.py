@@ -477,7 +477,10 @@ def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, info: MediaInfo) -> None
         meta.write_text(ffmetadata(wanted.chapters), encoding="utf-8")
         command = [
             tool, "-nostdin", "-v", "error", "-y", "-i", str(path), "-i", str(meta),
-            "-map", "0", "-map_metadata", "0", "-map_chapters", "1" if wanted.chapters else "-1",
+            # audio, video (not cover pictures) and subtitles: an earlier chapter track is a
+            # data stream, and ffmpeg writes the new one from the metadata file
+            "-map", "0:a", "-map", "0:V?", "-map", "0:s?", "-map_metadata", "0",
+            "-map_chapters", "1" if wanted.chapters else "-1",
             "-codec", "copy", "-fflags", "+bitexact", "-movflags", "+faststart",
             "-f", "mp4", str(tmp),
         ]  # fmt: skip
