@@ -198,19 +198,19 @@ def test_dry_run_lists_the_changes_and_writes_nothing(sample: Path) -> None:
     result = invoke("tag", sample, "--dry-run")
     assert result.exit_code == 0
     assert (
-        f"episodes/{EPISODE}/audio.mp3: would tag (artist, album, date, episode, "
+        f"episodes/{EPISODE}/audio.mp3: would be tagged (artist, album, date, episode, "
         "summary, GUID, feed URL, podcast flag, chapters, cover)"  # the title was there
     ) in result.stdout.splitlines()
-    assert result.stdout.splitlines()[-1] == "22 files would tag, 0 unchanged, 2 skipped."
+    assert result.stdout.splitlines()[-1] == "22 files would be tagged, 0 unchanged, 2 skipped."
     assert hashes(sample) == before
 
     invoke("tag", sample)
     edit(sample / EPISODE / "episode.yaml", "title: Introduction", "title: Opening")
     result = invoke("tag", sample, "--dry-run")
-    assert [line for line in result.stdout.splitlines() if "would tag" in line] == [
-        f"episodes/{EPISODE}/audio.mp3: would tag (chapters)",
-        f"episodes/{EPISODE}/video.mp4: would tag (chapters)",
-        "2 files would tag, 20 unchanged, 2 skipped.",
+    assert [line for line in result.stdout.splitlines() if "would be tagged" in line] == [
+        f"episodes/{EPISODE}/audio.mp3: would be tagged (chapters)",
+        f"episodes/{EPISODE}/video.mp4: would be tagged (chapters)",
+        "2 files would be tagged, 20 unchanged, 2 skipped.",
     ]
 
 

@@ -510,7 +510,7 @@ def ffmetadata(marks: tuple[ChapterMark, ...]) -> str:
 
 class Outcome(enum.StrEnum):
     TAGGED = "tagged"
-    WOULD_TAG = "would tag"
+    WOULD_TAG = "would be tagged"
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
 

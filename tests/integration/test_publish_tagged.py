@@ -1,6 +1,5 @@
 """Publishing after `fo-cast tag`: the enclosures describe the tagged files, and only the
-re-tagged media, the feeds that name them and
-the pages that show their sizes are uploaded again."""
+re-tagged media, the feeds that name them and the pages that show their sizes go again."""
 
 from __future__ import annotations
 
