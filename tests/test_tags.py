@@ -359,3 +359,16 @@ def test_fixture_media_without_any_tag(tmp_path: Path, media: Path, sample: Path
     assert ID3(folder / "audio.mp3")["TIT2"].text == [
         "SCOTUS Creates Tantalizing Opportunities to Overturn 40-Year-Old Rules"
     ]
+
+
+def test_an_id3_v24_tag_is_rewritten_as_v23(sample: Path) -> None:
+    invoke("tag", sample)
+    path = sample / EPISODE / "audio.mp3"
+    tags = ID3(path)
+    tags.save(path, v2_version=4)  # what another tool may do to a tagged file
+    assert path.read_bytes()[:4] == b"ID3\x04"
+    result = invoke("tag", sample, "--dry-run")
+    assert f"episodes/{EPISODE}/audio.mp3: would be tagged (ID3 version)" in result.stdout
+    invoke("tag", sample)
+    assert path.read_bytes()[:4] == b"ID3\x03"
+    assert ID3(path)["TIT2"].text == ["Russia Has Kicked Off a New Charm Offensive"]

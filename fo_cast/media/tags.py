@@ -24,10 +24,10 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import mutagen
 from mutagen.id3 import (
@@ -89,8 +89,7 @@ class TagError(FoCastError):
     """A media file could not be tagged (unreadable tags, ffmpeg failed)."""
 
 
-@dataclass(frozen=True)
-class ChapterMark:
+class ChapterMark(NamedTuple):
     """A chapter as the file holds it: times in milliseconds."""
 
     start: int
@@ -99,9 +98,9 @@ class ChapterMark:
     url: str | None = None
 
 
-@dataclass(frozen=True)
-class TagFields:
-    """The fo-cast tags of one file, as it has them or as it should have them."""
+class TagFields(NamedTuple):
+    """The fo-cast tags of one file, as it has them or as it should have them (a NamedTuple:
+    validate makes one per tagged file, and a tuple is quick to make and to digest)."""
 
     title: str | None = None
     artist: str | None = None
@@ -117,42 +116,57 @@ class TagFields:
     chapters: tuple[ChapterMark, ...] = ()
     toc_title: str | None = None
     cover: str | None = None  # sha256 of the embedded image
+    version: str | None = None  # "2.3" for an ID3 v2.3 tag; None for MP4
 
     def digests(self) -> dict[str, str]:
-        """Returns a short digest of every field but the cover, by the name messages use."""
+        """Returns a short digest of every field, by the name messages use, and under ALL
+        one of every field but the cover (what validate compares first)."""
         out: dict[str, str] = {}
-        for item in fields(self):
-            if item.name == "cover":
-                continue
-            name = _FIELD_NAMES.get(item.name, item.name)
-            value = repr(getattr(self, item.name))
-            part = hashlib.blake2b(value.encode("utf-8"), digest_size=6).hexdigest()
+        for (_, name), value in zip(_DIGESTED, self, strict=True):
+            part = _digest(repr(value))
             out[name] = out[name] + part if name in out else part
+        out[ALL] = self.overall()
         return out
+
+    def overall(self) -> str:
+        """Returns the digest of every field but the cover."""
+        return _digest(repr(self[:_COVER] + self[_COVER + 1 :]))
 
     def differences(self, other: TagFields) -> list[str]:
         """Returns the names of the fields that differ from other, in field order."""
         names: list[str] = []
-        for item in fields(self):
-            if getattr(self, item.name) != getattr(other, item.name):
-                name = _FIELD_NAMES.get(item.name, item.name)
-                if name not in names:
-                    names.append(name)
+        for (_, name), mine, theirs in zip(_DIGESTED, self, other, strict=True):
+            if mine != theirs and name not in names:
+                names.append(name)
         return names
 
 
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
+
+
+ALL = "all"
 _FIELD_NAMES = {
     "comment": "summary",
     "feed_url": "feed URL",
     "podcast": "podcast flag",
     "toc_title": "chapters",
     "guid": "GUID",
+    "version": "ID3 version",
 }
+_DIGESTED = [(name, _FIELD_NAMES.get(name, name)) for name in TagFields._fields]
+_COVER = TagFields._fields.index("cover")
 
 
-def differing(current: dict[str, str], desired: dict[str, str]) -> list[str]:
+def differing(
+    current: dict[str, str], desired: dict[str, str], leave_out: tuple[str, ...] = ()
+) -> list[str]:
     """Returns the names of the fields whose digests differ (both from TagFields.digests)."""
-    return [name for name, value in desired.items() if current.get(name) != value]
+    return [
+        name
+        for name, value in desired.items()
+        if name not in leave_out and name != ALL and current.get(name) != value
+    ]
 
 
 # Reading
@@ -193,6 +207,7 @@ def fields_of_id3(tags: ID3 | None) -> TagFields:
         chapters=chapters,
         toc_title=toc_title,
         cover=hashlib.sha256(pictures[0].data).hexdigest() if pictures else None,
+        version=".".join(map(str, tags.version[:2])),
     )
 
 
@@ -277,7 +292,7 @@ def desired_fields(
     comment = summary if mp3 or summary is None else summary[:_DESC_LIMIT]
     date = None
     if episode.published is not None:
-        date = episode.published.astimezone(UTC).strftime("%Y-%m-%d")
+        date = episode.published.astimezone(UTC).date().isoformat()
     return TagFields(
         title=episode.title,
         artist=show.show.author,
@@ -293,6 +308,7 @@ def desired_fields(
         chapters=chapter_marks(entry, info.duration, with_urls=mp3),
         toc_title=TOC_TITLE if mp3 and episode.chapters else None,
         cover=cover,
+        version="2.3" if mp3 else None,
     )
 
 
@@ -344,16 +360,21 @@ def write_tags(path: Path, wanted: TagFields, cover: bytes | None, info: MediaIn
         tmp.unlink(missing_ok=True)
 
 
-def _utf16(text: str) -> dict[str, Any]:
-    # ID3 v2.3 knows Latin-1 and UTF-16 only
-    return {"encoding": Encoding.UTF16, "text": [text]}
+def _encoded(text: str) -> dict[str, Any]:
+    """Returns a text frame's encoding and text: ID3 v2.3 knows Latin-1 and UTF-16 only, and
+    Latin-1 where it will do (smaller, and mutagen reads UTF-16 a character at a time)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return {"encoding": Encoding.UTF16, "text": [text]}
+    return {"encoding": Encoding.LATIN1, "text": [text]}
 
 
 def id3_frames(wanted: TagFields, cover: bytes | None) -> Iterator[Any]:
     """Yields the ID3 frames (in v2.4 form, converted when saved) for the fields."""
     for frame, value in ((TIT2, wanted.title), (TPE1, wanted.artist), (TALB, wanted.album)):
         if value is not None:
-            yield frame(**_utf16(value))
+            yield frame(**_encoded(value))
     if wanted.date:
         yield TDRC(encoding=Encoding.LATIN1, text=[wanted.date])
     if wanted.episode:
@@ -361,9 +382,9 @@ def id3_frames(wanted: TagFields, cover: bytes | None) -> Iterator[Any]:
     if wanted.season:
         yield TPOS(encoding=Encoding.LATIN1, text=[wanted.season])
     if wanted.summary is not None:
-        yield TDES(**_utf16(wanted.summary))
+        yield TDES(**_encoded(wanted.summary))
     if wanted.comment is not None:
-        yield COMM(encoding=Encoding.UTF16, lang="eng", desc="", text=[wanted.comment])
+        yield COMM(lang="eng", desc="", **_encoded(wanted.comment))
     if wanted.guid is not None:
         yield TGID(encoding=Encoding.LATIN1, text=[wanted.guid])
     if wanted.feed_url is not None:
@@ -377,7 +398,7 @@ def id3_frames(wanted: TagFields, cover: bytes | None) -> Iterator[Any]:
         )  # fmt: skip
     ids = [f"chp{index}" for index in range(len(wanted.chapters))]
     for element_id, mark in zip(ids, wanted.chapters, strict=True):
-        subs: list[Any] = [TIT2(**_utf16(mark.title))]
+        subs: list[Any] = [TIT2(**_encoded(mark.title))]
         if mark.url:
             subs.append(WXXX(encoding=Encoding.LATIN1, desc="", url=mark.url))
         yield CHAP(
@@ -387,7 +408,7 @@ def id3_frames(wanted: TagFields, cover: bytes | None) -> Iterator[Any]:
     if ids:
         yield CTOC(
             element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
-            child_element_ids=ids, sub_frames=[TIT2(**_utf16(wanted.toc_title or TOC_TITLE))],
+            child_element_ids=ids, sub_frames=[TIT2(**_encoded(wanted.toc_title or TOC_TITLE))],
         )  # fmt: skip
 
 
@@ -594,25 +615,20 @@ def _tag_one(
         covers[art] = (data, hashlib.sha256(data).hexdigest())
     cover, cover_digest = covers[art]
     wanted = desired_fields(show, entry, media, info, cover_digest)
-    current = read_fields(path, info.duration)
-    if info.container == "mp4" and ffmpeg() is None:
-        wanted = replace(wanted, chapters=current.chapters)  # not ours to write without ffmpeg
-    changes = wanted.differences(current)
-    if not changes and _is_v23(path, info):
+    # without ffmpeg, MP4 chapters are not ours to write, so not ours to compare
+    leave_out = ("chapters",) if info.container == "mp4" and ffmpeg() is None else ()
+    if info.tags is not None:  # the probe read the tags: no need to open the file again
+        changes = differing(info.tags, wanted.digests(), leave_out)
+    else:
+        current = read_fields(path, info.duration)
+        changes = [c for c in wanted.differences(current) if c not in leave_out]
+    if not changes:
         return TagResult(shown, Outcome.UNCHANGED)
-    detail = ", ".join(changes) or "ID3 version"
+    detail = ", ".join(changes)
     if dry_run:
         return TagResult(shown, Outcome.WOULD_TAG, detail)
     write_tags(path, wanted, cover, info)
     return TagResult(shown, Outcome.TAGGED, detail)
-
-
-def _is_v23(path: Path, info: MediaInfo) -> bool:
-    if info.container != "mp3":
-        return True
-    with path.open("rb") as file:
-        head = file.read(4)
-    return head == b"ID3\x03"
 
 
 # validate
@@ -625,22 +641,14 @@ def check_tags(site_shows: list[ShowView], probed: Probed) -> list[Problem]:
     come from the probe cache (MediaInfo.tags), so a warm validate opens no media; the cover
     is not compared (it would mean scaling every artwork), `fo-cast tag` compares it."""
     problems = []
+    has_ffmpeg = ffmpeg() is not None
     for show in site_shows:
         for entry in _episodes(show):
             for index, media in enumerate(entry.episode.media):
-                if media.file is None:
-                    continue
-                info = probed.media.get(entry.file(media.file))
+                info = probed.media.get(entry.file(media.file)) if media.file else None
                 if info is None or info.tags is None:
                     continue
-                wanted = desired_fields(show, entry, media, info, None)
-                if info.container == "mp4" and ffmpeg() is None:
-                    wanted = replace(wanted, chapters=())
-                    current = dict(info.tags)
-                    current["chapters"] = wanted.digests()["chapters"]
-                else:
-                    current = info.tags
-                names = differing(current, wanted.digests())
+                names = _stale(show, entry, media, info, info.tags, has_ffmpeg)
                 if names:
                     problems.append(
                         Problem(
@@ -653,3 +661,20 @@ def check_tags(site_shows: list[ShowView], probed: Probed) -> list[Problem]:
                         )  # fmt: skip
                     )
     return problems
+
+
+def _stale(
+    show: ShowView,
+    entry: EpisodeEntry,
+    media: Media,
+    info: MediaInfo,
+    found: dict[str, str],
+    has_ffmpeg: bool,
+) -> list[str]:
+    """Returns the fields (but the cover) whose tags differ from what the manifest says."""
+    wanted = desired_fields(show, entry, media, info, None)
+    mp4_chapters = info.container == "mp4" and not has_ffmpeg  # not written: not compared
+    if not mp4_chapters and found.get(ALL) == wanted.overall():
+        return []  # the common case, with one digest
+    leave_out = ("cover", "chapters") if mp4_chapters else ("cover",)
+    return differing(found, wanted.digests(), leave_out)
