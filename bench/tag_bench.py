@@ -24,7 +24,7 @@ EPISODES = int(os.environ.get("BENCH_TAG_EPISODES", "1000"))
 def _step(name: str, root: str) -> dict[str, object]:
     start = time.perf_counter()
     if name == "tag":
-        from fo_cast.media.tags import Outcome, tag_media
+        from fo_cast.media.tagging import Outcome, tag_media
 
         run = tag_media(root)
         result: dict[str, object] = {

@@ -19,7 +19,7 @@ from fo_cast.catalogue.reader import Catalogue, load_catalogue
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
 from fo_cast.media.probe import Probed
-from fo_cast.media.tags import check_tags
+from fo_cast.media.tagging import check_tags
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
 from fo_cast.render import feeds, pages

@@ -187,7 +187,7 @@ def tag(
 
     Example: fo-cast tag episodes --dry-run
     """
-    from fo_cast.media.tags import Outcome, tag_media
+    from fo_cast.media.tagging import Outcome, tag_media
 
     run = tag_media(catalogue, dry_run=dry_run)
     if run.report.errors:

@@ -16,6 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from fo_cast.cli import app
+from fo_cast.media import tagging
 from fo_cast.media import tags as tags_module
 from fo_cast.media.probe import probe_chapters, probe_media
 
@@ -248,7 +249,7 @@ def test_a_crash_while_writing_leaves_the_file_as_it_was(
 
     monkeypatch.setattr(tags_module._ChapterOrderID3, "save", crash)
     with pytest.raises(OSError, match="No space left"):
-        tags_module.tag_media(sample)
+        tagging.tag_media(sample)
     assert path.read_bytes() == before
     assert not list(sample.rglob("*.tagging"))
 

@@ -9,14 +9,14 @@ trkn, disk, egid, purl, pcst, covr); their chapters are written by Debian's ffmp
 installed (a Nero `chpl` box and a QuickTime chapter track, audio copied as it is), and not
 at all without it.
 
-Tagging compares the tags a file has with the ones it should have and writes nothing when
-they agree, so tagging twice changes no byte. A change is made on a copy beside the file,
-which then replaces it in one rename: a crash leaves the old file or the new one.
+What a file should carry, and the command, live in media/tagging.py. Writing happens on a
+copy beside the file, which then replaces it in one rename: a crash leaves the old file or
+the new one. Frames and padding are written in a fixed order and size, so the same tags
+give the same bytes.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import io
 import os
@@ -24,9 +24,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import mutagen
@@ -54,24 +52,15 @@ from mutagen.id3 import (
 )
 from mutagen.mp4 import MP4, MP4Cover
 
-from fo_cast.catalogue.models import Media, Status
 from fo_cast.errors import FoCastError
-from fo_cast.problems import Problem, Report, Severity
 
 if TYPE_CHECKING:
-    from fo_cast.build import Checked
-    from fo_cast.catalogue.reader import EpisodeEntry
-    from fo_cast.media.probe import MediaInfo, Probed
-    from fo_cast.render.site import ShowView
+    from fo_cast.media.probe import MediaInfo
 
 COVER_SIZE = 1400  # px: the smallest square Apple accepts, and small enough for every app
 COVER_QUALITY = 85
 PADDING = 1024  # bytes after an ID3 tag or in an MP4 'free' box: fixed, so bytes repeat
 TOC_TITLE = "Chapters"
-VIDEO_FEED = "video.xml"  # the video feed's name beside the audio feed (render/site.py)
-# every clock is in the past of this one: tag resolves the site with it, so scheduled
-# episodes are tagged before they go out
-EVERY_EPISODE = datetime(9999, 12, 31, tzinfo=UTC)
 
 # ID3 frames fo-cast owns: replaced as a whole, whatever another tool put there
 _ID3_OWNED = (
@@ -82,7 +71,6 @@ _MP4_OWNED = (
     "©nam", "©ART", "©alb", "©day", "desc", "ldes", "trkn", "disk", "egid", "purl", "pcst",
     "covr",
 )  # fmt: skip
-_DESC_LIMIT = 255  # iTunes' short description atom
 
 
 class TagError(FoCastError):
@@ -271,59 +259,6 @@ def read_fields(path: Path, duration: float) -> TagFields:
         return fields_of_mp4(MP4(path), duration)
     except (mutagen.MutagenError, OSError, ValueError) as exc:
         raise TagError(f"{path.name}: cannot read its tags ({exc})") from exc
-
-
-# What a file should hold
-
-
-def desired_fields(
-    show: ShowView, entry: EpisodeEntry, media: Media, info: MediaInfo, cover: str | None
-) -> TagFields:
-    """Returns the tags a local media file of an episode should carry."""
-    episode = entry.episode
-    guid, feed_url = episode.guid, show.feed_url
-    if info.kind == "video":
-        # the video feed's item GUID (render/site.py video_guid) and the video feed
-        from fo_cast.render.site import video_guid
-
-        guid, feed_url = video_guid(guid), show.video_feed_url or show.url + VIDEO_FEED
-    mp3 = info.container == "mp3"
-    summary = episode.summary
-    comment = summary if mp3 or summary is None else summary[:_DESC_LIMIT]
-    date = None
-    if episode.published is not None:
-        date = episode.published.astimezone(UTC).date().isoformat()
-    return TagFields(
-        title=episode.title,
-        artist=show.show.author,
-        album=show.show.title,
-        date=date,
-        episode=str(episode.episode) if episode.episode else None,
-        season=str(episode.season) if episode.season else None,
-        summary=summary,
-        comment=comment,
-        guid=guid,
-        feed_url=feed_url,
-        podcast=True,
-        chapters=chapter_marks(entry, info.duration, with_urls=mp3),
-        toc_title=TOC_TITLE if mp3 and episode.chapters else None,
-        cover=cover,
-        version="2.3" if mp3 else None,
-    )
-
-
-def chapter_marks(entry: EpisodeEntry, duration: float, with_urls: bool) -> tuple[ChapterMark, ...]:
-    """Returns the manifest's chapters in milliseconds, each ending where the next starts
-    (the last where the media ends)."""
-    chapters = sorted(entry.episode.chapters, key=lambda c: c.start)
-    total = round(duration * 1000)
-    marks = []
-    for index, chapter in enumerate(chapters):
-        start = min(round(chapter.start * 1000), total)
-        nxt = round(chapters[index + 1].start * 1000) if index + 1 < len(chapters) else total
-        url = str(chapter.url) if with_urls and chapter.url else None
-        marks.append(ChapterMark(start, max(start, min(nxt, total)), chapter.title, url))
-    return tuple(marks)
 
 
 def cover_image(path: Path) -> bytes:
@@ -524,157 +459,3 @@ def ffmetadata(marks: tuple[ChapterMark, ...]) -> str:
         lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={mark.start}", f"END={mark.end}"]
         lines.append(f"title={escaped(mark.title)}")
     return "\n".join(lines) + "\n"
-
-
-# The command
-
-
-class Outcome(enum.StrEnum):
-    TAGGED = "tagged"
-    WOULD_TAG = "would be tagged"
-    UNCHANGED = "unchanged"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class TagResult:
-    """What tagging did (or would do) to one media file."""
-
-    file: PurePosixPath  # as messages show it: episodes/talks/x/audio.mp3
-    outcome: Outcome
-    detail: str = ""  # the fields that changed, or why the file was skipped
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.outcome}" + (f" ({self.detail})" if self.detail else "")
-
-
-@dataclass
-class TagRun:
-    """The outcome of `fo-cast tag`: the catalogue's report and a result per media file."""
-
-    report: Report
-    results: list[TagResult]
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome is outcome)
-
-
-def _episodes(show: ShowView) -> Iterator[EpisodeEntry]:
-    """Yields the episodes whose media are tagged: scheduled or published ones."""
-    for entry in show.entry.episodes:
-        if entry.episode.status is not Status.DRAFT:
-            yield entry
-
-
-def tag_media(root: Path | str, dry_run: bool = False) -> TagRun:
-    """Returns what was tagged in the catalogue at root (see tag_catalogue)."""
-    from fo_cast.build import check
-
-    return tag_catalogue(check(root, now=EVERY_EPISODE), dry_run)
-
-
-def tag_catalogue(checked: Checked, dry_run: bool = False) -> TagRun:
-    """Returns what was tagged, after writing the tags every local media file of a scheduled
-    or published episode should carry (with dry_run: what would change, writing nothing).
-
-    Give it the catalogue checked with `now=EVERY_EPISODE`, so scheduled episodes count.
-    """
-    run = TagRun(checked.report, [])
-    if checked.report.errors or checked.site is None:
-        return run
-    covers: dict[Path, tuple[bytes, str]] = {}
-    for show in checked.site.shows:
-        for entry in show.entry.episodes:
-            for media in entry.episode.media:
-                run.results.append(_tag_one(show, entry, media, checked.probed, covers, dry_run))
-    return run
-
-
-def _tag_one(
-    show: ShowView,
-    entry: EpisodeEntry,
-    media: Media,
-    probed: Probed,
-    covers: dict[Path, tuple[bytes, str]],
-    dry_run: bool,
-) -> TagResult:
-    if media.file is None:
-        return TagResult(PurePosixPath(str(media.url)), Outcome.SKIPPED, "external media")
-    shown = entry.shown(media.file)
-    if entry.episode.status is Status.DRAFT:
-        return TagResult(shown, Outcome.SKIPPED, "draft episode")
-    path = entry.file(media.file)
-    info = probed.media[path]
-    art = (
-        entry.file(entry.episode.image)
-        if entry.episode.image
-        else show.entry.folder / (show.show.artwork)
-    )
-    if art not in covers:
-        data = cover_image(art)
-        covers[art] = (data, hashlib.sha256(data).hexdigest())
-    cover, cover_digest = covers[art]
-    wanted = desired_fields(show, entry, media, info, cover_digest)
-    # without ffmpeg, MP4 chapters are not ours to write, so not ours to compare
-    leave_out = ("chapters",) if info.container == "mp4" and ffmpeg() is None else ()
-    if info.tags is not None:  # the probe read the tags: no need to open the file again
-        changes = differing(info.tags, wanted.digests(), leave_out)
-    else:
-        current = read_fields(path, info.duration)
-        changes = [c for c in wanted.differences(current) if c not in leave_out]
-    if not changes:
-        return TagResult(shown, Outcome.UNCHANGED)
-    detail = ", ".join(changes)
-    if dry_run:
-        return TagResult(shown, Outcome.WOULD_TAG, detail)
-    write_tags(path, wanted, cover, info)
-    return TagResult(shown, Outcome.TAGGED, detail)
-
-
-# validate
-
-
-def check_tags(site_shows: list[ShowView], probed: Probed) -> list[Problem]:
-    """Returns a warning for each media file whose fo-cast tags disagree with its manifest.
-
-    Files that were never tagged (no GUID tag) are left alone: tagging is opt-in. The tags
-    come from the probe cache (MediaInfo.tags), so a warm validate opens no media; the cover
-    is not compared (it would mean scaling every artwork), `fo-cast tag` compares it."""
-    problems = []
-    has_ffmpeg = ffmpeg() is not None
-    for show in site_shows:
-        for entry in _episodes(show):
-            for index, media in enumerate(entry.episode.media):
-                info = probed.media.get(entry.file(media.file)) if media.file else None
-                if info is None or info.tags is None:
-                    continue
-                names = _stale(show, entry, media, info, info.tags, has_ffmpeg)
-                if names:
-                    problems.append(
-                        Problem(
-                            entry.manifest,
-                            f"media[{index}].file",
-                            f"the tags inside '{media.file}' disagree with the manifest "
-                            f"({', '.join(names)}); run fo-cast tag",
-                            entry.doc.line_of(("media", index, "file")),
-                            Severity.WARNING,
-                        )  # fmt: skip
-                    )
-    return problems
-
-
-def _stale(
-    show: ShowView,
-    entry: EpisodeEntry,
-    media: Media,
-    info: MediaInfo,
-    found: dict[str, str],
-    has_ffmpeg: bool,
-) -> list[str]:
-    """Returns the fields (but the cover) whose tags differ from what the manifest says."""
-    wanted = desired_fields(show, entry, media, info, None)
-    mp4_chapters = info.container == "mp4" and not has_ffmpeg  # not written: not compared
-    if not mp4_chapters and found.get(ALL) == wanted.overall():
-        return []  # the common case, with one digest
-    leave_out = ("cover", "chapters") if mp4_chapters else ("cover",)
-    return differing(found, wanted.digests(), leave_out)
