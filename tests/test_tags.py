@@ -373,3 +373,30 @@ def test_an_id3_v24_tag_is_rewritten_as_v23(sample: Path) -> None:
     invoke("tag", sample)
     assert path.read_bytes()[:4] == b"ID3\x03"
     assert ID3(path)["TIT2"].text == ["Russia Has Kicked Off a New Charm Offensive"]
+
+
+def test_the_cover_follows_the_episode_image_then_the_show_artwork(
+    sample: Path, media: Path
+) -> None:
+    invoke("tag", sample)
+    folder = sample / EPISODE
+    shutil.copyfile(media / "art-1400.png", folder / "cover.png")
+    edit(folder / "episode.yaml", "episode: 1\n", "episode: 1\nimage: cover.png\n")
+    assert invoke("validate", sample, "--strict").exit_code == 0  # validate compares no cover
+    result = invoke("tag", sample)
+    assert [line for line in result.stdout.splitlines() if ": tagged" in line] == [
+        f"episodes/{EPISODE}/audio.mp3: tagged (cover)",
+        f"episodes/{EPISODE}/video.mp4: tagged (cover)",
+    ]
+    expected = tags_module.cover_image(media / "art-1400.png")
+    assert ID3(folder / "audio.mp3").getall("APIC")[0].data == expected
+    audio = MP4(folder / "video.mp4")
+    assert audio.tags is not None and bytes(audio.tags["covr"][0]) == expected
+
+    # a new show artwork changes the cover of every other episode of the show
+    shutil.copyfile(media / "art-1400.png", sample / "exclusive/artwork.png")
+    lines = invoke("tag", sample, "--dry-run").stdout.splitlines()
+    changed = [line for line in lines if "would be tagged" in line]
+    assert len(changed) == 12 and all(line.endswith("(cover)") for line in changed[:-1])
+    assert all(line.startswith("episodes/exclusive/") for line in changed[:-1])
+    assert EPISODE not in " ".join(changed)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fo_cast.catalogue.models import Media, Status
 from fo_cast.media import tags
 from fo_cast.media.tags import (
     ALL,
+    COVER_QUALITY,
+    COVER_SIZE,
     TOC_TITLE,
     ChapterMark,
     TagFields,
@@ -28,6 +32,7 @@ from fo_cast.media.tags import (
     write_tags,
 )
 from fo_cast.problems import Problem, Report, Severity
+from fo_cast.state import COVER_CACHE, atomic_write
 
 if TYPE_CHECKING:
     from fo_cast.build import Checked
@@ -39,6 +44,7 @@ VIDEO_FEED = "video.xml"  # the video feed's name beside the audio feed (render/
 # every clock is in the past of this one: tag resolves the site with it, so scheduled
 # episodes are tagged before they go out
 EVERY_EPISODE = datetime(9999, 12, 31, tzinfo=UTC)
+_COVER_VERSION = f"{COVER_SIZE}px-q{COVER_QUALITY}"  # a new size or quality: new covers
 _DESC_LIMIT = 255  # iTunes' short description atom (desc); ldes holds the whole summary
 
 
@@ -109,7 +115,7 @@ class Outcome(enum.StrEnum):
 class TagResult:
     """What tagging did (or would do) to one media file."""
 
-    file: PurePosixPath  # as messages show it: episodes/talks/x/audio.mp3
+    file: str  # as messages show it: episodes/talks/x/audio.mp3, or the URL of url media
     outcome: Outcome
     detail: str = ""  # the fields that changed, or why the file was skipped
 
@@ -151,12 +157,74 @@ def tag_catalogue(checked: Checked, dry_run: bool = False) -> TagRun:
     run = TagRun(checked.report, [])
     if checked.report.errors or checked.site is None:
         return run
-    covers: dict[Path, tuple[bytes, str]] = {}
+    covers = Covers(checked.catalogue.root)
     for show in checked.site.shows:
         for entry in show.entry.episodes:
             for media in entry.episode.media:
                 run.results.append(_tag_one(show, entry, media, checked.probed, covers, dry_run))
+    covers.save()
     return run
+
+
+class Covers:
+    """The cover each artwork file becomes, made once per run; its digest is remembered by
+    path, size and mtime (in CATALOGUE/.fo-cast/covers.json), so a run that changes nothing
+    scales no artwork."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.images: dict[Path, bytes] = {}
+        self.digests: dict[str, dict[str, object]] = {}
+        self.dirty = False
+        try:
+            data = json.loads((root / COVER_CACHE).read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("version") == _COVER_VERSION:
+                self.digests = dict(data["entries"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self.digests = {}
+
+    def image(self, art: Path) -> bytes:
+        """Returns the cover's bytes (and remembers their digest, should Pillow now encode
+        differently from when the digest was remembered)."""
+        if art not in self.images:
+            self.images[art] = cover_image(art)
+            self._remember(art, hashlib.sha256(self.images[art]).hexdigest())
+        return self.images[art]
+
+    def digest(self, art: Path) -> str:
+        """Returns the sha256 of the cover made of art, making it only when not remembered."""
+        stat = art.stat()
+        entry = self.digests.get(self._key(art))
+        if (
+            isinstance(entry, dict)
+            and entry.get("size") == stat.st_size
+            and entry.get("mtime_ns") == stat.st_mtime_ns
+            and isinstance(entry.get("sha256"), str)
+        ):
+            return str(entry["sha256"])
+        self.image(art)
+        return str(self.digests[self._key(art)]["sha256"])
+
+    def _key(self, art: Path) -> str:
+        return os.path.relpath(art, self.root).replace(os.sep, "/")
+
+    def _remember(self, art: Path, digest: str) -> None:
+        stat = art.stat()
+        entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+        if self.digests.get(self._key(art)) != entry:
+            self.digests[self._key(art)] = entry
+            self.dirty = True
+
+    def save(self) -> None:
+        """Writes the digests atomically; a cache that cannot be written is only slower."""
+        if not self.dirty:
+            return
+        try:
+            (self.root / COVER_CACHE).parent.mkdir(parents=True, exist_ok=True)
+            payload = {"version": _COVER_VERSION, "entries": self.digests}
+            atomic_write(self.root / COVER_CACHE, json.dumps(payload, sort_keys=True))
+        except OSError:
+            pass
 
 
 def _tag_one(
@@ -164,26 +232,19 @@ def _tag_one(
     entry: EpisodeEntry,
     media: Media,
     probed: Probed,
-    covers: dict[Path, tuple[bytes, str]],
+    covers: Covers,
     dry_run: bool,
 ) -> TagResult:
     if media.file is None:
-        return TagResult(PurePosixPath(str(media.url)), Outcome.SKIPPED, "external media")
-    shown = entry.shown(media.file)
+        return TagResult(str(media.url), Outcome.SKIPPED, "external media")
+    shown = str(entry.shown(media.file))
     if entry.episode.status is Status.DRAFT:
         return TagResult(shown, Outcome.SKIPPED, "draft episode")
     path = entry.file(media.file)
     info = probed.media[path]
-    art = (
-        entry.file(entry.episode.image)
-        if entry.episode.image
-        else show.entry.folder / (show.show.artwork)
-    )
-    if art not in covers:
-        data = cover_image(art)
-        covers[art] = (data, hashlib.sha256(data).hexdigest())
-    cover, cover_digest = covers[art]
-    wanted = desired_fields(show, entry, media, info, cover_digest)
+    image = entry.episode.image
+    art = entry.file(image) if image else show.entry.folder / show.show.artwork
+    wanted = desired_fields(show, entry, media, info, covers.digest(art))
     # without ffmpeg, MP4 chapters are not ours to write, so not ours to compare
     leave_out = ("chapters",) if info.container == "mp4" and tags.ffmpeg() is None else ()
     if info.tags is not None:  # the probe read the tags: no need to open the file again
@@ -196,7 +257,7 @@ def _tag_one(
     detail = ", ".join(changes)
     if dry_run:
         return TagResult(shown, Outcome.WOULD_TAG, detail)
-    write_tags(path, wanted, cover, info)
+    write_tags(path, wanted, covers.image(art), info)
     return TagResult(shown, Outcome.TAGGED, detail)
 
 
