@@ -56,7 +56,7 @@ class MediaInfo:
     height: int | None = None
     # digests of the fo-cast tags inside (media/tags.py TagFields.digests), None when the
     # file carries no fo-cast GUID tag: validate compares them with the manifest cheaply
-    tags: dict[str, str] | None = None
+    tags: str | None = None
 
 
 def probe_media(path: Path) -> MediaInfo:
@@ -191,7 +191,7 @@ def _probe_mp4(fileobj: BinaryIO, size: int, suffix: str) -> MediaInfo:
     )
 
 
-def _digests(found: TagFields) -> dict[str, str] | None:
+def _digests(found: TagFields) -> str | None:
     return found.digests() if found.guid else None
 
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from fo_cast.catalogue.models import Media, Status
 from fo_cast.media import tags
 from fo_cast.media.tags import (
-    ALL,
     COVER_QUALITY,
     COVER_SIZE,
+    DIGEST_SIZE,
     TOC_TITLE,
     ChapterMark,
     TagFields,
@@ -298,13 +298,13 @@ def _stale(
     entry: EpisodeEntry,
     media: Media,
     info: MediaInfo,
-    found: dict[str, str],
+    found: str,
     has_ffmpeg: bool,
 ) -> list[str]:
     """Returns the fields (but the cover) whose tags differ from what the manifest says."""
     wanted = desired_fields(show, entry, media, info, None)
     mp4_chapters = info.container == "mp4" and not has_ffmpeg  # not written: not compared
-    if not mp4_chapters and found.get(ALL) == wanted.overall():
+    if not mp4_chapters and found[:DIGEST_SIZE] == wanted.overall():
         return []  # the common case, with one digest
     leave_out = ("cover", "chapters") if mp4_chapters else ("cover",)
     return differing(found, wanted.digests(), leave_out)

@@ -106,18 +106,13 @@ class TagFields(NamedTuple):
     cover: str | None = None  # sha256 of the embedded image
     version: str | None = None  # "2.3" for an ID3 v2.3 tag; None for MP4
 
-    def digests(self) -> dict[str, str]:
-        """Returns a short digest of every field, by the name messages use, and under ALL
-        one of every field but the cover (what validate compares first)."""
-        out: dict[str, str] = {}
-        for (_, name), value in zip(_DIGESTED, self, strict=True):
-            part = _digest(repr(value))
-            out[name] = out[name] + part if name in out else part
-        out[ALL] = self.overall()
-        return out
+    def digests(self) -> str:
+        """Returns the digest of every field but the cover, then one of each field in order:
+        DIGEST_SIZE hex characters each (one short string keeps the probe cache small)."""
+        return self.overall() + "".join(_digest(repr(value)) for value in self)
 
     def overall(self) -> str:
-        """Returns the digest of every field but the cover."""
+        """Returns the digest of every field but the cover (what validate compares first)."""
         return _digest(repr(self[:_COVER] + self[_COVER + 1 :]))
 
     def differences(self, other: TagFields) -> list[str]:
@@ -130,10 +125,10 @@ class TagFields(NamedTuple):
 
 
 def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=DIGEST_SIZE // 2).hexdigest()
 
 
-ALL = "all"
+DIGEST_SIZE = 12  # hex characters
 _FIELD_NAMES = {
     "comment": "summary",
     "feed_url": "feed URL",
@@ -146,15 +141,17 @@ _DIGESTED = [(name, _FIELD_NAMES.get(name, name)) for name in TagFields._fields]
 _COVER = TagFields._fields.index("cover")
 
 
-def differing(
-    current: dict[str, str], desired: dict[str, str], leave_out: tuple[str, ...] = ()
-) -> list[str]:
-    """Returns the names of the fields whose digests differ (both from TagFields.digests)."""
-    return [
-        name
-        for name, value in desired.items()
-        if name not in leave_out and name != ALL and current.get(name) != value
-    ]
+def differing(found: str, wanted: str, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """Returns the names of the fields whose digests differ (both from TagFields.digests),
+    in field order; a digest of another length (another version) differs everywhere."""
+    names: list[str] = []
+    for index, (_, name) in enumerate(_DIGESTED):
+        at = DIGEST_SIZE * (index + 1)
+        mine, theirs = found[at : at + DIGEST_SIZE], wanted[at : at + DIGEST_SIZE]
+        changed = mine != theirs or len(found) != len(wanted)
+        if changed and name not in leave_out and name not in names:
+            names.append(name)
+    return names
 
 
 # Reading
