@@ -16,6 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from fo_cast.cli import app
+from fo_cast.media import probe as probe_module
 from fo_cast.media import tagging
 from fo_cast.media import tags as tags_module
 from fo_cast.media.probe import probe_chapters, probe_media
@@ -400,3 +401,20 @@ def test_the_cover_follows_the_episode_image_then_the_show_artwork(
     assert len(changed) == 12 and all(line.endswith("(cover)") for line in changed[:-1])
     assert all(line.startswith("episodes/exclusive/") for line in changed[:-1])
     assert EPISODE not in " ".join(changed)
+
+
+def test_validate_after_tagging_opens_no_mp3(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    invoke("tag", sample)
+    opened: list[str] = []
+    original = probe_module.probe_media
+
+    def probe(path: Path) -> object:
+        opened.append(path.name)
+        return original(path)
+
+    monkeypatch.setattr(probe_module, "probe_media", probe)
+    assert invoke("validate", sample, "--strict").exit_code == 0
+    assert sorted(set(opened)) == ["video.mp4"]  # ffmpeg remuxed those: probed once more
+    opened.clear()
+    assert invoke("validate", sample, "--strict").exit_code == 0
+    assert opened == []

@@ -13,7 +13,7 @@ from stat import S_ISREG
 
 from fo_cast.catalogue.models import Media
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
-from fo_cast.media.probe import ProbeCache, Probed, ProbeError, probe_image
+from fo_cast.media.probe import ProbeCache, Probed, ProbeError, cache_key, probe_image
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import MEDIA_TYPES
 from fo_cast.state import PROBE_CACHE
@@ -221,7 +221,7 @@ def _check_media(
             line,
         )
         return
-    key = str(path)[len(str(catalogue.root)) + 1 :]  # relative to the catalogue: the cache key
+    key = cache_key(catalogue.root, path)
     try:
         info = cache.probe(path, key, stat)
     except ProbeError as exc:

@@ -357,6 +357,11 @@ def _video_size(fileobj: BinaryIO, atoms: Atoms) -> tuple[int | None, int | None
     return None, None
 
 
+def cache_key(root: Path, path: Path) -> str:
+    """Returns the probe cache's key for a file of the catalogue: its path relative to root."""
+    return str(path)[len(str(root)) + 1 :]
+
+
 class ProbeCache:
     """Probe results by path, remembered with the file's size and mtime."""
 
@@ -398,6 +403,14 @@ class ProbeCache:
             raise
         record["info"] = asdict(info)
         return info
+
+    def remember(self, path: Path, key: str, info: MediaInfo) -> None:
+        """Records what a file that fo-cast has just written holds, so it is not probed again."""
+        stat = path.stat()
+        self.entries[key] = {
+            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "info": asdict(info)
+        }  # fmt: skip
+        self.dirty = True
 
     def save(self) -> None:
         """Writes the cache atomically; a cache that cannot be written is only slower."""

@@ -12,13 +12,14 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fo_cast.catalogue.models import Media, Status
 from fo_cast.media import tags
+from fo_cast.media.probe import ProbeCache, cache_key
 from fo_cast.media.tags import (
     COVER_QUALITY,
     COVER_SIZE,
@@ -32,7 +33,7 @@ from fo_cast.media.tags import (
     write_tags,
 )
 from fo_cast.problems import Problem, Report, Severity
-from fo_cast.state import COVER_CACHE, atomic_write
+from fo_cast.state import COVER_CACHE, PROBE_CACHE, atomic_write
 
 if TYPE_CHECKING:
     from fo_cast.build import Checked
@@ -157,13 +158,31 @@ def tag_catalogue(checked: Checked, dry_run: bool = False) -> TagRun:
     run = TagRun(checked.report, [])
     if checked.report.errors or checked.site is None:
         return run
-    covers = Covers(checked.catalogue.root)
+    root = checked.catalogue.root
+    covers = Covers(root)
+    probes = ProbeCache(root / PROBE_CACHE)
     for show in checked.site.shows:
         for entry in show.entry.episodes:
             for media in entry.episode.media:
-                run.results.append(_tag_one(show, entry, media, checked.probed, covers, dry_run))
+                result = _tag_one(show, entry, media, checked.probed, covers, dry_run)
+                run.results.append(result)
+                if result.outcome is Outcome.TAGGED and media.file is not None:
+                    _remember(probes, root, entry.file(media.file), checked.probed)
     covers.save()
+    probes.save()
     return run
+
+
+def _remember(probes: ProbeCache, root: Path, path: Path, probed: Probed) -> None:
+    """Records the tagged MP3's facts in the probe cache, so the next validate stays warm:
+    its audio frames are the ones probed, only its size and tags are new. (An MP4 that
+    ffmpeg remuxed is probed again.)"""
+    info = probed.media[path]
+    if info.container != "mp3":
+        return
+    found = read_fields(path, info.duration)
+    tagged = replace(info, size=path.stat().st_size, tags=found.digests() if found.guid else None)
+    probes.remember(path, cache_key(root, path), tagged)
 
 
 class Covers:
