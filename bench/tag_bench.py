@@ -61,10 +61,8 @@ def run_tag_bench(work: Path, line: Callable[..., None]) -> None:
     _run("validate", root)  # the probe cache, as a producer has it before tagging
     cold = _run("tag", root)
     line("fo-cast tag, cold (every file tagged)", cold, f"{cold['tagged']} tagged")
-    again = _run("tag", root)  # the probe cache re-reads the 1,000 files tagged just now
-    line("fo-cast tag again, first run after tagging", again, f"{again['unchanged']} unchanged")
-    again = _run("tag", root)
-    line("fo-cast tag, nothing changed (cache warm)", again, f"{again['unchanged']} unchanged")
+    again = _run("tag", root)  # tag recorded what it wrote in the probe cache: no re-probe
+    line("fo-cast tag, nothing changed", again, f"{again['unchanged']} unchanged")
     warm = _run("validate", root)
     line("validate, warm, after tagging (tags compared)", warm, f"{warm['warnings']} warnings")
 

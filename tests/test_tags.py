@@ -418,3 +418,17 @@ def test_validate_after_tagging_opens_no_mp3(sample: Path, monkeypatch: pytest.M
     opened.clear()
     assert invoke("validate", sample, "--strict").exit_code == 0
     assert opened == []
+
+
+def test_external_media_are_skipped(sample: Path) -> None:
+    manifest = sample / "exclusive/2024-08-18-middle-east-boiling-hot/episode.yaml"
+    edit(
+        manifest,
+        "  - file: audio.mp3\n",
+        "  - url: https://cdn.example.com/boiling.mp3\n    length: 1234\n"
+        "    type: audio/mpeg\n    duration: 60\n",
+    )
+    result = invoke("tag", sample)
+    assert result.exit_code == 0, result.output
+    assert "https://cdn.example.com/boiling.mp3: skipped (external media)" in result.stdout
+    assert result.stdout.splitlines()[-1] == "21 files tagged, 0 unchanged, 3 skipped."
