@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -17,7 +17,7 @@ from fo_cast.catalogue import scaffold
 from fo_cast.catalogue.listing import episode_rows
 from fo_cast.catalogue.models import Status
 from fo_cast.errors import FoCastError, UsageError
-from fo_cast.media.probe import ProbeError, probe_chapters, probe_media
+from fo_cast.media.remote import probe_all
 from fo_cast.outputs import Stage
 from fo_cast.problems import Report
 from fo_cast.rules import check_base_url
@@ -91,7 +91,10 @@ def validate(
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
 ) -> None:
-    """Check manifests, companions, artwork and media; write nothing.
+    """Check manifests, companions, artwork and media; write only fo-cast's caches.
+
+    Nothing of the catalogue changes: validate writes only its caches (parsed manifests,
+    probed media) into CATALOGUE/.fo-cast/, so the next run opens nothing that is unchanged.
 
     Example: fo-cast validate episodes --strict
     """
@@ -136,42 +139,44 @@ def list_episodes(
         typer.echo(f"{checked.report.summary()} Run `fo-cast validate` for details.", err=True)
 
 
+class ProbeFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    YAML = "yaml"
+
+
 @app.command()
 def probe(
-    files: Annotated[list[Path], typer.Argument(help="Media files to probe.")],
-    fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
+    targets: Annotated[list[str], typer.Argument(help="Media files or http(s) URLs.")],
+    fmt: Annotated[
+        ProbeFormat, typer.Option("--format", help="text, json, or yaml: media entries to paste.")
+    ] = ProbeFormat.TEXT,
 ) -> None:
-    """Print what fo-cast reads from media files (duration, size, type, codec, chapters).
+    """Print what fo-cast reads from media files or URLs (duration, size, type, codec; the
+    chapters inside a file).
+
+    A URL is read over HTTP: a HEAD, then byte ranges (the start, the moov box of an MP4).
+    --format yaml prints `media:` entries for episode.yaml, with a URL's length, type and
+    duration filled in: fo-cast probe https://cdn.example.com/ep-12.mp3 --format yaml
 
     Example: fo-cast probe episodes/talks/*/audio.mp3
     """
-    failed = False
-    results: list[dict[str, Any]] = []
-    for path in files:
-        try:
-            info = probe_media(path)
-            chapters = probe_chapters(path)
-        except ProbeError as exc:
-            failed = True
-            results.append({"file": str(path), "error": str(exc)})
-            continue
-        facts = {k: v for k, v in info.__dict__.items() if k != "tags"}
-        marks = [{"start": c.start / 1000, "end": c.end / 1000, "title": c.title} for c in chapters]
-        results.append({"file": str(path), **facts, "chapters": marks})
-    if fmt is Format.JSON:
-        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
-    else:
-        for result in results:
-            if "error" in result:
-                typer.echo(f"{result['file']}: {result['error']}", err=True)
-                continue
-            line = ", ".join(
-                f"{k}={v}" for k, v in result.items() if k not in ("file", "chapters") and v
-            )
-            typer.echo(f"{result['file']}: {line}")
-            for mark in result["chapters"]:
+    rows = probe_all(targets)
+    if fmt is ProbeFormat.JSON:
+        typer.echo(json.dumps(rows, indent=2))
+    elif fmt is ProbeFormat.YAML:
+        typer.echo(scaffold.media_entries(rows), nl=False)
+    for row in rows:
+        name = row.get("url") or row["file"]
+        if "error" in row:
+            typer.echo(f"{name}: {row['error']}", err=True)
+        elif fmt is ProbeFormat.TEXT:
+            shown = ("file", "url", "chapters")
+            facts = ", ".join(f"{k}={v}" for k, v in row.items() if k not in shown and v)
+            typer.echo(f"{name}: {facts}")
+            for mark in row.get("chapters", []):
                 typer.echo(f"  chapter {format_clock(mark['start'])} {mark['title']}")
-    if failed:
+    if any("error" in row for row in rows):
         raise typer.Exit(ExitCode.PROBLEMS)
 
 
