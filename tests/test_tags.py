@@ -432,3 +432,24 @@ def test_external_media_are_skipped(sample: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "https://cdn.example.com/boiling.mp3: skipped (external media)" in result.stdout
     assert result.stdout.splitlines()[-1] == "21 files tagged, 0 unchanged, 3 skipped."
+
+
+def test_media_in_the_media_folder_are_tagged_where_they_are(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FO_CAST_MEDIA", raising=False)
+    nas = tmp_path / "nas" / "talks/2024-08-04-middle-east-part-1"
+    nas.mkdir(parents=True)
+    shutil.move(sample / "talks/2024-08-04-middle-east-part-1/audio.mp3", nas / "audio.mp3")
+    settings = sample / "fo-cast.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + '\n[media]\nfolder = "nas"\n', encoding="utf-8"
+    )
+    result = invoke("tag", sample)
+    assert result.exit_code == 0, result.output
+    assert "episodes/talks/2024-08-04-middle-east-part-1/audio.mp3: tagged (" in result.stdout
+    assert ID3(nas / "audio.mp3")["TGID"].text[0]
+    assert not (sample / "talks/2024-08-04-middle-east-part-1/audio.mp3").exists()
+    assert invoke("tag", sample).stdout.splitlines()[-1] == (
+        "0 files tagged, 22 unchanged, 2 skipped."
+    )

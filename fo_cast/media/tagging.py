@@ -167,7 +167,7 @@ def tag_catalogue(checked: Checked, dry_run: bool = False) -> TagRun:
                 result = _tag_one(show, entry, media, checked.probed, covers, dry_run)
                 run.results.append(result)
                 if result.outcome is Outcome.TAGGED and media.file is not None:
-                    _remember(probes, root, entry.file(media.file), checked.probed)
+                    _remember(probes, root, entry.media_file(media.file), checked.probed)
     covers.save()
     probes.save()
     return run
@@ -259,7 +259,7 @@ def _tag_one(
     shown = str(entry.shown(media.file))
     if entry.episode.status is Status.DRAFT:
         return TagResult(shown, Outcome.SKIPPED, "draft episode")
-    path = entry.file(media.file)
+    path = entry.media_file(media.file)
     info = probed.media[path]
     image = entry.episode.image
     art = entry.file(image) if image else show.entry.folder / show.show.artwork
@@ -294,7 +294,7 @@ def check_tags(site_shows: list[ShowView], probed: Probed) -> list[Problem]:
     for show in site_shows:
         for entry in _episodes(show):
             for index, media in enumerate(entry.episode.media):
-                info = probed.media.get(entry.file(media.file)) if media.file else None
+                info = probed.media.get(entry.media_file(media.file)) if media.file else None
                 if info is None or info.tags is None:
                     continue
                 names = _stale(show, entry, media, info, info.tags, has_ffmpeg)
