@@ -161,15 +161,17 @@ def tag_catalogue(checked: Checked, dry_run: bool = False) -> TagRun:
     root = checked.catalogue.root
     covers = Covers(root)
     probes = ProbeCache(root / PROBE_CACHE)
-    for show in checked.site.shows:
-        for entry in show.entry.episodes:
-            for media in entry.episode.media:
-                result = _tag_one(show, entry, media, checked.probed, covers, dry_run)
-                run.results.append(result)
-                if result.outcome is Outcome.TAGGED and media.file is not None:
-                    _remember(probes, root, entry.media_file(media.file), checked.probed)
-    covers.save()
-    probes.save()
+    try:
+        for show in checked.site.shows:
+            for entry in show.entry.episodes:
+                for media in entry.episode.media:
+                    result = _tag_one(show, entry, media, checked.probed, covers, dry_run)
+                    run.results.append(result)
+                    if result.outcome is Outcome.TAGGED and media.file is not None:
+                        _remember(probes, root, entry.media_file(media.file), checked.probed)
+    finally:  # a full disk halfway: what was tagged stays known
+        covers.save()
+        probes.save()
     return run
 
 
