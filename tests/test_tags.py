@@ -453,3 +453,36 @@ def test_media_in_the_media_folder_are_tagged_where_they_are(
     assert invoke("tag", sample).stdout.splitlines()[-1] == (
         "0 files tagged, 22 unchanged, 2 skipped."
     )
+
+
+def test_an_m4a_keeps_its_brand_and_gets_atoms_and_chapters(sample: Path, media: Path) -> None:
+    folder = sample / "talks/2024-08-16-scotus-40-year-rules"
+    (folder / "audio.mp3").unlink()
+    shutil.copyfile(media / "speech.m4a", folder / "audio.m4a")
+    edit(
+        folder / "episode.yaml",
+        "  - file: audio.mp3\n",
+        "  - file: audio.m4a\n",
+    )
+    text = (folder / "episode.yaml").read_text(encoding="utf-8")
+    (folder / "episode.yaml").write_text(
+        text + 'chapters:\n  - {start: "0:00", title: One}\n  - {start: "0:01", title: Two}\n',
+        encoding="utf-8",
+    )
+    before = audio_md5(folder / "audio.m4a")
+    result = invoke("tag", sample)
+    assert result.exit_code == 0, result.output
+    data = (folder / "audio.m4a").read_bytes()
+    assert data[8:12] == b"M4A "
+    audio = MP4(folder / "audio.m4a")
+    assert audio.tags is not None and audio.tags["©alb"] == ["FO° Talks"]
+    assert [(c.start, c.title) for c in audio.chapters or []] == [(0.0, "One"), (1.0, "Two")]
+    found = ffprobe(folder / "audio.m4a")
+    assert [(c["start_time"], c["end_time"], c["tags"]["title"]) for c in found["chapters"]] == [
+        ("0.000000", "1.000000", "One"), ("1.000000", "2.000000", "Two")
+    ]  # fmt: skip
+    assert audio_md5(folder / "audio.m4a") == before
+    assert invoke("tag", sample).stdout.splitlines()[-1] == (
+        "0 files tagged, 22 unchanged, 2 skipped."
+    )
+    assert (folder / "audio.m4a").read_bytes() == data

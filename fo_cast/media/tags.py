@@ -259,8 +259,8 @@ def read_fields(path: Path, duration: float) -> TagFields:
 
 
 def cover_image(path: Path) -> bytes:
-    """Returns the artwork as a square-fitted JPEG of at most COVER_SIZE px (same bytes for
-    the same file: Pillow's encoder is deterministic)."""
+    """Returns the artwork as an RGB JPEG at most COVER_SIZE px on its longer side (the same
+    bytes for the same file: Pillow's encoder is deterministic)."""
     from PIL import Image
 
     with Image.open(path) as image:
@@ -318,7 +318,7 @@ def id3_frames(wanted: TagFields, cover: bytes | None) -> Iterator[Any]:
     if wanted.comment is not None:
         yield COMM(lang="eng", desc="", **_encoded(wanted.comment))
     if wanted.guid is not None:
-        yield TGID(encoding=Encoding.LATIN1, text=[wanted.guid])
+        yield TGID(**_encoded(wanted.guid))  # any text may be a GUID (imported feeds)
     if wanted.feed_url is not None:
         yield WFED(url=wanted.feed_url)
     if wanted.podcast:
@@ -412,6 +412,10 @@ def _write_mp4(path: Path, wanted: TagFields, cover: bytes | None) -> None:
     audio.save(padding=lambda _info: PADDING)
 
 
+# ffmpeg's muxer for each name, so the file keeps its brand (an .m4a stays 'M4A ')
+_MUXERS = {".m4a": "ipod", ".mov": "mov"}
+
+
 def ffmpeg() -> str | None:
     """Returns the path of ffmpeg, which writes MP4 chapters, or None when not installed."""
     return shutil.which("ffmpeg")
@@ -435,7 +439,7 @@ def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, info: MediaInfo) -> None
             "-map", "0:a", "-map", "0:V?", "-map", "0:s?", "-map_metadata", "0",
             "-map_chapters", "1" if wanted.chapters else "-1",
             "-codec", "copy", "-fflags", "+bitexact", "-movflags", "+faststart",
-            "-f", "mp4", str(tmp),
+            "-f", _MUXERS.get(path.suffix.lower(), "mp4"), str(tmp),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
