@@ -37,6 +37,8 @@ def _step(name: str, root: str) -> dict[str, object]:
         report = fo_cast.validate(root)
         result = {"errors": len(report.errors), "warnings": len(report.warnings)}
     result["seconds"] = round(time.perf_counter() - start, 3)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 3)  # the shared machine
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
 
@@ -60,11 +62,15 @@ def run_tag_bench(work: Path, line: Callable[..., None]) -> None:
     print(f"tag, {EPISODES} MP3s ({total / 2**20:.1f} MiB), chapters and a 1400 px cover each")
     _run("validate", root)  # the probe cache, as a producer has it before tagging
     cold = _run("tag", root)
-    line("fo-cast tag, cold (every file tagged)", cold, f"{cold['tagged']} tagged")
+    line("fo-cast tag, cold (every file tagged)", cold, _facts(cold, "tagged"))
     again = _run("tag", root)  # tag recorded what it wrote in the probe cache: no re-probe
-    line("fo-cast tag, nothing changed", again, f"{again['unchanged']} unchanged")
+    line("fo-cast tag, nothing changed", again, _facts(again, "unchanged"))
     warm = _run("validate", root)
-    line("validate, warm, after tagging (tags compared)", warm, f"{warm['warnings']} warnings")
+    line("validate, warm, after tagging (tags compared)", warm, _facts(warm, "warnings"))
+
+
+def _facts(result: dict[str, float], count: str) -> str:
+    return f"{result['cpu_seconds']:.2f} s CPU, {result[count]:.0f} {count}"
 
 
 if __name__ == "__main__":
