@@ -205,6 +205,12 @@ def tag(
         f"{plural(run.count(done), 'file')} {done}, {run.count(Outcome.UNCHANGED)} unchanged, "
         f"{run.count(Outcome.SKIPPED)} skipped."
     )
+    if run.chapters_left_out:
+        typer.echo(
+            f"note: chapters not written into {plural(run.chapters_left_out, 'MP4 file')}: "
+            "mutagen cannot, and ffmpeg is not installed (apt-get install ffmpeg)",
+            err=True,
+        )
 
 
 @app.command()

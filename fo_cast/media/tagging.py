@@ -119,6 +119,7 @@ class TagResult:
     file: str  # as messages show it: episodes/talks/x/audio.mp3, or the URL of url media
     outcome: Outcome
     detail: str = ""  # the fields that changed, or why the file was skipped
+    chapters_left_out: bool = False  # an MP4 with chapters, and no ffmpeg to write them
 
     def __str__(self) -> str:
         return f"{self.file}: {self.outcome}" + (f" ({self.detail})" if self.detail else "")
@@ -133,6 +134,11 @@ class TagRun:
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def chapters_left_out(self) -> int:
+        """Returns how many MP4 files have chapters in their manifest that were not written."""
+        return sum(1 for r in self.results if r.chapters_left_out)
 
 
 def _episodes(show: ShowView) -> Iterator[EpisodeEntry]:
@@ -273,13 +279,14 @@ def _tag_one(
     else:
         current = read_fields(path, info.duration)
         changes = [c for c in wanted.differences(current) if c not in leave_out]
+    left_out = bool(leave_out and wanted.chapters)
     if not changes:
-        return TagResult(shown, Outcome.UNCHANGED)
+        return TagResult(shown, Outcome.UNCHANGED, chapters_left_out=left_out)
     detail = ", ".join(changes)
     if dry_run:
-        return TagResult(shown, Outcome.WOULD_TAG, detail)
+        return TagResult(shown, Outcome.WOULD_TAG, detail, left_out)
     write_tags(path, wanted, covers.image(art), info)
-    return TagResult(shown, Outcome.TAGGED, detail)
+    return TagResult(shown, Outcome.TAGGED, detail, left_out)
 
 
 # validate
