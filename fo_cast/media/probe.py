@@ -218,10 +218,11 @@ def _digests(found: TagFields) -> str | None:
     return found.digests() if found.guid else None
 
 
-def probe_chapters(path: Path) -> tuple[ChapterMark, ...]:
-    """Returns the chapters inside a media file: ID3 CHAP frames, an MP4 Nero 'chpl' box, or
-    (through ffprobe, when installed) a QuickTime chapter track. Raises ProbeError."""
-    info = probe_media(path)
+def probe_chapters(path: Path, info: MediaInfo | None = None) -> tuple[ChapterMark, ...]:
+    """Returns the chapters inside a media file (probed already as info, if given): ID3 CHAP
+    frames, an MP4 Nero 'chpl' box, or (through ffprobe, when installed) a QuickTime chapter
+    track. Raises ProbeError."""
+    info = info or probe_media(path)
     try:
         marks = read_fields(path, info.duration).chapters
     except TagError as exc:

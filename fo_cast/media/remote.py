@@ -276,10 +276,11 @@ def probe_all(targets: list[str]) -> list[dict[str, Any]]:
                 if remote.final_url != target:
                     facts["final_url"] = remote.final_url
             else:
-                facts = dict(probe_media(Path(target)).__dict__)
+                info = probe_media(Path(target))
+                facts = dict(info.__dict__)
                 facts["chapters"] = [
                     {"start": c.start / 1000, "end": c.end / 1000, "title": c.title}
-                    for c in probe_chapters(Path(target))
+                    for c in probe_chapters(Path(target), info)
                 ]
         except ProbeError as exc:
             rows.append({key: target, "error": str(exc)})
