@@ -56,7 +56,7 @@ test: $(VENV)/.installed-test browser-deps media-deps lint
 	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 # Everything but the tests that need a real server or the browser: seconds, for a quick loop.
-test-fast: $(VENV)/.installed-test
+test-fast: $(VENV)/.installed-test media-deps
 	$(BIN)/pytest -n 2 -m "not integration" $(PYTEST_ARGS)
 
 # awscli pins its own botocore, so the tools compared against live in a venv of their own.
