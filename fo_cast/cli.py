@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import json
+import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -22,11 +24,12 @@ from fo_cast.outputs import Stage
 from fo_cast.problems import Report
 from fo_cast.rules import check_base_url
 from fo_cast.tree import refuse_output, write_tree
-from fo_cast.units import format_clock, plural
+from fo_cast.units import format_clock, format_size, plural
 
 if TYPE_CHECKING:
     from fo_cast.publish.plan import Plan
     from fo_cast.publish.run import Summary
+    from fo_cast.publish.session import Session
     from fo_cast.storage import Storage
 
 
@@ -34,8 +37,9 @@ class ExitCode(enum.IntEnum):
     OK = 0
     PROBLEMS = 1  # the catalogue has errors (or warnings under --strict)
     USAGE = 2  # Typer's own code for bad options
-    PUBLISH_FAILED = 3
+    PUBLISH_FAILED = 3  # an upload failed, or the guard refused the plan
     ERROR = 4  # the environment: unreadable target, missing credentials, full disk
+    LOCKED = 5  # another publish holds the target (or took it over from this one)
 
 
 class Format(enum.StrEnum):
@@ -351,38 +355,75 @@ def publish(
         int | None,
         typer.Option(min=1, max=20, help="S3: tries per request, retries included [4]."),
     ] = None,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for another publish's lock.")
+    ] = 0,
+    break_lock: Annotated[
+        bool, typer.Option(help="Take over the target's lock if its lease has expired.")
+    ] = False,
+    lease: Annotated[float | None, typer.Option(min=1, hidden=True)] = None,
 ) -> None:
     """Validate, build and sync the tree to a target: media first, feeds last.
 
+    Holds the target's lock while it lists, plans and uploads; pings the directories
+    [notify] names once the feeds are out.
+
     Example: fo-cast publish episodes --to s3://podcasts/fo --dry-run
     """
+    from fo_cast.publish.lock import LockHeld
     from fo_cast.publish.session import PublishOptions, prepare_publish
 
     options = PublishOptions(
         to=to, endpoint_url=endpoint_url, base_url=base_url, max_deletes=max_deletes,
         prune=prune, force=force, allow_removal=tuple(allow_removal or ()), strict=strict,
-        read_timeout=timeout, max_attempts=tries, now=_now(now),
+        read_timeout=timeout, max_attempts=tries, now=_now(now), lock=not dry_run,
+        wait=wait, break_lock=break_lock, lease=lease,
     )  # fmt: skip
     try:
         session = prepare_publish(catalogue, options)
     except UsageError as exc:
         _fail(str(exc), ExitCode.USAGE)
+    except LockHeld as exc:
+        _fail(str(exc), ExitCode.LOCKED)
+    with session:
+        _publish_session(session, strict, dry_run, verbose, fmt)
+
+
+def _publish_session(
+    session: Session, strict: bool, dry_run: bool, verbose: bool, fmt: Format
+) -> None:
+    from fo_cast.publish.lock import LockLost
+
     _stop_on_problems(session.build.report, strict, "Nothing was published.")
-    plan, storage = session.plan, session.storage
+    plan, storage, text = session.plan, session.storage, fmt is Format.TEXT
     assert storage is not None
-    if dry_run or plan.refusals or (verbose and fmt is Format.TEXT):
+    if dry_run or plan.refusals or (verbose and text):
         _print_plan(plan, storage, fmt)
         if plan.refusals:
             typer.echo("Nothing was published.", err=True)
             raise typer.Exit(ExitCode.PUBLISH_FAILED)
         if dry_run:
+            pings, warnings = session.pings()
+            for line in [f"would notify {ping}" for ping in pings] + warnings:
+                typer.echo(line, err=not text)
             return
+    if session.lock is not None and session.lock.broken is not None:
+        typer.echo(f"took over the expired lock of {session.lock.broken.describe()}", err=True)
+    if session.lock is not None and text:
+        typer.echo(f"locked {storage.describe()} (lease {session.lock.lease:g} s)", err=True)
     try:
-        summary = _run_publish(plan, storage, quiet=fmt is Format.JSON)
+        summary = _run_publish(plan, storage, quiet=not text, check=session.check)
+    except LockLost as exc:
+        _fail(str(exc), ExitCode.LOCKED)
     except FoCastError as exc:
         _fail(str(exc), ExitCode.PUBLISH_FAILED)
+    session.close()  # the feeds and the record are out: the next publish may start
+    notices, warnings = session.notify()
+    for line in [str(n) for n in notices] + warnings:
+        typer.echo(line, err=True)
     if fmt is Format.JSON:
         payload = {"target": storage.describe(), "plan": plan.as_dict(), **summary.as_dict()}
+        payload["notifications"] = [n.as_dict() for n in notices]
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(f"Published to {storage.describe()}: {summary}")
@@ -397,7 +438,9 @@ def _print_plan(plan: Plan, storage: Storage, fmt: Format) -> None:
         typer.echo(text, err=text.startswith("refused:"))
 
 
-def _run_publish(plan: Plan, storage: Storage, quiet: bool) -> Summary:
+def _run_publish(
+    plan: Plan, storage: Storage, quiet: bool, check: Callable[[], None] | None = None
+) -> Summary:
     """Returns the summary after applying the plan, showing progress as it goes.
 
     A rich progress bar (bytes, rate, ETA) on a terminal; plain lines otherwise.
@@ -407,11 +450,14 @@ def _run_publish(plan: Plan, storage: Storage, quiet: bool) -> Summary:
     from fo_cast.publish.run import Deleted, Done, Failed, Sent, StageStarted, Uploaded, publish
 
     summary: Summary | None = None
-    events = publish(plan, storage)
+    events = publish(plan, storage, check=check)
     if quiet or not sys.stderr.isatty():
         with closing(events):
             for event in events:
-                if isinstance(event, Uploaded) and not quiet:
+                if isinstance(event, StageStarted) and not quiet:
+                    sent = f"{plural(event.uploads, 'upload')} ({format_size(event.bytes)})"
+                    typer.echo(f"{event.stage.name.lower()}: {sent}", err=True)
+                elif isinstance(event, Uploaded) and not quiet:
                     typer.echo(f"uploaded {event.key} ({event.reason})")
                 elif isinstance(event, Deleted) and not quiet:
                     typer.echo(f"deleted {event.key}")
@@ -522,6 +568,8 @@ def main() -> None:
     """Runs the app, turning fo-cast's own errors into one line and an exit code."""
     # Outside the Typer app a typer.Exit is just an exception (it would print a traceback),
     # so this wrapper leaves with sys.exit.
+    # A cancelled CI job gets SIGTERM: stop as on Ctrl-C, so the target's lock is released.
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         app()
     except KeyboardInterrupt:
@@ -533,6 +581,10 @@ def main() -> None:
             raise
         typer.echo(f"fo-cast: {_one_line(exc)}", err=True)
         sys.exit(ExitCode.ERROR)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _one_line(exc: BaseException) -> str:

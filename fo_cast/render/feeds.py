@@ -117,7 +117,9 @@ def _feed_items(path: str, episodes: list[EpisodeView], video: bool) -> list[Fee
         assert enclosure is not None
         guid = video_guid(episode.guid) if video else episode.guid
         manifest = str(episode.entry.manifest)
-        items.append(FeedItem(path, guid, enclosure.url, episode.title, manifest))
+        items.append(
+            FeedItem(path, guid, enclosure.url, episode.title, manifest, page_url=episode.url)
+        )
     return items
 
 
@@ -138,7 +140,7 @@ def _rss(
 ) -> bytes:
     """Returns the RSS feed of episodes, serialising only the items the cache lacks."""
     feed_url = show.video_feed_url if video and show.video_feed_url else show.feed_url
-    channel = channel_tags(show, feed_url, video)
+    channel = channel_tags(show, feed_url, video)._replace(hub=site.settings.notify.websub_hub)
     updated = newest(episodes, default=site.now)
     label = "rss/video" if video else "rss/audio"
     keys = [key(label, show.fingerprint, e.fingerprint) for e in episodes]
@@ -287,7 +289,7 @@ def item_tags(
 
 def _alternate(enclosure: Enclosure) -> AlternateTag:
     title = "Video" if enclosure.is_video else "Audio"
-    return AlternateTag(enclosure.type, enclosure.length, enclosure.url, title)
+    return AlternateTag(enclosure.type, enclosure.length, enclosure.feed_url, title)
 
 
 def cdata_safe(html: str) -> str:
@@ -313,7 +315,7 @@ def _item(
     if content:
         entry.content(cdata_safe(content), type="CDATA")
     entry.guid(guid, permalink=False)
-    entry.enclosure(enclosure.url, str(enclosure.length), enclosure.type)
+    entry.enclosure(enclosure.feed_url, str(enclosure.length), enclosure.type)
     entry.pubDate(episode.published)
     getattr(entry, EXT).set(item_tags(show, episode, video, hosts))
     return entry
@@ -383,7 +385,7 @@ def _json_item(episode: EpisodeView) -> dict[str, Any]:
         "date_published": episode.published.isoformat(),
         "attachments": [
             {
-                "url": e.url,
+                "url": e.feed_url,
                 "mime_type": e.type,
                 "size_in_bytes": e.length,
                 "duration_in_seconds": whole_seconds(e.duration),

@@ -17,6 +17,7 @@ The output tree (all URLs are base_url + path):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import mimetypes
@@ -44,6 +45,19 @@ def podcast_guid(feed_url: str) -> str:
     return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
 
 
+def with_prefix(url: str, prefix: str) -> str:
+    """Returns an enclosure URL behind an analytics prefix, as the prefix's service expects.
+
+    A prefix with a scheme takes the whole URL (OP3: https://op3.dev/e/https://host/a.mp3);
+    one without (Podtrac: dts.podtrac.com/redirect.mp3/) takes the URL without its scheme
+    and lends it its scheme (https://dts.podtrac.com/redirect.mp3/host/a.mp3).
+    """
+    if "://" in prefix:
+        return prefix + url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{prefix}{rest}"
+
+
 def video_guid(episode_guid: str) -> str:
     """Returns the item GUID of an episode in the video feed: the episode GUID + ':video'.
 
@@ -62,6 +76,11 @@ class Enclosure:
     type: str
     duration: float
     source: Path | None = None  # the catalogue file, for local media
+    feed_url: str = ""  # the URL feeds carry: url behind [feeds] enclosure_prefix, if set
+
+    def __post_init__(self) -> None:
+        if not self.feed_url:
+            object.__setattr__(self, "feed_url", self.url)
 
     @property
     def is_video(self) -> bool:
@@ -215,7 +234,10 @@ def _enclosure_facts(enclosure: Enclosure | None) -> tuple[object, ...] | None:
     """Returns what a reader sees of an enclosure (not where the catalogue keeps it)."""
     if enclosure is None:
         return None
-    return (enclosure.url, enclosure.path, enclosure.length, enclosure.type, enclosure.duration)
+    return (
+        enclosure.url, enclosure.feed_url, enclosure.path, enclosure.length, enclosure.type,
+        enclosure.duration,
+    )  # fmt: skip
 
 
 def _sidecar_facts(sidecar: Sidecar | None) -> tuple[str, str, str] | None:
@@ -283,6 +305,9 @@ def _resolve_episode(
     audio = video = None
     for media in episode.media:
         enclosure = _enclosure(url, path, entry, media, probed)
+        if site.settings.feeds.enclosure_prefix:
+            prefixed = with_prefix(enclosure.url, site.settings.feeds.enclosure_prefix)
+            enclosure = dataclasses.replace(enclosure, feed_url=prefixed)
         if enclosure.is_video:
             video = video or enclosure
         else:
