@@ -96,6 +96,10 @@ def main() -> None:
         bench_feeds(root, work)
         bench_pages(root, work)
         print()
+        from tag_bench import run_tag_bench
+
+        run_tag_bench(work, line)
+        print()
         from publish_bench import run_publish_bench
 
         run_publish_bench(work, step, line)

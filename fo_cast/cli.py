@@ -156,7 +156,8 @@ def probe(
         ProbeFormat, typer.Option("--format", help="text, json, or yaml: media entries to paste.")
     ] = ProbeFormat.TEXT,
 ) -> None:
-    """Print what fo-cast reads from media files or URLs (duration, size, type, codec).
+    """Print what fo-cast reads from media files or URLs (duration, size, type, codec; the
+    chapters inside a file).
 
     A URL is read over HTTP: a HEAD, then byte ranges (the start, the moov box of an MP4).
     --format yaml prints `media:` entries for episode.yaml, with a URL's length, type and
@@ -174,10 +175,46 @@ def probe(
         if "error" in row:
             typer.echo(f"{name}: {row['error']}", err=True)
         elif fmt is ProbeFormat.TEXT:
-            facts = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("file", "url") and v)
+            shown = ("file", "url", "chapters")
+            facts = ", ".join(f"{k}={v}" for k, v in row.items() if k not in shown and v)
             typer.echo(f"{name}: {facts}")
+            for mark in row.get("chapters", []):
+                typer.echo(f"  chapter {format_clock(mark['start'])} {mark['title']}")
     if any("error" in row for row in rows):
         raise typer.Exit(ExitCode.PROBLEMS)
+
+
+@app.command()
+def tag(
+    catalogue: CatalogueArg = Path("episodes"),
+    dry_run: Annotated[bool, typer.Option(help="List what would change; write nothing.")] = False,
+) -> None:
+    """Write title, show, date, summary, GUID, feed URL, cover and chapters into the media.
+
+    Every local MP3 (ID3 v2.3) and MP4/M4A (iTunes atoms) of a scheduled or published
+    episode; files whose tags already agree are not touched.
+
+    Example: fo-cast tag episodes --dry-run
+    """
+    from fo_cast.media.tagging import Outcome, tag_media
+
+    run = tag_media(catalogue, dry_run=dry_run)
+    if run.report.errors:
+        _stop_on_problems(run.report, False, "Nothing was tagged.")
+    for result in run.results:
+        if result.outcome is not Outcome.UNCHANGED:
+            typer.echo(str(result))
+    done = Outcome.WOULD_TAG if dry_run else Outcome.TAGGED
+    typer.echo(
+        f"{plural(run.count(done), 'file')} {done}, {run.count(Outcome.UNCHANGED)} unchanged, "
+        f"{run.count(Outcome.SKIPPED)} skipped."
+    )
+    if run.chapters_left_out:
+        typer.echo(
+            f"note: chapters not written into {plural(run.chapters_left_out, 'MP4 file')}: "
+            "mutagen cannot, and ffmpeg is not installed (apt-get install ffmpeg)",
+            err=True,
+        )
 
 
 @app.command()
@@ -558,6 +595,9 @@ def new_episode(
         typer.Option(help="Publication time, with timezone, e.g. 2024-07-23T15:00:00+00:00."),
     ] = None,
     catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    chapters_from: Annotated[
+        Path | None, typer.Option(help="Take the chapters from this media file's tags.")
+    ] = None,
 ) -> None:
     """Create a draft episode: folder named by date and slug, a new GUID, a companion stub.
 
@@ -566,7 +606,7 @@ def new_episode(
     if date is not None and date.tzinfo is None:
         _fail("--date needs a timezone, such as 2024-07-23T15:00:00+00:00", ExitCode.USAGE)
     try:
-        path = scaffold.new_episode(catalogue, show, title, date)
+        path = scaffold.new_episode(catalogue, show, title, date, chapters_from)
     except FoCastError as exc:
         _fail(str(exc), ExitCode.USAGE)
     typer.echo(f"wrote {path} and {path.parent / 'companion.md'}")

@@ -13,7 +13,7 @@ from stat import S_ISREG
 
 from fo_cast.catalogue.models import Media
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
-from fo_cast.media.probe import ProbeCache, Probed, ProbeError, probe_image
+from fo_cast.media.probe import ProbeCache, Probed, ProbeError, cache_key, probe_image
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import check_media_name, is_url
 from fo_cast.state import PROBE_CACHE
@@ -259,9 +259,7 @@ def _check_media(
     except ValueError as exc:
         report.add(entry.manifest, field_name, str(exc), line)
         return
-    # the cache key: relative to the catalogue, or the whole path of a file in the media folder
-    root = str(catalogue.root) + os.sep
-    key = str(path)[len(root) :] if str(path).startswith(root) else str(path)
+    key = cache_key(catalogue.root, path)
     try:
         info = cache.probe(path, key, stat)
     except ProbeError as exc:
