@@ -96,9 +96,17 @@ def main() -> None:
         bench_feeds(root, work)
         bench_pages(root, work)
         print()
+        from tag_bench import run_tag_bench
+
+        run_tag_bench(work, line)
+        print()
         from publish_bench import run_publish_bench
 
         run_publish_bench(work, step, line)
+        print()
+        from import_bench import run_import_bench
+
+        run_import_bench(work, line)
 
 
 if __name__ == "__main__":

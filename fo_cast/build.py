@@ -19,6 +19,7 @@ from fo_cast.catalogue.reader import Catalogue, load_catalogue
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
 from fo_cast.media.probe import Probed
+from fo_cast.media.tagging import check_tags
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
 from fo_cast.render import feeds, pages
@@ -58,6 +59,7 @@ def check(
         if not report.errors:
             site = resolve_site(catalogue, probed, base_url or catalogue.settings.base_url, clock)
             report.extend(lint_site(site))
+            report.extend(check_tags(site.shows, probed))
     return Checked(catalogue, probed, report, site, clock)
 
 
@@ -132,8 +134,8 @@ def files_of(site: Site) -> list[Output]:
     outputs = []
     for show in site.shows:
         art = show.artwork
-        assert art.source is not None
-        outputs.append(Output(art.path, art.type, Stage.ASSET, source=art.source))
+        if art.path is not None and art.source is not None:  # not served elsewhere
+            outputs.append(Output(art.path, art.type, Stage.ASSET, source=art.source))
         for episode in show.episodes:
             for enclosure in episode.enclosures:
                 if enclosure.path is not None and enclosure.source is not None:
@@ -144,7 +146,7 @@ def files_of(site: Site) -> list[Output]:
                         )
                     )  # fmt: skip
             for sidecar in (episode.transcript, episode.image):
-                if sidecar is not None and sidecar.source is not None:
+                if sidecar is not None and sidecar.path and sidecar.source is not None:
                     outputs.append(
                         Output(sidecar.path, sidecar.type, Stage.ASSET, source=sidecar.source)
                     )

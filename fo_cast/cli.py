@@ -157,7 +157,8 @@ def probe(
         ProbeFormat, typer.Option("--format", help="text, json, or yaml: media entries to paste.")
     ] = ProbeFormat.TEXT,
 ) -> None:
-    """Print what fo-cast reads from media files or URLs (duration, size, type, codec).
+    """Print what fo-cast reads from media files or URLs (duration, size, type, codec; the
+    chapters inside a file).
 
     A URL is read over HTTP: a HEAD, then byte ranges (the start, the moov box of an MP4).
     --format yaml prints `media:` entries for episode.yaml, with a URL's length, type and
@@ -175,10 +176,46 @@ def probe(
         if "error" in row:
             typer.echo(f"{name}: {row['error']}", err=True)
         elif fmt is ProbeFormat.TEXT:
-            facts = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("file", "url") and v)
+            shown = ("file", "url", "chapters")
+            facts = ", ".join(f"{k}={v}" for k, v in row.items() if k not in shown and v)
             typer.echo(f"{name}: {facts}")
+            for mark in row.get("chapters", []):
+                typer.echo(f"  chapter {format_clock(mark['start'])} {mark['title']}")
     if any("error" in row for row in rows):
         raise typer.Exit(ExitCode.PROBLEMS)
+
+
+@app.command()
+def tag(
+    catalogue: CatalogueArg = Path("episodes"),
+    dry_run: Annotated[bool, typer.Option(help="List what would change; write nothing.")] = False,
+) -> None:
+    """Write title, show, date, summary, GUID, feed URL, cover and chapters into the media.
+
+    Every local MP3 (ID3 v2.3) and MP4/M4A (iTunes atoms) of a scheduled or published
+    episode; files whose tags already agree are not touched.
+
+    Example: fo-cast tag episodes --dry-run
+    """
+    from fo_cast.media.tagging import Outcome, tag_media
+
+    run = tag_media(catalogue, dry_run=dry_run)
+    if run.report.errors:
+        _stop_on_problems(run.report, False, "Nothing was tagged.")
+    for result in run.results:
+        if result.outcome is not Outcome.UNCHANGED:
+            typer.echo(str(result))
+    done = Outcome.WOULD_TAG if dry_run else Outcome.TAGGED
+    typer.echo(
+        f"{plural(run.count(done), 'file')} {done}, {run.count(Outcome.UNCHANGED)} unchanged, "
+        f"{run.count(Outcome.SKIPPED)} skipped."
+    )
+    if run.chapters_left_out:
+        typer.echo(
+            f"note: chapters not written into {plural(run.chapters_left_out, 'MP4 file')}: "
+            "mutagen cannot, and ffmpeg is not installed (apt-get install ffmpeg)",
+            err=True,
+        )
 
 
 @app.command()
@@ -497,6 +534,54 @@ def verify(
         raise typer.Exit(ExitCode.PUBLISH_FAILED)
 
 
+class MediaMode(enum.StrEnum):
+    URL = "url"
+    DOWNLOAD = "download"
+
+
+@app.command("import")
+def import_show(
+    source: Annotated[str, typer.Argument(help="The feed: a file or an http(s) URL.")],
+    show: Annotated[str, typer.Option(help="Slug of the show folder to write or add to.")],
+    catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    media: Annotated[
+        MediaMode, typer.Option(help="url: keep media at the source; download: fetch it.")
+    ] = MediaMode.URL,
+    i_own_this_feed: Annotated[
+        bool, typer.Option(help="Import a feed marked podcast:locked yes: it is yours.")
+    ] = False,
+) -> None:
+    """Import a podcast feed as a show, every GUID kept; a second run adds only new items.
+
+    Example: fo-cast import https://feeds.example.com/show.xml --show talks
+    """
+    from fo_cast.catalogue.importer import ImportOptions, import_feed
+
+    options = ImportOptions(
+        media=media.value, i_own_this_feed=i_own_this_feed, on_event=_print_download
+    )
+    try:
+        result = import_feed(source, catalogue, show, options)
+    except UsageError as exc:
+        _fail(str(exc), ExitCode.USAGE)
+    except FoCastError as exc:
+        _fail(str(exc), ExitCode.PROBLEMS)
+    for line in result.summary_lines():
+        typer.echo(line, err=True)
+    if result.report.problems:
+        _print_report(result.report, Format.TEXT, strict=False)
+    if result.report.failed():
+        raise typer.Exit(ExitCode.PROBLEMS)
+
+
+def _print_download(event: object) -> None:
+    kind, job = type(event).__name__, getattr(event, "job", None)
+    if kind == "Finished" and job is not None:
+        typer.echo(f"downloaded {job.target.name} ({job.url})", err=True)
+    elif kind == "Failed" and job is not None:
+        typer.echo(f"failed {job.url}: {getattr(event, 'reason', '')}", err=True)
+
+
 @new_app.command("show")
 def new_show(
     slug: Annotated[str, typer.Argument(help="URL name of the show: lowercase, dashes.")],
@@ -523,6 +608,9 @@ def new_episode(
         typer.Option(help="Publication time, with timezone, e.g. 2024-07-23T15:00:00+00:00."),
     ] = None,
     catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    chapters_from: Annotated[
+        Path | None, typer.Option(help="Take the chapters from this media file's tags.")
+    ] = None,
 ) -> None:
     """Create a draft episode: folder named by date and slug, a new GUID, a companion stub.
 
@@ -531,7 +619,7 @@ def new_episode(
     if date is not None and date.tzinfo is None:
         _fail("--date needs a timezone, such as 2024-07-23T15:00:00+00:00", ExitCode.USAGE)
     try:
-        path = scaffold.new_episode(catalogue, show, title, date)
+        path = scaffold.new_episode(catalogue, show, title, date, chapters_from)
     except FoCastError as exc:
         _fail(str(exc), ExitCode.USAGE)
     typer.echo(f"wrote {path} and {path.parent / 'companion.md'}")
