@@ -552,3 +552,21 @@ def test_episode_text_bytes_counts_what_the_generic_walk_counts(sample: Path) ->
     )  # fmt: skip
     for model in [*episodes, full]:
         assert episode_text_bytes(model) == _text_bytes(model) > 0
+
+
+@pytest.mark.parametrize(
+    ("notes", "markdown"),
+    [
+        ("<div>" * 3000 + "x <b>y</b>" + "</div>" * 3000, "x y\n"),
+        ("<ul><li>" * 3000 + "deep", "deep\n"),
+        ("<blockquote>" * 5000 + "q", "q\n"),
+        ("<p>Hello <em>world</em></p>", "Hello *world*\n"),  # ordinary notes: Markdown still
+    ],
+    ids=["divs", "lists", "quotes", "plain"],
+)
+def test_imported_show_notes_nested_thousands_deep_become_plain_text(
+    notes: str, markdown: str
+) -> None:
+    from fo_cast.catalogue.feedmap import companion_markdown
+
+    assert companion_markdown(notes) == markdown
