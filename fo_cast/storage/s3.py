@@ -33,6 +33,9 @@ from fo_cast.storage import (
 )
 
 HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
+# On an object fo-cast wrote but whose bytes it cannot vouch for (see _disown): still its
+# own, so a later --prune may delete it, and a re-run is no "first publish" into others' files.
+OWNER_METADATA = "fo-cast-written"
 # What S3 answers when a conditional write finds the object changed: 412, or 409 when two
 # conditional writes to one key race each other.
 _CHANGED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
@@ -360,7 +363,8 @@ class S3Storage:
         The server checks each part's CRC but not the whole, and the hash went into the
         metadata before the first part was read: the stored bytes (perhaps half old, half
         new) may not be what it claims. Without it, every later plan sends the file again,
-        even if the edit is undone. The object stays, since a published feed may point at it.
+        even if the edit is undone. The object stays, since a published feed may point at it,
+        marked as fo-cast's (OWNER_METADATA) without a hash.
         """
         key = self._key(output.path)
         self._client.copy_object(
@@ -368,6 +372,7 @@ class S3Storage:
             Key=key,
             CopySource={"Bucket": self.bucket, "Key": key},
             MetadataDirective="REPLACE",
+            Metadata={OWNER_METADATA: "unverified"},
             ContentType=output.content_type,
             CacheControl=cache_control,
         )
@@ -375,7 +380,8 @@ class S3Storage:
     def _head(self, key: str) -> RemoteObject:
         with self._errors(f"inspect {key}"):
             reply = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
-        content_hash = reply.get("Metadata", {}).get(HASH_METADATA)
+        metadata = reply.get("Metadata", {})
+        content_hash = metadata.get(HASH_METADATA)
         return RemoteObject(
             key,
             reply["ContentLength"],
@@ -383,7 +389,8 @@ class S3Storage:
             str(reply["ETag"]).strip('"'),
             reply.get("ContentType"),
             reply.get("CacheControl"),
-            ours=content_hash is not None,  # only fo-cast stores its sha256 in the metadata
+            # only fo-cast stores its sha256 (or its mark) in the metadata
+            ours=content_hash is not None or OWNER_METADATA in metadata,
         )
 
     def _load_index(self) -> dict[str, RemoteObject]:
@@ -448,4 +455,4 @@ class _Changed(Exception):
     """A conditional write or delete found the object changed; internal to S3Storage."""
 
 
-__all__ = ["HASH_METADATA", "S3Storage"]
+__all__ = ["HASH_METADATA", "OWNER_METADATA", "S3Storage"]
