@@ -13,19 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fo_cast.catalogue.checks import validate_catalogue
-from fo_cast.catalogue.reader import Catalogue, load_catalogue
+from fo_cast import snapshot
+from fo_cast.catalogue.status import Status
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
-from fo_cast.media.probe import Probed
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
-from fo_cast.render import feeds, pages
-from fo_cast.render.cache import RenderCache
-from fo_cast.render.lint import lint_feed_sizes, lint_site
-from fo_cast.render.site import Site, resolve_site
-from fo_cast.state import RENDER_CACHE
+from fo_cast.state import RENDER_CACHE, REPORT_CACHE
+
+# The stages are imported where they run: a validate or build with nothing changed since the
+# last run reuses its result (snapshot.py) and loads neither pydantic, mutagen nor jinja2.
+if TYPE_CHECKING:
+    from fo_cast.catalogue.reader import Catalogue
+    from fo_cast.media.probe import Probed
+    from fo_cast.render.site import Site
 
 
 @dataclass
@@ -50,6 +53,11 @@ def check(
     A catalogue without errors is also linted as the directories will see its feeds, with
     the episodes live at `now` (default: the current time).
     """
+    from fo_cast.catalogue.checks import validate_catalogue
+    from fo_cast.catalogue.reader import load_catalogue
+    from fo_cast.render.lint import lint_site
+    from fo_cast.render.site import resolve_site
+
     clock = now or datetime.now(UTC)
     with paused_gc():
         catalogue, report = load_catalogue(Path(root), use_cache=use_cache)
@@ -62,8 +70,44 @@ def check(
 
 
 def validate(root: Path | str, use_cache: bool = True) -> Report:
-    """Returns every problem in the catalogue at root (writes only fo-cast's caches)."""
-    return check(root, use_cache=use_cache).report
+    """Returns every problem in the catalogue at root (writes only fo-cast's caches).
+
+    With nothing changed since the last validate (see snapshot.py), that run's report is
+    the answer, and nothing is read but the catalogue's file listing.
+    """
+    if not use_cache:
+        return check(root, use_cache=False).report
+    clock = datetime.now(UTC)
+    taken = snapshot.take(root, "validate")
+    stored = Path(root) / REPORT_CACHE
+    stamp = snapshot.read_stamp(stored)
+    if stamp is not None and stamp.holds(taken, clock):
+        return stamp.report()
+    checked = check(root, now=clock)
+    if taken is not None and taken.settled and Path(root).is_dir():
+        snapshot.write_stamp(stored, stamp_of(checked, taken.key, exact_clock=False))
+    return checked.report
+
+
+def stamp_of(checked: Checked, key: str, exact_clock: bool) -> snapshot.Stamp:
+    """Returns the stamp for the result of checked under key, with the clocks it holds for.
+
+    exact_clock: the result takes the clock itself (a feed without live episodes is dated
+    by it), so it holds for that moment only.
+    """
+    stamp = snapshot.Stamp(key, problems=list(checked.report.problems))
+    if checked.site is None:  # with errors nothing is resolved: the clock decided nothing
+        return stamp
+    dates = [
+        e.episode.published
+        for show in checked.catalogue.shows
+        for e in show.episodes
+        if e.episode.published is not None and e.episode.status is not Status.DRAFT
+    ]
+    stamp.since, stamp.until = snapshot.clock_window(dates, checked.now)
+    if exact_clock and any(not show.episodes for show in checked.site.shows):
+        stamp.moment = checked.now
+    return stamp
 
 
 def build_catalogue(
@@ -76,6 +120,49 @@ def build_catalogue(
     and holds no outputs when the report failed."""
     checked = check(root, now=now, base_url=base_url)
     return checked, build(checked, strict=strict)
+
+
+@dataclass
+class Built:
+    """What build_tree() did: the report, and how many files and feeds the tree holds."""
+
+    report: Report
+    files: int = 0
+    feeds: int = 0
+    reused: bool = False  # nothing changed since the tree was built: nothing read or written
+
+
+def build_tree(
+    root: Path | str,
+    out: Path | str,
+    now: datetime | None = None,
+    base_url: str | None = None,
+    strict: bool = False,
+) -> Built:
+    """Returns what building the catalogue at root into the folder out did.
+
+    Nothing is written when the report failed. When nothing changed since the build that out
+    holds (the catalogue's snapshot, the options, the live episodes, and every file of the
+    tree as that build wrote it), nothing is read, rendered or written either.
+    """
+    from fo_cast.tree import read_stamp, write_tree
+
+    clock = now or datetime.now(UTC)
+    taken = snapshot.take(root, "build", base_url or "", str(strict))
+    stamp = read_stamp(Path(out))
+    if stamp is not None and stamp.holds(taken, clock):
+        extra = stamp.extra
+        return Built(stamp.report(), int(extra["files"]), int(extra["feeds"]), reused=True)
+    checked, result = build_catalogue(root, now=clock, base_url=base_url, strict=strict)
+    if result.report.failed(strict=strict):
+        return Built(result.report)
+    feeds = sum(1 for o in result.outputs if o.stage is Stage.FEED)
+    new = None
+    if taken is not None and taken.settled:
+        new = stamp_of(checked, taken.key, exact_clock=True)
+        new.extra = {"files": len(result.outputs), "feeds": feeds}
+    write_tree(result, Path(out), catalogue=Path(root), stamp=new)
+    return Built(result.report, len(result.outputs), feeds)
 
 
 def build(
@@ -107,6 +194,10 @@ def _render(
     with_feeds: bool,
     with_pages: bool,
 ) -> None:
+    from fo_cast.render import feeds, pages
+    from fo_cast.render.cache import RenderCache
+    from fo_cast.render.lint import lint_feed_sizes
+
     report = result.report
     result.outputs.extend(files_of(site))
     if with_feeds:

@@ -18,6 +18,7 @@ from pathlib import Path
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
 from fo_cast.outputs import Build, Output
+from fo_cast.snapshot import Stamp
 from fo_cast.state import TREE_RECORD, atomic_write
 
 TREE_VERSION = 2
@@ -62,7 +63,9 @@ def refuse_output(catalogue: Path, out: Path) -> str | None:
     return None
 
 
-def write_tree(result: Build, out: Path, catalogue: Path | None = None) -> None:
+def write_tree(
+    result: Build, out: Path, catalogue: Path | None = None, stamp: Stamp | None = None
+) -> None:
     """Writes the build into out, changing only the files that differ from what is there.
 
     Media and artwork enter as hard links (a copy only across file systems), so a 2 GB video
@@ -72,7 +75,8 @@ def write_tree(result: Build, out: Path, catalogue: Path | None = None) -> None:
     then pages, then feeds) with the replaced files kept until the end, so a failure puts the
     previous tree back. Without a record (a first build) the whole tree is written aside and
     swapped in with one rename. With `catalogue`, an out that refuse_output() refuses raises
-    FoCastError before anything is written.
+    FoCastError before anything is written. The record keeps `stamp` (see read_stamp()), or
+    drops the one an earlier build left.
     """
     if catalogue is not None and (refusal := refuse_output(catalogue, out)):
         raise FoCastError(f"{out} {refusal}")
@@ -81,13 +85,14 @@ def write_tree(result: Build, out: Path, catalogue: Path | None = None) -> None:
     _clear_leftovers(out)
     with paused_gc():
         record = _read_record(out)
+        stamped = None if stamp is None else stamp.as_dict()
         if record is None:
-            _write_whole(result, out)
+            _write_whole(result, out, stamped)
             return
         try:
-            _update(result, out, record)
+            _update(result, out, record, stamped)
         except OSError:
-            _write_whole(result, out)  # the tree is back as it was; write it anew
+            _write_whole(result, out, stamped)  # the tree is back as it was; write it anew
 
 
 def _clear_leftovers(out: Path) -> None:
@@ -99,7 +104,7 @@ def _clear_leftovers(out: Path) -> None:
                 shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _write_whole(result: Build, out: Path) -> None:
+def _write_whole(result: Build, out: Path, stamp: dict[str, object] | None) -> None:
     """Writes the whole build aside, then puts it in out's place in one rename."""
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
@@ -113,14 +118,16 @@ def _write_whole(result: Build, out: Path) -> None:
         for output in result.outputs:
             target = _place(root, output.path, made)
             files[output.path] = _put(output, target, marks[output.path])
-        _save_record(root, files, made)
+        _save_record(root, files, made, stamp)
         _swap(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _update(result: Build, out: Path, record: dict[str, str]) -> None:
+def _update(
+    result: Build, out: Path, record: dict[str, str], stamp: dict[str, object] | None
+) -> None:
     """Brings out in line with the build, touching only the files that differ."""
     root = str(out)
     marks = _marks(result.outputs)
@@ -142,6 +149,8 @@ def _update(result: Build, out: Path, record: dict[str, str]) -> None:
         changed.append(output)
     removed = sorted(set(record) - marks.keys())
     if not changed and not removed:
+        if stamp != _read_stamp_data(out):
+            _save_record(root, files, {root}, stamp)
         return
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     undo: list[tuple[str, str, str]] = []  # (what, path, where it went), in the order done
@@ -162,7 +171,7 @@ def _update(result: Build, out: Path, record: dict[str, str]) -> None:
             if os.path.lexists(target):
                 os.replace(target, os.path.join(aside, f"gone-{n}"))
                 undo.append(("moved", target, os.path.join(aside, f"gone-{n}")))
-        _save_record(root, files, dirs)
+        _save_record(root, files, dirs, stamp)
     except BaseException:
         _undo(undo)
         shutil.rmtree(staging, ignore_errors=True)
@@ -264,11 +273,41 @@ def _read_record(out: Path) -> dict[str, str] | None:
     return {k: v for k, v in files.items() if isinstance(v, str)}
 
 
-def _save_record(root: str, files: dict[str, str], made: set[str]) -> None:
+def _save_record(
+    root: str, files: dict[str, str], made: set[str], stamp: dict[str, object] | None
+) -> None:
     target = _place(root, TREE_RECORD, made)
-    atomic_write(
-        target, json.dumps({"version": TREE_VERSION, "files": files}, separators=(",", ":"))
-    )
+    record: dict[str, object] = {"version": TREE_VERSION, "files": files}
+    if stamp is not None:
+        record["stamp"] = stamp
+    atomic_write(target, json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+
+
+def _read_stamp_data(out: Path) -> object:
+    try:
+        return json.loads((out / TREE_RECORD).read_bytes()).get("stamp")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def read_stamp(out: Path) -> Stamp | None:
+    """Returns the stamp of the build that out holds (see snapshot.py), when every file that
+    build wrote is still there as it wrote it (size, mtime, inode); else None."""
+    try:
+        stored = json.loads((out / TREE_RECORD).read_bytes())
+        if stored.get("version") != TREE_VERSION or not isinstance(stored["files"], dict):
+            return None
+        stamp = Stamp.from_dict(stored.get("stamp"))
+        if stamp is None:
+            return None
+        root, lstat = str(out.resolve()), os.lstat
+        for path, entry in stored["files"].items():
+            st = lstat(_join(root, path))
+            if not entry.startswith(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino} "):
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return stamp
 
 
 def _prune_folders(root: str, removed: list[str]) -> None:

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fo_cast import rules
+from fo_cast.catalogue.status import Status  # its own module: the CLI needs it, not pydantic
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -99,12 +100,6 @@ RelPath = Annotated[str, AfterValidator(rules.check_relative_path)]
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-
-
-class Status(enum.StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    PUBLISHED = "published"
 
 
 class EpisodeType(enum.StrEnum):

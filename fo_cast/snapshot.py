@@ -1,0 +1,218 @@
+"""What a run's result depends on, in one digest, so that a run with nothing changed reuses it.
+
+A `Snapshot` digests every file under the catalogue (path, type and permissions, size,
+mtime_ns, inode; fo-cast's own `.fo-cast/` aside), fo-cast's code (every file of the
+package: modules, templates, assets), the installed distributions and their versions, and
+the options of the run. It names ALL files rather than the ones a run is known to read, so an
+input a new feature starts reading is covered without anyone listing it here.
+
+A `Stamp` is a result stored under a snapshot's key: the report of a `validate`, or what a
+`build` put in its tree. It also says for which clocks it holds: a scheduled episode going
+live changes the feeds and the lint, so a stamp covers the times between the latest
+`published` date that had come and the next one (and, when a show had no live episode and
+its feed took the clock as its date, only that very moment).
+
+A snapshot whose newest file was modified within `SETTLE_NS` of taking it is not stored:
+a file edited again within the same timestamp tick, keeping its size, would not show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from stat import S_ISDIR, S_ISLNK
+from typing import Any
+
+from fo_cast.problems import Problem, Report, Severity
+from fo_cast.state import CACHE_DIR, atomic_write
+
+VERSION = 1
+SETTLE_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The digest of a catalogue, fo-cast's code and a run's options, taken before the run."""
+
+    key: str
+    settled: bool  # no file was modified within SETTLE_NS of taking it: safe to store
+
+
+def take(root: Path | str, *options: str) -> Snapshot | None:
+    """Returns the snapshot of the catalogue at root for a run with these options.
+
+    None when there is nothing to take (no such folder) or it cannot be trusted: a folder
+    reached through a symlink, whose files a walk of the catalogue does not see.
+    """
+    started = time.time_ns()
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{VERSION}\0{code_version()}\0{os.path.abspath(root)}\0".encode())
+    digest.update("\0".join(options).encode("utf-8", "surrogateescape") + b"\0\n")
+    try:
+        newest = _walk(str(root), digest)
+    except OSError:
+        return None
+    if newest is None:
+        return None
+    return Snapshot(digest.hexdigest(), settled=newest < started - SETTLE_NS)
+
+
+def _walk(root: str, digest: Any) -> int | None:
+    """Feeds every file under root into digest, folder by folder (depth first, in name order);
+    returns the newest mtime_ns seen, or None when a symlink leads to a folder."""
+    newest = 0
+    folders = [""]
+    while folders:
+        relative = folders.pop()
+        folder = os.path.join(root, relative) if relative else root
+        with os.scandir(folder) as found:
+            entries = list(found)
+        lines, subfolders = [], []
+        for entry in entries:
+            name = f"{relative}/{entry.name}" if relative else entry.name
+            st = entry.stat(follow_symlinks=False)
+            if S_ISDIR(st.st_mode):
+                if name != CACHE_DIR:  # fo-cast's own caches: written by the runs themselves
+                    subfolders.append(name)
+                    lines.append(f"{name}/\0{st.st_mode}\0{st.st_ino}\n")
+                continue
+            if S_ISLNK(st.st_mode):  # where it leads, and what is there now
+                name = f"{name}\0->{os.readlink(entry.path)}"
+                try:
+                    st = os.stat(entry.path)
+                except OSError:
+                    lines.append(f"{name}\0dangling\n")
+                    continue
+                if S_ISDIR(st.st_mode):
+                    return None
+            newest = max(newest, st.st_mtime_ns)
+            lines.append(f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n")
+        folders.extend(sorted(subfolders, reverse=True))  # popped in name order
+        lines.sort()  # each line starts with its name: the folder's files in name order
+        digest.update("".join(lines).encode("utf-8", "surrogateescape"))
+    return newest
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Returns a digest of fo-cast's own files (modules, templates, assets, schemas), the
+    Python version and the installed distributions with their versions."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(sys.version.encode())
+    package = Path(__file__).resolve().parent
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            digest.update(f"{os.path.relpath(path, package)}\0".encode())
+            with open(path, "rb") as file:
+                digest.update(file.read())
+    for entry in sys.path:  # dist-info folder names carry the versions: no metadata parsed
+        try:
+            names = sorted(
+                n for n in os.listdir(entry or ".") if n.endswith((".dist-info", ".egg-info"))
+            )
+        except OSError:
+            continue
+        if names:  # folders without distributions (the script's, the current one) say nothing
+            digest.update(f"{entry}\0{' '.join(names)}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Stamp:
+    """A result stored under a snapshot's key, with the clocks it holds for."""
+
+    key: str
+    since: datetime | None = None  # the latest `published` date that had come
+    until: datetime | None = None  # the next one: from then on, other episodes are live
+    moment: datetime | None = None  # the only clock it holds for, when a feed dated by it
+    problems: list[Problem] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # what the stage wants to remember
+
+    def holds(self, snapshot: Snapshot | None, now: datetime) -> bool:
+        """Returns True when the result stored is the result of a run now."""
+        if snapshot is None or snapshot.key != self.key:
+            return False
+        if self.moment is not None:
+            return now == self.moment
+        return (self.since is None or self.since <= now) and (
+            self.until is None or now < self.until
+        )
+
+    def report(self) -> Report:
+        return Report(list(self.problems))
+
+    def as_dict(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "version": VERSION,
+            "key": self.key,
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "moment": iso(self.moment),
+            "problems": [p.as_dict() for p in self.problems],
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Stamp | None:
+        """Returns the stamp stored as data, or None when it is not one of this version."""
+
+        def when(value: Any) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value)
+
+        try:
+            if data.get("version") != VERSION:
+                return None
+            problems = [
+                Problem(
+                    PurePosixPath(p["file"]),
+                    str(p["field"]),
+                    str(p["message"]),
+                    p["line"],
+                    Severity(p["severity"]),
+                )  # fmt: skip
+                for p in data["problems"]
+            ]
+            extra = data.get("extra") or {}
+            return cls(
+                str(data["key"]), when(data["since"]), when(data["until"]),
+                when(data["moment"]), problems, dict(extra),
+            )  # fmt: skip
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None
+
+
+def read_stamp(path: Path) -> Stamp | None:
+    """Returns the stamp stored in the file at path, or None (none, unreadable, or stale)."""
+    try:
+        return Stamp.from_dict(json.loads(path.read_bytes()))
+    except (OSError, ValueError):
+        return None
+
+
+def write_stamp(path: Path, stamp: Stamp) -> None:
+    """Stores the stamp at path; one that cannot be written only makes the next run slower."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(stamp.as_dict(), ensure_ascii=False))
+    except OSError:
+        pass
+
+
+def clock_window(published: list[datetime], now: datetime) -> tuple[datetime | None, ...]:
+    """Returns (since, until): the latest of the dates that had come at now, and the first
+    of those still to come. Between them the same episodes are live."""
+    past = [p for p in published if p <= now]
+    future = [p for p in published if p > now]
+    return (max(past) if past else None, min(future) if future else None)
