@@ -81,21 +81,21 @@ def validate(root: Path | str, use_cache: bool = True) -> Report:
     taken = snapshot.take(root, "validate")
     stored = Path(root) / REPORT_CACHE
     stamp = snapshot.read_stamp(stored)
-    if stamp is not None and stamp.holds(taken, clock):
+    if stamp is not None and stamp.holds(taken, clock, root):
         return stamp.report()
     checked = check(root, now=clock)
     if taken is not None and taken.settled and Path(root).is_dir():
-        snapshot.write_stamp(stored, stamp_of(checked, taken.key, exact_clock=False))
+        snapshot.write_stamp(stored, stamp_of(checked, taken, exact_clock=False))
     return checked.report
 
 
-def stamp_of(checked: Checked, key: str, exact_clock: bool) -> snapshot.Stamp:
-    """Returns the stamp for the result of checked under key, with the clocks it holds for.
+def stamp_of(checked: Checked, taken: snapshot.Snapshot, exact_clock: bool) -> snapshot.Stamp:
+    """Returns the stamp for the result of checked, taken before it, with its clocks.
 
     exact_clock: the result takes the clock itself (a feed without live episodes is dated
     by it), so it holds for that moment only.
     """
-    stamp = snapshot.Stamp(key, problems=list(checked.report.problems))
+    stamp = snapshot.Stamp(taken.key, taken.recent, problems=list(checked.report.problems))
     if checked.site is None:  # with errors nothing is resolved: the clock decided nothing
         return stamp
     dates = [
@@ -150,7 +150,7 @@ def build_tree(
     clock = now or datetime.now(UTC)
     taken = snapshot.take(root, "build", base_url or "", str(strict))
     stamp = read_stamp(Path(out))
-    if stamp is not None and stamp.holds(taken, clock):
+    if stamp is not None and stamp.holds(taken, clock, root):
         extra = stamp.extra
         return Built(stamp.report(), int(extra["files"]), int(extra["feeds"]), reused=True)
     checked, result = build_catalogue(root, now=clock, base_url=base_url, strict=strict)
@@ -159,7 +159,7 @@ def build_tree(
     feeds = sum(1 for o in result.outputs if o.stage is Stage.FEED)
     new = None
     if taken is not None and taken.settled:
-        new = stamp_of(checked, taken.key, exact_clock=True)
+        new = stamp_of(checked, taken, exact_clock=True)
         new.extra = {"files": len(result.outputs), "feeds": feeds}
     write_tree(result, Path(out), catalogue=Path(root), stamp=new)
     return Built(result.report, len(result.outputs), feeds)

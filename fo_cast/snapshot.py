@@ -12,8 +12,9 @@ live changes the feeds and the lint, so a stamp covers the times between the lat
 `published` date that had come and the next one (and, when a show had no live episode and
 its feed took the clock as its date, only that very moment).
 
-A snapshot whose newest file was modified within `SETTLE_NS` of taking it is not stored:
-a file edited again within the same timestamp tick, keeping its size, would not show.
+A file edited again within the same timestamp tick, keeping its size and inode, would not
+show in its stat: so the files modified within `SETTLE_NS` of taking a snapshot are hashed
+too, and a stamp holds only while their bytes are the same (git's "racily clean" entries).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fo_cast.state import CACHE_DIR, atomic_write
 
 VERSION = 1
 SETTLE_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
+RECENT_BYTES = 64 << 20  # hash at most this much of just-modified files; beyond, store nothing
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,10 @@ class Snapshot:
     """The digest of a catalogue, fo-cast's code and a run's options, taken before the run."""
 
     key: str
-    settled: bool  # no file was modified within SETTLE_NS of taking it: safe to store
+    # files modified within SETTLE_NS of taking it, by path: the SHA-256 of their bytes then,
+    # which a stamp keeps and checks again (an edit within the same tick shows in the bytes)
+    recent: dict[str, str] = field(default_factory=dict)
+    settled: bool = True  # False: too much was just modified to hash it; store nothing
 
 
 def take(root: Path | str, *options: str) -> Snapshot | None:
@@ -51,23 +56,29 @@ def take(root: Path | str, *options: str) -> Snapshot | None:
     None when there is nothing to take (no such folder) or it cannot be trusted: a folder
     reached through a symlink, whose files a walk of the catalogue does not see.
     """
-    started = time.time_ns()
+    since = time.time_ns() - SETTLE_NS
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"{VERSION}\0{code_version()}\0{os.path.abspath(root)}\0".encode())
     digest.update("\0".join(options).encode("utf-8", "surrogateescape") + b"\0\n")
+    recent: list[tuple[str, int]] = []
     try:
-        newest = _walk(str(root), digest)
+        if not _walk(str(root), digest, since, recent):
+            return None
+        if sum(size for _, size in recent) > RECENT_BYTES:
+            return Snapshot(digest.hexdigest(), settled=False)
+        return Snapshot(digest.hexdigest(), recent=_hashes(Path(root), [n for n, _ in recent]))
     except OSError:
         return None
-    if newest is None:
-        return None
-    return Snapshot(digest.hexdigest(), settled=newest < started - SETTLE_NS)
 
 
-def _walk(root: str, digest: Any) -> int | None:
-    """Feeds every file under root into digest, folder by folder (depth first, in name order);
-    returns the newest mtime_ns seen, or None when a symlink leads to a folder."""
-    newest = 0
+def _hashes(root: Path, names: list[str]) -> dict[str, str]:
+    return {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in names}
+
+
+def _walk(root: str, digest: Any, since: int, recent: list[tuple[str, int]]) -> bool:
+    """Feeds every file under root into digest, folder by folder (depth first, in name order),
+    adding to recent the files modified at or after since; False when a symlink leads to a
+    folder."""
     folders = [""]
     while folders:
         relative = folders.pop()
@@ -83,21 +94,23 @@ def _walk(root: str, digest: Any) -> int | None:
                     subfolders.append(name)
                     lines.append(f"{name}/\0{st.st_mode}\0{st.st_ino}\n")
                 continue
+            line = name
             if S_ISLNK(st.st_mode):  # where it leads, and what is there now
-                name = f"{name}\0->{os.readlink(entry.path)}"
+                line = f"{name}\0->{os.readlink(entry.path)}"
                 try:
                     st = os.stat(entry.path)
                 except OSError:
-                    lines.append(f"{name}\0dangling\n")
+                    lines.append(f"{line}\0dangling\n")
                     continue
                 if S_ISDIR(st.st_mode):
-                    return None
-            newest = max(newest, st.st_mtime_ns)
-            lines.append(f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n")
+                    return False
+            if st.st_mtime_ns >= since:
+                recent.append((name, st.st_size))
+            lines.append(f"{line}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n")
         folders.extend(sorted(subfolders, reverse=True))  # popped in name order
         lines.sort()  # each line starts with its name: the folder's files in name order
         digest.update("".join(lines).encode("utf-8", "surrogateescape"))
-    return newest
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -131,15 +144,21 @@ class Stamp:
     """A result stored under a snapshot's key, with the clocks it holds for."""
 
     key: str
+    recent: dict[str, str] = field(default_factory=dict)  # Snapshot.recent when taken
     since: datetime | None = None  # the latest `published` date that had come
     until: datetime | None = None  # the next one: from then on, other episodes are live
     moment: datetime | None = None  # the only clock it holds for, when a feed dated by it
     problems: list[Problem] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # what the stage wants to remember
 
-    def holds(self, snapshot: Snapshot | None, now: datetime) -> bool:
-        """Returns True when the result stored is the result of a run now."""
+    def holds(self, snapshot: Snapshot | None, now: datetime, root: Path | str) -> bool:
+        """Returns True when the result stored is the result of a run now on root."""
         if snapshot is None or snapshot.key != self.key:
+            return False
+        try:
+            if _hashes(Path(root), list(self.recent)) != self.recent:
+                return False
+        except OSError:
             return False
         if self.moment is not None:
             return now == self.moment
@@ -157,6 +176,7 @@ class Stamp:
         return {
             "version": VERSION,
             "key": self.key,
+            "recent": self.recent,
             "since": iso(self.since),
             "until": iso(self.until),
             "moment": iso(self.moment),
@@ -185,8 +205,9 @@ class Stamp:
                 for p in data["problems"]
             ]
             extra = data.get("extra") or {}
+            recent = {str(k): str(v) for k, v in data["recent"].items()}
             return cls(
-                str(data["key"]), when(data["since"]), when(data["until"]),
+                str(data["key"]), recent, when(data["since"]), when(data["until"]),
                 when(data["moment"]), problems, dict(extra),
             )  # fmt: skip
         except (AttributeError, KeyError, TypeError, ValueError):

@@ -273,13 +273,24 @@ def test_a_file_changed_in_the_tree_means_a_new_build(sample: Path, tmp_path: Pa
     assert warm(sample, out) == (*first[:2], False)
 
 
-def test_files_edited_just_now_are_not_trusted(sample: Path, tmp_path: Path) -> None:
+def test_a_file_edited_twice_within_one_timestamp_tick_is_seen(
+    sample: Path, tmp_path: Path
+) -> None:
     settle(sample)
-    edit_companion(sample)  # mtime: now, within the file system's timestamp tick
+    path = edit_companion(sample)  # modified just now: the snapshot hashes it
     out = tmp_path / "out"
     first = warm(sample, out)
-    assert warm(sample, out) == (*first[:2], False)
-    assert not (sample / REPORT_CACHE).exists()
+    assert warm(sample, out) == (*first[:2], True)
+    st = os.stat(path)
+    with open(path, "r+b") as file:  # the same size, inode and mtime: only the bytes differ
+        head = file.read(1)
+        file.seek(0)
+        file.write(b"X" if head != b"X" else b"Y")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+    lines, files, reused = warm(sample, out)
+    assert not reused
+    assert (lines, files) == cold(sample, tmp_path / "cold")
 
 
 def test_a_folder_reached_through_a_symlink_is_never_reused(sample: Path, tmp_path: Path) -> None:
