@@ -19,13 +19,15 @@ from fo_cast import snapshot
 from fo_cast.catalogue.status import Status
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
-from fo_cast.outputs import Build, Output, Stage
+from fo_cast.outputs import Build, FeedItem, Output, Stage
 from fo_cast.problems import Report
 from fo_cast.state import RENDER_CACHE, REPORT_CACHE
 
 # The stages are imported where they run: a validate or build with nothing changed since the
 # last run reuses its result (snapshot.py) and loads neither pydantic, mutagen nor jinja2.
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fo_cast.catalogue.reader import Catalogue
     from fo_cast.media.probe import Probed
     from fo_cast.render.site import Site
@@ -194,26 +196,59 @@ def _render(
     with_feeds: bool,
     with_pages: bool,
 ) -> None:
-    from fo_cast.render import feeds, pages
-    from fo_cast.render.cache import RenderCache
     from fo_cast.render.lint import lint_feed_sizes
+    from fo_cast.workers import forked
 
     report = result.report
     result.outputs.extend(files_of(site))
+    feeds_part = _Part(_render_feeds, site, folder, with_feeds)
+    # the feeds on the other core while the pages render on this one
+    with forked(feeds_part, parallel=with_feeds and with_pages) as feeds_done:
+        page_outputs = _render_pages(site, folder) if with_pages else []
+        feed_outputs, items = feeds_done.result()
     if with_feeds:
-        cache = RenderCache(folder, "feeds")
-        feed_outputs, items = feeds.render_feeds(site, cache)
-        cache.save()
         report.extend(lint_feed_sizes(site, feed_outputs))
         if report.failed(strict=strict):  # a feed too large for the directories, under --strict
             return
         result.outputs.extend(feed_outputs)
         result.items.extend(items)
-    if with_pages:
-        cache = RenderCache(folder, "pages")
-        result.outputs.extend(pages.render_pages(site, cache))
-        cache.save()
+    result.outputs.extend(page_outputs)
     _check_unique_paths(result)
+
+
+@dataclass
+class _Part:
+    """One part of the render, to run in a worker: nothing when not wanted."""
+
+    render: Callable[[Site, Path | None], tuple[list[Output], list[FeedItem]]]
+    site: Site
+    folder: Path | None
+    wanted: bool
+
+    def __call__(self) -> tuple[list[Output], list[FeedItem]]:
+        return self.render(self.site, self.folder) if self.wanted else ([], [])
+
+
+def _render_feeds(site: Site, folder: Path | None) -> tuple[list[Output], list[FeedItem]]:
+    """Returns the feeds and their items, with the feeds' render cache (saved here)."""
+    from fo_cast.render import feeds
+    from fo_cast.render.cache import RenderCache
+
+    cache = RenderCache(folder, "feeds")
+    rendered = feeds.render_feeds(site, cache)
+    cache.save()
+    return rendered
+
+
+def _render_pages(site: Site, folder: Path | None) -> list[Output]:
+    """Returns the pages, with the pages' render cache (saved here)."""
+    from fo_cast.render import pages
+    from fo_cast.render.cache import RenderCache
+
+    cache = RenderCache(folder, "pages")
+    outputs = pages.render_pages(site, cache)
+    cache.save()
+    return outputs
 
 
 def files_of(site: Site) -> list[Output]:
