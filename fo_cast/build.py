@@ -147,12 +147,12 @@ def build_tree(
     holds (the catalogue's snapshot, the options, the live episodes, and every file of the
     tree as that build wrote it), nothing is read, rendered or written either.
     """
-    from fo_cast.tree import read_stamp, write_tree
+    from fo_cast.tree import is_intact, read_stamp, write_tree
 
     clock = now or datetime.now(UTC)
     taken = snapshot.take(root, "build", base_url or "", str(strict))
     stamp = read_stamp(Path(out))
-    if stamp is not None and stamp.holds(taken, clock, root):
+    if stamp is not None and stamp.holds(taken, clock, root) and is_intact(Path(out)):
         extra = stamp.extra
         return Built(stamp.report(), int(extra["files"]), int(extra["feeds"]), reused=True)
     checked, result = build_catalogue(root, now=clock, base_url=base_url, strict=strict)

@@ -291,23 +291,31 @@ def _read_stamp_data(out: Path) -> object:
 
 
 def read_stamp(out: Path) -> Stamp | None:
-    """Returns the stamp of the build that out holds (see snapshot.py), when every file that
-    build wrote is still there as it wrote it (size, mtime, inode); else None."""
+    """Returns the stamp of the build that out holds (see snapshot.py), or None."""
     try:
         stored = json.loads((out / TREE_RECORD).read_bytes())
-        if stored.get("version") != TREE_VERSION or not isinstance(stored["files"], dict):
+        if stored.get("version") != TREE_VERSION:
             return None
-        stamp = Stamp.from_dict(stored.get("stamp"))
-        if stamp is None:
-            return None
-        root, lstat = str(out.resolve()), os.lstat
-        for path, entry in stored["files"].items():
+        return Stamp.from_dict(stored.get("stamp"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def is_intact(out: Path) -> bool:
+    """Returns True when every file the last write put in out is still there as it wrote it
+    (size, mtime, inode): nobody edited, replaced or removed one since."""
+    record = _read_record(out)
+    if record is None:
+        return False
+    root, lstat = str(out.resolve()), os.lstat
+    try:
+        for path, entry in record.items():
             st = lstat(_join(root, path))
             if not entry.startswith(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino} "):
-                return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return stamp
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def _prune_folders(root: str, removed: list[str]) -> None:
