@@ -7,7 +7,7 @@ OUT    := feeds
 SITE   := public
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench browser-deps clean
+.PHONY: demo test test-fast lint bench browser-deps clean
 
 # Debian's own python3 ships venv separately (python3-venv): install it when venv fails.
 $(BIN)/python:
@@ -44,8 +44,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The whole suite on both cores, then the 15 slowest tests (to keep it well under 15 minutes).
 test: $(VENV)/.installed-test browser-deps lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+# Everything but the tests that need a real server or the browser: seconds, for a quick loop.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/pytest -n 2 -m "not integration" $(PYTEST_ARGS)
 
 # awscli pins its own botocore, so the tools compared against live in a venv of their own.
 $(VENV)/tools/bin/aws: | $(BIN)/python

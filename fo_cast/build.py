@@ -86,18 +86,30 @@ def validate(root: Path | str, use_cache: bool = True) -> Report:
     if stamp is not None and stamp.holds(taken, clock, root):
         return stamp.report()
     checked = check(root, now=clock)
-    if taken is not None and taken.settled and Path(root).is_dir():
-        snapshot.write_stamp(stored, stamp_of(checked, taken, exact_clock=False))
+    stamp = stamp_of(checked, taken, exact_clock=False) if Path(root).is_dir() else None
+    if stamp is not None:
+        snapshot.write_stamp(stored, stamp)
     return checked.report
 
 
-def stamp_of(checked: Checked, taken: snapshot.Snapshot, exact_clock: bool) -> snapshot.Stamp:
-    """Returns the stamp for the result of checked, taken before it, with its clocks.
+def stamp_of(
+    checked: Checked, taken: snapshot.Snapshot | None, exact_clock: bool
+) -> snapshot.Stamp | None:
+    """Returns the stamp for the result of checked, snapshot taken before it, with the
+    clocks it holds for; None when it must not be stored.
 
     exact_clock: the result takes the clock itself (a feed without live episodes is dated
     by it), so it holds for that moment only.
     """
-    stamp = snapshot.Stamp(taken.key, taken.recent, problems=list(checked.report.problems))
+    if taken is None or not taken.settled:
+        return None
+    # what the run read outside the catalogue: the media folder
+    media = checked.catalogue.media_folder
+    folders = [media] if media is not None else []
+    outside = snapshot.outside(folders, taken)
+    if outside is None:
+        return None
+    stamp = snapshot.Stamp(taken.key, taken.recent, outside, problems=checked.report.problems[:])
     if checked.site is None:  # with errors nothing is resolved: the clock decided nothing
         return stamp
     dates = [
@@ -159,9 +171,8 @@ def build_tree(
     if result.report.failed(strict=strict):
         return Built(result.report)
     feeds = sum(1 for o in result.outputs if o.stage is Stage.FEED)
-    new = None
-    if taken is not None and taken.settled:
-        new = stamp_of(checked, taken, exact_clock=True)
+    new = stamp_of(checked, taken, exact_clock=True)
+    if new is not None:
         new.extra = {"files": len(result.outputs), "feeds": feeds}
     write_tree(result, Path(out), catalogue=Path(root), stamp=new)
     return Built(result.report, len(result.outputs), feeds)

@@ -85,7 +85,10 @@ def validate(
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
 ) -> None:
-    """Check manifests, companions, artwork and media; write nothing.
+    """Check manifests, companions, artwork and media; write only fo-cast's caches.
+
+    Nothing of the catalogue changes: validate writes only its caches (parsed manifests,
+    probed media) into CATALOGUE/.fo-cast/, so the next run opens nothing that is unchanged.
 
     Example: fo-cast validate episodes --strict
     """
@@ -133,37 +136,43 @@ def list_episodes(
         typer.echo(f"{checked.report.summary()} Run `fo-cast validate` for details.", err=True)
 
 
+class ProbeFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    YAML = "yaml"
+
+
 @app.command()
 def probe(
-    files: Annotated[list[Path], typer.Argument(help="Media files to probe.")],
-    fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
+    targets: Annotated[list[str], typer.Argument(help="Media files or http(s) URLs.")],
+    fmt: Annotated[
+        ProbeFormat, typer.Option("--format", help="text, json, or yaml: media entries to paste.")
+    ] = ProbeFormat.TEXT,
 ) -> None:
-    """Print what fo-cast reads from media files (duration, size, type, codec).
+    """Print what fo-cast reads from media files or URLs (duration, size, type, codec).
+
+    A URL is read over HTTP: a HEAD, then byte ranges (the start, the moov box of an MP4).
+    --format yaml prints `media:` entries for episode.yaml, with a URL's length, type and
+    duration filled in: fo-cast probe https://cdn.example.com/ep-12.mp3 --format yaml
 
     Example: fo-cast probe episodes/talks/*/audio.mp3
     """
-    from fo_cast.media.probe import ProbeError, probe_media
+    from fo_cast.catalogue import scaffold
+    from fo_cast.media.remote import probe_all
 
-    failed = False
-    results = []
-    for path in files:
-        try:
-            info = probe_media(path)
-        except ProbeError as exc:
-            failed = True
-            results.append({"file": str(path), "error": str(exc)})
-            continue
-        results.append({"file": str(path), **info.__dict__})
-    if fmt is Format.JSON:
-        typer.echo(json.dumps(results, indent=2))
-    else:
-        for result in results:
-            if "error" in result:
-                typer.echo(f"{result['file']}: {result['error']}", err=True)
-                continue
-            facts = ", ".join(f"{k}={v}" for k, v in result.items() if k != "file" and v)
-            typer.echo(f"{result['file']}: {facts}")
-    if failed:
+    rows = probe_all(targets)
+    if fmt is ProbeFormat.JSON:
+        typer.echo(json.dumps(rows, indent=2))
+    elif fmt is ProbeFormat.YAML:
+        typer.echo(scaffold.media_entries(rows), nl=False)
+    for row in rows:
+        name = row.get("url") or row["file"]
+        if "error" in row:
+            typer.echo(f"{name}: {row['error']}", err=True)
+        elif fmt is ProbeFormat.TEXT:
+            facts = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("file", "url") and v)
+            typer.echo(f"{name}: {facts}")
+    if any("error" in row for row in rows):
         raise typer.Exit(ExitCode.PROBLEMS)
 
 

@@ -8,6 +8,14 @@ from pathlib import Path
 
 from fo_cast.problems import Report
 
+# The names of the files a build writes for each show and episode (render/site.py resolves
+# their URLs, render/feeds.py renders them, serve.py and tree.py recognise them).
+FEED_FILE = "feed.xml"  # <show>/: audio RSS
+VIDEO_FILE = "video.xml"  # <show>/: video RSS, when the show has video
+JSON_FILE = "feed.json"  # <show>/: JSON Feed 1.1
+CHAPTERS_FILE = "chapters.json"  # <show>/<episode>/: Podcasting 2.0 chapters
+OPML_FILE = "index.opml"  # the root: every feed
+
 
 class Stage(enum.IntEnum):
     """Publishing order: a feed never goes out before what it points at."""

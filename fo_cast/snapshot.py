@@ -2,9 +2,11 @@
 
 A `Snapshot` digests every file under the catalogue (path, type and permissions, size,
 mtime_ns, inode; fo-cast's own `.fo-cast/` aside), fo-cast's code (every file of the
-package: modules, templates, assets), the installed distributions and their versions, and
-the options of the run. It names ALL files rather than the ones a run is known to read, so an
-input a new feature starts reading is covered without anyone listing it here.
+package: modules, templates, assets), the installed distributions and their versions,
+fo-cast's environment variables, the current folder and the options of the run. It names
+ALL files rather than the ones a run is known to read, so an input a new feature starts
+reading is covered without anyone listing it here. Folders outside the catalogue that a run
+reads (the media folder) are digested after the run and kept in its stamp.
 
 A `Stamp` is a result stored under a snapshot's key: the report of a `validate`, or what a
 `build` put in its tree. It also says for which clocks it holds: a scheduled episode going
@@ -36,6 +38,7 @@ from fo_cast.state import CACHE_DIR, atomic_write
 
 VERSION = 1
 SETTLE_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
+ENV_PREFIX = "FO_CAST_"
 RECENT_BYTES = 64 << 20  # hash at most this much of just-modified files; beyond, store nothing
 
 
@@ -44,6 +47,7 @@ class Snapshot:
     """The digest of a catalogue, fo-cast's code and a run's options, taken before the run."""
 
     key: str
+    taken_ns: int = field(compare=False)  # when: outside files modified since are not trusted
     # files modified within SETTLE_NS of taking it, by path: the SHA-256 of their bytes then,
     # which a stamp keeps and checks again (an edit within the same tick shows in the bytes)
     recent: dict[str, str] = field(default_factory=dict)
@@ -56,19 +60,57 @@ def take(root: Path | str, *options: str) -> Snapshot | None:
     None when there is nothing to take (no such folder) or it cannot be trusted: a folder
     reached through a symlink, whose files a walk of the catalogue does not see.
     """
-    since = time.time_ns() - SETTLE_NS
+    taken = time.time_ns()
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"{VERSION}\0{code_version()}\0{os.path.abspath(root)}\0".encode())
-    digest.update("\0".join(options).encode("utf-8", "surrogateescape") + b"\0\n")
+    # fo-cast's own variables (FO_CAST_MEDIA: a folder, relative to the current one)
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX))
+    context = [os.getcwd(), *(f"{k}={v}" for k, v in env), *options]
+    digest.update("\0".join(context).encode("utf-8", "surrogateescape") + b"\0\n")
     recent: list[tuple[str, int]] = []
     try:
-        if not _walk(str(root), digest, since, recent):
+        if not _walk(str(root), digest, taken - SETTLE_NS, recent):
             return None
+        key = digest.hexdigest()
         if sum(size for _, size in recent) > RECENT_BYTES:
-            return Snapshot(digest.hexdigest(), settled=False)
-        return Snapshot(digest.hexdigest(), recent=_hashes(Path(root), [n for n, _ in recent]))
+            return Snapshot(key, taken, settled=False)
+        return Snapshot(key, taken, recent=_hashes(Path(root), [n for n, _ in recent]))
     except OSError:
         return None
+
+
+def outside(folders: list[Path], taken: Snapshot) -> dict[str, str] | None:
+    """Returns a digest of each folder outside the catalogue that a run read (a media
+    folder), or None when a file in one was modified since SETTLE_NS before the run began:
+    the run may have read it as it was before (and a stamp must not be stored)."""
+    digests = {}
+    for folder in folders:
+        digest = hashlib.blake2b(digest_size=20)
+        recent: list[tuple[str, int]] = []
+        try:
+            if not _walk(str(folder), digest, taken.taken_ns - SETTLE_NS, recent) or recent:
+                return None
+        except FileNotFoundError:
+            digest.update(b"missing")
+        except OSError:
+            return None
+        digests[str(folder)] = digest.hexdigest()
+    return digests
+
+
+def _outside_now(folders: list[str]) -> dict[str, str] | None:
+    digests = {}
+    for folder in folders:
+        digest = hashlib.blake2b(digest_size=20)
+        try:
+            if not _walk(folder, digest, 1 << 62, []):
+                return None
+        except FileNotFoundError:
+            digest.update(b"missing")
+        except OSError:
+            return None
+        digests[folder] = digest.hexdigest()
+    return digests
 
 
 def _hashes(root: Path, names: list[str]) -> dict[str, str]:
@@ -145,6 +187,7 @@ class Stamp:
 
     key: str
     recent: dict[str, str] = field(default_factory=dict)  # Snapshot.recent when taken
+    outside: dict[str, str] = field(default_factory=dict)  # outside(), after the run
     since: datetime | None = None  # the latest `published` date that had come
     until: datetime | None = None  # the next one: from then on, other episodes are live
     moment: datetime | None = None  # the only clock it holds for, when a feed dated by it
@@ -159,6 +202,8 @@ class Stamp:
             if _hashes(Path(root), list(self.recent)) != self.recent:
                 return False
         except OSError:
+            return False
+        if self.outside and _outside_now(list(self.outside)) != self.outside:
             return False
         if self.moment is not None:
             return now == self.moment
@@ -177,6 +222,7 @@ class Stamp:
             "version": VERSION,
             "key": self.key,
             "recent": self.recent,
+            "outside": self.outside,
             "since": iso(self.since),
             "until": iso(self.until),
             "moment": iso(self.moment),
@@ -206,8 +252,9 @@ class Stamp:
             ]
             extra = data.get("extra") or {}
             recent = {str(k): str(v) for k, v in data["recent"].items()}
+            outside = {str(k): str(v) for k, v in data["outside"].items()}
             return cls(
-                str(data["key"]), recent, when(data["since"]), when(data["until"]),
+                str(data["key"]), recent, outside, when(data["since"]), when(data["until"]),
                 when(data["moment"]), problems, dict(extra),
             )  # fmt: skip
         except (AttributeError, KeyError, TypeError, ValueError):

@@ -315,3 +315,41 @@ def test_the_snapshot_covers_every_file_but_fo_casts_own(sample: Path) -> None:
     assert snapshot.take(sample, "other options") != before
     (sample / "_drafts").mkdir()
     assert snapshot.take(sample) != before
+
+
+def test_media_in_a_folder_outside_the_catalogue_are_watched_too(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FO_CAST_MEDIA", raising=False)
+    nas = tmp_path / "nas"
+    (nas / EPISODE).mkdir(parents=True)
+    shutil.move(sample / EPISODE / "audio.mp3", nas / EPISODE / "audio.mp3")
+    settings = sample / "fo-cast.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + f'\n[media]\nfolder = "{nas}"\n', encoding="utf-8"
+    )
+    settle(sample)
+    settle(nas)
+    out = tmp_path / "out"
+    first = warm(sample, out)
+    assert warm(sample, out) == (*first[:2], True)
+    (nas / EPISODE / "audio.mp3").unlink()
+    shutil.copyfile(
+        Path(__file__).parent / "fixtures" / "media" / "tone.mp3", nas / EPISODE / "audio.mp3"
+    )
+    touched(nas / EPISODE / "audio.mp3")
+    lines, files, reused = warm(sample, out)
+    assert not reused
+    assert (lines, files) != first[:2]
+    assert (lines, files) == cold(sample, tmp_path / "cold")  # its settings name the same nas
+    assert warm(sample, out) == (lines, files, True)
+
+
+def test_fo_casts_environment_is_part_of_the_snapshot(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FO_CAST_MEDIA", raising=False)
+    settle(sample)
+    before = snapshot.take(sample)
+    monkeypatch.setenv("FO_CAST_MEDIA", "elsewhere")
+    assert snapshot.take(sample) != before

@@ -8,13 +8,16 @@ import unicodedata
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fo_cast.catalogue.models import Episode, Show
 from fo_cast.catalogue.reader import EPISODE_FILE, SHOW_FILE
 from fo_cast.errors import FoCastError
 from fo_cast.rules import check_slug, first_xml_illegal
+from fo_cast.units import format_clock
 
 SCHEMA_DIR = ".schema"
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][\w.-]*")  # a file name YAML reads as the string it is
 # json.dumps leaves these as they are, but YAML readers fold them like line breaks (or drop a
 # BOM), so the title would not read back as typed.
 _YAML_UNSAFE = {"\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P", "\ufeff": "\\ufeff"}
@@ -63,6 +66,28 @@ def write_schemas(catalogue: Path) -> list[Path]:
         path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)
     return written
+
+
+def media_entries(rows: list[dict[str, Any]]) -> str:
+    """Returns probed media as `media:` entries of an episode.yaml, to paste under `media:`;
+    a URL's entry carries the length, type and duration fo-cast cannot read at build time."""
+    lines = []
+    for row in rows:
+        if "error" in row:
+            continue
+        if "url" not in row:
+            name = Path(row["file"]).name
+            plain = _PLAIN_NAME.fullmatch(name) is not None
+            lines.append(f"  - file: {name if plain else _quoted(name)}")
+            continue
+        duration = round(row["duration"], 3)
+        lines += [
+            f"  - url: {_quoted(row['url'])}",
+            f"    length: {row['size']}",
+            f"    type: {row['mime_type']}",
+            f"    duration: {duration}  # {format_clock(duration)}",
+        ]
+    return "".join(line + "\n" for line in lines)
 
 
 def new_show(catalogue: Path, slug: str, title: str | None = None) -> Path:

@@ -49,6 +49,20 @@ class Publish(Section):
     )
 
 
+MEDIA_ENV = "FO_CAST_MEDIA"  # overrides [media] folder, for one machine's mount point
+
+
+class MediaSettings(Section):
+    folder: str | None = Field(
+        None,
+        description=(
+            "A folder outside the checkout holding media too big for git (a disk, a NAS, a "
+            "synced bucket), laid out SHOW/EPISODE/FILE like the catalogue; relative to the "
+            f"folder holding the catalogue. {MEDIA_ENV} overrides it."
+        ),
+    )
+
+
 class Settings(Section):
     """fo-cast.toml at the root of the catalogue."""
 
@@ -59,3 +73,4 @@ class Settings(Section):
     site: Site = Field(default_factory=Site)  # type: ignore[arg-type]
     feeds: Feeds = Field(default_factory=Feeds)  # type: ignore[arg-type]
     publish: Publish = Field(default_factory=Publish)  # type: ignore[arg-type]
+    media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]

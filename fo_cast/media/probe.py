@@ -18,7 +18,7 @@ from mutagen.mp3 import MP3, BitrateMode
 from mutagen.mp4 import MP4, Atoms
 
 from fo_cast.errors import FoCastError
-from fo_cast.rules import MEDIA_TYPES
+from fo_cast.rules import MEDIA_TYPES, check_media_name
 from fo_cast.state import atomic_write
 
 CACHE_VERSION = 2  # 2: MP4 durations from the movie header, AAC channels
@@ -26,6 +26,19 @@ CACHE_VERSION = 2  # 2: MP4 durations from the movie header, AAC channels
 
 class ProbeError(FoCastError):
     """The file is not readable media of the kind its name says."""
+
+
+class LfsPointerError(ProbeError):
+    """The file is a git-lfs pointer: git checked out the placeholder, not the media."""
+
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+LFS_MESSAGE = "a git-lfs pointer, not the file itself; run `git lfs pull` to fetch it"
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """Returns True when a file's first bytes are those of a git-lfs pointer file."""
+    return head.startswith(LFS_POINTER)
 
 
 @dataclass(frozen=True)
@@ -49,31 +62,41 @@ class MediaInfo:
 def probe_media(path: Path) -> MediaInfo:
     """Returns the facts of one media file; raises ProbeError when it is not usable media."""
     suffix = path.suffix.lower()
-    if suffix not in MEDIA_TYPES:
-        allowed = ", ".join(sorted(MEDIA_TYPES))
-        raise ProbeError(f"'{suffix or path.name}' is not a media type Apple accepts ({allowed})")
+    try:
+        check_media_name(path.name)
+    except ValueError as exc:
+        raise ProbeError(str(exc)) from None
     try:
         size = path.stat().st_size
-        if size == 0:
-            raise ProbeError("the file is empty")
         with path.open("rb") as fileobj:
-            head = fileobj.read(12)
-            fileobj.seek(0)
-            if suffix == ".mp3":
-                if _looks_like_mp4(head):
-                    raise ProbeError("this is an MP4/M4A file named .mp3; rename it to .m4a")
-                return _probe_mp3(fileobj, size)
-            if not _looks_like_mp4(head):
-                if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-                    raise ProbeError(f"this is an MP3 file named {suffix}; rename it to .mp3")
-                raise ProbeError(f"not an MP4 file (no 'ftyp' box); is it really {suffix}?")
-            return _probe_mp4(fileobj, size, suffix)
+            return probe_stream(fileobj, size, suffix)
+    except OSError as exc:
+        raise ProbeError(f"cannot read it: {exc.strerror or exc}") from exc
+
+
+def probe_stream(fileobj: BinaryIO, size: int, suffix: str) -> MediaInfo:
+    """Returns the facts of media of `size` bytes read from a seekable fileobj (a local file
+    or media/remote's reader over HTTP) named `suffix`; raises ProbeError if not usable."""
+    if size == 0:
+        raise ProbeError("the file is empty")
+    try:
+        head = fileobj.read(len(LFS_POINTER))
+        fileobj.seek(0)
+        if is_lfs_pointer(head):
+            raise LfsPointerError(LFS_MESSAGE)
+        if suffix == ".mp3":
+            if _looks_like_mp4(head):
+                raise ProbeError("this is an MP4/M4A file named .mp3; rename it to .m4a")
+            return _probe_mp3(fileobj, size)
+        if not _looks_like_mp4(head):
+            if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+                raise ProbeError(f"this is an MP3 file named {suffix}; rename it to .mp3")
+            raise ProbeError(f"not an MP4 file (no 'ftyp' box); is it really {suffix}?")
+        return _probe_mp4(fileobj, size, suffix)
     except ProbeError:
         raise
     except (mutagen.MutagenError, struct.error, ValueError, EOFError, IndexError) as exc:
         raise ProbeError(f"mutagen cannot read it ({_short(exc)}); re-encode the file") from exc
-    except OSError as exc:
-        raise ProbeError(f"cannot read it: {exc.strerror or exc}") from exc
 
 
 def _short(exc: BaseException) -> str:
@@ -381,6 +404,9 @@ def probe_image(path: Path) -> ImageInfo:
     from PIL import Image, UnidentifiedImageError
 
     try:
+        with path.open("rb") as fileobj:
+            if is_lfs_pointer(fileobj.read(len(LFS_POINTER))):
+                raise LfsPointerError(f"is {LFS_MESSAGE}")
         with Image.open(path) as image:
             return ImageInfo(
                 format=image.format or "unknown",

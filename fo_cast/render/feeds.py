@@ -32,7 +32,7 @@ from lxml import etree
 
 from fo_cast import rules
 from fo_cast.gcpause import paused_gc
-from fo_cast.outputs import FeedItem, Output, Stage
+from fo_cast.outputs import FEED_FILE, JSON_FILE, OPML_FILE, VIDEO_FILE, FeedItem, Output, Stage
 from fo_cast.render.cache import RenderCache, key
 from fo_cast.render.feedgen_ext import (
     AlternateTag,
@@ -46,8 +46,6 @@ from fo_cast.render.feedgen_ext import (
 )
 from fo_cast.render.site import Enclosure, EpisodeView, ShowView, Site, podcast_guid, video_guid
 
-FEED_FILE, VIDEO_FILE, JSON_FILE = "feed.xml", "video.xml", "feed.json"  # as site.py names them
-OPML_FILE = "index.opml"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
 CHAPTERS_TYPE = "application/json; charset=utf-8"
@@ -55,25 +53,6 @@ OPML_TYPE = "text/x-opml; charset=utf-8"
 CHAPTERS_VERSION = "1.2.0"
 GENERATOR = "fo-cast"
 EXT = "podcasting"  # the name feedgen gives our extension on FeedGenerator and FeedEntry
-
-# Podcast Index taxonomy groups for the roles outside the default group, "cast".
-_GROUPS = {
-    "creative direction": "director|assistant director|executive producer|senior producer|"
-    "producer|associate producer|development producer|creative director",
-    "writing": "author|editorial director|co-writer|writer|songwriter|guest writer|story editor|"
-    "managing editor|script editor|script coordinator|researcher|editor|fact checker|"
-    "translator|transcriber|logger",
-    "audio production": "studio coordinator|technical director|technical manager|"
-    "audio engineer|remote recording engineer|post production engineer",
-    "audio post-production": "audio editor|sound designer|foley artist|composer|theme music",
-    "administration": "production coordinator|booking coordinator|production assistant|"
-    "content manager|marketing manager|sales representative|sales manager",
-    "visuals": "graphic designer|cover art designer",
-    "community": "social media manager",
-    "misc.": "consultant|intern",
-    "video production": "camera operator|lighting designer|camera grip|assistant camera",
-}
-PERSON_GROUPS = {role: group for group, roles in _GROUPS.items() for role in roles.split("|")}
 
 
 # How lxml's pretty printer lays out a channel's items: each starts its own line at depth 2,
@@ -247,7 +226,7 @@ def channel_tags(show: ShowView, feed_url: str, video: bool = False) -> ChannelT
 
 
 def _person(name: str, role: str, href: str | None = None, img: str | None = None) -> PersonTag:
-    return PersonTag(name, role, PERSON_GROUPS.get(role), href, img)
+    return PersonTag(name, role, rules.PERSON_GROUPS.get(role), href, img)
 
 
 def show_persons(show: ShowView) -> tuple[PersonTag, ...]:

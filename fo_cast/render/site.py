@@ -23,13 +23,14 @@ import mimetypes
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from fo_cast.catalogue.models import Episode, Media, Show, ShowType
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry
 from fo_cast.catalogue.settings import Settings
 from fo_cast.media.probe import Probed
+from fo_cast.outputs import CHAPTERS_FILE, FEED_FILE, JSON_FILE, VIDEO_FILE
 from fo_cast.render.companion import Companion, render_companion
 
 # The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
@@ -194,6 +195,7 @@ class ShowView:
 @dataclass
 class Site:
     settings: Settings
+    settings_file: PurePosixPath  # as problems name it
     base_url: str
     now: datetime
     shows: list[ShowView]
@@ -229,7 +231,13 @@ def _file_name(relative: str) -> str:
 def resolve_site(catalogue: Catalogue, probed: Probed, base_url: str, now: datetime) -> Site:
     """Returns the site for a catalogue that validated: live episodes only, in feed order."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    site = Site(settings=catalogue.settings, base_url=base, now=now, shows=[])
+    site = Site(
+        settings=catalogue.settings,
+        settings_file=catalogue.settings_file,
+        base_url=base,
+        now=now,
+        shows=[],
+    )
     for show_entry in catalogue.shows:
         site.shows.append(_resolve_show(site, show_entry, probed))
     return site
@@ -243,9 +251,9 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         entry=entry,
         path=path,
         url=site.url(path),
-        feed_url=site.url(f"{path}feed.xml"),
+        feed_url=site.url(path + FEED_FILE),
         video_feed_url=None,
-        json_feed_url=site.url(f"{path}feed.json"),
+        json_feed_url=site.url(path + JSON_FILE),
         artwork=Sidecar(
             site.url(artwork_path), artwork_path, _guess_type(artwork_file), artwork_file
         ),
@@ -258,7 +266,7 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         reverse=entry.show.type is ShowType.EPISODIC,
     )
     if view.video_episodes:
-        view.video_feed_url = site.url(f"{path}video.xml")
+        view.video_feed_url = site.url(path + VIDEO_FILE)
     return view
 
 
@@ -292,8 +300,8 @@ def _resolve_episode(
         transcript = Sidecar(_in(url, episode.transcript), t_path, kind, source)
     chapters = None
     if episode.chapters:
-        c_path = f"{path}chapters.json"
-        chapters = Sidecar(_in(url, "chapters.json"), c_path, "application/json+chapters")
+        c_path = path + CHAPTERS_FILE
+        chapters = Sidecar(_in(url, CHAPTERS_FILE), c_path, "application/json+chapters")
     credit_lines = [f"{c.name} {c.contribution}." for c in episode.credits]
     return EpisodeView(
         entry=entry,
@@ -330,7 +338,7 @@ def _enclosure(
         assert media.duration is not None
         return Enclosure(media.url, None, media.length, media.type, media.duration)
     assert media.file is not None
-    source = entry.file(media.file)
+    source = entry.media_file(media.file)  # the episode folder, else the media folder
     info = probed.media[source]
     out = f"{path}{_file_name(media.file)}"
     return Enclosure(

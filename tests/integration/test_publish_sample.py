@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fo_cast.cli import app
+from tests.helpers import edit
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -53,12 +54,6 @@ def publish(catalogue: Path, options: list[str], *extra: str) -> tuple[int, dict
 
 def uploaded(report: dict[str, Any]) -> list[str]:
     return sorted(u["key"] for u in report["plan"]["uploads"])
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def test_publish_the_sample_to_s3_then_nothing_then_one_change(
