@@ -75,14 +75,18 @@ class Bench:
         with tempfile.NamedTemporaryFile("r", suffix=".time") as timing:
             start = time.perf_counter()
             done = subprocess.run(
-                ["/usr/bin/time", "-o", timing.name, "-f", "%M", *argv],
+                ["/usr/bin/time", "-o", timing.name, "-f", "%M %U %S", *argv],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
             seconds = time.perf_counter() - start
             if done.returncode not in (0, 1):  # 1: catalogue warnings under --strict
                 raise RuntimeError(f"{argv[0]} failed: {done.stderr[-2000:]}")
-            rss_kb = int(timing.read().strip().splitlines()[-1])
-        return {"seconds": round(seconds, 3), "peak_rss_mb": round(rss_kb / 1024, 1)}
+            rss_kb, user, system = timing.read().strip().splitlines()[-1].split()
+        return {
+            "seconds": round(seconds, 3),
+            "peak_rss_mb": round(int(rss_kb) / 1024, 1),
+            "cpu_seconds": round(float(user) + float(system), 2),  # steadier on a busy machine
+        }
 
     def fo_cast(self, *args: str, runs: int = RUNS, before: object = None) -> dict[str, float]:
         """Runs `fo-cast ARGS` `runs` times: the median seconds and the highest peak RSS.
@@ -96,16 +100,20 @@ class Bench:
         return {
             "seconds": statistics.median(r["seconds"] for r in results),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+            "cpu_seconds": statistics.median(r["cpu_seconds"] for r in results),
         }
 
     def line(self, label: str, result: dict[str, float], extra: str = "") -> None:
         seconds, rss = result["seconds"], result["peak_rss_mb"]
-        print(f"  {label:<48} {seconds:>7.2f} s  {rss:>7.1f} MB {extra}")
+        cpu = f"(cpu {result['cpu_seconds']:.2f} s) " if "cpu_seconds" in result else ""
+        print(f"  {label:<48} {seconds:>7.2f} s  {rss:>7.1f} MB {cpu}{extra}")
 
     def summary(self, step: str, result: dict[str, float] | str, anchor: str = "") -> None:
         """Adds a row to the closing table: the step, its figure, the anchor or target."""
         if isinstance(result, dict):
             figure = f"{result['seconds']:.2f} s, {result['peak_rss_mb']:.0f} MB"
+            if "cpu_seconds" in result:
+                figure += f" (cpu {result['cpu_seconds']:.2f} s)"
         else:
             figure = result
         self.rows.append((step, figure, anchor))
