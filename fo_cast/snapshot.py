@@ -170,14 +170,15 @@ def code_version() -> str:
             with open(path, "rb") as file:
                 digest.update(file.read())
     for entry in sys.path:  # dist-info folder names carry the versions: no metadata parsed
+        if os.path.basename(entry) not in ("site-packages", "dist-packages"):
+            continue  # the script's folder, the current one: how fo-cast was started
         try:
             names = sorted(
                 n for n in os.listdir(entry or ".") if n.endswith((".dist-info", ".egg-info"))
             )
         except OSError:
             continue
-        if names:  # folders without distributions (the script's, the current one) say nothing
-            digest.update(f"{entry}\0{' '.join(names)}\n".encode())
+        digest.update(f"{entry}\0{' '.join(names)}\n".encode())
     return digest.hexdigest()
 
 

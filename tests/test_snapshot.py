@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -353,3 +355,23 @@ def test_fo_casts_environment_is_part_of_the_snapshot(
     before = snapshot.take(sample)
     monkeypatch.setenv("FO_CAST_MEDIA", "elsewhere")
     assert snapshot.take(sample) != before
+
+
+HEAVY = ("pydantic", "jinja2", "feedgen", "lxml", "PIL", "mutagen", "boto3", "rich", "yaml")
+
+
+def loaded_after(code: str) -> set[str]:
+    """Returns which of the heavy libraries a fresh interpreter has loaded after code."""
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_the_command_line_loads_no_stage_before_a_command_runs() -> None:
+    assert loaded_after("import fo_cast.cli") == set()
+
+
+def test_a_validate_with_nothing_changed_loads_no_stage(sample: Path) -> None:
+    settle(sample)
+    fo_cast.validate(sample)
+    assert loaded_after(f"import fo_cast\nfo_cast.validate({str(sample)!r})") == set()
