@@ -57,6 +57,7 @@ def check(
     """
     from fo_cast.catalogue.checks import validate_catalogue
     from fo_cast.catalogue.reader import load_catalogue
+    from fo_cast.media.tagging import check_tags
     from fo_cast.render.lint import lint_site
     from fo_cast.render.site import resolve_site
 
@@ -68,6 +69,7 @@ def check(
         if not report.errors:
             site = resolve_site(catalogue, probed, base_url or catalogue.settings.base_url, clock)
             report.extend(lint_site(site))
+            report.extend(check_tags(site.shows, probed))
     return Checked(catalogue, probed, report, site, clock)
 
 
@@ -207,6 +209,8 @@ def _render(
     with_feeds: bool,
     with_pages: bool,
 ) -> None:
+    from fo_cast.render import feeds, pages  # noqa: F401 - imported before the fork, once
+    from fo_cast.render.cache import RenderCache  # noqa: F401
     from fo_cast.render.lint import lint_feed_sizes
     from fo_cast.workers import forked
 
@@ -267,8 +271,8 @@ def files_of(site: Site) -> list[Output]:
     outputs = []
     for show in site.shows:
         art = show.artwork
-        assert art.source is not None
-        outputs.append(Output(art.path, art.type, Stage.ASSET, source=art.source))
+        if art.path is not None and art.source is not None:  # not served elsewhere
+            outputs.append(Output(art.path, art.type, Stage.ASSET, source=art.source))
         for episode in show.episodes:
             for enclosure in episode.enclosures:
                 if enclosure.path is not None and enclosure.source is not None:
@@ -279,7 +283,7 @@ def files_of(site: Site) -> list[Output]:
                         )
                     )  # fmt: skip
             for sidecar in (episode.transcript, episode.image):
-                if sidecar is not None and sidecar.source is not None:
+                if sidecar is not None and sidecar.path and sidecar.source is not None:
                     outputs.append(
                         Output(sidecar.path, sidecar.type, Stage.ASSET, source=sidecar.source)
                     )

@@ -35,6 +35,7 @@ class Output:
     data: bytes | None = None
     source: Path | None = None  # media and artwork: the catalogue file, never read into memory
     size: int | None = None  # known size of source (from the probe); len(data) otherwise
+    redirect: str | None = None  # an old URL kept working: where it now points (S3 redirect)
 
     def __post_init__(self) -> None:
         if (self.data is None) == (self.source is None):
@@ -59,6 +60,7 @@ class FeedItem:
     enclosure_url: str
     title: str
     manifest: str  # catalogue-relative manifest path, to name the episode in messages
+    page_url: str | None = None  # the episode's page, kept in the record for redirects
 
 
 @dataclass

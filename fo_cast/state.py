@@ -19,6 +19,7 @@ PROBE_CACHE = f"{CACHE_DIR}/probe.json"  # media and artwork facts, by path, siz
 RENDER_CACHE = f"{CACHE_DIR}/render"  # rendered feed items and pages (render/cache.py)
 HASH_CACHE = f"{CACHE_DIR}/hashes.json"  # sha256 of media, by path, size and mtime (publish)
 REPORT_CACHE = f"{CACHE_DIR}/report.json"  # the last validate's report, by snapshot (snapshot.py)
+COVER_CACHE = f"{CACHE_DIR}/covers.json"  # sha256 of the cover made of each artwork (tag)
 
 # in a built tree, relative to its root
 TREE_RECORD = f"{CACHE_DIR}/tree.json"  # what write_tree put there, and the build's stamp

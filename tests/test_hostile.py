@@ -475,8 +475,9 @@ def test_an_unreachable_s3_endpoint_is_one_line_and_quick(
     )  # fmt: skip
     assert result.returncode == 4
     assert result.stderr.strip().splitlines() == [
-        "fo-cast: s3://bucket/fo at http://127.0.0.1:9: cannot list: the server could not be "
-        "reached (retried; check the endpoint and network)"
+        # The lock is the first thing a publish writes, before it lists the target.
+        "fo-cast: s3://bucket/fo at http://127.0.0.1:9: cannot write .fo-cast/lock.json: the "
+        "server could not be reached (retried; check the endpoint and network)"
     ]
     assert "never-shown" not in result.stdout + result.stderr
     assert "NEVERSHOWN" not in result.stdout + result.stderr

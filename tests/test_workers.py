@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,3 +91,31 @@ def test_a_cold_validate_on_every_core_reports_what_one_core_reports(
     alone = [str(p) for p in fo_cast.validate(sample, use_cache=False)]
     assert ahead == alone
     assert any("truncated" in line for line in alone)
+
+
+def test_a_worker_dies_with_its_killed_parent(tmp_path: Path) -> None:
+    """A worker must not outlive a killed run, holding a lock file it inherited."""
+    script = (
+        "import os, sys, time\n"
+        "from fo_cast import workers\n"
+        "def task():\n"
+        "    time.sleep(60)\n"
+        "with workers.forked(task) as pending:\n"
+        "    print(pending.worker[0], flush=True)\n"
+        "    pending.result()\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    os.kill(worker, 0)  # running
+    parent.kill()
+    parent.wait()
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(worker, os.WNOHANG)
+        time.sleep(0.05)
+    raise AssertionError("the worker outlived its parent")

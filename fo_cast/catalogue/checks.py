@@ -13,9 +13,9 @@ from stat import S_ISREG
 
 from fo_cast.catalogue.models import Media
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
-from fo_cast.media.probe import MediaInfo, ProbeCache, Probed, ProbeError, probe_image
+from fo_cast.media.probe import MediaInfo, ProbeCache, Probed, ProbeError, cache_key, probe_image
 from fo_cast.problems import Report, Severity
-from fo_cast.rules import check_media_name
+from fo_cast.rules import check_media_name, is_url
 from fo_cast.state import PROBE_CACHE
 
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000
@@ -161,6 +161,8 @@ def _check_show_files(
     catalogue: Catalogue, show: ShowEntry, probed: Probed, report: Report
 ) -> None:
     relative = show.show.artwork
+    if is_url(relative):  # served elsewhere (an imported show): nothing to open here
+        return
     path = show.folder / relative
     line = show.doc.line_of(("artwork",))
     if _existing(catalogue, path, show.manifest, "artwork", line, report, relative):
@@ -204,7 +206,7 @@ def _check_episode_files(
     episode = entry.episode
     for index, media in enumerate(episode.media):
         _check_media(catalogue, entry, index, media, probed, cache, report)
-    if episode.transcript is not None:
+    if episode.transcript is not None and not is_url(episode.transcript):
         path = entry.file(episode.transcript)
         line = entry.doc.line_of(("transcript",))
         if _existing(
@@ -216,7 +218,7 @@ def _check_episode_files(
                 f"'{episode.transcript}' must be WebVTT (.vtt) or SubRip (.srt)",
                 line,
             )
-    if episode.image is not None:
+    if episode.image is not None and not is_url(episode.image):
         path = entry.file(episode.image)
         line = entry.doc.line_of(("image",))
         if _existing(catalogue, path, entry.manifest, "image", line, report, episode.image):
@@ -285,9 +287,7 @@ def _check_media(
     except ValueError as exc:
         report.add(entry.manifest, field_name, str(exc), line)
         return
-    # the cache key: relative to the catalogue, or the whole path of a file in the media folder
-    root = str(catalogue.root) + os.sep
-    key = str(path)[len(root) :] if str(path).startswith(root) else str(path)
+    key = cache_key(catalogue.root, path)
     try:
         info = cache.probe(path, key, stat)
     except ProbeError as exc:

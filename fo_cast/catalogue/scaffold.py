@@ -133,12 +133,40 @@ def _placeholder_artwork(path: Path) -> None:
     Image.new("RGB", (1400, 1400), (128, 128, 128)).save(path, optimize=True)
 
 
-def new_episode(catalogue: Path, show: str, title: str, date: datetime | None = None) -> Path:
-    """Returns the episode.yaml written for a new draft episode with a freshly minted GUID."""
+def _chapters_yaml(media: Path) -> str:
+    """Returns a `chapters:` block with the chapters inside a media file; raises FoCastError
+    when it has none or cannot be read."""
+    from fo_cast.media.probe import probe_chapters
+
+    try:
+        marks = probe_chapters(media)
+    except FoCastError as exc:
+        raise FoCastError(f"--chapters-from {media}: {exc}") from None
+    if not marks:
+        raise FoCastError(f"--chapters-from {media}: the file has no chapters")
+    lines = ["chapters:"]
+    for mark in marks:
+        seconds = mark.start / 1000
+        start = _quoted(format_clock(seconds)) if mark.start % 1000 == 0 else f"{seconds:g}"
+        lines.append(f"  - start: {start}")
+        lines.append(f"    title: {_quoted(mark.title or 'Chapter')}")
+    return "\n".join(lines) + "\n"
+
+
+def new_episode(
+    catalogue: Path,
+    show: str,
+    title: str,
+    date: datetime | None = None,
+    chapters_from: Path | None = None,
+) -> Path:
+    """Returns the episode.yaml written for a new draft episode with a freshly minted GUID
+    (and the chapters found inside the media file chapters_from, if given)."""
     show_folder = catalogue / show
     if not (show_folder / SHOW_FILE).is_file():
         raise FoCastError(f"no show '{show}' in {catalogue} (no {show}/{SHOW_FILE})")
     _check_title(title)
+    chapters = _chapters_yaml(chapters_from) if chapters_from is not None else ""
     slug = slugify(title)
     name = f"{date:%Y-%m-%d}-{slug}" if date else slug
     folder = show_folder / name
@@ -155,7 +183,7 @@ title: {_quoted(title)}
 {published}status: draft
 summary: One or two plain sentences on what the episode covers.
 media: []  # add `- file: audio.mp3` (and `- file: video.mp4`) before publishing
-""",
+{chapters}""",
         encoding="utf-8",
     )
     (folder / "companion.md").write_text(

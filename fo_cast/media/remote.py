@@ -264,7 +264,7 @@ def probe_all(targets: list[str]) -> list[dict[str, Any]]:
     """Returns one row per file or URL: {"file"|"url": ..., facts...} or {..., "error": ...}."""
     from pathlib import Path
 
-    from fo_cast.media.probe import probe_media
+    from fo_cast.media.probe import probe_chapters, probe_media
 
     rows: list[dict[str, Any]] = []
     for target in targets:
@@ -276,9 +276,15 @@ def probe_all(targets: list[str]) -> list[dict[str, Any]]:
                 if remote.final_url != target:
                     facts["final_url"] = remote.final_url
             else:
-                facts = dict(probe_media(Path(target)).__dict__)
+                info = probe_media(Path(target))
+                facts = dict(info.__dict__)
+                facts["chapters"] = [
+                    {"start": c.start / 1000, "end": c.end / 1000, "title": c.title}
+                    for c in probe_chapters(Path(target), info)
+                ]
         except ProbeError as exc:
             rows.append({key: target, "error": str(exc)})
             continue
+        facts.pop("tags", None)  # digests for validate, nothing a person reads
         rows.append({key: target, **facts})
     return rows

@@ -56,7 +56,7 @@ class AlternateTag(NamedTuple):
     """podcast:alternateEnclosure with its one podcast:source."""
 
     type: str
-    length: int
+    length: int | None
     uri: str
     title: str | None = None
 
@@ -75,14 +75,16 @@ class ChannelTags(NamedTuple):
     medium: str  # podcast | video
     locked: bool
     complete: bool = False
+    new_feed_url: str | None = None  # itunes:new-feed-url, when the feed moves
     funding: tuple[FundingTag, ...] = ()
     persons: tuple[PersonTag, ...] = ()
+    hub: str | None = None  # a WebSub hub: <atom:link rel="hub">
 
 
 class ItemTags(NamedTuple):
     """An item's itunes: and podcast: tags."""
 
-    duration: int  # whole seconds
+    duration: int | None  # whole seconds; None when the manifest gives none
     explicit: bool
     episode_type: str  # full | trailer | bonus
     image: str | None = None
@@ -155,12 +157,16 @@ class PodcastingExtension(BaseExtension):
         _text(channel, _I + "type", tags.type)
         if tags.complete:
             _text(channel, _I + "complete", "Yes")
+        if tags.new_feed_url:
+            _text(channel, _I + "new-feed-url", tags.new_feed_url)
         _text(channel, _P + "guid", tags.guid)
         _text(channel, _P + "medium", tags.medium)
         _text(channel, _P + "locked", "yes" if tags.locked else "no", owner=tags.owner_email)
         for funding in tags.funding:
             _text(channel, _P + "funding", funding.text, url=funding.url)
         _persons(channel, tags.persons)
+        if tags.hub:  # feedgen writes only the self link into RSS
+            _Sub(channel, "{http://www.w3.org/2005/Atom}link", {"rel": "hub", "href": tags.hub})
         return rss
 
 
@@ -177,7 +183,8 @@ class PodcastingEntryExtension(BaseEntryExtension):
         tags = self.tags
         if tags is None:
             return item
-        _text(item, _I + "duration", str(tags.duration))
+        if tags.duration is not None:
+            _text(item, _I + "duration", str(tags.duration))
         if tags.image:
             _Sub(item, _I + "image", {"href": tags.image})
         _text(item, _I + "explicit", _bool(tags.explicit))
@@ -196,7 +203,9 @@ class PodcastingEntryExtension(BaseEntryExtension):
         if tags.chapters is not None:
             _sidecar(item, _P + "chapters", tags.chapters)
         for alternate in tags.alternates:
-            attrib = {"type": alternate.type, "length": str(alternate.length)}
+            attrib = {"type": alternate.type}
+            if alternate.length is not None:
+                attrib["length"] = str(alternate.length)
             if alternate.title:
                 attrib["title"] = alternate.title
             element = _Sub(item, _P + "alternateEnclosure", attrib)

@@ -147,3 +147,15 @@ def test_verbose_publish_to_s3_never_prints_credentials(
     assert "upload exclusive/feed.xml (new" in result.stdout
     for secret in (s3_server.access_key, s3_server.secret_key):
         assert secret not in result.stdout + result.stderr
+
+
+def test_non_interactive_publish_prints_one_line_per_stage(catalogue: Path, tmp_path: Path) -> None:
+    target = tmp_path / "public"
+    result = CliRunner().invoke(app, ["publish", str(catalogue), "--to", str(target), "--now", NOW])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"locked {target.as_uri()} (lease 120 s)"
+    stages = [line.split(":")[0] for line in lines[1:]]
+    assert stages == ["media", "asset", "feed"]
+    assert lines[1] == "media: 22 uploads (1.0 MB)"
+    assert result.stdout.splitlines()[-1].startswith(f"Published to {target.as_uri()}: ")
