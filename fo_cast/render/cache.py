@@ -42,6 +42,7 @@ from fo_cast.state import atomic_write
 # its results are the fingerprinted values themselves.
 RENDER_INPUTS = (
     "catalogue/models.py",
+    "catalogue/status.py",
     "catalogue/settings.py",
     "limits.py",
     "rules.py",
