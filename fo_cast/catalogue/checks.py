@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
 from fo_cast.catalogue.models import Media
+from fo_cast.catalogue.placeholders import check_placeholders
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
 from fo_cast.media.probe import ProbeCache, Probed, ProbeError, probe_image
 from fo_cast.problems import Report, Severity
@@ -28,6 +29,7 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
     _check_unique(catalogue, report)
     for show in catalogue.shows:
         _check_show_files(catalogue, show, probed, report)
+        check_placeholders(show, report)
         for entry in show.episodes:
             _check_episode_files(catalogue, entry, probed, cache, report)
     for entry in catalogue.orphans:
