@@ -126,7 +126,8 @@ def _render(
 
 
 def files_of(site: Site) -> list[Output]:
-    """Returns the catalogue files the tree carries as they are: media, artwork, transcripts."""
+    """Returns the catalogue files the tree carries as they are: media, artwork, transcripts,
+    and the files companions reference."""
     outputs = []
     for show in site.shows:
         art = show.artwork
@@ -141,7 +142,7 @@ def files_of(site: Site) -> list[Output]:
                             source=enclosure.source, size=enclosure.length,
                         )
                     )  # fmt: skip
-            for sidecar in (episode.transcript, episode.image):
+            for sidecar in (episode.transcript, episode.image, *episode.assets):
                 if sidecar is not None and sidecar.source is not None:
                     outputs.append(
                         Output(sidecar.path, sidecar.type, Stage.ASSET, source=sidecar.source)

@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
+from fo_cast.catalogue.companions import check_references, episode_folders
 from fo_cast.catalogue.models import Media
 from fo_cast.catalogue.placeholders import check_placeholders
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
@@ -27,11 +28,13 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
     cache = ProbeCache(catalogue.root / PROBE_CACHE if use_cache else None)
     probed = Probed()
     _check_unique(catalogue, report)
+    folders = episode_folders(catalogue)
     for show in catalogue.shows:
         _check_show_files(catalogue, show, probed, report)
         check_placeholders(show, report)
         for entry in show.episodes:
             _check_episode_files(catalogue, entry, probed, cache, report)
+            check_references(catalogue, entry, folders, report)
     for entry in catalogue.orphans:
         _check_episode_files(catalogue, entry, probed, cache, report)
     cache.save()

@@ -39,7 +39,13 @@ from fo_cast.state import atomic_write
 # are taken, the renderers and what they call), its templates and assets, and the models,
 # settings and rules they read. What reads the catalogue and probes media needs no place here:
 # its results are the fingerprinted values themselves.
-RENDER_INPUTS = ("catalogue/models.py", "catalogue/settings.py", "rules.py", "units.py")
+RENDER_INPUTS = (
+    "catalogue/companions.py",
+    "catalogue/models.py",
+    "catalogue/settings.py",
+    "rules.py",
+    "units.py",
+)
 # Libraries whose output ends up in rendered bytes: a new version may change them.
 LIBRARIES = (
     "feedgen",
