@@ -21,7 +21,7 @@ from fo_cast.gcpause import paused_gc
 from fo_cast.media.probe import Probed
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
-from fo_cast.render import feeds, pages
+from fo_cast.render import feeds, pages, search
 from fo_cast.render.cache import RenderCache
 from fo_cast.render.lint import lint_feed_sizes, lint_site
 from fo_cast.render.site import Site, resolve_site
@@ -120,7 +120,11 @@ def _render(
         result.items.extend(items)
     if with_pages:
         cache = RenderCache(folder, "pages")
-        result.outputs.extend(pages.render_pages(site, cache))
+        page_outputs = pages.render_pages(site, cache)
+        cache.save()
+        result.outputs.extend(page_outputs)
+        cache = RenderCache(folder, "search")
+        result.outputs.extend(search.render_search_index(site, page_outputs, cache))
         cache.save()
     _check_unique_paths(result)
 

@@ -54,6 +54,9 @@ LIBRARIES = (
     "markupsafe",
     "cmarkgfm",
     "nh3",
+    "pagefind-bin",
+    "python-slugify",
+    "text-unidecode",
     "pydantic",
     "pydantic-core",
 )

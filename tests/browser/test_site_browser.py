@@ -114,6 +114,9 @@ def _make_catalogue(where: Path) -> Path:
     folder.mkdir()
     shutil.copyfile(source / "audio.mp3", folder / "audio.mp3")
     (folder / "companion.md").write_text(HOSTILE_COMPANION, encoding="utf-8")
+    # An image that fails to decode (the companion's src="x", published beside the page): if
+    # an onerror handler survived, it would run.
+    (folder / "x").write_bytes(b"this is not an image")
     (folder / "episode.yaml").write_text(
         "guid: 0b6f1f0e-6a51-4a43-9d0e-2f1a3c4b5d6e\n"
         "title: \"</title></script><script>alert('title')</script>\"\n"
@@ -139,8 +142,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         capture_output=True,
         text=True,
     )
-    # An image that fails to decode: if an onerror handler survived, it would run.
-    (tree / HOSTILE_EPISODE / "x").write_bytes(b"this is not an image")
     process = subprocess.Popen(
         [*fo_cast, "serve", str(tree), "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE,
