@@ -19,6 +19,7 @@ are content hashes and its order does not depend on threads.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import subprocess
@@ -73,7 +74,7 @@ def render_search_index(
         pages_of = [(path, data[path]) for path in paths]
         packed = cache.fetch(
             key(f"search/{name}", _digest(name, show.show.language, pages_of)),
-            lambda pages_of=pages_of, lang=show.show.language: _pack(_index(pages_of, lang)),
+            functools.partial(_indexed, pages_of, show.show.language),
         )
         for path, body in _unpack(packed):
             outputs.append(
@@ -94,6 +95,10 @@ def _digest(name: str, language: str, pages: list[tuple[str, bytes]]) -> bytes:
         digest.update(f"{path}\x00{len(body)}\x00".encode())
         digest.update(body)
     return digest.digest()
+
+
+def _indexed(pages: list[tuple[str, bytes]], language: str) -> bytes:
+    return _pack(_index(pages, language))
 
 
 def _index(pages: list[tuple[str, bytes]], language: str) -> dict[str, bytes]:
@@ -123,7 +128,7 @@ def _index(pages: list[tuple[str, bytes]], language: str) -> dict[str, bytes]:
 
 def _pagefind() -> Path:
     try:
-        from pagefind_bin import get_executable  # type: ignore[import-untyped]
+        from pagefind_bin import get_executable
     except ImportError:
         raise FoCastError(
             "the search index needs Pagefind: pip install pagefind-bin (or reinstall fo-cast)"
