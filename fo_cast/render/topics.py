@@ -4,7 +4,7 @@
     topics/<slug>/index.html          a topic's episodes (page/2/index.html ... when long)
 
 A topic's slug is python-slugify's: a fixed transliteration table (text-unidecode) turns any
-script into lowercase ASCII words ("Côte d’Ivoire" -> "cote-d-ivoire", "中国" -> "zhong-guo"),
+script into lowercase ASCII words ("Côte d’Ivoire" -> "cote-divoire", "中国" -> "zhong-guo"),
 so a slug depends on the topic's name alone, never on the order episodes are read in.
 Spellings that give one slug ("EU", "eu") are one topic, named by its most used spelling.
 """
