@@ -96,6 +96,10 @@ def main() -> None:
         bench_feeds(root, work)
         bench_pages(root, work)
         print()
+        from site_bench import run_site_bench
+
+        run_site_bench(root, work, step, line)
+        print()
         from publish_bench import run_publish_bench
 
         run_publish_bench(work, step, line)
