@@ -162,3 +162,16 @@ def test_the_open_graph_image(sample: Path, image_line: str, expected: str) -> N
     assert (
         f'<meta property="og:image" content="{BASE}exclusive/artwork.png">' in other.data.decode()
     )
+
+
+def test_a_link_to_a_draft_episode_is_a_warning(sample: Path) -> None:
+    draft = sample / "exclusive" / "2024-12-09-eu-crisis" / "episode.yaml"
+    draft.write_text(
+        draft.read_text(encoding="utf-8").replace("status: published", "status: draft"), "utf-8"
+    )
+    line = 9  # the sample's link to ../2024-12-09-eu-crisis/
+    assert _lines(sample) == [
+        f"episodes/{EPISODE}/companion.md:{line}: warning: companion: the link "
+        "'../2024-12-09-eu-crisis/' leads to a draft episode, whose page is not published; "
+        "publish it first or remove the link"
+    ]

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from fo_cast.catalogue.models import Status
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, is_inside
 from fo_cast.problems import Report, Severity
 
@@ -191,11 +192,30 @@ def check_references(
             )
         if not reference.relative:
             continue
-        message = _problem(resolve_reference(catalogue, entry, reference, folders), reference)
+        resolved = resolve_reference(catalogue, entry, reference, folders)
+        if _links_to_a_draft(entry, resolved):
+            report.add(
+                shown,
+                "companion",
+                f"the link '{reference.url}' leads to a draft episode, whose page is not "
+                "published; publish it first or remove the link",
+                reference.line,
+                Severity.WARNING,
+            )
+        message = _problem(resolved, reference)
         if message is not None:
             report.add(
                 shown, "companion", f"the {what} '{reference.url}' {message}", reference.line
             )
+
+
+def _links_to_a_draft(entry: EpisodeEntry, resolved: Resolved) -> bool:
+    other = resolved.episode
+    return (
+        other is not None
+        and other.episode.status is Status.DRAFT
+        and entry.episode.status is not Status.DRAFT
+    )
 
 
 def _problem(resolved: Resolved, reference: Reference) -> str | None:
