@@ -71,7 +71,7 @@ def render_search_index(
     data = {o.path: o.data for o in pages if o.data is not None}
     outputs = []
     for name, (show, paths) in _bundles(site).items():
-        pages_of = [(path, data[path]) for path in paths]
+        pages_of = [(path, searchable(data[path])) for path in paths]
         packed = cache.fetch(
             key(f"search/{name}", _digest(name, show.show.language, pages_of)),
             functools.partial(_indexed, pages_of, show.show.language),
@@ -86,6 +86,22 @@ def render_search_index(
                 )
             )
     return outputs
+
+
+ARTICLE_START = b"<article"
+ARTICLE_END = b"</article>"
+
+
+def searchable(page: bytes) -> bytes:
+    """Returns what Pagefind needs of an episode page: its article (the part marked
+    data-pagefind-body) in a bare document. Pagefind then parses a quarter of the bytes, and
+    a page whose article is unchanged (a new "more from the show" list) keeps its bundle."""
+    start = page.find(ARTICLE_START)
+    end = page.find(ARTICLE_END, start)
+    if start < 0 or end < 0:
+        return page
+    article = page[start : end + len(ARTICLE_END)]
+    return b"<!doctype html>\n<html>\n<body>\n" + article + b"\n</body>\n</html>\n"
 
 
 def _digest(name: str, language: str, pages: list[tuple[str, bytes]]) -> bytes:
