@@ -7,7 +7,7 @@ OUT    := feeds
 SITE   := public
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench browser-deps clean
+.PHONY: demo test test-fast lint bench browser-deps media-deps clean
 
 # Debian's own python3 ships venv separately (python3-venv): install it when venv fails.
 $(BIN)/python:
@@ -30,6 +30,13 @@ browser-deps:
 	  echo "Installing Debian's chromium for the browser tests (apt-get)..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's ffmpeg: the tag tests read tags and chapters back with ffprobe, and `fo-cast tag`
+# writes MP4 chapters with ffmpeg.
+media-deps:
+	@command -v ffprobe >/dev/null 2>&1 || { \
+	  echo "Installing Debian's ffmpeg for the tag tests (apt-get)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
+
 demo: $(VENV)/.installed
 	$(BIN)/fo-cast validate episodes --strict
 	$(BIN)/fo-cast build episodes --out $(OUT)
@@ -44,8 +51,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-test browser-deps lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+# The whole suite on both cores, then the 15 slowest tests (to keep it well under 15 minutes).
+test: $(VENV)/.installed-test browser-deps media-deps lint
+	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+# Everything but the tests that need a real server or the browser: seconds, for a quick loop.
+test-fast: $(VENV)/.installed-test media-deps
+	$(BIN)/pytest -n 2 -m "not integration" $(PYTEST_ARGS)
 
 # awscli pins its own botocore, so the tools compared against live in a venv of their own.
 $(VENV)/tools/bin/aws: | $(BIN)/python

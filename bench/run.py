@@ -100,6 +100,10 @@ def main() -> None:
 
         run_site_bench(root, work, step, line)
         print()
+        from tag_bench import run_tag_bench
+
+        run_tag_bench(work, line)
+        print()
         from publish_bench import run_publish_bench
 
         run_publish_bench(work, step, line)

@@ -19,6 +19,7 @@ from fo_cast.catalogue.reader import Catalogue, load_catalogue
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
 from fo_cast.media.probe import Probed
+from fo_cast.media.tagging import check_tags
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.problems import Report
 from fo_cast.render import feeds, pages, search
@@ -58,6 +59,7 @@ def check(
         if not report.errors:
             site = resolve_site(catalogue, probed, base_url or catalogue.settings.base_url, clock)
             report.extend(lint_site(site))
+            report.extend(check_tags(site.shows, probed))
     return Checked(catalogue, probed, report, site, clock)
 
 

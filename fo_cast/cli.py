@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import json
+import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -17,16 +19,17 @@ from fo_cast.catalogue import scaffold
 from fo_cast.catalogue.listing import episode_rows
 from fo_cast.catalogue.models import Status
 from fo_cast.errors import FoCastError, UsageError
-from fo_cast.media.probe import ProbeError, probe_media
+from fo_cast.media.remote import probe_all
 from fo_cast.outputs import Stage
 from fo_cast.problems import Report
 from fo_cast.rules import check_base_url
 from fo_cast.tree import refuse_output, write_tree
-from fo_cast.units import format_clock
+from fo_cast.units import format_clock, format_size, plural
 
 if TYPE_CHECKING:
     from fo_cast.publish.plan import Plan
     from fo_cast.publish.run import Summary
+    from fo_cast.publish.session import Session
     from fo_cast.storage import Storage
 
 
@@ -34,8 +37,9 @@ class ExitCode(enum.IntEnum):
     OK = 0
     PROBLEMS = 1  # the catalogue has errors (or warnings under --strict)
     USAGE = 2  # Typer's own code for bad options
-    PUBLISH_FAILED = 3
+    PUBLISH_FAILED = 3  # an upload failed, or the guard refused the plan
     ERROR = 4  # the environment: unreadable target, missing credentials, full disk
+    LOCKED = 5  # another publish holds the target (or took it over from this one)
 
 
 class Format(enum.StrEnum):
@@ -91,7 +95,10 @@ def validate(
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
 ) -> None:
-    """Check manifests, companions, artwork and media; write nothing.
+    """Check manifests, companions, artwork and media; write only fo-cast's caches.
+
+    Nothing of the catalogue changes: validate writes only its caches (parsed manifests,
+    probed media) into CATALOGUE/.fo-cast/, so the next run opens nothing that is unchanged.
 
     Example: fo-cast validate episodes --strict
     """
@@ -136,36 +143,78 @@ def list_episodes(
         typer.echo(f"{checked.report.summary()} Run `fo-cast validate` for details.", err=True)
 
 
+class ProbeFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    YAML = "yaml"
+
+
 @app.command()
 def probe(
-    files: Annotated[list[Path], typer.Argument(help="Media files to probe.")],
-    fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
+    targets: Annotated[list[str], typer.Argument(help="Media files or http(s) URLs.")],
+    fmt: Annotated[
+        ProbeFormat, typer.Option("--format", help="text, json, or yaml: media entries to paste.")
+    ] = ProbeFormat.TEXT,
 ) -> None:
-    """Print what fo-cast reads from media files (duration, size, type, codec).
+    """Print what fo-cast reads from media files or URLs (duration, size, type, codec; the
+    chapters inside a file).
+
+    A URL is read over HTTP: a HEAD, then byte ranges (the start, the moov box of an MP4).
+    --format yaml prints `media:` entries for episode.yaml, with a URL's length, type and
+    duration filled in: fo-cast probe https://cdn.example.com/ep-12.mp3 --format yaml
 
     Example: fo-cast probe episodes/talks/*/audio.mp3
     """
-    failed = False
-    results = []
-    for path in files:
-        try:
-            info = probe_media(path)
-        except ProbeError as exc:
-            failed = True
-            results.append({"file": str(path), "error": str(exc)})
-            continue
-        results.append({"file": str(path), **info.__dict__})
-    if fmt is Format.JSON:
-        typer.echo(json.dumps(results, indent=2))
-    else:
-        for result in results:
-            if "error" in result:
-                typer.echo(f"{result['file']}: {result['error']}", err=True)
-                continue
-            facts = ", ".join(f"{k}={v}" for k, v in result.items() if k != "file" and v)
-            typer.echo(f"{result['file']}: {facts}")
-    if failed:
+    rows = probe_all(targets)
+    if fmt is ProbeFormat.JSON:
+        typer.echo(json.dumps(rows, indent=2))
+    elif fmt is ProbeFormat.YAML:
+        typer.echo(scaffold.media_entries(rows), nl=False)
+    for row in rows:
+        name = row.get("url") or row["file"]
+        if "error" in row:
+            typer.echo(f"{name}: {row['error']}", err=True)
+        elif fmt is ProbeFormat.TEXT:
+            shown = ("file", "url", "chapters")
+            facts = ", ".join(f"{k}={v}" for k, v in row.items() if k not in shown and v)
+            typer.echo(f"{name}: {facts}")
+            for mark in row.get("chapters", []):
+                typer.echo(f"  chapter {format_clock(mark['start'])} {mark['title']}")
+    if any("error" in row for row in rows):
         raise typer.Exit(ExitCode.PROBLEMS)
+
+
+@app.command()
+def tag(
+    catalogue: CatalogueArg = Path("episodes"),
+    dry_run: Annotated[bool, typer.Option(help="List what would change; write nothing.")] = False,
+) -> None:
+    """Write title, show, date, summary, GUID, feed URL, cover and chapters into the media.
+
+    Every local MP3 (ID3 v2.3) and MP4/M4A (iTunes atoms) of a scheduled or published
+    episode; files whose tags already agree are not touched.
+
+    Example: fo-cast tag episodes --dry-run
+    """
+    from fo_cast.media.tagging import Outcome, tag_media
+
+    run = tag_media(catalogue, dry_run=dry_run)
+    if run.report.errors:
+        _stop_on_problems(run.report, False, "Nothing was tagged.")
+    for result in run.results:
+        if result.outcome is not Outcome.UNCHANGED:
+            typer.echo(str(result))
+    done = Outcome.WOULD_TAG if dry_run else Outcome.TAGGED
+    typer.echo(
+        f"{plural(run.count(done), 'file')} {done}, {run.count(Outcome.UNCHANGED)} unchanged, "
+        f"{run.count(Outcome.SKIPPED)} skipped."
+    )
+    if run.chapters_left_out:
+        typer.echo(
+            f"note: chapters not written into {plural(run.chapters_left_out, 'MP4 file')}: "
+            "mutagen cannot, and ffmpeg is not installed (apt-get install ffmpeg)",
+            err=True,
+        )
 
 
 @app.command()
@@ -306,38 +355,75 @@ def publish(
         int | None,
         typer.Option(min=1, max=20, help="S3: tries per request, retries included [4]."),
     ] = None,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for another publish's lock.")
+    ] = 0,
+    break_lock: Annotated[
+        bool, typer.Option(help="Take over the target's lock if its lease has expired.")
+    ] = False,
+    lease: Annotated[float | None, typer.Option(min=1, hidden=True)] = None,
 ) -> None:
     """Validate, build and sync the tree to a target: media first, feeds last.
 
+    Holds the target's lock while it lists, plans and uploads; pings the directories
+    [notify] names once the feeds are out.
+
     Example: fo-cast publish episodes --to s3://podcasts/fo --dry-run
     """
+    from fo_cast.publish.lock import LockHeld
     from fo_cast.publish.session import PublishOptions, prepare_publish
 
     options = PublishOptions(
         to=to, endpoint_url=endpoint_url, base_url=base_url, max_deletes=max_deletes,
         prune=prune, force=force, allow_removal=tuple(allow_removal or ()), strict=strict,
-        read_timeout=timeout, max_attempts=tries, now=_now(now),
+        read_timeout=timeout, max_attempts=tries, now=_now(now), lock=not dry_run,
+        wait=wait, break_lock=break_lock, lease=lease,
     )  # fmt: skip
     try:
         session = prepare_publish(catalogue, options)
     except UsageError as exc:
         _fail(str(exc), ExitCode.USAGE)
+    except LockHeld as exc:
+        _fail(str(exc), ExitCode.LOCKED)
+    with session:
+        _publish_session(session, strict, dry_run, verbose, fmt)
+
+
+def _publish_session(
+    session: Session, strict: bool, dry_run: bool, verbose: bool, fmt: Format
+) -> None:
+    from fo_cast.publish.lock import LockLost
+
     _stop_on_problems(session.build.report, strict, "Nothing was published.")
-    plan, storage = session.plan, session.storage
+    plan, storage, text = session.plan, session.storage, fmt is Format.TEXT
     assert storage is not None
-    if dry_run or plan.refusals or (verbose and fmt is Format.TEXT):
+    if dry_run or plan.refusals or (verbose and text):
         _print_plan(plan, storage, fmt)
         if plan.refusals:
             typer.echo("Nothing was published.", err=True)
             raise typer.Exit(ExitCode.PUBLISH_FAILED)
         if dry_run:
+            pings, warnings = session.pings()
+            for line in [f"would notify {ping}" for ping in pings] + warnings:
+                typer.echo(line, err=not text)
             return
+    if session.lock is not None and session.lock.broken is not None:
+        typer.echo(f"took over the expired lock of {session.lock.broken.describe()}", err=True)
+    if session.lock is not None and text:
+        typer.echo(f"locked {storage.describe()} (lease {session.lock.lease:g} s)", err=True)
     try:
-        summary = _run_publish(plan, storage, quiet=fmt is Format.JSON)
+        summary = _run_publish(plan, storage, quiet=not text, check=session.check)
+    except LockLost as exc:
+        _fail(str(exc), ExitCode.LOCKED)
     except FoCastError as exc:
         _fail(str(exc), ExitCode.PUBLISH_FAILED)
+    session.close()  # the feeds and the record are out: the next publish may start
+    notices, warnings = session.notify()
+    for line in [str(n) for n in notices] + warnings:
+        typer.echo(line, err=True)
     if fmt is Format.JSON:
         payload = {"target": storage.describe(), "plan": plan.as_dict(), **summary.as_dict()}
+        payload["notifications"] = [n.as_dict() for n in notices]
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(f"Published to {storage.describe()}: {summary}")
@@ -352,7 +438,9 @@ def _print_plan(plan: Plan, storage: Storage, fmt: Format) -> None:
         typer.echo(text, err=text.startswith("refused:"))
 
 
-def _run_publish(plan: Plan, storage: Storage, quiet: bool) -> Summary:
+def _run_publish(
+    plan: Plan, storage: Storage, quiet: bool, check: Callable[[], None] | None = None
+) -> Summary:
     """Returns the summary after applying the plan, showing progress as it goes.
 
     A rich progress bar (bytes, rate, ETA) on a terminal; plain lines otherwise.
@@ -362,11 +450,14 @@ def _run_publish(plan: Plan, storage: Storage, quiet: bool) -> Summary:
     from fo_cast.publish.run import Deleted, Done, Failed, Sent, StageStarted, Uploaded, publish
 
     summary: Summary | None = None
-    events = publish(plan, storage)
+    events = publish(plan, storage, check=check)
     if quiet or not sys.stderr.isatty():
         with closing(events):
             for event in events:
-                if isinstance(event, Uploaded) and not quiet:
+                if isinstance(event, StageStarted) and not quiet:
+                    sent = f"{plural(event.uploads, 'upload')} ({format_size(event.bytes)})"
+                    typer.echo(f"{event.stage.name.lower()}: {sent}", err=True)
+                elif isinstance(event, Uploaded) and not quiet:
                     typer.echo(f"uploaded {event.key} ({event.reason})")
                 elif isinstance(event, Deleted) and not quiet:
                     typer.echo(f"deleted {event.key}")
@@ -456,6 +547,9 @@ def new_episode(
         typer.Option(help="Publication time, with timezone, e.g. 2024-07-23T15:00:00+00:00."),
     ] = None,
     catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    chapters_from: Annotated[
+        Path | None, typer.Option(help="Take the chapters from this media file's tags.")
+    ] = None,
 ) -> None:
     """Create a draft episode: folder named by date and slug, a new GUID, a companion stub.
 
@@ -464,7 +558,7 @@ def new_episode(
     if date is not None and date.tzinfo is None:
         _fail("--date needs a timezone, such as 2024-07-23T15:00:00+00:00", ExitCode.USAGE)
     try:
-        path = scaffold.new_episode(catalogue, show, title, date)
+        path = scaffold.new_episode(catalogue, show, title, date, chapters_from)
     except FoCastError as exc:
         _fail(str(exc), ExitCode.USAGE)
     typer.echo(f"wrote {path} and {path.parent / 'companion.md'}")
@@ -474,6 +568,8 @@ def main() -> None:
     """Runs the app, turning fo-cast's own errors into one line and an exit code."""
     # Outside the Typer app a typer.Exit is just an exception (it would print a traceback),
     # so this wrapper leaves with sys.exit.
+    # A cancelled CI job gets SIGTERM: stop as on Ctrl-C, so the target's lock is released.
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         app()
     except KeyboardInterrupt:
@@ -485,6 +581,10 @@ def main() -> None:
             raise
         typer.echo(f"fo-cast: {_one_line(exc)}", err=True)
         sys.exit(ExitCode.ERROR)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _one_line(exc: BaseException) -> str:

@@ -8,6 +8,14 @@ from pathlib import Path
 
 from fo_cast.problems import Report
 
+# The names of the files a build writes for each show and episode (render/site.py resolves
+# their URLs, render/feeds.py renders them, serve.py and tree.py recognise them).
+FEED_FILE = "feed.xml"  # <show>/: audio RSS
+VIDEO_FILE = "video.xml"  # <show>/: video RSS, when the show has video
+JSON_FILE = "feed.json"  # <show>/: JSON Feed 1.1
+CHAPTERS_FILE = "chapters.json"  # <show>/<episode>/: Podcasting 2.0 chapters
+OPML_FILE = "index.opml"  # the root: every feed
+
 
 class Stage(enum.IntEnum):
     """Publishing order: a feed never goes out before what it points at."""
@@ -27,6 +35,7 @@ class Output:
     data: bytes | None = None
     source: Path | None = None  # media and artwork: the catalogue file, never read into memory
     size: int | None = None  # known size of source (from the probe); len(data) otherwise
+    redirect: str | None = None  # an old URL kept working: where it now points (S3 redirect)
 
     def __post_init__(self) -> None:
         if (self.data is None) == (self.source is None):
@@ -51,6 +60,7 @@ class FeedItem:
     enclosure_url: str
     title: str
     manifest: str  # catalogue-relative manifest path, to name the episode in messages
+    page_url: str | None = None  # the episode's page, kept in the record for redirects
 
 
 @dataclass

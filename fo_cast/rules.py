@@ -4,6 +4,7 @@ URLs, language codes. Used by the models (one value at a time) and by the direct
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 except surrogates
@@ -187,6 +188,13 @@ MEDIA_TYPES: dict[str, str] = {
 ACCEPTED_TYPES = frozenset({*MEDIA_TYPES.values(), "audio/mp4", "audio/aac"})
 
 
+def check_media_name(name: str) -> None:
+    """Raises ValueError unless the file name's suffix is a media type Apple accepts."""
+    if PurePosixPath(name).suffix.lower() not in MEDIA_TYPES:
+        allowed = ", ".join(sorted(MEDIA_TYPES))
+        raise ValueError(f"'{name}' is not a media type Apple accepts ({allowed})")
+
+
 def check_media_type(value: str) -> str:
     if value not in ACCEPTED_TYPES:
         allowed = ", ".join(sorted(ACCEPTED_TYPES))
@@ -194,26 +202,32 @@ def check_media_type(value: str) -> str:
     return value
 
 
-def is_video_type(mime_type: str) -> bool:
-    return mime_type.startswith("video/")
-
-
-# The Podcast Index person taxonomy (podcast-namespace taxonomy.json), lower-cased.
-PERSON_ROLES = frozenset(
-    role.strip()
-    for role in """director|assistant director|executive producer|senior producer|producer|
-    associate producer|development producer|creative director|host|co-host|guest host|guest|
-    voice actor|narrator|announcer|reporter|author|editorial director|co-writer|writer|
-    songwriter|guest writer|story editor|managing editor|script editor|script coordinator|
-    researcher|editor|fact checker|translator|transcriber|logger|studio coordinator|
-    technical director|technical manager|audio engineer|remote recording engineer|
-    post production engineer|audio editor|sound designer|foley artist|composer|theme music|
-    production coordinator|booking coordinator|production assistant|content manager|
-    marketing manager|sales representative|sales manager|graphic designer|cover art designer|
-    social media manager|consultant|intern|camera operator|lighting designer|camera grip|
-    assistant camera""".replace("\n", "").split("|")
-    if role.strip()
-)
+# The Podcast Index person taxonomy (podcast-namespace taxonomy.json), lower-cased: each
+# group and its roles. A podcast:person names its group unless it is the default, "cast".
+_ROLE_GROUPS = {
+    "cast": "host|co-host|guest host|guest|voice actor|narrator|announcer|reporter",
+    "creative direction": "director|assistant director|executive producer|senior producer|"
+    "producer|associate producer|development producer|creative director",
+    "writing": "author|editorial director|co-writer|writer|songwriter|guest writer|story editor|"
+    "managing editor|script editor|script coordinator|researcher|editor|fact checker|"
+    "translator|transcriber|logger",
+    "audio production": "studio coordinator|technical director|technical manager|"
+    "audio engineer|remote recording engineer|post production engineer",
+    "audio post-production": "audio editor|sound designer|foley artist|composer|theme music",
+    "administration": "production coordinator|booking coordinator|production assistant|"
+    "content manager|marketing manager|sales representative|sales manager",
+    "visuals": "graphic designer|cover art designer",
+    "community": "social media manager",
+    "misc.": "consultant|intern",
+    "video production": "camera operator|lighting designer|camera grip|assistant camera",
+}
+PERSON_GROUPS = {
+    role: group
+    for group, roles in _ROLE_GROUPS.items()
+    if group != "cast"
+    for role in roles.split("|")
+}
+PERSON_ROLES = frozenset(role for roles in _ROLE_GROUPS.values() for role in roles.split("|"))
 
 
 def check_person_role(value: str) -> str:

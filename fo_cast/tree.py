@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
-from fo_cast.outputs import Build, Output
+from fo_cast.outputs import OPML_FILE, Build, Output
 from fo_cast.state import TREE_RECORD, atomic_write
 
 TREE_VERSION = 2
@@ -38,7 +38,7 @@ def overlap_with(catalogue: Path, folder: Path) -> str | None:
 
 # What a folder may hold for a build to take it over: a previous build (it always writes
 # index.opml), or nothing but the folder's own note.
-BUILT_MARK = "index.opml"
+BUILT_MARK = OPML_FILE
 
 
 def refuse_output(catalogue: Path, out: Path) -> str | None:

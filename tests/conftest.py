@@ -20,9 +20,9 @@ CATALOGUES = REPO / "tests" / "fixtures" / "catalogues"
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     """Returns a copy of the sample catalogue at tmp_path/episodes (no probe cache)."""
-    root = tmp_path / "episodes"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".fo-cast", ".schema"))
-    return root
+    from tests.helpers import copy_sample
+
+    return copy_sample(tmp_path)
 
 
 @pytest.fixture
@@ -78,3 +78,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Rewrite the golden files under tests/golden/ from the current output.",
     )
+
+
+# --- media io: a local HTTP server with faults on demand (tests/httpserver.py) --------------
+from httpserver import http_host  # noqa: E402, F401 - the fixture, for every test module
+# --- end media io ---------------------------------------------------------------------------

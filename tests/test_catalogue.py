@@ -11,7 +11,6 @@ from conftest import SAMPLE
 
 from fo_cast.catalogue.checks import validate_catalogue
 from fo_cast.catalogue.reader import load_catalogue
-from fo_cast.problems import Report
 
 
 def test_sample_is_read(sample: Path) -> None:
@@ -141,4 +140,9 @@ def test_whole_file_replaced_with_noise(tmp_path: Path) -> None:
             )
         catalogue, report = load_catalogue(root)
         validate_catalogue(catalogue, report)
-        assert isinstance(report, Report)
+        manifest = PurePosixPath("episodes/live", folder.name, "episode.yaml")
+        # noise is never a manifest: always an error at that file, each a one-line problem
+        assert any(p.file == manifest for p in report.errors), [str(p) for p in report]
+        for problem in report:
+            assert "\n" not in str(problem)
+            assert str(problem).startswith(f"episodes/live/{folder.name}/"), str(problem)

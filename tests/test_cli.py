@@ -12,15 +12,9 @@ from conftest import CATALOGUES, build_case, case_names
 from typer.testing import CliRunner
 
 from fo_cast.cli import app
+from tests.helpers import invoke
 
 runner = CliRunner()
-
-
-def invoke(*args: str | Path):
-    result = runner.invoke(app, [str(a) for a in args])
-    # a traceback is never the answer to bad input
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
 
 
 def test_every_case_folder_has_expected_lines() -> None:

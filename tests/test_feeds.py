@@ -32,17 +32,12 @@ from fo_cast.render import feeds
 from fo_cast.render.cache import RenderCache
 from fo_cast.render.companion import Companion
 from fo_cast.render.feedgen_ext import ITUNES_NS, PODCAST_NS
-from fo_cast.render.site import Site, podcast_guid, resolve_site, video_guid
-from tests.conftest import SAMPLE, build_case
+from fo_cast.render.site import podcast_guid, video_guid
+from tests.conftest import build_case
+from tests.helpers import copy_sample, site_of
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 GOLDEN = Path(__file__).parent / "golden" / "feeds"
-
-
-def copy_sample(where: Path) -> Path:
-    root = where / "episodes"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".fo-cast", ".schema"))
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +48,6 @@ def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def hostile_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_case("hostile", tmp_path_factory.mktemp("hostile"))
-
-
-def site_of(root: Path, now: datetime = NOW) -> Site:
-    checked = fo_cast.check(root, now=now)
-    catalogue, probed, report = checked.catalogue, checked.probed, checked.report
-    assert not report.errors, [str(p) for p in report.errors]
-    return resolve_site(catalogue, probed, catalogue.settings.base_url, now)
 
 
 def render(root: Path, now: datetime = NOW) -> dict[str, bytes]:
@@ -114,7 +102,7 @@ def test_golden(
 
 
 def test_sample_outputs(sample_root: Path) -> None:
-    outputs, _ = feeds.render_feeds(site_of(sample_root), RenderCache())
+    outputs, _ = feeds.render_feeds(site_of(sample_root, NOW), RenderCache())
     stages = {o.path: (o.stage, o.content_type) for o in outputs}
     assert stages["index.opml"] == (Stage.FEED, "text/x-opml; charset=utf-8")
     assert stages["talks/feed.xml"] == (Stage.FEED, "application/rss+xml; charset=utf-8")
@@ -301,7 +289,7 @@ def test_serial_shows_read_oldest_first(tmp_path: Path) -> None:
 
 
 def test_hostile_text_round_trips(hostile_root: Path) -> None:
-    site = site_of(hostile_root)
+    site = site_of(hostile_root, NOW)
     show = site.shows[0]
     rendered = render(hostile_root)
     fp, pp = parse_both(rendered["edge/feed.xml"], show.feed_url)
@@ -350,7 +338,7 @@ def test_hostile_chapters_and_json_feed(hostile_root: Path) -> None:
 
 
 def test_cdata_terminator_cannot_break_out(hostile_root: Path) -> None:
-    site = site_of(hostile_root)
+    site = site_of(hostile_root, NOW)
     episode = site.shows[0].episodes[1]
     hostile = '<p>end ]]> and <a href="https://x/?]]>">link</a></p>'
     episode.companion = Companion(page=hostile, feed=hostile)
@@ -368,15 +356,15 @@ def test_cdata_terminator_cannot_break_out(hostile_root: Path) -> None:
 
 
 def test_same_site_same_bytes_cold_and_warm(sample_root: Path) -> None:
-    site = site_of(sample_root)
+    site = site_of(sample_root, NOW)
     cache = RenderCache()
     first, items = feeds.render_feeds(site, cache)
     # 18 audio and 4 video items, 18 JSON Feed items, 5 chapters files
     assert (cache.misses, cache.hits) == (45, 0)
     cache.prune()
-    second, again = feeds.render_feeds(site_of(sample_root), cache)
+    second, again = feeds.render_feeds(site_of(sample_root, NOW), cache)
     assert (cache.misses, cache.hits) == (45, 45)  # nothing rendered again
-    third, _ = feeds.render_feeds(site_of(sample_root), RenderCache())
+    third, _ = feeds.render_feeds(site_of(sample_root, NOW), RenderCache())
     assert [(o.path, o.data) for o in first] == [(o.path, o.data) for o in second]
     assert [(o.path, o.data) for o in first] == [(o.path, o.data) for o in third]
     assert items == again
@@ -384,9 +372,9 @@ def test_same_site_same_bytes_cold_and_warm(sample_root: Path) -> None:
 
 def test_one_changed_episode_renders_one_item(sample_root: Path) -> None:
     cache = RenderCache()
-    before = {o.path: o.data for o in feeds.render_feeds(site_of(sample_root), cache)[0]}
+    before = {o.path: o.data for o in feeds.render_feeds(site_of(sample_root, NOW), cache)[0]}
     cache.prune()
-    site = site_of(sample_root)
+    site = site_of(sample_root, NOW)
     episode = next(e for e in site.shows[2].episodes if e.video is None and e.chapters is None)
     episode.entry.companion = (episode.entry.companion or "") + "\n\nOne more line.\n"
     rendered = []
@@ -408,7 +396,7 @@ def test_one_changed_episode_renders_one_item(sample_root: Path) -> None:
 
 
 def test_a_feed_that_cannot_be_cut_is_rendered_whole(sample_root: Path) -> None:
-    site = site_of(sample_root)
+    site = site_of(sample_root, NOW)
     episode = site.shows[0].episodes[0]
     odd = "<p>an item inside an item:\n    <item>\n</p>"  # never out of the sanitiser
     episode.companion = Companion(page=odd, feed=odd)
@@ -420,7 +408,7 @@ def test_a_feed_that_cannot_be_cut_is_rendered_whole(sample_root: Path) -> None:
 
 
 def test_cut_finds_the_items(sample_root: Path) -> None:
-    show = next(s for s in site_of(sample_root).shows if s.path == "talks/")
+    show = next(s for s in site_of(sample_root, NOW).shows if s.path == "talks/")
     data = render(sample_root)["talks/feed.xml"]
     count = sum(1 for e in show.episodes if e.audio is not None)
     cut = feeds._cut(data, count)
@@ -456,7 +444,7 @@ def test_two_builds_are_byte_identical(sample_root: Path, tmp_path: Path) -> Non
 
 
 def test_feed_items_never_share_an_enclosure_between_guids(sample_root: Path) -> None:
-    _, items = feeds.render_feeds(site_of(sample_root), RenderCache())
+    _, items = feeds.render_feeds(site_of(sample_root, NOW), RenderCache())
     assert check_guard(GuardRecord({}), items) == []
     owners: dict[str, str] = {}
     for item in items:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,38 +18,20 @@ from urllib.parse import unquote, urlsplit
 
 import podcastparser
 import pytest
-from typer.testing import CliRunner
 
-from fo_cast.cli import app
 from fo_cast.errors import ConfigError, FoCastError
 from fo_cast.publish.plan import save_hash_cache
 from fo_cast.publish.verify import verify
 from fo_cast.serve import serve
 from fo_cast.storage import storage_for
+from tests.helpers import edit, invoke
+from tests.helpers import run_fo_cast as fo_cast
 
 NOW = "2025-01-01T00:00:00+00:00"
 EPISODE = "talks/2024-08-04-middle-east-part-1"  # audio, video, transcript and chapters
 AUDIO = "aud io #1?50%é.mp3"
 VIDEO = "vid eo&<'\".mp4"
 TRANSCRIPT = "trans #cript%.vtt"
-runner = CliRunner()
-
-
-def invoke(*args: str | Path):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
-def fo_cast(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Runs the real console entry point (`python -m fo_cast` calls cli.main)."""
-    return subprocess.run(
-        [sys.executable, "-m", "fo_cast", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -61,12 +41,6 @@ def files_under(folder: Path) -> dict[str, bytes]:
         for p in folder.rglob("*")
         if p.is_file() and ".fo-cast" not in p.parts
     }
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, (path, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def hostile_names(catalogue: Path) -> Path:
@@ -501,8 +475,9 @@ def test_an_unreachable_s3_endpoint_is_one_line_and_quick(
     )  # fmt: skip
     assert result.returncode == 4
     assert result.stderr.strip().splitlines() == [
-        "fo-cast: s3://bucket/fo at http://127.0.0.1:9: cannot list: the server could not be "
-        "reached (retried; check the endpoint and network)"
+        # The lock is the first thing a publish writes, before it lists the target.
+        "fo-cast: s3://bucket/fo at http://127.0.0.1:9: cannot write .fo-cast/lock.json: the "
+        "server could not be reached (retried; check the endpoint and network)"
     ]
     assert "never-shown" not in result.stdout + result.stderr
     assert "NEVERSHOWN" not in result.stdout + result.stderr

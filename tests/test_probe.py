@@ -92,7 +92,7 @@ def test_vbr_duration_comes_from_the_xing_header() -> None:
             "file has 4173"),
         ("truncated.mp4", "truncated: the 'mdat' box needs 9457 bytes, the file has 5699"),
         ("text.mp4", "not an MP4 file (no 'ftyp' box); is it really .mp4?"),
-        ("art.gif", "'.gif' is not a media type Apple accepts (.m4a, .m4v, .mov, .mp3, .mp4)"),
+        ("art.gif", "'art.gif' is not a media type Apple accepts (.m4a, .m4v, .mov, .mp3, .mp4)"),
     ],
 )  # fmt: skip
 def test_broken_media(name: str, message: str) -> None:
@@ -179,3 +179,30 @@ def test_unreadable_or_old_cache_is_ignored(content: str, tmp_path: Path) -> Non
     path.write_text(content)
     cache = ProbeCache(path)
     assert cache.probe(MEDIA / "tone.mp3", "tone.mp3").duration == pytest.approx(2.06, abs=0.01)
+
+
+POINTER = (
+    "version https://git-lfs.github.com/spec/v1\n"
+    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+    "size 31415926\n"
+)
+
+
+@pytest.mark.parametrize("name", ["audio.mp3", "video.mp4", "speech.m4a"])
+def test_a_git_lfs_pointer_says_to_pull(name: str, tmp_path: Path) -> None:
+    from fo_cast.media.probe import LfsPointerError
+
+    path = tmp_path / name
+    path.write_text(POINTER, encoding="ascii")
+    with pytest.raises(LfsPointerError) as raised:
+        probe_media(path)
+    assert str(raised.value) == (
+        "a git-lfs pointer, not the file itself; run `git lfs pull` to fetch it"
+    )
+    artwork = tmp_path / "artwork.png"
+    artwork.write_text(POINTER, encoding="ascii")
+    with pytest.raises(LfsPointerError) as raised:
+        probe_image(artwork)
+    assert str(raised.value) == (
+        "is a git-lfs pointer, not the file itself; run `git lfs pull` to fetch it"
+    )

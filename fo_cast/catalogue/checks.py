@@ -15,9 +15,9 @@ from fo_cast.catalogue.companions import check_references, episode_folders
 from fo_cast.catalogue.models import Media
 from fo_cast.catalogue.placeholders import check_placeholders
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
-from fo_cast.media.probe import ProbeCache, Probed, ProbeError, probe_image
+from fo_cast.media.probe import ProbeCache, Probed, ProbeError, cache_key, probe_image
 from fo_cast.problems import Report, Severity
-from fo_cast.rules import MEDIA_TYPES
+from fo_cast.rules import check_media_name
 from fo_cast.state import PROBE_CACHE
 
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000
@@ -27,7 +27,9 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
     """Returns what was probed, adding to report every problem found across files."""
     cache = ProbeCache(catalogue.root / PROBE_CACHE if use_cache else None)
     probed = Probed()
-    _check_unique(catalogue, report)
+    _check_unique_guids(catalogue, report)
+    _check_unique_slugs(catalogue, report)
+    _check_unique_numbers(catalogue, report)
     folders = episode_folders(catalogue)
     for show in catalogue.shows:
         _check_show_files(catalogue, show, probed, report)
@@ -41,7 +43,8 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
     return probed
 
 
-def _check_unique(catalogue: Catalogue, report: Report) -> None:
+def _check_unique_guids(catalogue: Catalogue, report: Report) -> None:
+    """GUIDs are unique across the whole catalogue, drafts and orphans included."""
     guids: dict[str, list[EpisodeEntry]] = defaultdict(list)
     for entry in [*catalogue.episodes(), *catalogue.orphans]:
         guids[entry.episode.guid].append(entry)
@@ -54,6 +57,10 @@ def _check_unique(catalogue: Catalogue, report: Report) -> None:
                 "mint a new one with `fo-cast new episode` (never reuse one)",
                 entry.doc.line_of(("guid",)),
             )
+
+
+def _check_unique_slugs(catalogue: Catalogue, report: Report) -> None:
+    """Show slugs are unique in the catalogue, episode slugs within their show (URLs)."""
     show_slugs: dict[str, ShowEntry] = {}
     for show in catalogue.shows:
         if show.slug in show_slugs:
@@ -66,7 +73,6 @@ def _check_unique(catalogue: Catalogue, report: Report) -> None:
             )
         show_slugs.setdefault(show.slug, show)
         slugs: dict[str, EpisodeEntry] = {}
-        numbers: dict[tuple[int | None, int], EpisodeEntry] = {}
         for entry in show.episodes:
             if entry.slug in slugs:
                 report.add(
@@ -77,6 +83,13 @@ def _check_unique(catalogue: Catalogue, report: Report) -> None:
                     entry.doc.line_of(("slug",)),
                 )
             slugs.setdefault(entry.slug, entry)
+
+
+def _check_unique_numbers(catalogue: Catalogue, report: Report) -> None:
+    """Season + episode numbers are unique within a show."""
+    for show in catalogue.shows:
+        numbers: dict[tuple[int | None, int], EpisodeEntry] = {}
+        for entry in show.episodes:
             number = entry.episode.episode
             if number is None:
                 continue
@@ -197,7 +210,35 @@ def _check_episode_files(
 
 
 def _local_media(entry: EpisodeEntry) -> list[Path]:
-    return [entry.file(m.file) for m in entry.episode.media if m.file is not None]
+    return [entry.media_file(m.file) for m in entry.episode.media if m.file is not None]
+
+
+def _existing_media(
+    catalogue: Catalogue, entry: EpisodeEntry, relative: str, field_name: str, line: int | None,
+    report: Report,
+) -> tuple[Path, os.stat_result | None]:  # fmt: skip
+    """Returns where a media file is and its stat, looking in the media folder too; the stat
+    is None after a problem that says where the file was looked for."""
+    path = entry.media_file(relative)
+    folder, local = catalogue.media_folder, entry.file(relative)
+    if entry.elsewhere is None or folder is None or os.path.lexists(local):
+        return path, _existing(catalogue, path, entry.manifest, field_name, line, report, relative)
+    if path != local and not is_inside(folder, path):
+        report.add(
+            entry.manifest, field_name, f"'{relative}' in the media folder points outside it", line
+        )
+        return path, None
+    try:
+        stat = os.stat(path) if path != local else None
+    except OSError:
+        stat = None
+    if stat is not None and S_ISREG(stat.st_mode):
+        return path, stat
+    where = f"looked in {entry.manifest.parent}/ and {entry.elsewhere}/"
+    if not folder.is_dir():
+        where += f"; the media folder {folder} is not there: mount it or correct its path"
+    report.add(entry.manifest, field_name, f"no such file '{relative}' ({where})", line)
+    return path, None
 
 
 def _check_media(
@@ -213,20 +254,15 @@ def _check_media(
         return
     field_name = f"media[{index}].file"
     line = entry.doc.line_of(("media", index, "file"))
-    path = entry.file(media.file)
-    stat = _existing(catalogue, path, entry.manifest, field_name, line, report, media.file)
+    path, stat = _existing_media(catalogue, entry, media.file, field_name, line, report)
     if stat is None:
         return
-    if path.suffix.lower() not in MEDIA_TYPES:
-        allowed = ", ".join(sorted(MEDIA_TYPES))
-        report.add(
-            entry.manifest,
-            field_name,
-            f"'{media.file}' is not a media type Apple accepts ({allowed})",
-            line,
-        )
+    try:
+        check_media_name(media.file)
+    except ValueError as exc:
+        report.add(entry.manifest, field_name, str(exc), line)
         return
-    key = str(path)[len(str(catalogue.root)) + 1 :]  # relative to the catalogue: the cache key
+    key = cache_key(catalogue.root, path)
     try:
         info = cache.probe(path, key, stat)
     except ProbeError as exc:

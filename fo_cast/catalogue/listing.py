@@ -27,7 +27,7 @@ def episode_rows(
         episode = entry.episode
         if (show and entry.show != show) or (status and episode.status is not status):
             continue
-        infos = [probed.media.get(entry.file(m.file)) for m in episode.media if m.file]
+        infos = [probed.media.get(entry.media_file(m.file)) for m in episode.media if m.file]
         duration = max((i.duration for i in infos if i), default=None)
         duration = duration or max((m.duration or 0 for m in episode.media), default=None)
         rows.append(

@@ -8,7 +8,6 @@ numbers and booleans strictly: `explicit: no` or `season: "2"` is reported, neve
 from __future__ import annotations
 
 import enum
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -27,8 +26,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fo_cast import rules
-
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def _not_blank(value: str) -> str:
@@ -160,7 +157,14 @@ class Series(Model):
 class Media(Model):
     """One media file of an episode: a file in the episode folder or an external URL."""
 
-    file: RelPath | None = Field(None, description="Path relative to the episode folder.")
+    file: RelPath | None = Field(
+        None,
+        description=(
+            "Path relative to the episode folder. A file not there is looked for in the media "
+            "folder (fo-cast.toml [media] folder, or FO_CAST_MEDIA) under SHOW/EPISODE/, the "
+            "show's and episode's folder names."
+        ),
+    )
     url: Url | None = Field(None, description="An external media URL (instead of file).")
     length: PositiveInt | None = Field(None, description="Byte length, required with url.")
     type: Annotated[str, AfterValidator(rules.check_media_type)] | None = Field(

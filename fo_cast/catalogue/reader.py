@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from fo_cast.catalogue import yaml12
 from fo_cast.catalogue.messages import field_path, validation_message
 from fo_cast.catalogue.models import Episode, Show
-from fo_cast.catalogue.settings import SETTINGS_FILE, Settings
+from fo_cast.catalogue.settings import MEDIA_ENV, SETTINGS_FILE, Settings
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import first_xml_illegal
 from fo_cast.state import MANIFEST_CACHE, atomic_write
@@ -40,9 +41,25 @@ class EpisodeEntry:
     episode: Episode
     doc: yaml12.Document
     companion: str | None = None  # the Markdown text, None when missing or unreadable
+    # this episode's folder in the media folder (MEDIA/SHOW/EPISODE), when there is one
+    elsewhere: Path | None = None
+    _found: dict[str, Path] = field(default_factory=dict, repr=False, compare=False)
 
     def file(self, relative: str) -> Path:
         return self.folder / relative
+
+    def media_file(self, relative: str) -> Path:
+        """Returns where a media file is: in the episode folder if it is there, else in the
+        media folder when the file is there, else the episode folder's (missing) path."""
+        local = self.folder / relative
+        if self.elsewhere is None:
+            return local
+        found = self._found.get(relative)
+        if found is None:
+            other = self.elsewhere / relative
+            found = other if not os.path.lexists(local) and os.path.exists(other) else local
+            self._found[relative] = found
+        return found
 
     def shown(self, relative: str) -> PurePosixPath:
         return self.manifest.parent / relative
@@ -67,6 +84,7 @@ class Catalogue:
     root: Path
     settings: Settings
     shows: list[ShowEntry] = field(default_factory=list)
+    media_folder: Path | None = None  # [media] folder or FO_CAST_MEDIA, made absolute
     # episodes of shows whose show.yaml has errors: checked, so that a broken show.yaml does
     # not hide its episodes' problems, but never built
     orphans: list[EpisodeEntry] = field(default_factory=list)
@@ -75,6 +93,11 @@ class Catalogue:
     def name(self) -> PurePosixPath:
         return PurePosixPath(self.root.resolve().name)
 
+    @property
+    def settings_file(self) -> PurePosixPath:
+        """Returns fo-cast.toml as problems name it: episodes/fo-cast.toml."""
+        return self.name / SETTINGS_FILE
+
     def episodes(self) -> list[EpisodeEntry]:
         return [entry for show in self.shows for entry in show.episodes]
 
@@ -82,11 +105,14 @@ class Catalogue:
         return next((s for s in self.shows if s.slug == slug), None)
 
 
-def load_catalogue(root: Path, use_cache: bool = True) -> tuple[Catalogue, Report]:
+def load_catalogue(
+    root: Path, use_cache: bool = True, environ: Mapping[str, str] | None = None
+) -> tuple[Catalogue, Report]:
     """Returns the catalogue under root and the problems found reading it.
 
     Manifests that were valid and have not changed since the last run (same size and mtime)
-    are taken from CATALOGUE/.fo-cast/manifests.json instead of being parsed again.
+    are taken from CATALOGUE/.fo-cast/manifests.json instead of being parsed again. The media
+    folder comes from FO_CAST_MEDIA in environ (default: os.environ), else fo-cast.toml.
     """
     report = Report()
     cache = ManifestCache(root / MANIFEST_CACHE if use_cache else None)
@@ -115,7 +141,37 @@ def load_catalogue(root: Path, use_cache: bool = True) -> tuple[Catalogue, Repor
         else:
             catalogue.orphans.extend(episodes)
     cache.save()
+    _find_media_folder(catalogue, environ)
     return catalogue, report
+
+
+def media_folder(
+    root: Path, settings: Settings, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """Returns the absolute media folder of the catalogue at root, or None without one:
+    FO_CAST_MEDIA (relative to the current folder) else [media] folder (relative to the
+    folder holding the catalogue). Media of SHOW/EPISODE/ live in its SHOW/EPISODE/."""
+    from_env = (os.environ if environ is None else environ).get(MEDIA_ENV, "").strip()
+    configured = from_env or settings.media.folder
+    if not configured:
+        return None
+    folder = Path(configured).expanduser()
+    if not folder.is_absolute():  # the variable is typed in a shell, the setting in the file
+        base = Path.cwd() if from_env else root.absolute().parent
+        folder = base / folder
+    return Path(os.path.normpath(folder))
+
+
+def _find_media_folder(catalogue: Catalogue, environ: Mapping[str, str] | None) -> None:
+    """Sets the catalogue's media folder and each episode's place in it (MEDIA/SHOW/EPISODE).
+
+    A folder that is not there is no problem by itself (the media may all be local); a file
+    found in neither place says where it was looked for."""
+    folder = catalogue.media_folder = media_folder(catalogue.root, catalogue.settings, environ)
+    if folder is None:
+        return
+    for entry in [*catalogue.episodes(), *catalogue.orphans]:
+        entry.elsewhere = folder / entry.folder.relative_to(catalogue.root)
 
 
 def _subfolders(folder: Path) -> list[Path]:

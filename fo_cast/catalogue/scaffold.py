@@ -8,11 +8,13 @@ import unicodedata
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fo_cast.catalogue.models import Episode, Show
 from fo_cast.catalogue.reader import EPISODE_FILE, SHOW_FILE
 from fo_cast.errors import FoCastError
 from fo_cast.rules import check_slug, first_xml_illegal
+from fo_cast.units import format_clock
 
 SCHEMA_DIR = ".schema"
 
@@ -26,6 +28,7 @@ COMPANION_STUB = "Write the companion article here, in Markdown."
 # A PNG text chunk marks the placeholder artwork; Pillow writes text chunks before the image
 # data, so the marker sits in the file's first bytes whatever the image is saved with.
 ARTWORK_MARKER = ("fo-cast", "placeholder artwork: replace it")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][\w.-]*")  # a file name YAML reads as the string it is
 # json.dumps leaves these as they are, but YAML readers fold them like line breaks (or drop a
 # BOM), so the title would not read back as typed.
 _YAML_UNSAFE = {"\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P", "\ufeff": "\\ufeff"}
@@ -74,6 +77,28 @@ def write_schemas(catalogue: Path) -> list[Path]:
         path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)
     return written
+
+
+def media_entries(rows: list[dict[str, Any]]) -> str:
+    """Returns probed media as `media:` entries of an episode.yaml, to paste under `media:`;
+    a URL's entry carries the length, type and duration fo-cast cannot read at build time."""
+    lines = []
+    for row in rows:
+        if "error" in row:
+            continue
+        if "url" not in row:
+            name = Path(row["file"]).name
+            plain = _PLAIN_NAME.fullmatch(name) is not None
+            lines.append(f"  - file: {name if plain else _quoted(name)}")
+            continue
+        duration = round(row["duration"], 3)
+        lines += [
+            f"  - url: {_quoted(row['url'])}",
+            f"    length: {row['size']}",
+            f"    type: {row['mime_type']}",
+            f"    duration: {duration}  # {format_clock(duration)}",
+        ]
+    return "".join(line + "\n" for line in lines)
 
 
 def new_show(catalogue: Path, slug: str, title: str | None = None) -> Path:
@@ -129,12 +154,40 @@ def artwork_marker() -> bytes:
     return b"tEXt" + keyword.encode("latin-1") + b"\x00" + text.encode("latin-1")
 
 
-def new_episode(catalogue: Path, show: str, title: str, date: datetime | None = None) -> Path:
-    """Returns the episode.yaml written for a new draft episode with a freshly minted GUID."""
+def _chapters_yaml(media: Path) -> str:
+    """Returns a `chapters:` block with the chapters inside a media file; raises FoCastError
+    when it has none or cannot be read."""
+    from fo_cast.media.probe import probe_chapters
+
+    try:
+        marks = probe_chapters(media)
+    except FoCastError as exc:
+        raise FoCastError(f"--chapters-from {media}: {exc}") from None
+    if not marks:
+        raise FoCastError(f"--chapters-from {media}: the file has no chapters")
+    lines = ["chapters:"]
+    for mark in marks:
+        seconds = mark.start / 1000
+        start = _quoted(format_clock(seconds)) if mark.start % 1000 == 0 else f"{seconds:g}"
+        lines.append(f"  - start: {start}")
+        lines.append(f"    title: {_quoted(mark.title or 'Chapter')}")
+    return "\n".join(lines) + "\n"
+
+
+def new_episode(
+    catalogue: Path,
+    show: str,
+    title: str,
+    date: datetime | None = None,
+    chapters_from: Path | None = None,
+) -> Path:
+    """Returns the episode.yaml written for a new draft episode with a freshly minted GUID
+    (and the chapters found inside the media file chapters_from, if given)."""
     show_folder = catalogue / show
     if not (show_folder / SHOW_FILE).is_file():
         raise FoCastError(f"no show '{show}' in {catalogue} (no {show}/{SHOW_FILE})")
     _check_title(title)
+    chapters = _chapters_yaml(chapters_from) if chapters_from is not None else ""
     slug = slugify(title)
     name = f"{date:%Y-%m-%d}-{slug}" if date else slug
     folder = show_folder / name
@@ -151,7 +204,7 @@ title: {_quoted(title)}
 {published}status: draft
 summary: {EPISODE_SUMMARY}
 media: []  # add `- file: audio.mp3` (and `- file: video.mp4`) before publishing
-""",
+{chapters}""",
         encoding="utf-8",
     )
     (folder / "companion.md").write_text(f"# {title}\n\n{COMPANION_STUB}\n", encoding="utf-8")

@@ -34,6 +34,13 @@ class Feeds(Section):
     max_size_mb: Annotated[float, Field(gt=0)] = Field(
         4.0, description="Warn when a feed grows past this many megabytes (Apple's limit is 4)."
     )
+    enclosure_prefix: str | None = Field(
+        None,
+        description="Put before every enclosure URL in the feeds, for download analytics: "
+        "https://op3.dev/e/ (takes the whole URL) or dts.podtrac.com/redirect.mp3/ "
+        "(no scheme: takes the URL without its scheme).",
+        pattern=r"^[^\s<>\"']+/$",
+    )
 
 
 MAX_DELETES = 25  # the default of [publish] max_deletes and of plan_publish()
@@ -49,6 +56,47 @@ class Publish(Section):
     )
 
 
+class Notify(Section):
+    """Whom publish tells about changed feeds; nobody unless switched on."""
+
+    podcastindex: bool = Field(False, description="Ping the Podcast Index (pubnotify).")
+    podcastindex_url: str = Field(
+        "https://hub.podcastindex.org/pubnotify", description="The Podcast Index ping endpoint."
+    )
+    podping: bool = Field(False, description="Send a Podping (needs the token in the env).")
+    podping_url: str = Field("https://podping.cloud/", description="The Podping endpoint.")
+    podping_token_env: str = Field(
+        "PODPING_TOKEN", description="Environment variable holding the Podping token."
+    )
+    websub_hub: str | None = Field(
+        None,
+        description="A WebSub hub (e.g. https://pubsubhubbub.appspot.com/): the feeds name "
+        'it in <atom:link rel="hub">, and publish pings it.',
+        pattern=r"^https?://[^\s<>\"']+$",
+    )
+    tries: Annotated[StrictInt, Field(ge=1, le=10)] = Field(
+        3, description="Tries per notification, with backoff between them."
+    )
+    timeout: Annotated[float, Field(gt=0)] = Field(10.0, description="Seconds per try.")
+    backoff: Annotated[float, Field(ge=0)] = Field(
+        2.0, description="Seconds before the second try; doubled before each later one."
+    )
+
+
+MEDIA_ENV = "FO_CAST_MEDIA"  # overrides [media] folder, for one machine's mount point
+
+
+class MediaSettings(Section):
+    folder: str | None = Field(
+        None,
+        description=(
+            "A folder outside the checkout holding media too big for git (a disk, a NAS, a "
+            "synced bucket), laid out SHOW/EPISODE/FILE like the catalogue; relative to the "
+            f"folder holding the catalogue. {MEDIA_ENV} overrides it."
+        ),
+    )
+
+
 class Settings(Section):
     """fo-cast.toml at the root of the catalogue."""
 
@@ -59,3 +107,5 @@ class Settings(Section):
     site: Site = Field(default_factory=Site)  # type: ignore[arg-type]
     feeds: Feeds = Field(default_factory=Feeds)  # type: ignore[arg-type]
     publish: Publish = Field(default_factory=Publish)  # type: ignore[arg-type]
+    notify: Notify = Field(default_factory=Notify)  # type: ignore[arg-type]
+    media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]

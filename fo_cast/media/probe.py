@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -18,14 +20,35 @@ from mutagen.mp3 import MP3, BitrateMode
 from mutagen.mp4 import MP4, Atoms
 
 from fo_cast.errors import FoCastError
-from fo_cast.rules import MEDIA_TYPES
+from fo_cast.media.tags import (
+    ChapterMark,
+    TagError,
+    TagFields,
+    fields_of_id3,
+    fields_of_mp4,
+    read_fields,
+)
+from fo_cast.rules import MEDIA_TYPES, check_media_name
 from fo_cast.state import atomic_write
 
-CACHE_VERSION = 2  # 2: MP4 durations from the movie header, AAC channels
+CACHE_VERSION = 3  # 2: MP4 durations from the movie header, AAC channels; 3: tag digests
 
 
 class ProbeError(FoCastError):
     """The file is not readable media of the kind its name says."""
+
+
+class LfsPointerError(ProbeError):
+    """The file is a git-lfs pointer: git checked out the placeholder, not the media."""
+
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+LFS_MESSAGE = "a git-lfs pointer, not the file itself; run `git lfs pull` to fetch it"
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """Returns True when a file's first bytes are those of a git-lfs pointer file."""
+    return head.startswith(LFS_POINTER)
 
 
 @dataclass(frozen=True)
@@ -44,36 +67,49 @@ class MediaInfo:
     vbr: bool = False
     width: int | None = None
     height: int | None = None
+    # digests of the fo-cast tags inside (media/tags.py TagFields.digests), None when the
+    # file carries no fo-cast GUID tag: validate compares them with the manifest cheaply
+    tags: str | None = None
 
 
 def probe_media(path: Path) -> MediaInfo:
     """Returns the facts of one media file; raises ProbeError when it is not usable media."""
     suffix = path.suffix.lower()
-    if suffix not in MEDIA_TYPES:
-        allowed = ", ".join(sorted(MEDIA_TYPES))
-        raise ProbeError(f"'{suffix or path.name}' is not a media type Apple accepts ({allowed})")
+    try:
+        check_media_name(path.name)
+    except ValueError as exc:
+        raise ProbeError(str(exc)) from None
     try:
         size = path.stat().st_size
-        if size == 0:
-            raise ProbeError("the file is empty")
         with path.open("rb") as fileobj:
-            head = fileobj.read(12)
-            fileobj.seek(0)
-            if suffix == ".mp3":
-                if _looks_like_mp4(head):
-                    raise ProbeError("this is an MP4/M4A file named .mp3; rename it to .m4a")
-                return _probe_mp3(fileobj, size)
-            if not _looks_like_mp4(head):
-                if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-                    raise ProbeError(f"this is an MP3 file named {suffix}; rename it to .mp3")
-                raise ProbeError(f"not an MP4 file (no 'ftyp' box); is it really {suffix}?")
-            return _probe_mp4(fileobj, size, suffix)
+            return probe_stream(fileobj, size, suffix)
+    except OSError as exc:
+        raise ProbeError(f"cannot read it: {exc.strerror or exc}") from exc
+
+
+def probe_stream(fileobj: BinaryIO, size: int, suffix: str) -> MediaInfo:
+    """Returns the facts of media of `size` bytes read from a seekable fileobj (a local file
+    or media/remote's reader over HTTP) named `suffix`; raises ProbeError if not usable."""
+    if size == 0:
+        raise ProbeError("the file is empty")
+    try:
+        head = fileobj.read(len(LFS_POINTER))
+        fileobj.seek(0)
+        if is_lfs_pointer(head):
+            raise LfsPointerError(LFS_MESSAGE)
+        if suffix == ".mp3":
+            if _looks_like_mp4(head):
+                raise ProbeError("this is an MP4/M4A file named .mp3; rename it to .m4a")
+            return _probe_mp3(fileobj, size)
+        if not _looks_like_mp4(head):
+            if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+                raise ProbeError(f"this is an MP3 file named {suffix}; rename it to .mp3")
+            raise ProbeError(f"not an MP4 file (no 'ftyp' box); is it really {suffix}?")
+        return _probe_mp4(fileobj, size, suffix)
     except ProbeError:
         raise
     except (mutagen.MutagenError, struct.error, ValueError, EOFError, IndexError) as exc:
         raise ProbeError(f"mutagen cannot read it ({_short(exc)}); re-encode the file") from exc
-    except OSError as exc:
-        raise ProbeError(f"cannot read it: {exc.strerror or exc}") from exc
 
 
 def _short(exc: BaseException) -> str:
@@ -109,6 +145,7 @@ def _probe_mp3(fileobj: BinaryIO, size: int) -> MediaInfo:
         sample_rate=info.sample_rate or None,
         channels=info.channels or None,
         vbr=info.bitrate_mode in (BitrateMode.VBR, BitrateMode.ABR),
+        tags=_digests(fields_of_id3(audio.tags)),
     )
 
 
@@ -173,7 +210,45 @@ def _probe_mp4(fileobj: BinaryIO, size: int, suffix: str) -> MediaInfo:
         channels=_aac_channels(fileobj, atoms) or info.channels or None,
         width=width,
         height=height,
+        tags=_digests(fields_of_mp4(audio, round(length, 3))),
     )
+
+
+def _digests(found: TagFields) -> str | None:
+    return found.digests() if found.guid else None
+
+
+def probe_chapters(path: Path, info: MediaInfo | None = None) -> tuple[ChapterMark, ...]:
+    """Returns the chapters inside a media file (probed already as info, if given): ID3 CHAP
+    frames, an MP4 Nero 'chpl' box, or (through ffprobe, when installed) a QuickTime chapter
+    track. Raises ProbeError."""
+    info = info or probe_media(path)
+    try:
+        marks = read_fields(path, info.duration).chapters
+    except TagError as exc:
+        raise ProbeError(str(exc)) from exc
+    if marks or info.container != "mp4" or shutil.which("ffprobe") is None:
+        return marks
+    return _ffprobe_chapters(path)
+
+
+def _ffprobe_chapters(path: Path) -> tuple[ChapterMark, ...]:
+    command = ["ffprobe", "-v", "error", "-show_chapters", "-of", "json", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return ()
+    try:
+        chapters = json.loads(done.stdout).get("chapters", [])
+        return tuple(
+            ChapterMark(
+                round(float(c["start_time"]) * 1000),
+                round(float(c["end_time"]) * 1000),
+                str(c.get("tags", {}).get("title", "")),
+            )  # fmt: skip
+            for c in chapters
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ()
 
 
 def _check_boxes(fileobj: BinaryIO, size: int) -> None:
@@ -306,6 +381,13 @@ def _video_size(fileobj: BinaryIO, atoms: Atoms) -> tuple[int | None, int | None
     return None, None
 
 
+def cache_key(root: Path, path: Path) -> str:
+    """Returns the probe cache's key for a media file: its path relative to the catalogue
+    root, or its whole path for a file of the media folder outside it."""
+    prefix = str(root) + os.sep
+    return str(path)[len(prefix) :] if str(path).startswith(prefix) else str(path)
+
+
 class ProbeCache:
     """Probe results by path, remembered with the file's size and mtime."""
 
@@ -348,6 +430,14 @@ class ProbeCache:
         record["info"] = asdict(info)
         return info
 
+    def remember(self, path: Path, key: str, info: MediaInfo) -> None:
+        """Records what a file that fo-cast has just written holds, so it is not probed again."""
+        stat = path.stat()
+        self.entries[key] = {
+            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "info": asdict(info)
+        }  # fmt: skip
+        self.dirty = True
+
     def save(self) -> None:
         """Writes the cache atomically; a cache that cannot be written is only slower."""
         if self.path is None or not self.dirty:
@@ -381,6 +471,9 @@ def probe_image(path: Path) -> ImageInfo:
     from PIL import Image, UnidentifiedImageError
 
     try:
+        with path.open("rb") as fileobj:
+            if is_lfs_pointer(fileobj.read(len(LFS_POINTER))):
+                raise LfsPointerError(f"is {LFS_MESSAGE}")
         with Image.open(path) as image:
             return ImageInfo(
                 format=image.format or "unknown",

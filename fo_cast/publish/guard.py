@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from fo_cast.errors import StorageError
@@ -30,6 +30,16 @@ class PublishedItem:
     title: str
     first_published: str  # ISO 8601, the publish that first sent it out
     removed: str | None = None  # ISO 8601 when a producer allowed its removal
+    page_url: str | None = None  # the episode page it was last published with
+    old_urls: tuple[str, ...] = ()  # enclosure and page URLs it had before: kept redirecting
+
+    def row(self) -> dict[str, object]:
+        row = asdict(self)
+        if not self.old_urls:
+            del row["old_urls"]
+        else:
+            row["old_urls"] = list(self.old_urls)
+        return row
 
 
 @dataclass(frozen=True)
@@ -37,25 +47,28 @@ class GuardRecord:
     """Every item ever published at one target, keyed by (feed, guid)."""
 
     items: dict[tuple[str, str], PublishedItem]
+    tag: str | None = field(default=None, compare=False)  # as read: for compare-and-swap
 
     @classmethod
-    def from_bytes(cls, data: bytes | None) -> GuardRecord:
+    def from_bytes(cls, data: bytes | None, tag: str | None = None) -> GuardRecord:
         """Returns the record stored at the target; an empty one if there is none yet."""
         if data is None:
-            return cls({})
+            return cls({}, tag)
         try:
             rows = json.loads(data)["items"]
-            items = [PublishedItem(**row) for row in rows]
+            items = [
+                PublishedItem(**{**row, "old_urls": tuple(row.get("old_urls", ()))}) for row in rows
+            ]
         except (ValueError, KeyError, TypeError) as error:
             # Never guess: publishing past a damaged record could break subscribers.
             raise StorageError(
                 f"{RECORD_KEY} at the target is damaged ({error}); restore it from a backup"
             ) from error
-        return cls({(i.feed, i.guid): i for i in items})
+        return cls({(i.feed, i.guid): i for i in items}, tag)
 
     def to_bytes(self) -> bytes:
         """Returns the record as stable JSON: same items, same bytes."""
-        rows = [asdict(self.items[k]) for k in sorted(self.items)]
+        rows = [self.items[k].row() for k in sorted(self.items)]
         return json.dumps({"version": 1, "items": rows}, indent=1, ensure_ascii=False).encode()
 
     def active(self) -> list[PublishedItem]:
@@ -64,7 +77,53 @@ class GuardRecord:
 
 def load_record(storage: Storage) -> GuardRecord:
     """Returns the GUID record kept at the target (empty before the first publish)."""
-    return GuardRecord.from_bytes(storage.read(RECORD_KEY))
+    return GuardRecord.from_bytes(*storage.read_tagged(RECORD_KEY))
+
+
+def save_record(storage: Storage, ours: GuardRecord, tries: int = 20) -> GuardRecord:
+    """Returns the record as saved: ours, by compare-and-swap on the tag it was read with.
+
+    If another publish saved the record meanwhile, it is read again and merged with ours,
+    never overwritten: every (feed, GUID) either holds stays, so no GUID ever leaves the
+    record but by --allow-removal (which marks it removed, and keeps it).
+    """
+    record = ours
+    for _ in range(tries):
+        tag = storage.write_if(RECORD_KEY, record.to_bytes(), record.tag)
+        if tag is not None:
+            return GuardRecord(record.items, tag)
+        theirs = GuardRecord.from_bytes(*storage.read_tagged(RECORD_KEY))
+        record = GuardRecord(merge_records(theirs, ours).items, theirs.tag)
+    raise StorageError(f"{RECORD_KEY} kept changing while it was saved; run publish again")
+
+
+def merge_records(theirs: GuardRecord, ours: GuardRecord) -> GuardRecord:
+    """Returns the union of two records: ours wins for items in both, keeping the earliest
+    first publication and every old URL either knew."""
+    merged = dict(theirs.items)
+    for key, item in ours.items.items():
+        other = merged.get(key)
+        if other is not None:
+            first = min(other.first_published, item.first_published)
+            old = tuple(dict.fromkeys((*other.old_urls, *item.old_urls)))
+            current = {item.enclosure_url, item.page_url}
+            item = replace(
+                item, first_published=first, old_urls=tuple(u for u in old if u not in current)
+            )
+        merged[key] = item
+    return GuardRecord(merged, theirs.tag)
+
+
+def moved_urls(record: GuardRecord) -> dict[str, str]:
+    """Returns old URL -> current URL for every published item still live (re-slugged)."""
+    moved: dict[str, str] = {}
+    for item in record.active():
+        for old in item.old_urls:
+            is_page = item.page_url is not None and old.endswith("/")
+            new = item.page_url if is_page else item.enclosure_url
+            if new is not None and old != new:
+                moved.setdefault(old, new)
+    return moved
 
 
 def check_guard(
@@ -112,11 +171,17 @@ def update_record(
         current.add(key)
         old = updated.get(key)
         first = old.first_published if old else stamp
-        updated[key] = PublishedItem(item.feed, item.guid, item.enclosure_url, item.title, first)
+        before = (*old.old_urls, old.enclosure_url, old.page_url) if old else ()
+        now_at = {item.enclosure_url, item.page_url}
+        old_urls = tuple(u for u in dict.fromkeys(before) if u and u not in now_at)
+        updated[key] = PublishedItem(
+            item.feed, item.guid, item.enclosure_url, item.title, first,
+            page_url=item.page_url, old_urls=old_urls,
+        )  # fmt: skip
     for key, old in record.items.items():
         if key not in current and old.removed is None and old.guid in allow_removal:
             updated[key] = replace(old, removed=stamp)
-    return GuardRecord(updated)
+    return GuardRecord(updated, record.tag)
 
 
 def _reused_urls(

@@ -6,7 +6,7 @@ import enum
 import hashlib
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +70,7 @@ class Plan:
     stale: list[str] = field(default_factory=list)  # at the target, not built, kept (no prune)
     refusals: list[str] = field(default_factory=list)  # reasons publish() will not run
     record: bytes | None = None  # the updated GUID record, written last; None if unchanged
+    record_tag: str | None = None  # the record's tag as read: its save is a compare-and-swap
 
     @property
     def bytes(self) -> int:
@@ -110,6 +111,7 @@ class Plan:
                     "content_type": u.output.content_type,
                     "cache_control": u.cache_control,
                     "sha256": u.content_hash,
+                    **({"redirect": u.output.redirect} if u.output.redirect else {}),
                 }
                 for u in self.uploads
             ],
@@ -134,16 +136,18 @@ def plan_publish(
     allow_removal: Collection[str] = (),
     now: datetime | None = None,
     cache_control: Mapping[Stage, str] = CACHE_CONTROL,
+    redirects: Sequence[Output] = (),
 ) -> Plan:
     """Returns the plan that makes the target match the build, uploads in publishing order.
 
     `remote` is `storage.list()`. `hash_cache` is updated in place: persist it (e.g. in
     `<catalogue>/.fo-cast/hashes.json` with `save_hash_cache`) so a republish hashes only
     media whose size or mtime changed. With `record` (from `guard.load_record`) the GUID
-    guard runs and the plan carries the updated record.
+    guard runs and the plan carries the updated record. `redirects` (from
+    `redirects.plan_redirects`) keep old URLs working; they are planned like the build's own.
     """
     plan = Plan()
-    outputs = build.ordered()
+    outputs = Build([*build.outputs, *redirects]).ordered()
     hashes = hash_sources(outputs, {} if hash_cache is None else hash_cache)
     for output in outputs:
         if output.path.startswith(RESERVED_PREFIX) or not output.path:
@@ -154,6 +158,8 @@ def plan_publish(
         reason, detail = _compare(output, content_hash, stat, policy, remote.get(output.path))
         if force and reason is None:
             reason = Reason.FORCED
+        if output.redirect and reason is not None:
+            detail = f"{detail}; redirect to {output.redirect}".lstrip("; ")
         if reason is None:
             plan.unchanged.append(output.path)
         else:
@@ -174,6 +180,7 @@ def plan_publish(
         stamp = now or datetime.now(UTC)
         updated = update_record(record, build.items, stamp, allow_removal).to_bytes()
         plan.record = None if updated == record.to_bytes() else updated
+        plan.record_tag = record.tag
     return plan
 
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import queue
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from fo_cast.errors import FoCastError, PublishRefused, StorageError
-from fo_cast.outputs import Output, Stage
-from fo_cast.publish.guard import RECORD_KEY
+from fo_cast.outputs import Stage
+from fo_cast.publish.guard import GuardRecord, save_record
 from fo_cast.publish.plan import Plan, Upload
 from fo_cast.storage import ServerUnreachable, Storage
 from fo_cast.units import format_size
@@ -97,17 +96,29 @@ class Done:
 Event = Started | StageStarted | Sent | Uploaded | Failed | Deleted | Done
 
 
-def publish(plan: Plan, storage: Storage, *, workers: int = 8) -> Generator[Event]:
+def publish(
+    plan: Plan,
+    storage: Storage,
+    *,
+    workers: int = 8,
+    check: Callable[[], None] | None = None,
+) -> Generator[Event]:
     """Yields events while the plan is applied; raises StorageError if anything failed.
 
     Media go first, then assets, then feeds, then deletes, the hash index and the GUID
     record. A stage starts only when every upload of the stages before it has arrived, so
     a feed never points at a missing file, whatever stops the publish (a failed upload,
     Ctrl-C, a kill). Running the same plan again sends only what did not arrive.
+
+    `check` (a held lock's `TargetLock.check`) runs before each stage, the deletes and the
+    record; it raises when this publish no longer surely holds the target, so a publish
+    paused past its lease never writes feeds over another's work.
     """
+    check = check or (lambda: None)
     if plan.refusals:
         raise PublishRefused(f"nothing was published: {plan.refusals[0]}" + _more(plan.refusals))
     started = time.monotonic()
+    check()
     cleaned = storage.cleanup()
     yield Started(storage.describe(), len(plan.uploads), plan.bytes, len(plan.deletes), cleaned)
     sent_bytes = 0
@@ -115,6 +126,7 @@ def publish(plan: Plan, storage: Storage, *, workers: int = 8) -> Generator[Even
         batch = [u for u in plan.uploads if u.output.stage is stage]
         if not batch:
             continue
+        check()
         yield StageStarted(stage, len(batch), sum(u.size for u in batch))
         failed = arrived = 0
         unreachable = False
@@ -146,6 +158,7 @@ def publish(plan: Plan, storage: Storage, *, workers: int = 8) -> Generator[Even
                 "Run publish again to finish; what arrived is not sent again."
             )
     # Deletes come after the feeds that stopped pointing at these objects.
+    check()
     if plan.deletes:
         storage.delete(plan.deletes)
         for key in plan.deletes:
@@ -153,8 +166,8 @@ def publish(plan: Plan, storage: Storage, *, workers: int = 8) -> Generator[Even
     storage.save_index()
     if plan.record is not None:
         # Last: the record must never claim items that no published feed carries.
-        record = Output(RECORD_KEY, "application/json", Stage.FEED, data=plan.record)
-        storage.put(record, hashlib.sha256(plan.record).hexdigest(), "no-store")
+        check()
+        save_record(storage, GuardRecord.from_bytes(plan.record, plan.record_tag))
     seconds = time.monotonic() - started
     summary = Summary(
         len(plan.uploads), len(plan.unchanged), len(plan.deletes), sent_bytes, seconds

@@ -7,21 +7,31 @@ prints the plan or hands it to `run.publish()`. Every publish option lives in
 
 from __future__ import annotations
 
+import os
+import signal
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 
 from fo_cast.build import build_catalogue
+from fo_cast.catalogue.settings import Notify
 from fo_cast.errors import UsageError
 from fo_cast.outputs import Build
-from fo_cast.publish.guard import load_record
+from fo_cast.publish.guard import load_record, update_record
+from fo_cast.publish.lock import TargetLock
+from fo_cast.publish.notify import Notice, Ping, changed_feeds, plan_pings, send_pings
 from fo_cast.publish.plan import Plan, load_hash_cache, plan_publish, save_hash_cache
+from fo_cast.publish.redirects import plan_redirects
 from fo_cast.render.site import video_guid
 from fo_cast.state import HASH_CACHE
 from fo_cast.storage import Storage, storage_for
 from fo_cast.tree import overlap_with
 
 DEFAULT_FOLDER = "public"  # the target without --to or [publish] target: beside the catalogue
+# A test hook: the publish stops itself (SIGSTOP) once planned, holding the lock, so a test
+# can run another publish in between and resume it (SIGCONT) at exactly that point.
+STOP_AFTER_PLAN_ENV = "FO_CAST_STOP_AFTER_PLAN"
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,10 @@ class PublishOptions:
     read_timeout: float | None = None  # S3: the backend's default unless set
     max_attempts: int | None = None  # S3: likewise
     now: datetime | None = None
+    lock: bool = True  # take the target's lock (a dry run does not: it writes nothing)
+    wait: float = 0  # seconds to wait for another publish's lock
+    break_lock: bool = False  # take over an expired lock
+    lease: float | None = None  # seconds; else FO_CAST_LOCK_LEASE, else 120
 
 
 @dataclass
@@ -48,10 +62,44 @@ class Session:
     build: Build
     storage: Storage | None = None
     plan: Plan = field(default_factory=Plan)
+    lock: TargetLock | None = None  # held from before the listing until close()
+    base_url: str = ""
+    notify_settings: Notify = field(default_factory=Notify)  # type: ignore[arg-type]
 
     @property
     def failed(self) -> bool:
         return self.storage is None
+
+    def check(self) -> None:
+        """Raises LockLost when the lock was lost; publish() calls it between stages."""
+        if self.lock is not None:
+            self.lock.check()
+
+    def pings(self) -> tuple[list[Ping], list[str]]:
+        """Returns the notifications this plan's changed feeds call for, and warnings."""
+        return plan_pings(changed_feeds(self.plan, self.base_url), self.notify_settings)
+
+    def notify(self) -> tuple[list[Notice], list[str]]:
+        """Sends the notifications (after the feeds arrived); returns how each went."""
+        pings, warnings = self.pings()
+        return send_pings(pings, self.notify_settings), warnings
+
+    def close(self) -> None:
+        """Releases the target's lock, if this session holds it."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
@@ -59,13 +107,16 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
 
     A catalogue with problems gives a session with no target (`failed`), its report in the
     build. Raises UsageError for a target that overlaps the catalogue; the storage backends
-    raise StorageError for a target that cannot be read.
+    raise StorageError for a target that cannot be read; LockHeld when another publish
+    holds the target. The session holds the target's lock (unless options.lock is False)
+    from before the listing: close it (or use it as a context manager) when done.
     """
     checked, result = build_catalogue(
         catalogue, now=options.now, base_url=options.base_url, strict=options.strict
     )
     if result.report.failed(strict=options.strict):
         return Session(result)
+    assert checked.site is not None  # the catalogue passed: its site resolved
     settings = checked.catalogue.settings.publish
     tuning = {"read_timeout": options.read_timeout, "max_attempts": options.max_attempts}
     storage = storage_for(
@@ -76,21 +127,53 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
     folder = storage.local_folder()  # a local folder: never the catalogue's own files
     if folder is not None and (overlap := overlap_with(catalogue, folder)):
         raise UsageError(f"the target {folder.resolve().as_uri()} {overlap}; publish elsewhere")
+    lock = None
+    if options.lock:
+        lock = TargetLock(
+            storage, catalogue=catalogue, wait=options.wait, break_lock=options.break_lock,
+            lease=options.lease,
+        ).acquire()  # fmt: skip
+    session = Session(
+        result, storage, lock=lock, base_url=checked.site.base_url,
+        notify_settings=checked.catalogue.settings.notify,
+    )  # fmt: skip
+    try:
+        max_deletes = settings.max_deletes if options.max_deletes is None else options.max_deletes
+        session.plan = _plan(catalogue, options, session, folder is not None, max_deletes)
+        if lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
+            os.kill(os.getpid(), signal.SIGSTOP)
+    except BaseException:  # Ctrl-C or SIGTERM too: never leave the lock behind
+        session.close()
+        raise
+    return session
+
+
+def _plan(
+    catalogue: Path, options: PublishOptions, session: Session, folder: bool, max_deletes: int
+) -> Plan:
+    """Returns the plan against the target's listing and record (read under the lock)."""
+    storage = session.storage
+    assert storage is not None
     cache = load_hash_cache(catalogue / HASH_CACHE)
+    remote = storage.list()
+    record = load_record(storage)
+    # An episode leaves the video feed with the audio one: its video GUID goes too.
+    allowed = {g for guid in options.allow_removal for g in (guid, video_guid(guid))}
+    after = update_record(record, session.build.items, options.now or datetime.now(UTC), allowed)
     plan = plan_publish(
-        result,
-        storage.list(),
+        session.build,
+        remote,
         force=options.force,
         prune=options.prune,
-        max_deletes=settings.max_deletes if options.max_deletes is None else options.max_deletes,
+        max_deletes=max_deletes,
         hash_cache=cache,
-        record=load_record(storage),
-        # An episode leaves the video feed with the audio one: its video GUID goes too.
-        allow_removal={g for guid in options.allow_removal for g in (guid, video_guid(guid))},
+        record=record,
+        allow_removal=allowed,
         now=options.now,
+        redirects=plan_redirects(after, session.build, session.base_url, folder),
     )
     save_hash_cache(catalogue / HASH_CACHE, cache)
-    return Session(result, storage, plan)
+    return plan
 
 
 def target_url(catalogue: Path, to: str | None, settings_target: str | None) -> str:

@@ -77,6 +77,7 @@ class ChannelTags(NamedTuple):
     complete: bool = False
     funding: tuple[FundingTag, ...] = ()
     persons: tuple[PersonTag, ...] = ()
+    hub: str | None = None  # a WebSub hub: <atom:link rel="hub">
 
 
 class ItemTags(NamedTuple):
@@ -161,6 +162,8 @@ class PodcastingExtension(BaseExtension):
         for funding in tags.funding:
             _text(channel, _P + "funding", funding.text, url=funding.url)
         _persons(channel, tags.persons)
+        if tags.hub:  # feedgen writes only the self link into RSS
+            _Sub(channel, "{http://www.w3.org/2005/Atom}link", {"rel": "hub", "href": tags.hub})
         return rss
 
 

@@ -32,7 +32,7 @@ from lxml import etree
 
 from fo_cast import rules
 from fo_cast.gcpause import paused_gc
-from fo_cast.outputs import FeedItem, Output, Stage
+from fo_cast.outputs import FEED_FILE, JSON_FILE, OPML_FILE, VIDEO_FILE, FeedItem, Output, Stage
 from fo_cast.render.cache import RenderCache, key
 from fo_cast.render.feedgen_ext import (
     AlternateTag,
@@ -46,8 +46,6 @@ from fo_cast.render.feedgen_ext import (
 )
 from fo_cast.render.site import Enclosure, EpisodeView, ShowView, Site, podcast_guid, video_guid
 
-FEED_FILE, VIDEO_FILE, JSON_FILE = "feed.xml", "video.xml", "feed.json"  # as site.py names them
-OPML_FILE = "index.opml"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
 CHAPTERS_TYPE = "application/json; charset=utf-8"
@@ -55,25 +53,6 @@ OPML_TYPE = "text/x-opml; charset=utf-8"
 CHAPTERS_VERSION = "1.2.0"
 GENERATOR = "fo-cast"
 EXT = "podcasting"  # the name feedgen gives our extension on FeedGenerator and FeedEntry
-
-# Podcast Index taxonomy groups for the roles outside the default group, "cast".
-_GROUPS = {
-    "creative direction": "director|assistant director|executive producer|senior producer|"
-    "producer|associate producer|development producer|creative director",
-    "writing": "author|editorial director|co-writer|writer|songwriter|guest writer|story editor|"
-    "managing editor|script editor|script coordinator|researcher|editor|fact checker|"
-    "translator|transcriber|logger",
-    "audio production": "studio coordinator|technical director|technical manager|"
-    "audio engineer|remote recording engineer|post production engineer",
-    "audio post-production": "audio editor|sound designer|foley artist|composer|theme music",
-    "administration": "production coordinator|booking coordinator|production assistant|"
-    "content manager|marketing manager|sales representative|sales manager",
-    "visuals": "graphic designer|cover art designer",
-    "community": "social media manager",
-    "misc.": "consultant|intern",
-    "video production": "camera operator|lighting designer|camera grip|assistant camera",
-}
-PERSON_GROUPS = {role: group for group, roles in _GROUPS.items() for role in roles.split("|")}
 
 
 # How lxml's pretty printer lays out a channel's items: each starts its own line at depth 2,
@@ -138,7 +117,9 @@ def _feed_items(path: str, episodes: list[EpisodeView], video: bool) -> list[Fee
         assert enclosure is not None
         guid = video_guid(episode.guid) if video else episode.guid
         manifest = str(episode.entry.manifest)
-        items.append(FeedItem(path, guid, enclosure.url, episode.title, manifest))
+        items.append(
+            FeedItem(path, guid, enclosure.url, episode.title, manifest, page_url=episode.url)
+        )
     return items
 
 
@@ -159,7 +140,7 @@ def _rss(
 ) -> bytes:
     """Returns the RSS feed of episodes, serialising only the items the cache lacks."""
     feed_url = show.video_feed_url if video and show.video_feed_url else show.feed_url
-    channel = channel_tags(show, feed_url, video)
+    channel = channel_tags(show, feed_url, video)._replace(hub=site.settings.notify.websub_hub)
     updated = newest(episodes, default=site.now)
     label = "rss/video" if video else "rss/audio"
     keys = [key(label, show.fingerprint, e.fingerprint) for e in episodes]
@@ -247,7 +228,7 @@ def channel_tags(show: ShowView, feed_url: str, video: bool = False) -> ChannelT
 
 
 def _person(name: str, role: str, href: str | None = None, img: str | None = None) -> PersonTag:
-    return PersonTag(name, role, PERSON_GROUPS.get(role), href, img)
+    return PersonTag(name, role, rules.PERSON_GROUPS.get(role), href, img)
 
 
 def show_persons(show: ShowView) -> tuple[PersonTag, ...]:
@@ -308,7 +289,7 @@ def item_tags(
 
 def _alternate(enclosure: Enclosure) -> AlternateTag:
     title = "Video" if enclosure.is_video else "Audio"
-    return AlternateTag(enclosure.type, enclosure.length, enclosure.url, title)
+    return AlternateTag(enclosure.type, enclosure.length, enclosure.feed_url, title)
 
 
 def cdata_safe(html: str) -> str:
@@ -334,7 +315,7 @@ def _item(
     if content:
         entry.content(cdata_safe(content), type="CDATA")
     entry.guid(guid, permalink=False)
-    entry.enclosure(enclosure.url, str(enclosure.length), enclosure.type)
+    entry.enclosure(enclosure.feed_url, str(enclosure.length), enclosure.type)
     entry.pubDate(episode.published)
     getattr(entry, EXT).set(item_tags(show, episode, video, hosts))
     return entry
@@ -404,7 +385,7 @@ def _json_item(episode: EpisodeView) -> dict[str, Any]:
         "date_published": episode.published.isoformat(),
         "attachments": [
             {
-                "url": e.url,
+                "url": e.feed_url,
                 "mime_type": e.type,
                 "size_in_bytes": e.length,
                 "duration_in_seconds": whole_seconds(e.duration),

@@ -17,8 +17,7 @@ from fo_cast import rules
 from fo_cast.catalogue.messages import field_path
 from fo_cast.catalogue.models import Person, ShowType
 from fo_cast.catalogue.reader import EpisodeEntry, ShowEntry
-from fo_cast.catalogue.settings import SETTINGS_FILE
-from fo_cast.outputs import Output
+from fo_cast.outputs import FEED_FILE, VIDEO_FILE, Output
 from fo_cast.problems import Problem, Severity
 from fo_cast.render import feeds
 from fo_cast.render.site import Enclosure, EpisodeView, ShowView, Site
@@ -74,7 +73,7 @@ def _estimated_sizes(site: Site) -> dict[str, int]:
             text = episode.entry.companion or ""
             total += ITEM_OVERHEAD_BYTES + int(len(text.encode()) * 1.15)
             total += 2 * len((episode.episode.summary or "").encode())
-        sizes[show.path + feeds.FEED_FILE] = total
+        sizes[show.path + FEED_FILE] = total
     return sizes
 
 
@@ -230,7 +229,7 @@ def _media_loc(episode: EpisodeView, enclosure: Enclosure) -> Loc:
     for index, media in enumerate(episode.episode.media):
         if media.url is not None and media.url == enclosure.url:
             return ("media", index, "url")
-        if media.file is not None and episode.entry.file(media.file) == enclosure.source:
+        if media.file is not None and episode.entry.media_file(media.file) == enclosure.source:
             return ("media", index, "file")
     return ("media",)
 
@@ -238,8 +237,6 @@ def _media_loc(episode: EpisodeView, enclosure: Enclosure) -> Loc:
 def _enclosure(episode: EpisodeView, enclosure: Enclosure) -> Iterator[Problem]:
     entry = episode.entry
     loc = _media_loc(episode, enclosure)
-    if enclosure.type not in rules.ACCEPTED_TYPES:
-        yield _at(entry, loc, f"{enclosure.type} is not a media type Apple accepts ({APPLE})")
     if not enclosure.is_video and enclosure.type not in SPOTIFY_AUDIO_TYPES:
         yield _at(entry, loc, f"{enclosure.type} is not an audio type Spotify takes ({SPOTIFY})")
     parts = urlsplit(enclosure.url)
@@ -259,11 +256,6 @@ def _enclosure(episode: EpisodeView, enclosure: Enclosure) -> Iterator[Problem]:
 # --- site -----------------------------------------------------------------------------------
 
 
-def _settings_file(site: Site) -> PurePosixPath:
-    first = site.shows[0].entry.manifest
-    return first.parent.parent / SETTINGS_FILE
-
-
 def _https_sidecars(site: Site) -> Iterator[Problem]:
     """Yields a warning or two when base_url, which serves media and sidecars, is not https."""
     if not site.shows or urlsplit(site.base_url).scheme == "https":
@@ -272,7 +264,7 @@ def _https_sidecars(site: Site) -> Iterator[Problem]:
         e.path is not None for show in site.shows for ep in show.episodes for e in ep.enclosures
     ):
         yield Problem(
-            _settings_file(site),
+            site.settings_file,
             "base_url",
             f"'{site.base_url}' is not https; serve media over https ({SPOTIFY})",
             severity=Severity.WARNING,
@@ -283,7 +275,7 @@ def _https_sidecars(site: Site) -> Iterator[Problem]:
         for e in show.episodes
     ):
         yield Problem(
-            _settings_file(site),
+            site.settings_file,
             "base_url",
             f"'{site.base_url}' is not https; podcast:transcript, podcast:chapters and "
             f"podcast:alternateEnclosure links must be ({PODCAST_INDEX})",
@@ -294,7 +286,7 @@ def _https_sidecars(site: Site) -> Iterator[Problem]:
 def _feed_sizes(site: Site, sizes: dict[str, int], exact: bool) -> Iterator[Problem]:
     limit_mb = site.settings.feeds.max_size_mb
     for show in site.shows:
-        for name in (feeds.FEED_FILE, feeds.VIDEO_FILE):
+        for name in (FEED_FILE, VIDEO_FILE):
             path = show.path + name
             size = sizes.get(path)
             if size is None or size <= limit_mb * 1_000_000:

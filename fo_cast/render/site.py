@@ -25,6 +25,7 @@ keep them relative; feeds get them absolute, since apps have no base URL.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import mimetypes
@@ -32,7 +33,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urljoin
 
 from fo_cast.catalogue.companions import (
@@ -45,6 +46,7 @@ from fo_cast.catalogue.models import Episode, Media, Show, ShowType
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry
 from fo_cast.catalogue.settings import Settings
 from fo_cast.media.probe import Probed
+from fo_cast.outputs import CHAPTERS_FILE, FEED_FILE, JSON_FILE, VIDEO_FILE
 from fo_cast.render.companion import Companion, render_companion, rewrite_urls
 from fo_cast.rules import MEDIA_TYPES
 
@@ -57,6 +59,19 @@ def podcast_guid(feed_url: str) -> str:
     """Returns the Podcast Index podcast:guid for a feed URL."""
     bare = feed_url.split("://", 1)[-1].rstrip("/")
     return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
+
+
+def with_prefix(url: str, prefix: str) -> str:
+    """Returns an enclosure URL behind an analytics prefix, as the prefix's service expects.
+
+    A prefix with a scheme takes the whole URL (OP3: https://op3.dev/e/https://host/a.mp3);
+    one without (Podtrac: dts.podtrac.com/redirect.mp3/) takes the URL without its scheme
+    and lends it its scheme (https://dts.podtrac.com/redirect.mp3/host/a.mp3).
+    """
+    if "://" in prefix:
+        return prefix + url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{prefix}{rest}"
 
 
 def video_guid(episode_guid: str) -> str:
@@ -77,6 +92,11 @@ class Enclosure:
     type: str
     duration: float
     source: Path | None = None  # the catalogue file, for local media
+    feed_url: str = ""  # the URL feeds carry: url behind [feeds] enclosure_prefix, if set
+
+    def __post_init__(self) -> None:
+        if not self.feed_url:
+            object.__setattr__(self, "feed_url", self.url)
 
     @property
     def is_video(self) -> bool:
@@ -246,6 +266,7 @@ class ShowView:
 @dataclass
 class Site:
     settings: Settings
+    settings_file: PurePosixPath  # as problems name it
     base_url: str
     now: datetime
     shows: list[ShowView]
@@ -265,7 +286,10 @@ def _enclosure_facts(enclosure: Enclosure | None) -> tuple[object, ...] | None:
     """Returns what a reader sees of an enclosure (not where the catalogue keeps it)."""
     if enclosure is None:
         return None
-    return (enclosure.url, enclosure.path, enclosure.length, enclosure.type, enclosure.duration)
+    return (
+        enclosure.url, enclosure.feed_url, enclosure.path, enclosure.length, enclosure.type,
+        enclosure.duration,
+    )  # fmt: skip
 
 
 def _sidecar_facts(sidecar: Sidecar | None) -> tuple[str, str, str] | None:
@@ -281,7 +305,13 @@ def _file_name(relative: str) -> str:
 def resolve_site(catalogue: Catalogue, probed: Probed, base_url: str, now: datetime) -> Site:
     """Returns the site for a catalogue that validated: live episodes only, in feed order."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    site = Site(settings=catalogue.settings, base_url=base, now=now, shows=[])
+    site = Site(
+        settings=catalogue.settings,
+        settings_file=catalogue.settings_file,
+        base_url=base,
+        now=now,
+        shows=[],
+    )
     folders = episode_folders(catalogue)
     for show_entry in catalogue.shows:
         show = _resolve_show(site, show_entry, probed)
@@ -335,9 +365,9 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         entry=entry,
         path=path,
         url=site.url(path),
-        feed_url=site.url(f"{path}feed.xml"),
+        feed_url=site.url(path + FEED_FILE),
         video_feed_url=None,
-        json_feed_url=site.url(f"{path}feed.json"),
+        json_feed_url=site.url(path + JSON_FILE),
         artwork=Sidecar(
             site.url(artwork_path), artwork_path, _guess_type(artwork_file), artwork_file
         ),
@@ -350,7 +380,7 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         reverse=entry.show.type is ShowType.EPISODIC,
     )
     if view.video_episodes:
-        view.video_feed_url = site.url(f"{path}video.xml")
+        view.video_feed_url = site.url(path + VIDEO_FILE)
     return view
 
 
@@ -367,6 +397,9 @@ def _resolve_episode(
     audio = video = None
     for media in episode.media:
         enclosure = _enclosure(url, path, entry, media, probed)
+        if site.settings.feeds.enclosure_prefix:
+            prefixed = with_prefix(enclosure.url, site.settings.feeds.enclosure_prefix)
+            enclosure = dataclasses.replace(enclosure, feed_url=prefixed)
         if enclosure.is_video:
             video = video or enclosure
         else:
@@ -384,8 +417,8 @@ def _resolve_episode(
         transcript = Sidecar(_in(url, episode.transcript), t_path, kind, source)
     chapters = None
     if episode.chapters:
-        c_path = f"{path}chapters.json"
-        chapters = Sidecar(_in(url, "chapters.json"), c_path, "application/json+chapters")
+        c_path = path + CHAPTERS_FILE
+        chapters = Sidecar(_in(url, CHAPTERS_FILE), c_path, "application/json+chapters")
     credit_lines = [f"{c.name} {c.contribution}." for c in episode.credits]
     return EpisodeView(
         entry=entry,
@@ -427,7 +460,7 @@ def _enclosure(
         assert media.duration is not None
         return Enclosure(media.url, None, media.length, media.type, media.duration)
     assert media.file is not None
-    source = entry.file(media.file)
+    source = entry.media_file(media.file)  # the episode folder, else the media folder
     info = probed.media[source]
     out = f"{path}{_file_name(media.file)}"
     return Enclosure(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,66 @@ class Storage(Protocol):
         """Writes the hash index so the next listing needs no per-object reads."""
         ...
 
+    # Compare-and-swap for fo-cast's own small records (lock, GUID record, index). A tag is
+    # the object's ETag on S3 and the sha256 of its bytes in a folder.
+
+    def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
+        """Returns a record's bytes and tag, or (None, None) when there is no such object."""
+        ...
+
+    def write_if(self, key: str, data: bytes, tag: str | None) -> str | None:
+        """Returns the new tag after writing data, if the object still has `tag` (None: only
+        if there is no object yet); returns None, writing nothing, if it changed meanwhile."""
+        ...
+
+    def delete_if(self, key: str, tag: str) -> bool:
+        """Returns whether the object was removed; it is kept if its tag is no longer `tag`."""
+        ...
+
+
+def merge_index(
+    ours: dict[str, list[Any]], theirs: bytes | None, deleted: set[str]
+) -> dict[str, list[Any]]:
+    """Returns the index entries to save when another publish saved its own meanwhile.
+
+    Entries of ours win; theirs add objects written after our listing (the other publish's),
+    minus those this publish deleted. Entries are only hints (a listing checks each against
+    the object's size and ETag), so keeping one too many costs nothing.
+    """
+    merged: dict[str, list[Any]] = {}
+    if theirs is not None:
+        try:
+            objects = json.loads(theirs)["objects"]
+            merged = {k: v for k, v in objects.items() if isinstance(v, list) and len(v) == 5}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            merged = {}
+    for key in deleted:
+        merged.pop(key, None)
+    merged.update(ours)
+    return dict(sorted(merged.items()))
+
+
+def index_bytes(entries: dict[str, list[Any]]) -> bytes:
+    """Returns the hash index as saved at the target."""
+    return json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
+
+
+def swap_index(
+    storage: Storage, entries: dict[str, list[Any]], deleted: set[str], tag: str | None
+) -> str:
+    """Returns the tag of the hash index saved by compare-and-swap on `tag` (as read).
+
+    An index another publish saved meanwhile is read again and merged (`merge_index`).
+    """
+    data = index_bytes(entries)
+    for _ in range(20):
+        new_tag = storage.write_if(INDEX_KEY, data, tag)
+        if new_tag is not None:
+            return new_tag
+        theirs, tag = storage.read_tagged(INDEX_KEY)
+        data = index_bytes(merge_index(entries, theirs, deleted))
+    raise StorageError(f"{INDEX_KEY} kept changing while it was saved; run publish again")
+
 
 def hash_file(path: Path, progress: Progress | None = None) -> str:
     """Returns the sha256 hex of a file, read in chunks so memory stays flat."""
@@ -146,5 +207,8 @@ __all__ = [
     "ServerUnreachable",
     "Storage",
     "hash_file",
+    "index_bytes",
+    "merge_index",
+    "swap_index",
     "storage_for",
 ]

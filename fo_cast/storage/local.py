@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -20,9 +23,11 @@ from fo_cast.storage import (
     Progress,
     RemoteObject,
     hash_file,
+    swap_index,
 )
 
 TEMP_SUFFIX = ".fo-cast-tmp"
+CAS_LOCK = RESERVED_PREFIX + ".cas.lock"  # flock()ed while a record is compared and swapped
 
 
 class LocalStorage:
@@ -37,6 +42,8 @@ class LocalStorage:
         self._index: dict[str, RemoteObject] = {}
         self._lock = threading.Lock()
         self._dirty = False  # the index differs from what the target holds
+        self._deleted: set[str] = set()  # keys this instance deleted (merging the index)
+        self._index_tag: str | None = None  # the index as this instance read it
 
     def describe(self) -> str:
         return self.root.as_uri()
@@ -128,6 +135,7 @@ class LocalStorage:
                 raise StorageError(f"{self.describe()}: cannot delete {key}: {error}") from error
             with self._lock:
                 self._index.pop(key, None)
+                self._deleted.add(key)
                 self._dirty = True
 
     def read(self, key: str) -> bytes | None:
@@ -138,33 +146,93 @@ class LocalStorage:
         except OSError as error:
             raise StorageError(f"{self.describe()}: cannot read {key}: {error}") from error
 
-    def cleanup(self) -> int:
-        """Returns how many temp files of interrupted publishes were removed."""
+    def cleanup(self, older_than: float | None = None) -> int:
+        """Returns how many temp files of interrupted publishes were removed.
+
+        With `older_than` (seconds) only files untouched that long go: a publish that does
+        not hold the target's lock must not remove what another one is writing right now.
+        """
         removed = 0
         if not self.root.is_dir():
             return 0
+        limit = None if older_than is None else time.time() - older_than
         for temp in self.root.rglob("*" + TEMP_SUFFIX):
-            temp.unlink(missing_ok=True)
-            removed += 1
+            with contextlib.suppress(FileNotFoundError):
+                if limit is not None and temp.stat().st_mtime > limit:
+                    continue
+                temp.unlink()
+                removed += 1
         return removed
 
+    def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
+        data = self.read(key)
+        return data, None if data is None else hashlib.sha256(data).hexdigest()
+
+    def write_if(self, key: str, data: bytes, tag: str | None) -> str | None:
+        """Returns the new tag (sha256), or None if the file's content is no longer `tag`.
+
+        Every fo-cast process compares and renames under one flock() on the target, so
+        two publishes cannot both swap the same record (a rename alone could not tell).
+        """
+        target = self._path(key)
+        try:
+            with self._cas_lock():
+                if self.read_tagged(key)[1] != tag:
+                    return None
+                temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+                try:
+                    with open(temp, "wb") as out:
+                        out.write(data)
+                        out.flush()
+                        os.fsync(out.fileno())
+                    os.replace(temp, target)
+                finally:
+                    temp.unlink(missing_ok=True)
+        except OSError as error:
+            raise StorageError(f"{self.describe()}: cannot write {key}: {error}") from error
+        return hashlib.sha256(data).hexdigest()
+
+    def delete_if(self, key: str, tag: str) -> bool:
+        try:
+            with self._cas_lock():
+                if self.read_tagged(key)[1] != tag:
+                    return False
+                self._path(key).unlink(missing_ok=True)
+        except OSError as error:
+            raise StorageError(f"{self.describe()}: cannot delete {key}: {error}") from error
+        return True
+
+    @contextlib.contextmanager
+    def _cas_lock(self) -> Iterator[None]:
+        path = self._path(CAS_LOCK)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
     def save_index(self) -> None:
+        """Saves the index by compare-and-swap: one saved meanwhile is merged, never lost."""
         with self._lock:
             if not self._dirty:
                 return
             self._dirty = False
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
-        data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
-        record = Output(INDEX_KEY, "application/json", Stage.FEED, data=data)
+            deleted, tag = set(self._deleted), self._index_tag
         try:
-            self.put(record, hashlib.sha256(data).hexdigest(), "no-store")
+            new_tag = swap_index(self, entries, deleted, tag)
+            with self._lock:
+                self._index_tag = new_tag
         except StorageError:
             with self._lock:  # not saved: a later save_index must try again
                 self._dirty = True
             raise
 
     def _load_index(self) -> dict[str, RemoteObject]:
-        raw = self.read(INDEX_KEY)
+        raw, tag = self.read_tagged(INDEX_KEY)
+        self._index_tag = tag
         if raw is None:
             return {}
         try:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,9 +22,19 @@ from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Output
-from fo_cast.storage import INDEX_KEY, RESERVED_PREFIX, Progress, RemoteObject, ServerUnreachable
+from fo_cast.storage import (
+    INDEX_KEY,
+    RESERVED_PREFIX,
+    Progress,
+    RemoteObject,
+    ServerUnreachable,
+    swap_index,
+)
 
 HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
+# What S3 answers when a conditional write finds the object changed: 412, or 409 when two
+# conditional writes to one key race each other.
+_CHANGED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 MB = 1024 * 1024
 
 
@@ -83,6 +94,8 @@ class S3Storage:
         self._index: dict[str, RemoteObject] = {}
         self._lock = threading.Lock()
         self._dirty = False  # the index differs from what the target holds
+        self._deleted: set[str] = set()  # keys this instance deleted (merging the index)
+        self._index_tag: str | None = None  # the index's ETag as this instance read it
         self._transfer = TransferConfig(
             multipart_threshold=multipart_threshold,
             multipart_chunksize=multipart_chunksize,
@@ -169,6 +182,8 @@ class S3Storage:
             "CacheControl": cache_control,
             "Metadata": {HASH_METADATA: content_hash},
         }
+        if output.redirect:  # a re-slugged episode's old key: the website endpoint 301s
+            args["WebsiteRedirectLocation"] = output.redirect
         with self._errors(f"upload {output.path}"):
             if output.data is not None or output.length < self.multipart_threshold:
                 etag = self._put_object(output, content_hash, args)
@@ -219,6 +234,7 @@ class S3Storage:
             with self._lock:
                 for key in keys[start : start + 1000]:
                     self._index.pop(key, None)
+                    self._deleted.add(key)
                 self._dirty = True
 
     def read(self, key: str) -> bytes | None:
@@ -230,19 +246,23 @@ class S3Storage:
         except _Missing:
             return None
 
-    def cleanup(self) -> int:
+    def cleanup(self, older_than: float | None = None) -> int:
         """Returns how many incomplete multipart uploads under the prefix were aborted.
 
         Run at the start and end of a publish: parts of an upload that was killed are invisible
-        but still stored (and billed) until aborted. Two publishes to one target at the same
-        time are not supported; the second would abort the first one's uploads.
+        but still stored (and billed) until aborted. fo-cast publish runs it holding the
+        target's lock; without the lock, pass `older_than` (seconds) so only uploads started
+        that long ago go, never those of a publish running right now.
         """
         aborted = 0
         start = self.prefix + "/" if self.prefix else ""
+        limit = None if older_than is None else time.time() - older_than
         with self._errors("clean up incomplete uploads"):
             pages = self._client.get_paginator("list_multipart_uploads")
             for page in pages.paginate(Bucket=self.bucket, Prefix=start):
                 for upload in page.get("Uploads", []):
+                    if limit is not None and upload["Initiated"].timestamp() > limit:
+                        continue
                     self._client.abort_multipart_upload(
                         Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                     )
@@ -250,25 +270,56 @@ class S3Storage:
         return aborted
 
     def save_index(self) -> None:
+        """Saves the index with If-Match on the ETag it was read with; one saved meanwhile
+        (by another publish) is read again and merged, never overwritten."""
         with self._lock:
             if not self._dirty:
                 return
             self._dirty = False
             entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
-        data = json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
+            deleted, tag = set(self._deleted), self._index_tag
         try:
-            with self._errors("save the hash index"):
-                self._client.put_object(
-                    Bucket=self.bucket,
-                    Key=self._key(INDEX_KEY),
-                    Body=data,
-                    ContentType="application/json",
-                    CacheControl="no-store",
-                )
+            new_tag = swap_index(self, entries, deleted, tag)
+            with self._lock:
+                self._index_tag = new_tag
         except StorageError:
             with self._lock:  # not saved: a later save_index must try again
                 self._dirty = True
             raise
+
+    def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
+        try:
+            with self._errors(f"read {key}"):
+                reply = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+                body: bytes = reply["Body"].read()
+                return body, str(reply["ETag"])
+        except _Missing:
+            return None, None
+
+    def write_if(self, key: str, data: bytes, tag: str | None) -> str | None:
+        """Returns the new ETag; None when the object changed (If-Match / If-None-Match: *)."""
+        condition = {"IfNoneMatch": "*"} if tag is None else {"IfMatch": tag}
+        try:
+            with self._errors(f"write {key}"):
+                reply = self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    Body=data,
+                    ContentType="application/json",
+                    CacheControl="no-store",
+                    **condition,  # type: ignore[arg-type]
+                )
+        except _Changed:
+            return None
+        return str(reply["ETag"])
+
+    def delete_if(self, key: str, tag: str) -> bool:
+        try:
+            with self._errors(f"delete {key}"):
+                self._client.delete_object(Bucket=self.bucket, Key=self._key(key), IfMatch=tag)
+        except _Changed:
+            return False
+        return True
 
     def _put_object(self, output: Output, content_hash: str, args: dict[str, Any]) -> str:
         if self.checksum:
@@ -317,7 +368,7 @@ class S3Storage:
         )
 
     def _load_index(self) -> dict[str, RemoteObject]:
-        raw = self.read(INDEX_KEY)
+        raw, self._index_tag = self.read_tagged(INDEX_KEY)
         if raw is None:
             return {}
         try:
@@ -339,6 +390,8 @@ class S3Storage:
             code = str(info.get("Code", ""))
             if code in ("NoSuchKey", "404", "NotFound") and doing.startswith("read "):
                 raise _Missing from None
+            if code in _CHANGED and doing.startswith(("write ", "delete ")):
+                raise _Changed from None
             message = info.get("Message") or code
             raise StorageError(
                 f"{self.describe()}: cannot {doing}: {code}: {message}".rstrip(": ")
@@ -370,6 +423,10 @@ def _stat(path: os.PathLike[str]) -> tuple[int, int]:
 
 class _Missing(Exception):
     """A read found no object; internal to S3Storage.read."""
+
+
+class _Changed(Exception):
+    """A conditional write or delete found the object changed; internal to S3Storage."""
 
 
 __all__ = ["HASH_METADATA", "S3Storage"]

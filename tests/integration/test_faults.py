@@ -148,6 +148,7 @@ class Proxy:
         self.fail_puts = fail_puts  # answer 503 to this many PUTs; -1: to every PUT
         self.failed = self.puts = 0
         self.hold_parts = False  # hold every UploadPart until `release` is set
+        self.delay = 0.0  # seconds every PUT waits before it is passed on: a slow link
         self.part_seen = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -165,10 +166,10 @@ class Proxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def refuse(self, method: str) -> bool:
+    def refuse(self, method: str, path: str = "") -> bool:
         with self._lock:
-            if method != "PUT":
-                return False
+            if method != "PUT" or path.split("?")[0].endswith("/.fo-cast/lock.json"):
+                return False  # the target's lock passes: these faults are about uploads
             self.puts += 1
             if self.fail_puts < 0 or self.failed < self.fail_puts:
                 self.failed += 1
@@ -192,9 +193,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         proxy: Proxy = self.server.proxy  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        if proxy.refuse(self.command):
+        if proxy.refuse(self.command, self.path):
             self._reply(503, [("Content-Type", "application/xml")], SLOW_DOWN)
             return
+        if proxy.delay and self.command == "PUT":
+            time.sleep(proxy.delay)
         if proxy.hold_parts and self.command == "PUT" and "uploadId=" in self.path:
             proxy.part_seen.set()
             proxy.release.wait(30)
@@ -377,7 +380,12 @@ def test_killed_cli_during_multipart_keeps_the_old_feed_then_converges(
     assert head["ContentLength"] == old_size
     assert f'{EPISODE}/audio.mp3" length="{old_size}"' in old_feeds["exclusive/feed.xml"].decode()
 
-    code, report, stderr = cli_publish(catalogue, *to, "--endpoint-url", s3_server.endpoint)
+    # The killed publish's lock stays; its process is gone, so --break-lock takes it over.
+    code, _, stderr = cli_publish(catalogue, *to, "--endpoint-url", s3_server.endpoint)
+    assert code == 5 and "its process is gone (killed?); --break-lock takes it over" in stderr
+    code, report, stderr = cli_publish(
+        catalogue, *to, "--endpoint-url", s3_server.endpoint, "--break-lock"
+    )
     assert code == 0, stderr
     assert f"{EPISODE}/audio.mp3" in uploaded(report)
     assert multipart_uploads(s3_server, prefix) == []

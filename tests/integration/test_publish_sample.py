@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fo_cast.cli import app
+from tests.helpers import edit
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -53,12 +54,6 @@ def publish(catalogue: Path, options: list[str], *extra: str) -> tuple[int, dict
 
 def uploaded(report: dict[str, Any]) -> list[str]:
     return sorted(u["key"] for u in report["plan"]["uploads"])
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def test_publish_the_sample_to_s3_then_nothing_then_one_change(
@@ -156,3 +151,15 @@ def test_verbose_publish_to_s3_never_prints_credentials(
     assert "upload exclusive/feed.xml (new" in result.stdout
     for secret in (s3_server.access_key, s3_server.secret_key):
         assert secret not in result.stdout + result.stderr
+
+
+def test_non_interactive_publish_prints_one_line_per_stage(catalogue: Path, tmp_path: Path) -> None:
+    target = tmp_path / "public"
+    result = CliRunner().invoke(app, ["publish", str(catalogue), "--to", str(target), "--now", NOW])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"locked {target.as_uri()} (lease 120 s)"
+    stages = [line.split(":")[0] for line in lines[1:]]
+    assert stages == ["media", "asset", "feed"]
+    assert lines[1] == "media: 22 uploads (1.0 MB)"
+    assert result.stdout.splitlines()[-1].startswith(f"Published to {target.as_uri()}: ")

@@ -1,0 +1,160 @@
+"""Telling the directories that feeds changed: the Podcast Index, Podping, a WebSub hub.
+
+Apps learn of a new episode when their directory next polls the feed, which can take
+hours; a ping makes it minutes. Pings go only after the feeds have arrived, only for the
+RSS feeds this publish changed, and only to the services `[notify]` in fo-cast.toml
+switches on (none by default). A failed ping is a warning, retried with backoff a bounded
+number of times; it never fails a publish, whose files are out already.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import quote, urlencode
+
+from fo_cast.catalogue.settings import Notify
+from fo_cast.outputs import Stage
+from fo_cast.publish.plan import Plan
+
+RSS_PREFIX = "application/rss+xml"
+VIDEO_MEDIUM = b"<podcast:medium>video</podcast:medium>"
+
+
+def user_agent() -> str:
+    try:
+        return f"fo-cast/{version('fo-cast')}"
+    except PackageNotFoundError:
+        return "fo-cast"
+
+
+@dataclass(frozen=True)
+class Ping:
+    """One HTTP request that tells a service about one feed."""
+
+    service: str  # "Podcast Index", "Podping", "WebSub"
+    feed: str
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.method} {self.url.split('?', 1)[0]} for {self.feed}"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """How one ping went."""
+
+    ping: Ping
+    ok: bool
+    tries: int
+    message: str = ""  # the last failure's reason
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"notified {self.ping.service} of {self.ping.feed}"
+        return (
+            f"warning: could not notify {self.ping.service} of {self.ping.feed} "
+            f"({self.message}; tried {self.tries} times); the feed is published, the "
+            "directory will see it when it next polls"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "service": self.ping.service,
+            "feed": self.ping.feed,
+            "ok": self.ok,
+            "tries": self.tries,
+            "message": self.message,
+        }
+
+
+def changed_feeds(plan: Plan, base_url: str) -> list[tuple[str, bool]]:
+    """Returns (URL, is video) of every RSS feed the plan uploads, in plan order."""
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    feeds = []
+    for upload in plan.uploads:
+        output = upload.output
+        if output.stage is Stage.FEED and output.content_type.startswith(RSS_PREFIX):
+            video = output.data is not None and VIDEO_MEDIUM in output.data
+            feeds.append((base + quote(output.path), video))
+    return feeds
+
+
+def plan_pings(
+    feeds: Iterable[tuple[str, bool]], settings: Notify, env: Mapping[str, str] | None = None
+) -> tuple[list[Ping], list[str]]:
+    """Returns the pings [notify] asks for, and warnings for those that cannot be sent."""
+    env = os.environ if env is None else env
+    agent = {"User-Agent": user_agent()}
+    pings: list[Ping] = []
+    warnings: list[str] = []
+    token = env.get(settings.podping_token_env, "")
+    if settings.podping and not token:
+        warnings.append(
+            f"warning: Podping is on in fo-cast.toml but {settings.podping_token_env} is not "
+            "set; no Podping was sent"
+        )
+    for feed, video in feeds:
+        if settings.podcastindex:
+            url = f"{settings.podcastindex_url}?{urlencode({'url': feed})}"
+            pings.append(Ping("Podcast Index", feed, "GET", url, agent))
+        if settings.podping and token:
+            query = urlencode(
+                {"url": feed, "reason": "update", "medium": "video" if video else "podcast"}
+            )
+            pings.append(
+                Ping(
+                    "Podping", feed, "GET", f"{settings.podping_url}?{query}",
+                    {**agent, "Authorization": token},
+                )
+            )  # fmt: skip
+        if settings.websub_hub:
+            body = urlencode({"hub.mode": "publish", "hub.url": feed}).encode()
+            form = {**agent, "Content-Type": "application/x-www-form-urlencoded"}
+            pings.append(Ping("WebSub", feed, "POST", settings.websub_hub, form, body))
+    return pings, warnings
+
+
+def send_pings(
+    pings: Iterable[Ping],
+    settings: Notify,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Notice]:
+    """Returns how each ping went, after up to `settings.tries` tries with backoff."""
+    notices = []
+    for ping in pings:
+        message = ""
+        for attempt in range(1, settings.tries + 1):
+            message = _send(ping, settings.timeout)
+            if not message:
+                notices.append(Notice(ping, True, attempt))
+                break
+            if attempt < settings.tries:
+                sleep(settings.backoff * 2 ** (attempt - 1))
+        else:
+            notices.append(Notice(ping, False, settings.tries, message))
+    return notices
+
+
+def _send(ping: Ping, timeout: float) -> str:
+    """Returns '' when the service accepted the ping, else the reason it did not."""
+    request = urllib.request.Request(
+        ping.url, data=ping.body, method=ping.method, headers=ping.headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            reply.read(64 * 1024)
+            return ""
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code} {error.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        return f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
