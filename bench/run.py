@@ -107,6 +107,10 @@ def main() -> None:
         from publish_bench import run_publish_bench
 
         run_publish_bench(work, step, line)
+        print()
+        from import_bench import run_import_bench
+
+        run_import_bench(work, line)
 
 
 if __name__ == "__main__":

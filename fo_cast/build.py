@@ -137,8 +137,8 @@ def files_of(site: Site) -> list[Output]:
     outputs = []
     for show in site.shows:
         art = show.artwork
-        assert art.source is not None
-        outputs.append(Output(art.path, art.type, Stage.ASSET, source=art.source))
+        if art.path is not None and art.source is not None:  # not served elsewhere
+            outputs.append(Output(art.path, art.type, Stage.ASSET, source=art.source))
         for episode in show.episodes:
             for enclosure in episode.enclosures:
                 if enclosure.path is not None and enclosure.source is not None:
@@ -149,7 +149,7 @@ def files_of(site: Site) -> list[Output]:
                         )
                     )  # fmt: skip
             for sidecar in (episode.transcript, episode.image, *episode.assets):
-                if sidecar is not None and sidecar.source is not None:
+                if sidecar is not None and sidecar.path and sidecar.source is not None:
                     outputs.append(
                         Output(sidecar.path, sidecar.type, Stage.ASSET, source=sidecar.source)
                     )

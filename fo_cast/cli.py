@@ -521,6 +521,54 @@ def verify(
         raise typer.Exit(ExitCode.PUBLISH_FAILED)
 
 
+class MediaMode(enum.StrEnum):
+    URL = "url"
+    DOWNLOAD = "download"
+
+
+@app.command("import")
+def import_show(
+    source: Annotated[str, typer.Argument(help="The feed: a file or an http(s) URL.")],
+    show: Annotated[str, typer.Option(help="Slug of the show folder to write or add to.")],
+    catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    media: Annotated[
+        MediaMode, typer.Option(help="url: keep media at the source; download: fetch it.")
+    ] = MediaMode.URL,
+    i_own_this_feed: Annotated[
+        bool, typer.Option(help="Import a feed marked podcast:locked yes: it is yours.")
+    ] = False,
+) -> None:
+    """Import a podcast feed as a show, every GUID kept; a second run adds only new items.
+
+    Example: fo-cast import https://feeds.example.com/show.xml --show talks
+    """
+    from fo_cast.catalogue.importer import ImportOptions, import_feed
+
+    options = ImportOptions(
+        media=media.value, i_own_this_feed=i_own_this_feed, on_event=_print_download
+    )
+    try:
+        result = import_feed(source, catalogue, show, options)
+    except UsageError as exc:
+        _fail(str(exc), ExitCode.USAGE)
+    except FoCastError as exc:
+        _fail(str(exc), ExitCode.PROBLEMS)
+    for line in result.summary_lines():
+        typer.echo(line, err=True)
+    if result.report.problems:
+        _print_report(result.report, Format.TEXT, strict=False)
+    if result.report.failed():
+        raise typer.Exit(ExitCode.PROBLEMS)
+
+
+def _print_download(event: object) -> None:
+    kind, job = type(event).__name__, getattr(event, "job", None)
+    if kind == "Finished" and job is not None:
+        typer.echo(f"downloaded {job.target.name} ({job.url})", err=True)
+    elif kind == "Failed" and job is not None:
+        typer.echo(f"failed {job.url}: {getattr(event, 'reason', '')}", err=True)
+
+
 @new_app.command("show")
 def new_show(
     slug: Annotated[str, typer.Argument(help="URL name of the show: lowercase, dashes.")],

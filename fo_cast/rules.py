@@ -87,6 +87,16 @@ def check_relative_path(value: str) -> str:
     return value
 
 
+def is_url(value: str) -> bool:
+    """Returns True for a value that names an http(s) URL rather than a file."""
+    return value.startswith(("http://", "https://"))
+
+
+def check_file_or_url(value: str) -> str:
+    """Accepts a path inside the manifest's folder, or an absolute http(s) URL."""
+    return check_url(value) if is_url(value) else check_relative_path(value)
+
+
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 

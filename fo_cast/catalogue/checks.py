@@ -17,7 +17,7 @@ from fo_cast.catalogue.placeholders import check_placeholders
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
 from fo_cast.media.probe import ProbeCache, Probed, ProbeError, cache_key, probe_image
 from fo_cast.problems import Report, Severity
-from fo_cast.rules import check_media_name
+from fo_cast.rules import check_media_name, is_url
 from fo_cast.state import PROBE_CACHE
 
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000
@@ -138,6 +138,8 @@ def _check_show_files(
     catalogue: Catalogue, show: ShowEntry, probed: Probed, report: Report
 ) -> None:
     relative = show.show.artwork
+    if is_url(relative):  # served elsewhere (an imported show): nothing to open here
+        return
     path = show.folder / relative
     line = show.doc.line_of(("artwork",))
     if _existing(catalogue, path, show.manifest, "artwork", line, report, relative):
@@ -181,7 +183,7 @@ def _check_episode_files(
     episode = entry.episode
     for index, media in enumerate(episode.media):
         _check_media(catalogue, entry, index, media, probed, cache, report)
-    if episode.transcript is not None:
+    if episode.transcript is not None and not is_url(episode.transcript):
         path = entry.file(episode.transcript)
         line = entry.doc.line_of(("transcript",))
         if _existing(
@@ -193,7 +195,7 @@ def _check_episode_files(
                 f"'{episode.transcript}' must be WebVTT (.vtt) or SubRip (.srt)",
                 line,
             )
-    if episode.image is not None:
+    if episode.image is not None and not is_url(episode.image):
         path = entry.file(episode.image)
         line = entry.doc.line_of(("image",))
         if _existing(catalogue, path, entry.manifest, "image", line, report, episode.image):

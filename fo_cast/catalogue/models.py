@@ -8,6 +8,7 @@ numbers and booleans strictly: `explicit: no` or `season: "2"` is reported, neve
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -92,6 +93,19 @@ PositiveInt = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 Url = Annotated[str, AfterValidator(rules.check_url)]
 Email = Annotated[str, AfterValidator(rules.check_email)]
 RelPath = Annotated[str, AfterValidator(rules.check_relative_path)]
+# A file of the catalogue, or (for imported shows) the URL where it is already served.
+FileOrUrl = Annotated[str, AfterValidator(rules.check_file_or_url)]
+
+
+def _uuid(value: str) -> str:
+    # kept as written: the Podcast Index compares the text
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not a UUID such as ead4c236-bf58-58c6-a2c6-a6b28d128cb6"
+        ) from None
+    return value
 
 
 class Model(BaseModel):
@@ -170,19 +184,30 @@ class Media(Model):
     type: Annotated[str, AfterValidator(rules.check_media_type)] | None = Field(
         None, description="MIME type, required with url (audio/mpeg, audio/mp4, video/mp4)."
     )
-    duration: Seconds | None = Field(None, description="Duration, required with url.")
+    duration: Seconds | None = Field(
+        None, description="Duration, with url (apps show none until they play the file)."
+    )
 
     @model_validator(mode="after")
     def _file_or_url(self) -> Media:
         if (self.file is None) == (self.url is None):
             raise ValueError("give either file or url")
         if self.url is not None:
-            missing = [n for n in ("length", "type", "duration") if getattr(self, n) is None]
+            missing = [n for n in ("length", "type") if getattr(self, n) is None]
             if missing:
                 raise ValueError(
                     f"a url needs {_and(missing)} too, because fo-cast cannot probe it"
                 )
         return self
+
+
+class AlternateEnclosure(Model):
+    """podcast:alternateEnclosure: another rendition of the episode, kept by URL."""
+
+    url: Url = Field(description="Where the rendition is served.")
+    type: Annotated[str, AfterValidator(_not_blank)] = Field(description="Its MIME type.")
+    length: PositiveInt | None = Field(None, description="Its byte length.")
+    title: OptionalText | None = Field(None, description="A label apps show, such as 'Video'.")
 
 
 class Show(Model):
@@ -198,8 +223,10 @@ class Show(Model):
     )
     author: Text = Field(description="Who makes the show, as directories display it.")
     owner: Owner
-    artwork: RelPath = Field(
-        "artwork.png", description="Square JPEG or PNG, 1400 to 3000 px, RGB, in the show folder."
+    artwork: FileOrUrl = Field(
+        "artwork.png",
+        description="Square JPEG or PNG, 1400 to 3000 px, RGB, in the show folder "
+        "(or the https URL where an imported show's artwork is served).",
     )
     categories: list[Annotated[str, AfterValidator(rules.check_category)]] = Field(
         min_length=1,
@@ -220,6 +247,17 @@ class Show(Model):
         True, description="podcast:locked: other hosts may not import the feed."
     )
     complete: StrictBool = Field(False, description="The show has ended; no new episodes.")
+    podcast_guid: Annotated[str, AfterValidator(_uuid)] | None = Field(
+        None,
+        description="podcast:guid the Podcast Index already knows the show by (kept from an "
+        "imported feed); by default the UUIDv5 of the feed URL.",
+    )
+    previous_feed_urls: list[Url] = Field(
+        default_factory=list, description="Where the show's feed lived before it moved here."
+    )
+    new_feed_url: Url | None = Field(
+        None, description="itunes:new-feed-url: where this feed is moving to (apps follow it)."
+    )
 
 
 class Episode(Model):
@@ -248,16 +286,30 @@ class Episode(Model):
     episode: PositiveInt | None = Field(None, description="Episode number within the season.")
     type: EpisodeType = Field(EpisodeType.FULL, description="full, trailer or bonus.")
     explicit: StrictBool | None = Field(None, description="Overrides the show's explicit flag.")
-    image: RelPath | None = Field(None, description="Episode artwork; the show's by default.")
+    image: FileOrUrl | None = Field(
+        None, description="Episode artwork (a file or an https URL); the show's by default."
+    )
     people: list[Person] = Field(default_factory=list, description="Guests and others.")
     credits: list[Credit] = Field(default_factory=list, description="Companion credits.")
     topics: list[Text] = Field(default_factory=list, description="Keywords.")
     chapters: list[Chapter] = Field(default_factory=list, description="Chapter marks.")
-    transcript: RelPath | None = Field(None, description="WebVTT or SRT file in the folder.")
+    chapters_url: Url | None = Field(
+        None, description="A Podcasting 2.0 chapters file served elsewhere (instead of chapters)."
+    )
+    transcript: FileOrUrl | None = Field(
+        None, description="WebVTT or SRT file in the folder, or the URL of a transcript."
+    )
+    alternate_enclosures: list[AlternateEnclosure] = Field(
+        default_factory=list, description="Other renditions, as podcast:alternateEnclosure."
+    )
     series: Series | None = Field(None, description="The series this episode belongs to.")
 
     @model_validator(mode="after")
     def _dated_unless_draft(self) -> Episode:
+        if self.chapters and self.chapters_url is not None:
+            raise PydanticCustomError(
+                "chapters", "give chapters or chapters_url, not both", {"at": ("chapters_url",)}
+            )
         if self.status is not Status.DRAFT:
             missing = [
                 name for name in ("published", "summary", "media") if not getattr(self, name)

@@ -145,6 +145,12 @@ def load_catalogue(
     return catalogue, report
 
 
+def load_settings(root: Path) -> Settings:
+    """Returns the settings of the catalogue at root (the defaults where fo-cast.toml has
+    problems, which validation reports)."""
+    return _load_settings(root, PurePosixPath(root.resolve().name), Report())
+
+
 def media_folder(
     root: Path, settings: Settings, environ: Mapping[str, str] | None = None
 ) -> Path | None:

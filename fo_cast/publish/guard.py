@@ -48,6 +48,7 @@ class GuardRecord:
 
     items: dict[tuple[str, str], PublishedItem]
     tag: str | None = field(default=None, compare=False)  # as read: for compare-and-swap
+    seeded: bool = field(default=False, compare=False)  # holds imported items not yet saved
 
     @classmethod
     def from_bytes(cls, data: bytes | None, tag: str | None = None) -> GuardRecord:
@@ -124,6 +125,18 @@ def moved_urls(record: GuardRecord) -> dict[str, str]:
             if new is not None and old != new:
                 moved.setdefault(old, new)
     return moved
+
+
+def seed_record(record: GuardRecord, imported: Iterable[PublishedItem]) -> GuardRecord:
+    """Returns the record with the items imported from another host that it lacks: apps
+    already know those GUIDs, so the guard protects them from the first publish on."""
+    items = dict(record.items)
+    added = False
+    for item in imported:
+        if (item.feed, item.guid) not in items:
+            items[(item.feed, item.guid)] = item
+            added = True
+    return GuardRecord(items, record.tag, seeded=True) if added else record
 
 
 def check_guard(

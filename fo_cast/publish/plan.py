@@ -179,7 +179,8 @@ def plan_publish(
         plan.refusals.extend(check_guard(record, build.items, allow_removal))
         stamp = now or datetime.now(UTC)
         updated = update_record(record, build.items, stamp, allow_removal).to_bytes()
-        plan.record = None if updated == record.to_bytes() else updated
+        unchanged = updated == record.to_bytes() and not record.seeded
+        plan.record = None if unchanged else updated
         plan.record_tag = record.tag
     return plan
 

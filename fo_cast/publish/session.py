@@ -15,10 +15,12 @@ from pathlib import Path
 from types import TracebackType
 
 from fo_cast.build import build_catalogue
+from fo_cast.catalogue.importer import imported_items
+from fo_cast.catalogue.reader import Catalogue
 from fo_cast.catalogue.settings import Notify
 from fo_cast.errors import UsageError
 from fo_cast.outputs import Build
-from fo_cast.publish.guard import load_record, update_record
+from fo_cast.publish.guard import PublishedItem, load_record, seed_record, update_record
 from fo_cast.publish.lock import TargetLock
 from fo_cast.publish.notify import Notice, Ping, changed_feeds, plan_pings, send_pings
 from fo_cast.publish.plan import Plan, load_hash_cache, plan_publish, save_hash_cache
@@ -139,7 +141,8 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
     )  # fmt: skip
     try:
         max_deletes = settings.max_deletes if options.max_deletes is None else options.max_deletes
-        session.plan = _plan(catalogue, options, session, folder is not None, max_deletes)
+        imported = imported_record(checked.catalogue)
+        session.plan = _plan(catalogue, options, session, folder is not None, max_deletes, imported)
         if lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
             os.kill(os.getpid(), signal.SIGSTOP)
     except BaseException:  # Ctrl-C or SIGTERM too: never leave the lock behind
@@ -149,14 +152,20 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
 
 
 def _plan(
-    catalogue: Path, options: PublishOptions, session: Session, folder: bool, max_deletes: int
+    catalogue: Path,
+    options: PublishOptions,
+    session: Session,
+    folder: bool,
+    max_deletes: int,
+    imported: list[PublishedItem],
 ) -> Plan:
     """Returns the plan against the target's listing and record (read under the lock)."""
     storage = session.storage
     assert storage is not None
     cache = load_hash_cache(catalogue / HASH_CACHE)
     remote = storage.list()
-    record = load_record(storage)
+    # Imported GUIDs are apps' already: the guard protects them from the first publish on.
+    record = seed_record(load_record(storage), imported)
     # An episode leaves the video feed with the audio one: its video GUID goes too.
     allowed = {g for guid in options.allow_removal for g in (guid, video_guid(guid))}
     after = update_record(record, session.build.items, options.now or datetime.now(UTC), allowed)
@@ -174,6 +183,15 @@ def _plan(
     )
     save_hash_cache(catalogue / HASH_CACHE, cache)
     return plan
+
+
+def imported_record(catalogue: Catalogue) -> list[PublishedItem]:
+    """Returns the items of the catalogue's imported shows as the guard records them."""
+    return [
+        PublishedItem(feed, row["guid"], row.get("enclosure_url", ""), row.get("title", ""),
+                      row.get("imported", ""))
+        for feed, row in imported_items(catalogue)
+    ]  # fmt: skip
 
 
 def target_url(catalogue: Path, to: str | None, settings_target: str | None) -> str:

@@ -56,7 +56,7 @@ class AlternateTag(NamedTuple):
     """podcast:alternateEnclosure with its one podcast:source."""
 
     type: str
-    length: int
+    length: int | None
     uri: str
     title: str | None = None
 
@@ -75,6 +75,7 @@ class ChannelTags(NamedTuple):
     medium: str  # podcast | video
     locked: bool
     complete: bool = False
+    new_feed_url: str | None = None  # itunes:new-feed-url, when the feed moves
     funding: tuple[FundingTag, ...] = ()
     persons: tuple[PersonTag, ...] = ()
     hub: str | None = None  # a WebSub hub: <atom:link rel="hub">
@@ -83,7 +84,7 @@ class ChannelTags(NamedTuple):
 class ItemTags(NamedTuple):
     """An item's itunes: and podcast: tags."""
 
-    duration: int  # whole seconds
+    duration: int | None  # whole seconds; None when the manifest gives none
     explicit: bool
     episode_type: str  # full | trailer | bonus
     image: str | None = None
@@ -156,6 +157,8 @@ class PodcastingExtension(BaseExtension):
         _text(channel, _I + "type", tags.type)
         if tags.complete:
             _text(channel, _I + "complete", "Yes")
+        if tags.new_feed_url:
+            _text(channel, _I + "new-feed-url", tags.new_feed_url)
         _text(channel, _P + "guid", tags.guid)
         _text(channel, _P + "medium", tags.medium)
         _text(channel, _P + "locked", "yes" if tags.locked else "no", owner=tags.owner_email)
@@ -180,7 +183,8 @@ class PodcastingEntryExtension(BaseEntryExtension):
         tags = self.tags
         if tags is None:
             return item
-        _text(item, _I + "duration", str(tags.duration))
+        if tags.duration is not None:
+            _text(item, _I + "duration", str(tags.duration))
         if tags.image:
             _Sub(item, _I + "image", {"href": tags.image})
         _text(item, _I + "explicit", _bool(tags.explicit))
@@ -199,7 +203,9 @@ class PodcastingEntryExtension(BaseEntryExtension):
         if tags.chapters is not None:
             _sidecar(item, _P + "chapters", tags.chapters)
         for alternate in tags.alternates:
-            attrib = {"type": alternate.type, "length": str(alternate.length)}
+            attrib = {"type": alternate.type}
+            if alternate.length is not None:
+                attrib["length"] = str(alternate.length)
             if alternate.title:
                 attrib["title"] = alternate.title
             element = _Sub(item, _P + "alternateEnclosure", attrib)

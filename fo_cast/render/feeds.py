@@ -3,9 +3,11 @@ Podcasting 2.0 chapters and `index.opml`. Pure: the same Site gives the same byt
 
 Per show:
 
-    <show>/feed.xml    audio RSS: episodes with an audio file, enclosure = the audio
+    <show>/feed.xml    main RSS: every episode, enclosure = the audio (the video for an
+                       episode with only video, which keeps its own GUID)
     <show>/video.xml   video RSS, when the show has video: enclosure = the video, GUID =
-                       video_guid(episode GUID), so the two feeds never share an item GUID
+                       video_guid(episode GUID) for episodes that also have audio, so an
+                       audio item and a video item never share a GUID (site.item_guid)
     <show>/feed.json   JSON Feed 1.1: the audio feed's items, every media file attached
     <show>/<episode>/chapters.json   for episodes with chapters
 
@@ -44,7 +46,14 @@ from fo_cast.render.feedgen_ext import (
     PodcastingExtension,
     SidecarTag,
 )
-from fo_cast.render.site import Enclosure, EpisodeView, ShowView, Site, podcast_guid, video_guid
+from fo_cast.render.site import (
+    Enclosure,
+    EpisodeView,
+    ShowView,
+    Site,
+    item_guid,
+    podcast_guid,
+)
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
@@ -85,7 +94,7 @@ def render_feeds(
 def _render_show(
     site: Site, show: ShowView, cache: RenderCache, outputs: list[Output], items: list[FeedItem]
 ) -> None:
-    audio = [e for e in show.episodes if e.audio is not None]
+    audio = [e for e in show.episodes if e.main is not None]
     feed_path = show.path + FEED_FILE
     data = _rss(site, show, audio, cache)
     outputs.append(Output(feed_path, RSS_TYPE, Stage.FEED, data=data))
@@ -102,7 +111,7 @@ def _render_show(
     )
     items.extend(_feed_items(json_path, audio, video=False))
     for episode in show.episodes:
-        if episode.chapters is not None:
+        if episode.chapters is not None and episode.chapters.path is not None:
             data = cache.fetch(
                 key("chapters", show.fingerprint, episode.fingerprint),
                 functools.partial(render_chapters, episode),
@@ -113,9 +122,9 @@ def _render_show(
 def _feed_items(path: str, episodes: list[EpisodeView], video: bool) -> list[FeedItem]:
     items = []
     for episode in episodes:
-        enclosure = episode.video if video else episode.audio
+        enclosure = episode.video if video else episode.main
         assert enclosure is not None
-        guid = video_guid(episode.guid) if video else episode.guid
+        guid = item_guid(episode, video)
         manifest = str(episode.entry.manifest)
         items.append(
             FeedItem(path, guid, enclosure.url, episode.title, manifest, page_url=episode.url)
@@ -218,13 +227,22 @@ def channel_tags(show: ShowView, feed_url: str, video: bool = False) -> ChannelT
         categories=tuple(rules.split_category(c) for c in model.categories),
         explicit=model.explicit,
         type=model.type.value,
-        guid=podcast_guid(feed_url),
+        guid=show_guid(show, feed_url),
         medium="video" if video else "podcast",
         locked=model.locked,
         complete=model.complete,
+        new_feed_url=None if video else model.new_feed_url,
         funding=tuple(FundingTag(f.url, f.text) for f in model.funding),
         persons=show_persons(show),
     )
+
+
+def show_guid(show: ShowView, feed_url: str) -> str:
+    """Returns a channel's podcast:guid: for the main feed the one the show keeps (imported
+    shows keep the Podcast Index's), else the UUIDv5 of the feed URL."""
+    if feed_url == show.feed_url and show.show.podcast_guid:
+        return show.show.podcast_guid
+    return podcast_guid(feed_url)
 
 
 def _person(name: str, role: str, href: str | None = None, img: str | None = None) -> PersonTag:
@@ -260,8 +278,10 @@ def item_tags(
 ) -> ItemTags:
     """Returns an item's itunes: and podcast: tags in the audio or the video feed."""
     model = episode.episode
-    enclosure = episode.video if video else episode.audio
+    enclosure = episode.video if video else episode.main
     other = episode.audio if video else episode.video
+    if other is enclosure:  # an episode with only video: no alternate of itself
+        other = None
     assert enclosure is not None
     transcript = None
     if episode.transcript is not None:
@@ -273,8 +293,11 @@ def item_tags(
     alternates: tuple[AlternateTag, ...] = ()
     if other is not None:
         alternates = (_alternate(other),)
+    alternates += tuple(
+        AlternateTag(a.type, a.length, a.url, a.title) for a in model.alternate_enclosures
+    )
     return ItemTags(
-        duration=whole_seconds(enclosure.duration),
+        duration=None if enclosure.duration is None else whole_seconds(enclosure.duration),
         explicit=episode.explicit,
         episode_type=model.type.value,
         image=episode.image.url if episode.image is not None else None,
@@ -302,10 +325,10 @@ def _item(
     show: ShowView, episode: EpisodeView, video: bool, hosts: tuple[PersonTag, ...]
 ) -> FeedEntry:
     """Returns an episode's item in the audio or the video feed, for feedgen to serialise."""
-    enclosure = episode.video if video else episode.audio
+    enclosure = episode.video if video else episode.main
     assert enclosure is not None
     model = episode.episode
-    guid = video_guid(episode.guid) if video else episode.guid
+    guid = item_guid(episode, video)
     content = episode.companion.feed
     entry = FeedEntry()
     entry.register_extension(EXT, PodcastingEntryExtension)
@@ -346,7 +369,7 @@ def render_json_feed(show: ShowView, cache: RenderCache | None = None) -> bytes:
         feed["expired"] = True
     feed["_podcast"] = {
         "about": "https://github.com/Podcastindex-org/podcast-namespace",
-        "guid": podcast_guid(show.feed_url),
+        "guid": show_guid(show, show.feed_url),
         "rss": show.feed_url,
         "explicit": model.explicit,
         "type": model.type.value,
@@ -359,7 +382,7 @@ def render_json_feed(show: ShowView, cache: RenderCache | None = None) -> bytes:
             functools.partial(_json_item_bytes, e),
         )
         for e in show.episodes
-        if e.audio is not None
+        if e.main is not None
     ]
     head = _json_dumps(feed)[:-1] + ',"items":['  # the items go last, in the same object
     return head.encode("utf-8") + b",".join(items) + b"]}\n"
@@ -388,7 +411,9 @@ def _json_item(episode: EpisodeView) -> dict[str, Any]:
                 "url": e.feed_url,
                 "mime_type": e.type,
                 "size_in_bytes": e.length,
-                "duration_in_seconds": whole_seconds(e.duration),
+                **(
+                    {} if e.duration is None else {"duration_in_seconds": whole_seconds(e.duration)}
+                ),
             }
             for e in episode.enclosures
         ],

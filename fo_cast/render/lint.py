@@ -150,6 +150,8 @@ def _categories(show: ShowView) -> Iterator[Problem]:
 
 
 def _artwork(entry: ShowEntry | EpisodeEntry, loc: Loc, relative: str) -> Iterator[Problem]:
+    if rules.is_url(relative):  # served elsewhere: its name need not say what it is
+        return
     name = PurePosixPath(relative).name
     if not name.lower().endswith(ARTWORK_SUFFIXES):
         yield _at(entry, loc, f"'{name}' must be a .jpg or .png file ({APPLE})")
@@ -213,7 +215,9 @@ def lint_episode(show: ShowView, episode: EpisodeView) -> Iterator[Problem]:
             f"({APPLE})",
             Severity.WARNING,
         )
-    if show.show.type is ShowType.SERIAL and model.episode is None:
+    # Apple: a trailer or bonus without season or episode number is the show's own trailer or
+    # bonus; only full episodes of a serial show need numbers.
+    if show.show.type is ShowType.SERIAL and model.episode is None and model.type.value == "full":
         yield _at(entry, ("episode",), f"a serial show needs a number on every episode ({APPLE})")
     yield from _description(entry, ("summary",), model.summary or "")
     if model.image is not None:
@@ -251,6 +255,12 @@ def _enclosure(episode: EpisodeView, enclosure: Enclosure) -> Iterator[Problem]:
         )  # fmt: skip
     if enclosure.length <= 0:
         yield _at(entry, loc, f"the enclosure length must be the size in bytes ({SPOTIFY})")
+    if enclosure.duration is None:
+        yield _at(
+            entry, loc,
+            f"has no duration; apps show none until they play it, so give duration ({APPLE})",
+            Severity.WARNING,
+        )  # fmt: skip
 
 
 # --- site -----------------------------------------------------------------------------------

@@ -410,6 +410,7 @@ def episode_context(
     )
     primary = episode.audio or episode.video
     transcript = episode.transcript
+    image = episode.image or show.artwork
     root = "../" * episode.path.count("/")
     return _page(
         common,
@@ -422,7 +423,7 @@ def episode_context(
         video_href=_href(root, episode.video.path, episode.video.url) if episode.video else None,
         # Without JS a chapter link opens the media at that time (a media fragment).
         chapter_href=_href(root, primary.path, primary.url) if primary else "",
-        image_href=root + quote(episode.image.path if episode.image else show.artwork.path),
+        image_href=_href(root, image.path, image.url),
         transcript=transcript,
         captions=transcript is not None and transcript.type == "text/vtt",
         people=people_of(show, episode),
@@ -598,7 +599,7 @@ def _episode_ld(episode: EpisodeView, description: str) -> dict[str, Any]:
                 "contentUrl": e.url,
                 "encodingFormat": e.type,
                 "contentSize": str(e.length),
-                "duration": iso_duration(e.duration),
+                "duration": iso_duration(e.duration or 0.0),
             }
             for e in episode.enclosures
         ],
@@ -716,6 +717,7 @@ def _environment() -> jinja2.Environment:
         media_label=media_label,
         iso_duration=iso_duration,
         path=quote,
+        href=lambda sidecar, root: _href(root, sidecar.path, sidecar.url),
     )
     return env
 

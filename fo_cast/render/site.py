@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 from fo_cast.catalogue.companions import (
     Kind,
@@ -48,11 +48,12 @@ from fo_cast.catalogue.settings import Settings
 from fo_cast.media.probe import Probed
 from fo_cast.outputs import CHAPTERS_FILE, FEED_FILE, JSON_FILE, VIDEO_FILE
 from fo_cast.render.companion import Companion, render_companion, rewrite_urls
-from fo_cast.rules import MEDIA_TYPES
+from fo_cast.rules import MEDIA_TYPES, is_url
 
 # The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 VIDEO_GUID_SUFFIX = ":video"
+CHAPTERS_TYPE = "application/json+chapters"
 
 
 def podcast_guid(feed_url: str) -> str:
@@ -75,11 +76,24 @@ def with_prefix(url: str, prefix: str) -> str:
 
 
 def video_guid(episode_guid: str) -> str:
-    """Returns the item GUID of an episode in the video feed: the episode GUID + ':video'.
+    """Returns the item GUID of an episode with audio in the video feed: GUID + ':video'.
 
-    A fixed rule, so the two feeds never share an item GUID and neither ever changes.
+    A fixed rule, so the audio and the video item of one episode never share a GUID and
+    neither ever changes.
     """
     return episode_guid + VIDEO_GUID_SUFFIX
+
+
+def item_guid(episode: EpisodeView, video: bool) -> str:
+    """Returns an episode's item GUID in the main feed or in the video feed.
+
+    An episode with only video is one item, the same in both feeds: its own GUID, as the
+    feed it was imported from had it. Only an episode that also has audio (whose audio item
+    holds the plain GUID) is suffixed in the video feed.
+    """
+    if video and episode.audio is not None:
+        return video_guid(episode.guid)
+    return episode.guid
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,7 @@ class Enclosure:
     path: str | None  # output path, None for external media
     length: int
     type: str
-    duration: float
+    duration: float | None  # None: an external file whose duration the manifest does not give
     source: Path | None = None  # the catalogue file, for local media
     feed_url: str = ""  # the URL feeds carry: url behind [feeds] enclosure_prefix, if set
 
@@ -108,7 +122,7 @@ class Sidecar:
     """A file next to the episode that feeds link to: transcript or chapters."""
 
     url: str
-    path: str
+    path: str | None  # None for a file served elsewhere (an imported show's URL)
     type: str
     source: Path | None = None
 
@@ -211,7 +225,12 @@ class EpisodeView:
     @property
     def duration(self) -> float:
         primary = self.audio or self.video
-        return primary.duration if primary else 0.0
+        return (primary.duration or 0.0) if primary else 0.0
+
+    @property
+    def main(self) -> Enclosure | None:
+        """Returns the enclosure of the main feed (feed.xml): the audio, else the video."""
+        return self.audio or self.video
 
     @property
     def enclosures(self) -> list[Enclosure]:
@@ -292,7 +311,7 @@ def _enclosure_facts(enclosure: Enclosure | None) -> tuple[object, ...] | None:
     )  # fmt: skip
 
 
-def _sidecar_facts(sidecar: Sidecar | None) -> tuple[str, str, str] | None:
+def _sidecar_facts(sidecar: Sidecar | None) -> tuple[str, str | None, str] | None:
     return None if sidecar is None else (sidecar.url, sidecar.path, sidecar.type)
 
 
@@ -359,8 +378,13 @@ def asset_type(path: Path) -> str:
 
 def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
     path = f"{entry.slug}/"
-    artwork_file = entry.folder / entry.show.artwork
-    artwork_path = f"{path}{Path(entry.show.artwork).name}"
+    artwork = entry.show.artwork
+    if is_url(artwork):
+        art = Sidecar(artwork, None, _guess_type(Path(urlsplit(artwork).path)))
+    else:
+        artwork_file = entry.folder / artwork
+        artwork_path = f"{path}{Path(artwork).name}"
+        art = Sidecar(site.url(artwork_path), artwork_path, _guess_type(artwork_file), artwork_file)
     view = ShowView(
         entry=entry,
         path=path,
@@ -368,9 +392,7 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
         feed_url=site.url(path + FEED_FILE),
         video_feed_url=None,
         json_feed_url=site.url(path + JSON_FILE),
-        artwork=Sidecar(
-            site.url(artwork_path), artwork_path, _guess_type(artwork_file), artwork_file
-        ),
+        artwork=art,
     )
     live = [e for e in entry.episodes if e.episode.is_live(site.now)]
     view.episodes = [_resolve_episode(site, view, e, probed) for e in live]
@@ -386,6 +408,21 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
 
 def _guess_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+# podcast:transcript types by extension, for transcripts kept at their URLs.
+TRANSCRIPT_TYPES = {
+    ".vtt": "text/vtt",
+    ".srt": "application/x-subrip",
+    ".json": "application/json",
+    ".html": "text/html",
+    ".htm": "text/html",
+}
+
+
+def transcript_type(path: str) -> str:
+    """Returns the podcast:transcript type of a transcript file name (text/plain if unknown)."""
+    return TRANSCRIPT_TYPES.get(PurePosixPath(path).suffix.lower(), "text/plain")
 
 
 def _resolve_episode(
@@ -405,20 +442,27 @@ def _resolve_episode(
         else:
             audio = audio or enclosure
     image = None
-    if episode.image:
+    if episode.image and is_url(episode.image):
+        image = Sidecar(episode.image, None, _guess_type(Path(urlsplit(episode.image).path)))
+    elif episode.image:
         image_path = f"{path}{_file_name(episode.image)}"
         source = entry.file(episode.image)
         image = Sidecar(_in(url, episode.image), image_path, _guess_type(source), source)
     transcript = None
-    if episode.transcript:
+    if episode.transcript and is_url(episode.transcript):
+        kind = transcript_type(urlsplit(episode.transcript).path)
+        transcript = Sidecar(episode.transcript, None, kind)
+    elif episode.transcript:
         t_path = f"{path}{_file_name(episode.transcript)}"
         source = entry.file(episode.transcript)
         kind = "text/vtt" if source.suffix.lower() == ".vtt" else "application/x-subrip"
         transcript = Sidecar(_in(url, episode.transcript), t_path, kind, source)
     chapters = None
-    if episode.chapters:
+    if episode.chapters_url:
+        chapters = Sidecar(episode.chapters_url, None, CHAPTERS_TYPE)
+    elif episode.chapters:
         c_path = path + CHAPTERS_FILE
-        chapters = Sidecar(_in(url, CHAPTERS_FILE), c_path, "application/json+chapters")
+        chapters = Sidecar(_in(url, CHAPTERS_FILE), c_path, CHAPTERS_TYPE)
     credit_lines = [f"{c.name} {c.contribution}." for c in episode.credits]
     return EpisodeView(
         entry=entry,
@@ -457,7 +501,6 @@ def _enclosure(
 ) -> Enclosure:
     if media.url is not None:
         assert media.length is not None and media.type is not None  # the model requires them
-        assert media.duration is not None
         return Enclosure(media.url, None, media.length, media.type, media.duration)
     assert media.file is not None
     source = entry.media_file(media.file)  # the episode folder, else the media folder

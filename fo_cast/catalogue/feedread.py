@@ -1,0 +1,338 @@
+"""Reads a podcast RSS feed someone else made, safely and leniently -> SourceFeed.
+
+Safety: lxml parses with `resolve_entities=False` (no entity is ever expanded, so neither an
+external entity naming a local file or a URL, nor a billion-laughs bomb, can do anything),
+`load_dtd=False` and `no_network=True` (no DTD or other file is fetched), and
+`huge_tree=False` (libxml2's limits on depth and text size stay on). Entity references a
+feed's own DTD declares are dropped, and said so.
+
+Leniency: apps read feeds that are not quite XML, so the importer does too, and says what it
+repaired: junk or blank lines before the XML declaration, HTML entities such as `&nbsp;`
+that XML does not define, bare `&`, and a tag that does not match (libxml2's recovery).
+What no app reads is refused with one line: an empty file, an HTML page, a truncated
+download, an Atom feed.
+
+Paged feeds (RFC 5005, `<atom:link rel="next">`) are followed to the end, MAX_PAGES at most.
+"""
+
+from __future__ import annotations
+
+import html.entities
+import http.client
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+
+from fo_cast.errors import FoCastError
+from fo_cast.units import format_size
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MAX_PAGES = 100
+MAX_FEED_BYTES = 256_000_000  # for all pages together; Apple stops at far less
+FETCH_DEADLINE = 120.0  # seconds for all pages together
+USER_AGENT = "fo-cast (podcast import)"
+
+
+class FeedError(FoCastError):
+    """The source cannot be read as a podcast feed (one line saying why)."""
+
+
+@dataclass
+class SourceFeed:
+    """A source feed as read: its channel element, every item of every page, and repairs."""
+
+    source: str
+    channel: etree._Element
+    items: list[etree._Element] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    pages: int = 1
+
+
+def _parser(recover: bool = False) -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        huge_tree=False,
+        dtd_validation=False,
+        recover=recover,
+        remove_blank_text=False,
+    )
+
+
+# The five entities XML defines; every other named one needs a DTD, which feeds never bring.
+_XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
+_ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
+_BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]{1,31};)")
+_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
+_ROOT_END = re.compile(
+    rb"</(?:[A-Za-z_][\w.-]*:)?(rss|feed|rdf:RDF|RDF)\s*>\s*(<!--.*?-->\s*)*$", re.S
+)
+
+
+def read_source(
+    source: str,
+    fetch: Callable[[str], bytes] | None = None,
+    max_pages: int = MAX_PAGES,
+) -> SourceFeed:
+    """Returns the feed at source (a file path or an http(s) URL), every page of it.
+
+    `fetch` reads a URL (default: urllib, with a deadline and a size bound for all pages).
+    """
+    fetcher = fetch or Fetcher()
+    data = _read(source, fetcher)
+    channel, repairs = parse_feed(data, source)
+    feed = SourceFeed(source=source, channel=channel, repairs=repairs)
+    feed.items.extend(_items(channel))
+    seen = {_absolute(source)}
+    page_url = _next_page(channel, source)
+    while page_url is not None:
+        if page_url in seen:
+            feed.repairs.append(f"page {feed.pages} links back to {page_url}; stopped there")
+            break
+        if feed.pages >= max_pages:
+            raise FeedError(
+                f"{source}: more than {max_pages} pages (atom:link rel=next); "
+                "is the feed paging in a loop?"
+            )
+        seen.add(page_url)
+        page, page_repairs = parse_feed(_read(page_url, fetcher), page_url)
+        feed.pages += 1
+        feed.repairs.extend(f"page {feed.pages}: {r}" for r in page_repairs)
+        feed.items.extend(_items(page))
+        page_url = _next_page(page, page_url)
+    return feed
+
+
+def _absolute(source: str) -> str:
+    return source if _is_url(source) else str(Path(source).resolve())
+
+
+def _is_url(source: str) -> bool:
+    return urlsplit(source).scheme in ("http", "https")
+
+
+def _read(source: str, fetch: Callable[[str], bytes]) -> bytes:
+    if _is_url(source):
+        return fetch(source)
+    if "://" in source:
+        raise FeedError(f"{source}: only files and http(s) URLs can be imported")
+    try:
+        return Path(source).read_bytes()
+    except IsADirectoryError:
+        raise FeedError(f"{source}: is a folder; give the feed file") from None
+    except OSError as exc:
+        raise FeedError(f"{source}: cannot read it: {exc.strerror or exc}") from None
+
+
+def _next_page(channel: etree._Element, source: str) -> str | None:
+    for link in channel.iterchildren(f"{{{ATOM_NS}}}link"):
+        if link.get("rel") == "next" and (link.get("href") or "").strip():
+            href = link.get("href", "").strip()
+            if _is_url(source):
+                return urljoin(source, href)
+            if _is_url(href):
+                return href
+            return str((Path(source).resolve().parent / href).resolve())
+    return None
+
+
+class Fetcher:
+    """Reads URLs with urllib: one deadline and one size bound for every page of a feed."""
+
+    def __init__(self, deadline: float = FETCH_DEADLINE, max_bytes: int = MAX_FEED_BYTES):
+        self.ends = time.monotonic() + deadline
+        self.deadline = deadline
+        self.left = max_bytes
+        self.max_bytes = max_bytes
+
+    def __call__(self, url: str) -> bytes:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        chunks: list[bytes] = []
+        try:
+            with urllib.request.urlopen(request, timeout=self._remaining(url)) as response:
+                expected = response.headers.get("Content-Length")
+                got = 0
+                while chunk := response.read(1 << 16):
+                    got += len(chunk)
+                    if got > self.left:
+                        raise FeedError(
+                            f"{url}: larger than {format_size(self.max_bytes)}; not a feed "
+                            "fo-cast imports"
+                        )
+                    chunks.append(chunk)
+                    self._remaining(url)
+        except urllib.error.HTTPError as exc:
+            raise FeedError(f"{url}: the server answered {exc.code} {exc.reason}") from None
+        except http.client.IncompleteRead as exc:
+            got = len(b"".join(chunks)) + len(exc.partial)
+            raise FeedError(
+                f"{url}: the download is truncated ({got} of {got + (exc.expected or 0)} "
+                "bytes); fetch it again"
+            ) from None
+        except http.client.HTTPException as exc:
+            raise FeedError(f"{url}: cannot fetch it: {exc}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+                raise FeedError(f"{url}: no answer within {self.deadline:g} s") from None
+            raise FeedError(f"{url}: cannot fetch it: {reason}") from None
+        self.left -= got
+        if expected is not None and expected.isdigit() and int(expected) != got:
+            raise FeedError(
+                f"{url}: the download is truncated ({got} of {int(expected)} bytes); fetch it again"
+            )
+        return b"".join(chunks)
+
+    def _remaining(self, url: str) -> float:
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise FeedError(f"{url}: no answer within {self.deadline:g} s")
+        return left
+
+
+def parse_feed(data: bytes, where: str) -> tuple[etree._Element, list[str]]:
+    """Returns the RSS channel element of one feed document and what was repaired in it."""
+    repairs: list[str] = []
+    data = _trim_front(data, where, repairs)
+    _refuse_non_feeds(data, where)
+    root = _parse(data, where, repairs)
+    _drop_entities(root, repairs)
+    tag = etree.QName(root).localname if isinstance(root.tag, str) else ""
+    if tag == "feed":
+        raise FeedError(f"{where}: is an Atom feed; fo-cast imports RSS podcast feeds")
+    if tag != "rss":
+        raise FeedError(f"{where}: is not an RSS feed (its root element is <{tag}>)")
+    channel = root.find("channel")
+    if channel is None:
+        if root.find("item") is None and root.find("title") is None:
+            raise FeedError(f"{where}: an RSS document without a <channel>; not a feed")
+        channel = root  # recovered from a lost <channel> tag: its children sit on <rss>
+    return channel, repairs
+
+
+def _trim_front(data: bytes, where: str, repairs: list[str]) -> bytes:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # the UTF-8 byte order mark is allowed; junk after it is not
+    if not data.strip():
+        raise FeedError(f"{where}: is empty; not a feed")
+    declaration = data.find(b"<?xml")
+    if declaration > 0 and declaration < 4096:
+        junk = data[:declaration]
+        what = "blank lines" if not junk.strip() else f"{len(junk)} bytes"
+        repairs.append(f"removed {what} before the XML declaration")
+        return data[declaration:]
+    if declaration < 0:
+        stripped = data.lstrip()
+        if len(stripped) != len(data):
+            repairs.append("removed blank lines before the feed")
+        return stripped
+    return data
+
+
+def _refuse_non_feeds(data: bytes, where: str) -> None:
+    head = data[:2048].lower()
+    body = re.sub(rb"<\?xml[^>]*\?>|<!--.*?-->|\s", b"", head, flags=re.S)
+    if body.startswith((b"<!doctypehtml", b"<html")):
+        raise FeedError(
+            f"{where}: is an HTML page, not a feed; give the feed's own URL (the page's RSS link)"
+        )
+    if not _ROOT_END.search(data[-4096:]) and body.startswith((b"<rss", b"<?xml", b"<!doctype")):
+        line = data.count(b"\n") + 1
+        raise FeedError(
+            f"{where}: is truncated (it stops at line {line} before </rss>); download it again"
+        )
+
+
+def _parse(data: bytes, where: str, repairs: list[str]) -> etree._Element:
+    try:
+        return etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as first:
+        error = first
+    if "amplification" in str(error):  # libxml2 measured an entity bomb, unexpanded
+        raise FeedError(
+            f"{where}: declares entities that would expand without bound (a 'billion laughs' "
+            "bomb); refused"
+        )
+    fixed = data
+    if "entity" in str(error).lower():  # &nbsp; or a bare & (the most common damage)
+        fixed = _repair_entities(data, repairs)
+    if fixed is not data:
+        try:
+            return etree.fromstring(fixed, _parser())
+        except etree.XMLSyntaxError as again:
+            error = again
+    parser = _parser(recover=True)
+    root = etree.fromstring(fixed, parser)
+    if root is None or len(root) == 0:
+        raise FeedError(f"{where}: not XML ({_message(error)}); not a feed")
+    repairs.append(f"read past an XML error: {_message(error)} (apps read it the same way)")
+    return root
+
+
+def _message(error: etree.XMLSyntaxError) -> str:
+    text = str(error.msg or error).split(", line")[0].strip()
+    line = error.lineno or error.position[0]
+    return f"{text} at line {line}" if line else text
+
+
+def _repair_entities(data: bytes, repairs: list[str]) -> bytes:
+    names: dict[str, int] = {}
+
+    def numeric(match: re.Match[bytes]) -> bytes:
+        name = match.group(1).decode("ascii")
+        if name in _XML_ENTITIES:
+            return match.group(0)
+        codepoint = html.entities.name2codepoint.get(name)
+        if codepoint is None:
+            return match.group(0)
+        names[name] = names.get(name, 0) + 1
+        return b"&#%d;" % codepoint
+
+    parts = _CDATA.split(data)  # CDATA sections (odd indexes) are text already: untouched
+    bare = 0
+    for index in range(0, len(parts), 2):
+        parts[index], count = _BARE_AMP.subn(b"&amp;", _ENTITY.sub(numeric, parts[index]))
+        bare += count
+    fixed = b"".join(parts)
+    if names:
+        listed = ", ".join(f"&{n};" for n in sorted(names))
+        count = sum(names.values())
+        repairs.append(f"replaced {count} HTML entit{'y' if count == 1 else 'ies'} XML lacks "
+                       f"({listed}) with the characters they stand for")  # fmt: skip
+    if bare:
+        repairs.append(f"escaped {bare} bare '&'")
+    return fixed if (names or bare) else data
+
+
+def _drop_entities(root: etree._Element, repairs: list[str]) -> None:
+    """Removes entity references left unexpanded (declared in the feed's own DTD)."""
+    found = list(root.iter(etree.Entity))
+    for entity in found:
+        parent = entity.getparent()
+        if parent is None:
+            continue
+        tail = entity.tail or ""
+        previous = entity.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+        parent.remove(entity)
+    if found:
+        names = ", ".join(sorted({f"&{e.name};" for e in found}))
+        repairs.append(
+            f"left out {len(found)} entity reference{'s' if len(found) > 1 else ''} the feed "
+            f"declares itself ({names}); fo-cast never expands them"
+        )
+
+
+def _items(channel: etree._Element) -> list[etree._Element]:
+    return list(channel.iterchildren("item"))

@@ -1,0 +1,763 @@
+"""fo-cast import: real feeds in, the same GUIDs, enclosures, titles, dates and durations out."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import podcastparser
+import pytest
+from typer.testing import CliRunner
+
+from fo_cast.build import build_catalogue
+from fo_cast.catalogue import feedmap
+from fo_cast.catalogue.feedread import FeedError, read_source
+from fo_cast.catalogue.importer import (
+    IMPORTED_FILE,
+    ImportOptions,
+    ImportRefused,
+    import_feed,
+)
+from fo_cast.cli import app
+from fo_cast.render.companion import render_companion
+
+FEEDS = Path(__file__).parent / "fixtures" / "feeds"
+DERIVED = FEEDS / "derived"
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+REAL = sorted(p.name for p in FEEDS.glob("*.xml"))
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    catalogue = tmp_path / "episodes"
+    catalogue.mkdir()
+    (catalogue / "fo-cast.toml").write_text('base_url = "https://podcasts.example.com/"\n')
+    return catalogue
+
+
+def rebuilt(root: Path, show: str, name: str = "feed.xml") -> bytes:
+    checked, result = build_catalogue(root, now=NOW)
+    assert not checked.report.errors, [str(p) for p in checked.report.errors]
+    return next(o.data for o in result.outputs if o.path == f"{show}/{name}")  # type: ignore[misc]
+
+
+def facts(parsed: feedparser.FeedParserDict) -> list[tuple[object, ...]]:
+    """Returns what an app keeps of each item: GUID, enclosure, title, instant, duration."""
+    rows = []
+    for entry in parsed.entries:
+        enclosure = entry.enclosures[0]
+        seconds = feedmap.duration(entry.get("itunes_duration"))
+        rows.append(
+            (
+                entry.id,
+                enclosure.href,
+                int(enclosure.length),
+                feedmap.media_type(enclosure.type, enclosure.href)[0],
+                entry.title,
+                entry.published_parsed,
+                None if seconds is None else int(seconds + 0.5),
+            )
+        )
+    return sorted(rows, key=lambda row: str(row[0]))
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_feed_rebuilds_with_the_same_items(root: Path, name: str) -> None:
+    show = Path(name).stem
+    result = import_feed(str(FEEDS / name), root, show)
+    assert not result.report.errors
+    source = feedparser.parse((FEEDS / name).read_bytes())
+    data = rebuilt(root, show)
+    feed = feedparser.parse(data)
+    assert not feed.bozo
+    assert len(feed.entries) == len(source.entries) == len(result.written)
+    assert facts(feed) == facts(source)
+    app_view = podcastparser.parse(
+        f"https://podcasts.example.com/{show}/feed.xml", io.BytesIO(data)
+    )
+    assert sorted(e["guid"] for e in app_view["episodes"]) == sorted(e.id for e in source.entries)
+    if not source.bozo:  # podcastparser refuses the not-well-formed source itself
+        old = io.BytesIO((FEEDS / name).read_bytes())
+        assert app_facts(app_view) == app_facts(podcastparser.parse("https://old.example/", old))
+
+
+def app_facts(parsed: dict) -> list[tuple[object, ...]]:
+    """Returns what gPodder keeps of each episode: GUID, title, date, duration, enclosures."""
+    return sorted(
+        (e["guid"], e["title"], e["published"], e["total_time"],
+         sorted({(m["url"], m["file_size"]) for m in e["enclosures"]}))  # media:content too
+        for e in parsed["episodes"]
+    )  # fmt: skip
+
+
+def test_guids_kept_exactly_case_and_urls(root: Path) -> None:
+    import_feed(str(FEEDS / "lex-fridman-blubrry.xml"), root, "lex")
+    guids = {e.id for e in feedparser.parse(rebuilt(root, "lex")).entries}
+    assert "https://lexfridman.com/?p=6434" in guids
+    import_feed(str(FEEDS / "all-things-chemical-libsyn.xml"), root, "chem")
+    source = {e.id for e in feedparser.parse(FEEDS / "all-things-chemical-libsyn.xml").entries}
+    assert {e.id for e in feedparser.parse(rebuilt(root, "chem")).entries} == source
+
+
+def test_channel_podcast_guid_is_kept(root: Path) -> None:
+    import_feed(str(FEEDS / "lex-fridman-blubrry.xml"), root, "lex")
+    source = feedparser.parse(FEEDS / "lex-fridman-blubrry.xml")
+    data = rebuilt(root, "lex").decode()
+    kept = source.feed["podcast_guid"]
+    assert f">{kept}</podcast:guid>" in data
+    assert "previous_feed_urls:\n  - " in (root / "lex" / "show.yaml").read_text()
+
+
+def test_broken_feed_is_repaired_and_said_so(root: Path) -> None:
+    result = import_feed(str(FEEDS / "all-things-chemical-libsyn-broken.xml"), root, "chem")
+    assert result.repairs == [
+        "read past an XML error: Opening and ending tag mismatch: rss line 2 and channel at "
+        "line 109 (apps read it the same way)"
+    ]
+    assert len(result.written) == 4
+
+
+def test_retired_categories_are_mapped(root: Path) -> None:
+    result = import_feed(str(FEEDS / "all-things-chemical-libsyn.xml"), root, "chem")
+    assert result.warnings[:2] == [
+        "retired Apple category 'Business/Business News' written as 'News/Business News'",
+        "retired Apple category 'Government & Organizations' written as 'Government'",
+    ]
+    text = (root / "chem" / "show.yaml").read_text()
+    assert "categories:\n  - Business\n  - News/Business News\n  - Government\n" in text
+
+
+def test_serial_trailers_without_numbers_import_and_build(root: Path) -> None:
+    result = import_feed(str(FEEDS / "apology-line-art19-serial.xml"), root, "apology")
+    assert not result.report.errors
+    feed = feedparser.parse(rebuilt(root, "apology"))
+    assert [e.itunes_episodetype for e in feed.entries] == ["trailer", "trailer"]
+
+
+# --- run twice, newer items ------------------------------------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def test_second_import_writes_nothing(root: Path) -> None:
+    import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    before = snapshot(root / "pumuckl")
+    time.sleep(0.01)
+    again = import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    assert (again.written, again.already, again.show_written) == ([], 15, False)
+    assert again.summary_lines()[0].endswith(
+        "imported 0 episodes into pumuckl/; 15 already there; nothing written"
+    )
+    assert snapshot(root / "pumuckl") == before
+
+
+def test_newer_items_add_exactly_those(root: Path, tmp_path: Path) -> None:
+    text = (FEEDS / "pumuckl-br.xml").read_text(encoding="utf-8")
+    first, rest = text.split("<item>", 1)
+    older = tmp_path / "older.xml"
+    older.write_text(first + "<item>" + rest.split("<item>", 1)[1], encoding="utf-8")
+    import_feed(str(older), root, "pumuckl")
+    edited = next((root / "pumuckl").glob("*/companion.md"))
+    edited.write_text("An editor changed this.\n")
+    before = snapshot(root / "pumuckl")
+    result = import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    assert (len(result.written), result.already) == (1, 14)
+    after = snapshot(root / "pumuckl")
+    new = {k for k in after if k not in before}
+    assert new == {result.written[0], f"{result.written[0]}/episode.yaml",
+                   f"{result.written[0]}/companion.md"}  # fmt: skip
+    changed = {k for k in before if after[k] != before[k]}
+    assert changed <= {IMPORTED_FILE, "."} | {""}
+    assert edited.read_text() == "An editor changed this.\n"
+
+
+def test_interrupted_import_leaves_the_catalogue_as_it_was(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(root)
+    calls = {"n": 0}
+    real = Path.write_text
+
+    def failing(self: Path, *args: object, **kwargs: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise OSError(28, "No space left on device")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", failing)
+    with pytest.raises(OSError):
+        import_feed(str(FEEDS / "die-maus-wdr.xml"), root, "maus")
+    assert snapshot(root) == before
+
+
+# --- GUID rules -----------------------------------------------------------------------------
+
+
+def test_items_without_guid_take_their_enclosure_url(root: Path) -> None:
+    result = import_feed(str(DERIVED / "pumuckl-no-guid.xml"), root, "pumuckl")
+    assert len(result.written) == 15
+    assert result.warnings[0] == ("'Pumuckl - der Föhn': no guid; its enclosure URL is its GUID")
+    feed = feedparser.parse(rebuilt(root, "pumuckl"))
+    assert {e.id for e in feed.entries} == {e.enclosures[0].href for e in feed.entries}
+
+
+def test_duplicate_guids_first_wins(root: Path, tmp_path: Path) -> None:
+    text = (FEEDS / "reply-all-gimlet-megaphone.xml").read_text(encoding="utf-8")
+    source = feedparser.parse(text)
+    first, second = source.entries[0].id, source.entries[1].id
+    duplicated = tmp_path / "dup.xml"
+    duplicated.write_text(text.replace(second, first), encoding="utf-8")
+    result = import_feed(str(duplicated), root, "reply")
+    assert len(result.written) == 2
+    assert [(s.item, s.reason) for s in result.skipped] == [
+        (first, f"the GUID is repeated; the first item with it ('{source.entries[0].title}') kept")
+    ]
+
+
+def test_video_only_feed_keeps_its_guids(root: Path) -> None:
+    import_feed(str(DERIVED / "pumuckl-video.xml"), root, "video")
+    source = {e.id for e in feedparser.parse(DERIVED / "pumuckl-video.xml").entries}
+    main = feedparser.parse(rebuilt(root, "video"))
+    assert {e.id for e in main.entries} == source
+    assert {e.enclosures[0].type for e in main.entries} == {"video/mp4"}
+    assert {e.id for e in feedparser.parse(rebuilt(root, "video", "video.xml")).entries} == source
+
+
+def test_paged_feed_followed_to_the_end(root: Path) -> None:
+    result = import_feed(str(DERIVED / "pumuckl-page-1.xml"), root, "pumuckl")
+    assert (result.pages, len(result.written)) == (2, 15)
+    whole = {e.id for e in feedparser.parse(FEEDS / "pumuckl-br.xml").entries}
+    assert {e.id for e in feedparser.parse(rebuilt(root, "pumuckl")).entries} == whole
+
+
+# --- over HTTP ------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.requests: list[str] = []
+        self.short: set[str] = set()  # paths served with a Content-Length past the body
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                outer.requests.append(self.path)
+                if self.path == "/slow":
+                    time.sleep(2)
+                body = outer.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                extra = 1000 if self.path in outer.short else 0
+                self.send_header("Content-Length", str(len(body) + extra))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # A client that gave up (the deadline test) must not print into another test's stderr.
+        self.httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server({})
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+def test_paged_feed_over_http(root: Path, server: Server) -> None:
+    server.files["/feed.xml"] = (DERIVED / "pumuckl-page-1.xml").read_bytes()
+    server.files["/pumuckl-page-2.xml"] = (DERIVED / "pumuckl-page-2.xml").read_bytes()
+    result = import_feed(f"{server.url}/feed.xml", root, "pumuckl")
+    assert (result.pages, len(result.written)) == (2, 15)
+    assert server.requests == ["/feed.xml", "/pumuckl-page-2.xml"]
+    assert f"{server.url}/feed.xml" in (root / "pumuckl" / "show.yaml").read_text()
+
+
+def test_paging_loop_is_bounded(tmp_path: Path) -> None:
+    page = (DERIVED / "pumuckl-page-1.xml").read_text(encoding="utf-8")
+    (tmp_path / "a.xml").write_text(page.replace("pumuckl-page-2.xml", "b.xml"), "utf-8")
+    (tmp_path / "b.xml").write_text(page.replace("pumuckl-page-2.xml", "a.xml"), "utf-8")
+    feed = read_source(str(tmp_path / "a.xml"))
+    assert feed.pages == 2
+    assert feed.repairs[-1].startswith("page 2 links back to ")
+    for n in range(4):
+        (tmp_path / f"p{n}.xml").write_text(page.replace("pumuckl-page-2.xml", f"p{n + 1}.xml"))
+    with pytest.raises(FeedError, match=r"more than 3 pages \(atom:link rel=next\)"):
+        read_source(str(tmp_path / "p0.xml"), max_pages=3)
+
+
+XXE_FILE = """<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY secret SYSTEM "file://{path}">]>
+<rss version="2.0"><channel><title>T &secret;</title><link>https://example.com/</link>
+<description>D</description><language>en</language>
+<item><title>Ep &secret;</title><guid>g1</guid><pubDate>Mon, 01 Jan 2024 00:00:00 GMT</pubDate>
+<enclosure url="https://example.com/a.mp3" length="10" type="audio/mpeg"/></item>
+</channel></rss>
+"""
+
+
+def test_xxe_local_file_is_never_read(root: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    feed = tmp_path / "xxe.xml"
+    feed.write_text(XXE_FILE.format(path=secret))
+    result = import_feed(str(feed), root, "xxe")
+    assert result.repairs == [
+        "left out 2 entity references the feed declares itself (&secret;); "
+        "fo-cast never expands them"
+    ]
+    written = "".join(p.read_text() for p in (root / "xxe").rglob("*") if p.is_file())
+    assert "TOP-SECRET-VALUE" not in written
+    assert "title: T\n" in (root / "xxe" / "show.yaml").read_text()
+
+
+def test_xxe_over_http_sends_no_request(root: Path, tmp_path: Path, server: Server) -> None:
+    server.files["/secret"] = b"FROM-THE-NETWORK"
+    feed = tmp_path / "xxe.xml"
+    text = XXE_FILE.replace('SYSTEM "file://{path}"', f'SYSTEM "{server.url}/secret"')
+    text = text.replace("<!DOCTYPE rss [", f'<!DOCTYPE rss SYSTEM "{server.url}/dtd" [')
+    feed.write_text(text)
+    import_feed(str(feed), root, "xxe")
+    assert server.requests == []
+    written = "".join(p.read_text() for p in (root / "xxe").rglob("*") if p.is_file())
+    assert "FROM-THE-NETWORK" not in written
+
+
+def test_billion_laughs_is_not_expanded(tmp_path: Path) -> None:
+    entities = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10)
+    )
+    feed = tmp_path / "bomb.xml"
+    feed.write_text(
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [{entities}]>\n<rss version="2.0"><channel>'
+        "<title>&lol9;</title><item><guid>g</guid></item></channel></rss>\n"
+    )
+    started = time.monotonic()
+    with pytest.raises(FeedError) as refused:
+        read_source(str(feed))
+    assert time.monotonic() - started < 2
+    assert str(refused.value) == (
+        f"{feed}: declares entities that would expand without bound (a 'billion laughs' "
+        "bomb); refused"
+    )
+
+
+# --- lenient, and refused -------------------------------------------------------------------
+
+
+def test_nbsp_bom_and_blank_lines_are_repaired(root: Path) -> None:
+    result = import_feed(str(DERIVED / "kakadu-nbsp-junk.xml"), root, "kakadu")
+    assert result.repairs == [
+        "removed blank lines before the XML declaration",
+        "replaced 1 HTML entity XML lacks (&nbsp;) with the characters they stand for",
+    ]
+    assert "Bunt,\u00a0frech" in (root / "kakadu" / "show.yaml").read_text()
+    assert len(result.written) == 51
+
+
+def test_junk_bytes_and_bare_ampersands(tmp_path: Path) -> None:
+    feed = tmp_path / "junk.xml"
+    body = XXE_FILE.split("\n", 2)[2].replace("&secret;", "Q&A")
+    feed.write_bytes(b'<br>Warning: PHP notice\n<?xml version="1.0"?>\n' + body.encode())
+    source = read_source(str(feed))
+    assert source.repairs == ["removed 24 bytes before the XML declaration", "escaped 2 bare '&'"]
+    assert source.channel.findtext("title") == "T Q&A"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty; not a feed"),
+        (b"  \n\n", "is empty; not a feed"),
+        (b"<!DOCTYPE html>\n<html><head><title>Blog</title></head><body></body></html>",
+         "is an HTML page, not a feed; give the feed's own URL (the page's RSS link)"),
+        ((FEEDS / "pumuckl-br.xml").read_bytes()[:9000],
+         "is truncated (it stops at line 82 before </rss>); download it again"),
+        (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"></feed>',
+         "is an Atom feed; fo-cast imports RSS podcast feeds"),
+    ],
+)  # fmt: skip
+def test_not_a_feed_is_refused_with_one_line(
+    root: Path, tmp_path: Path, content: bytes, message: str
+) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(content)
+    result = CliRunner().invoke(app, ["import", str(feed), "--show", "x", "--catalogue", str(root)])
+    assert result.exit_code == 1
+    assert result.output == f"fo-cast: {feed}: {message}\n"
+    assert sorted(p.name for p in root.iterdir()) == ["fo-cast.toml"]
+
+
+def test_truncated_download_is_refused(root: Path, server: Server) -> None:
+    body = (FEEDS / "pumuckl-br.xml").read_bytes()
+    server.files["/feed.xml"] = body
+    server.short.add("/feed.xml")
+    with pytest.raises(FeedError) as refused:
+        import_feed(f"{server.url}/feed.xml", root, "p")
+    assert str(refused.value) == (
+        f"{server.url}/feed.xml: the download is truncated ({len(body)} of {len(body) + 1000} "
+        "bytes); fetch it again"
+    )
+    with pytest.raises(FeedError, match=r"/missing.xml: the server answered 404 Not Found$"):
+        import_feed(f"{server.url}/missing.xml", root, "p")
+    assert sorted(p.name for p in root.iterdir()) == ["fo-cast.toml"]
+
+
+def test_locked_feed_needs_the_owner_flag(root: Path, tmp_path: Path) -> None:
+    text = (FEEDS / "pumuckl-br.xml").read_text(encoding="utf-8")
+    locked = text.replace(
+        'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">',
+        'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" '
+        'xmlns:podcast="https://podcastindex.org/namespace/1.0">',
+    ).replace("<language>", "<podcast:locked>yes</podcast:locked>\n    <language>", 1)
+    feed = tmp_path / "locked.xml"
+    feed.write_text(locked, encoding="utf-8")
+    with pytest.raises(ImportRefused) as refused:
+        import_feed(str(feed), root, "pumuckl")
+    assert str(refused.value) == (
+        f"{feed}: the feed is locked (podcast:locked yes): its owner asks hosts not to import "
+        "it. If the show is yours, run again with --i-own-this-feed"
+    )
+    assert not (root / "pumuckl").exists()
+    result = import_feed(str(feed), root, "pumuckl", ImportOptions(i_own_this_feed=True))
+    assert len(result.written) == 15
+    assert "locked: true" in (root / "pumuckl" / "show.yaml").read_text()
+
+
+def test_cli_summary(root: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["import", str(FEEDS / "all-things-chemical-libsyn.xml"), "--show", "chem",
+         "--catalogue", str(root)],
+    )  # fmt: skip
+    lines = result.output.splitlines()
+    assert result.exit_code == 0
+    assert lines[:3] == [
+        f"{FEEDS / 'all-things-chemical-libsyn.xml'}: imported 4 episodes into chem/ with a "
+        "new show.yaml",
+        "warning: retired Apple category 'Business/Business News' written as 'News/Business News'",
+        "warning: retired Apple category 'Government & Organizations' written as 'Government'",
+    ]
+
+
+# --- conversions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tue, 10 Jun 2003 04:00:00 GMT", datetime(2003, 6, 10, 4, tzinfo=UTC)),
+        ("Tue, 10 Jun 2003 04:00:00 +0200", "2003-06-10T04:00:00+02:00"),
+        ("10 Jun 2003 04:00:00 -0000", datetime(2003, 6, 10, 4, tzinfo=UTC)),
+        ("Tue, 10 Jun 03 04:00:00 EST", "2003-06-10T04:00:00-05:00"),
+        ("Di, 10 Jun 2003 04:00:00 CEST", "2003-06-10T04:00:00+02:00"),
+        ("Tuesday, 10 Jun 2003 04:00 GMT", datetime(2003, 6, 10, 4, tzinfo=UTC)),
+        ("2003-06-10T04:00:00Z", datetime(2003, 6, 10, 4, tzinfo=UTC)),
+        ("yesterday", None),
+    ],
+)
+def test_rfc822_variants(text: str, expected: object) -> None:
+    parsed = feedmap.published(text)
+    if isinstance(expected, str):
+        assert parsed is not None and parsed.isoformat() == expected
+    else:
+        assert parsed == expected
+
+
+def test_unreadable_date_becomes_a_draft(root: Path, tmp_path: Path) -> None:
+    text = (FEEDS / "reply-all-gimlet-megaphone.xml").read_text(encoding="utf-8")
+    stamp = feedparser.parse(text).entries[0].published
+    feed = tmp_path / "f.xml"
+    feed.write_text(text.replace(stamp, "sometime in 2014"), encoding="utf-8")
+    result = import_feed(str(feed), root, "reply")
+    assert any(
+        "unreadable date 'sometime in 2014'; written as a draft" in w for w in result.warnings
+    )
+    assert len(result.written) == 3
+
+
+@pytest.mark.parametrize(
+    ("declared", "url", "expected"),
+    [
+        ("audio/mp3", "https://x/a.mp3", "audio/mpeg"),
+        ("audio/x-m4a", "https://x/a.m4a", "audio/x-m4a"),
+        ("video/x-mp4", "https://x/a.mp4", "video/mp4"),
+        (None, "https://x/a.m4a?x=1", "audio/x-m4a"),
+        ("", "https://x/a.mp4", "video/mp4"),
+    ],
+)
+def test_media_type_aliases(declared: str | None, url: str, expected: str) -> None:
+    assert feedmap.media_type(declared, url)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("3723", 3723), ("1:02:03", 3723), ("62:03", 3723), ("45.5", 45.5), ("", None), ("x", None)],
+)
+def test_durations(value: str, seconds: float | None) -> None:
+    assert feedmap.duration(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "flag"), [("yes", True), ("clean", False), ("no", False), ("true", True)]
+)
+def test_explicit_values(value: str, flag: bool) -> None:
+    assert feedmap.explicit(value) is flag
+
+
+def test_show_notes_round_trip_through_the_companion_renderer() -> None:
+    notes = (
+        "<h2>Guests</h2><p>With <em>Ada</em> and <strong>Grace</strong>: "
+        '<a href="https://example.com/ada">Ada\'s page</a>.</p>'
+        "<ul><li>first point</li><li>second point</li></ul>"
+        "<ol><li>one</li><li>two</li></ol><p>Second paragraph.</p>"
+        "<script>alert(1)</script>"
+    )
+    markdown = feedmap.companion_markdown(notes)
+    html = render_companion(markdown, [], None).page
+    for fragment in (
+        "<h2>Guests</h2>",
+        "<em>Ada</em>",
+        "<strong>Grace</strong>",
+        'href="https://example.com/ada"',
+        "<li>first point</li>",
+        "<ol>",
+        "<li>two</li>",
+        "<p>Second paragraph.</p>",
+    ):
+        assert fragment in html
+    assert "alert" not in html
+    assert html.count("<p>") == 2
+
+
+# --- the guard starts from the imported GUIDs -----------------------------------------------
+
+
+def test_guard_protects_imported_guids_from_the_first_publish(root: Path, tmp_path: Path) -> None:
+    import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    gone = sorted((root / "pumuckl").glob("*/episode.yaml"))[0]
+    guid = next(line for line in gone.read_text().splitlines() if line.startswith("guid:"))
+    shutil.rmtree(gone.parent)
+    target = tmp_path / "public"
+    runner = CliRunner()
+    args = ["publish", str(root), "--to", str(target), "--now", "2030-01-01T00:00:00+00:00"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code != 0
+    bare = guid.split(":", 1)[1].strip().strip('"')
+    assert f"(GUID {bare}) was published and is missing now" in refused.output
+    assert not (target / "pumuckl" / "feed.xml").exists()
+    published = runner.invoke(app, [*args, "--allow-removal", bare])
+    assert published.exit_code == 0, published.output
+    record = (target / ".fo-cast" / "published.json").read_text()
+    assert record.count('"feed": "pumuckl/feed.xml"') == 15 and bare in record
+    assert os.path.exists(target / "pumuckl" / "feed.xml")
+
+
+# --- --media download (fo_cast.media.download, against a 127.0.0.1 server) ---------------
+
+
+def download_feed(server: Server, length: int) -> bytes:
+    return f"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>
+<title>Downloads</title><link>https://example.com/</link><description>D</description>
+<language>en</language><itunes:owner><itunes:email>a@example.com</itunes:email></itunes:owner>
+<itunes:category text="News"/><itunes:image href="{server.url}/art.png"/>
+<item><title>One</title><guid>one-GUID</guid><pubDate>Mon, 01 Jan 2024 00:00:00 GMT</pubDate>
+<enclosure url="{server.url}/one.mp3" length="{length}" type="audio/mp3"/></item>
+</channel></rss>
+""".encode()
+
+
+def test_media_download_puts_the_files_in_the_episode_folder(
+    root: Path, server: Server, media: Path
+) -> None:
+    audio = next(media.glob("*.mp3")).read_bytes()
+    server.files["/one.mp3"] = audio
+    server.files["/art.png"] = (
+        Path(__file__).parents[1] / "episodes/talks/artwork.png"
+    ).read_bytes()
+    server.files["/feed.xml"] = download_feed(server, len(audio))
+    events: list[object] = []
+    options = ImportOptions(media="download", on_event=events.append)
+    result = import_feed(f"{server.url}/feed.xml", root, "dl", options)
+    (folder,) = result.written
+    assert (root / "dl" / folder / "audio.mp3").read_bytes() == audio
+    text = (root / "dl" / folder / "episode.yaml").read_text()
+    assert "media:\n  - file: audio.mp3\n" in text and "url:" not in text
+    assert [type(e).__name__ for e in events].count("Finished") == 2
+    assert "artwork: artwork.png\n" in (root / "dl" / "show.yaml").read_text()
+    guids = {e.id for e in feedparser.parse(rebuilt(root, "dl")).entries}
+    assert guids == {"one-GUID"}
+
+
+def test_media_download_with_a_wrong_length_writes_nothing(root: Path, server: Server) -> None:
+    server.files["/one.mp3"] = b"x" * 10
+    server.files["/art.png"] = b"artwork"
+    server.files["/feed.xml"] = download_feed(server, 99)
+    with pytest.raises(ImportRefused) as refused:
+        import_feed(f"{server.url}/feed.xml", root, "dl", ImportOptions(media="download"))
+    assert str(refused.value) == (
+        f"1 download failed, nothing imported (run again to resume): {server.url}/one.mp3: "
+        "the server has 10 bytes but the feed says 99"
+    )
+    assert not (root / "dl").exists()
+
+
+def test_episodes_moved_in_before_an_interruption_are_recorded(root: Path) -> None:
+    import json
+
+    import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    record = root / "pumuckl" / IMPORTED_FILE
+    stored = json.loads(record.read_text())
+    lost = [row["guid"] for row in stored["items"][:2]]
+    stored["items"] = stored["items"][2:]  # as if the import stopped before writing it
+    record.write_text(json.dumps(stored))
+    folders = snapshot(root / "pumuckl")
+    result = import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    assert (result.written, result.already) == ([], 15)
+    rows = json.loads(record.read_text())["items"]
+    assert sorted(r["guid"] for r in rows[-2:]) == sorted(lost) and len(rows) == 15
+    assert {k: v for k, v in snapshot(root / "pumuckl").items() if k != IMPORTED_FILE} == {
+        k: v for k, v in folders.items() if k != IMPORTED_FILE
+    }
+
+
+PODCASTING = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"
+  xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel>
+<title>Tags</title><link>https://example.com/</link><description>D</description>
+<language>fr</language><itunes:explicit>clean</itunes:explicit>
+<itunes:owner><itunes:email>a@example.com</itunes:email></itunes:owner>
+<itunes:image href="https://cdn.example.com/art.jpg"/>
+<itunes:category text="Games &amp; Hobbies"><itunes:category text="Video Games"/></itunes:category>
+<podcast:guid>917393e3-1b1e-5cef-ace4-edaa54e1f810</podcast:guid>
+<podcast:funding url="https://example.com/give">Soutenir</podcast:funding>
+<podcast:person role="host" href="https://example.com/ada">Ada</podcast:person>
+<item><title>Un épisode</title><guid isPermaLink="false">Case-Sensitive-GUID</guid>
+<pubDate>Mon, 01 Jan 2024 09:00:00 +0100</pubDate><itunes:explicit>yes</itunes:explicit>
+<itunes:image href="https://cdn.example.com/ep.jpg"/>
+<enclosure url="https://cdn.example.com/ep.m4a" length="1234" type="audio/m4a"/>
+<itunes:duration>01:02:03</itunes:duration><itunes:season>2</itunes:season>
+<itunes:episode>3</itunes:episode><itunes:episodeType>bonus</itunes:episodeType>
+<podcast:person role="guest">Grace</podcast:person>
+<podcast:chapters url="https://cdn.example.com/ep.json" type="application/json+chapters"/>
+<podcast:transcript url="https://cdn.example.com/ep.vtt" type="text/vtt"/>
+<podcast:alternateEnclosure type="audio/opus" length="999" title="Opus">
+  <podcast:source uri="https://cdn.example.com/ep.opus"/></podcast:alternateEnclosure>
+</item></channel></rss>
+"""
+
+
+def test_podcasting_tags_survive_the_import(root: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "tags.xml"
+    feed.write_text(PODCASTING, encoding="utf-8")
+    result = import_feed(str(feed), root, "tags")
+    assert "retired Apple category 'Games & Hobbies/Video Games' written as " in result.warnings[0]
+    data = rebuilt(root, "tags").decode()
+    for fragment in (
+        '<guid isPermaLink="false">Case-Sensitive-GUID</guid>',
+        '<enclosure url="https://cdn.example.com/ep.m4a" length="1234" type="audio/x-m4a"/>',
+        "<itunes:duration>3723</itunes:duration>",
+        '<itunes:category text="Leisure">\n      <itunes:category text="Video Games"/>',
+        "<itunes:explicit>false</itunes:explicit>\n    <itunes:type>",  # the channel: clean
+        "<itunes:explicit>true</itunes:explicit>",  # the item: yes
+        "<itunes:episodeType>bonus</itunes:episodeType>",
+        "<itunes:season>2</itunes:season>",
+        "<itunes:episode>3</itunes:episode>",
+        '<itunes:image href="https://cdn.example.com/ep.jpg"/>',
+        '<itunes:image href="https://cdn.example.com/art.jpg"/>',
+        "<podcast:guid>917393e3-1b1e-5cef-ace4-edaa54e1f810</podcast:guid>",
+        '<podcast:funding url="https://example.com/give">Soutenir</podcast:funding>',
+        '<podcast:person role="host" href="https://example.com/ada">Ada</podcast:person>',
+        '<podcast:person role="guest">Grace</podcast:person>',
+        '<podcast:chapters url="https://cdn.example.com/ep.json" '
+        'type="application/json+chapters"/>',
+        '<podcast:transcript url="https://cdn.example.com/ep.vtt" type="text/vtt" '
+        'language="fr" rel="captions"/>',
+        '<podcast:alternateEnclosure type="audio/opus" length="999" title="Opus">',
+        '<podcast:source uri="https://cdn.example.com/ep.opus" contentType="audio/opus"/>',
+        "<pubDate>Mon, 01 Jan 2024 09:00:00 +0100</pubDate>",
+    ):
+        assert fragment in data, fragment
+
+
+def test_new_feed_url_goes_in_the_main_feed_only(root: Path) -> None:
+    import_feed(str(DERIVED / "pumuckl-video.xml"), root, "video")
+    show = root / "video" / "show.yaml"
+    show.write_text(show.read_text() + "new_feed_url: https://new.example.com/feed.xml\n")
+    tag = "<itunes:new-feed-url>https://new.example.com/feed.xml</itunes:new-feed-url>"
+    assert tag in rebuilt(root, "video").decode()
+    assert "new-feed-url" not in rebuilt(root, "video", "video.xml").decode()
+
+
+def test_media_download_into_the_media_folder(root: Path, server: Server, media: Path) -> None:
+    (root / "fo-cast.toml").write_text(
+        'base_url = "https://podcasts.example.com/"\n[media]\nfolder = "media"\n'
+    )
+    audio = next(media.glob("*.mp3")).read_bytes()
+    server.files["/one.mp3"] = audio
+    artwork = Path(__file__).parents[1] / "episodes" / "talks" / "artwork.png"
+    server.files["/art.png"] = artwork.read_bytes()
+    server.files["/feed.xml"] = download_feed(server, len(audio))
+    result = import_feed(f"{server.url}/feed.xml", root, "dl", ImportOptions(media="download"))
+    (folder,) = result.written
+    assert (root.parent / "media" / "dl" / folder / "audio.mp3").read_bytes() == audio
+    assert sorted(p.name for p in (root / "dl" / folder).iterdir()) == [
+        "companion.md",
+        "episode.yaml",
+    ]
+    assert not result.report.errors
+    feed = feedparser.parse(rebuilt(root, "dl"))
+    assert feed.entries[0].enclosures[0].href.endswith(f"/dl/{folder}/audio.mp3")
+
+
+def test_fetching_has_a_size_bound_and_a_deadline(server: Server) -> None:
+    from fo_cast.catalogue.feedread import Fetcher
+
+    server.files["/big.xml"] = b"x" * 5000
+    server.files["/slow"] = b"late"
+    with pytest.raises(FeedError) as refused:
+        Fetcher(max_bytes=1000)(f"{server.url}/big.xml")
+    assert (
+        str(refused.value) == f"{server.url}/big.xml: larger than 1 KB; not a feed fo-cast imports"
+    )
+    with pytest.raises(FeedError) as late:
+        Fetcher(deadline=0.5)(f"{server.url}/slow")
+    assert str(late.value) == f"{server.url}/slow: no answer within 0.5 s"
+
+
+def test_a_killed_import_leaves_no_staging_behind_the_next(root: Path) -> None:
+    gone = subprocess_pid_that_exited()
+    stale = root / f".import-{gone}" / "pumuckl"
+    stale.mkdir(parents=True)
+    (stale / "show.yaml").write_text("half")
+    import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    assert sorted(p.name for p in root.iterdir()) == [".fo-cast", "fo-cast.toml", "pumuckl"]
+
+
+def subprocess_pid_that_exited() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
