@@ -175,3 +175,17 @@ def test_a_link_to_a_draft_episode_is_a_warning(sample: Path) -> None:
         "'../2024-12-09-eu-crisis/' leads to a draft episode, whose page is not published; "
         "publish it first or remove the link"
     ]
+
+
+def test_a_web_address_without_its_scheme_is_a_warning(sample: Path) -> None:
+    line = _append(
+        sample / EPISODE / "companion.md",
+        "\nSee [the book](www.example.org/book) and [the site](example.org/about).\n",
+    )
+    shown = f"episodes/{EPISODE}/companion.md"
+    assert _lines(sample) == [
+        f"{shown}:{line + 1}: warning: companion: the link 'example.org/about' looks like a web "
+        "address without its scheme; write https://example.org/about",
+        f"{shown}:{line + 1}: warning: companion: the link 'www.example.org/book' looks like a "
+        "web address without its scheme; write https://www.example.org/book",
+    ]

@@ -32,6 +32,8 @@ HINT_RE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# "www.example.com/book": a web address missing its https://, common in imported feeds.
+HOST_LIKE_RE = re.compile(r"^(?:www\.[^/]+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/.*)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,16 @@ def check_references(
                 reference.line,
                 Severity.WARNING,
             )
+        if resolved.kind is Kind.MISSING and HOST_LIKE_RE.match(reference.target):
+            report.add(
+                shown,
+                "companion",
+                f"the {what} '{reference.url}' looks like a web address without its scheme; "
+                f"write https://{reference.url}",
+                reference.line,
+                Severity.WARNING,
+            )
+            continue
         message = _problem(resolved, reference)
         if message is not None:
             report.add(
