@@ -333,17 +333,20 @@ def test_pages_work_without_javascript(server: Server, browser: Any) -> None:
 
 def test_search_finds_an_episode_by_a_word_of_its_companion(server: Server, context: Any) -> None:
     page, watch = watched(context)
-    page.goto(server.url + "search/", wait_until="load")
+    page.goto(server.url + "search/", wait_until="networkidle")
     expect(page.locator("#search-fallback")).to_be_hidden()
     # "Chancellor" is in the companion of the budget episode only, not in its title or summary
     page.get_by_label("Search titles, summaries and companions").fill("chancellor")
     results = page.locator("#search-results li a")
     expect(results).to_have_text([BUDGET])
     expect(page.locator("#search-status")).to_have_text("1 episode found")
+    # networkidle: let the favicon finish before a navigation cancels it
+    page.wait_for_load_state("networkidle")
     with page.expect_navigation(url=server.url + "exclusive/2024-11-07-reeves-budget/"):
         results.first.click()
+    page.wait_for_load_state("networkidle")
     # every bundle loaded, and a word of another show's episode is found too
-    page.goto(server.url + "search/?q=quintet", wait_until="load")
+    page.goto(server.url + "search/?q=quintet", wait_until="networkidle")
     expect(results).to_have_text(
         ["Now Is the Time to Invite South Korea in and Turn Quad Into Quintet"]
     )
