@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 EVERY = 10  # one episode in ten has a companion image and a link to the one before it
@@ -169,3 +170,13 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def run(bench: Any) -> None:
+    """The step for bench/run.py: a catalogue of its own (the chart and links change it)."""
+    from harness import EPISODES
+    from synth import make_catalogue
+
+    root = bench.work / "site-catalogue"
+    make_catalogue(root, EPISODES, shows=2, video_every=10)
+    run_site_bench(root, bench.work, bench.step, bench.line)

@@ -33,6 +33,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from fo_cast.limits import load_json
 from fo_cast.state import atomic_write
 
 # The code between a fingerprinted Site and the bytes: every module of render/ (how fingerprints
@@ -42,7 +43,9 @@ from fo_cast.state import atomic_write
 RENDER_INPUTS = (
     "catalogue/companions.py",
     "catalogue/models.py",
+    "catalogue/status.py",
     "catalogue/settings.py",
+    "limits.py",
     "rules.py",
     "units.py",
 )
@@ -59,6 +62,7 @@ LIBRARIES = (
     "text-unidecode",
     "pydantic",
     "pydantic-core",
+    "idna",  # the base URL's host, in every URL
 )
 MIN_COMPACT = 1 << 20  # a pack is never rewritten to reclaim less than this
 FINGERPRINT_SIZE = 16
@@ -131,7 +135,7 @@ class RenderCache:
 
     def _load(self, folder: Path) -> None:
         try:
-            stored = json.loads((folder / f"{self.part}.json").read_bytes())
+            stored = load_json((folder / f"{self.part}.json").read_bytes())
             if stored.get("version") != self.VERSION or stored.get("code") != code_version():
                 return
             pack = folder / str(stored["pack"])
