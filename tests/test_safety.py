@@ -157,7 +157,12 @@ def test_rebuild_never_writes_through_a_symlink(sample: Path, tmp_path: Path, ho
         assert snapshot(sample, skip_caches=True) == catalogue
     rebuilt = snapshot(out)
     assert not any(isinstance(v, str) and v.startswith("-> ") for v in rebuilt.values())
-    assert rebuilt.keys() == fresh.keys()
+    # the search index names its fragments by content: the edited episode's bundle renames
+    assert _outside_search(rebuilt) == _outside_search(fresh)
+
+
+def _outside_search(tree: dict[str, object]) -> set[str]:
+    return {path for path in tree if not path.startswith("search/")}
 
 
 @pytest.mark.parametrize("how", HOWS)
