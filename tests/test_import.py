@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import os
 import shutil
 import threading
@@ -11,14 +12,15 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import podcastparser
 import pytest
 from typer.testing import CliRunner
 
-from fo_cast.build import build_catalogue
-from fo_cast.catalogue import feedmap
+from fo_cast.build import build_catalogue, check
+from fo_cast.catalogue import feedmap, importer, reader
 from fo_cast.catalogue.feedread import FeedError, read_source
 from fo_cast.catalogue.importer import (
     IMPORTED_FILE,
@@ -28,6 +30,7 @@ from fo_cast.catalogue.importer import (
 )
 from fo_cast.cli import app
 from fo_cast.render.companion import render_companion
+from fo_cast.state import MANIFEST_CACHE
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 DERIVED = FEEDS / "derived"
@@ -181,23 +184,99 @@ def test_newer_items_add_exactly_those(root: Path, tmp_path: Path) -> None:
     assert edited.read_text() == "An editor changed this.\n"
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_interrupted_import_leaves_the_catalogue_as_it_was(
-    root: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, monkeypatch: pytest.MonkeyPatch, processes: int
 ) -> None:
     before = snapshot(root)
     calls = {"n": 0}
-    real = Path.write_text
+    real = importer._create
 
-    def failing(self: Path, *args: object, **kwargs: object) -> int:
-        calls["n"] += 1
+    def failing(path: str, data: bytes) -> os.stat_result:
+        calls["n"] += 1  # in each worker process its own count (they are forked)
         if calls["n"] == 20:
             raise OSError(28, "No space left on device")
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real(path, data)
 
-    monkeypatch.setattr(Path, "write_text", failing)
-    with pytest.raises(OSError):
-        import_feed(str(FEEDS / "die-maus-wdr.xml"), root, "maus")
+    monkeypatch.setattr(importer, "_create", failing)
+    with pytest.raises(OSError, match="No space left on device"):
+        import_feed(
+            str(FEEDS / "die-maus-wdr.xml"), root, "maus", ImportOptions(processes=processes)
+        )
     assert snapshot(root) == before
+
+
+def catalogue_in(folder: Path) -> Path:
+    catalogue = folder / "episodes"  # the same name: the manifest cache's keys start with it
+    catalogue.mkdir(parents=True)
+    (catalogue / "fo-cast.toml").write_text('base_url = "https://podcasts.example.com/"\n')
+    return catalogue
+
+
+def cache_entries(catalogue: Path) -> dict[str, list[object]]:
+    entries: dict[str, list[object]] = json.loads((catalogue / MANIFEST_CACHE).read_bytes())[
+        "entries"
+    ]
+    return entries
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_parallel_import_writes_the_same_bytes(tmp_path: Path, name: str) -> None:
+    written = {}
+    for processes in (1, 2):
+        catalogue = catalogue_in(tmp_path / str(processes))
+        import_feed(
+            str(FEEDS / name), catalogue, "show", ImportOptions(processes=processes), now=NOW
+        )
+        files = sorted(p for p in catalogue.rglob("*") if p.is_file())
+        written[processes] = {
+            str(p.relative_to(catalogue)): p.read_bytes()
+            for p in files
+            if p.name != "manifests.json"
+        }
+        # the cache's payloads are the same too (its mtimes are the files' own)
+        written[processes]["cache"] = json.dumps(
+            sorted((k, v[0], v[2]) for k, v in cache_entries(catalogue).items())
+        ).encode()
+    assert written[1] == written[2]
+    assert sum(p.endswith("/episode.yaml") for p in written[1]) > 0
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_import_gives_validation_the_manifests_it_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    catalogue = catalogue_in(tmp_path)
+    parsed: list[str] = []
+    real = reader._read_yaml
+
+    def counting(path: Path, *args: Any) -> Any:
+        parsed.append(f"{path.parent.name}/{path.name}")
+        return real(path, *args)
+
+    monkeypatch.setattr(reader, "_read_yaml", counting)
+    result = import_feed(
+        str(FEEDS / "kakadu-deutschlandradio.xml"), catalogue, "kakadu", ImportOptions(processes)
+    )
+    assert len(result.written) == 51 and not result.report.problems
+    assert parsed == ["kakadu/show.yaml"]  # the 51 episode.yaml came from the cache
+    # the entries are exactly those the reader makes when it parses the files itself
+    given = cache_entries(catalogue)
+    (catalogue / MANIFEST_CACHE).unlink()
+    assert not check(catalogue).report.problems
+    assert len(parsed) == 1 + 1 + 51
+    assert cache_entries(catalogue) == given
+
+
+def test_manifests_with_a_problem_are_not_remembered() -> None:
+    good = (
+        "guid: a\ntitle: A\nstatus: draft\nsummary: S\nmedia:\n"
+        "  - url: https://e.com/a.mp3\n    type: audio/mpeg\n    length: 10\n"
+    )
+    assert reader.episode_cache_payload(good) is not None
+    assert reader.episode_cache_payload(good + "colour: blue\n") is None  # unknown key
+    assert reader.episode_cache_payload(good.replace("S", "S\x07")) is None  # control char
+    assert reader.episode_cache_payload("# nothing\n") is None
 
 
 # --- GUID rules -----------------------------------------------------------------------------

@@ -31,18 +31,22 @@ from fo_cast.catalogue.feedconvert import (
     episode_manifest,
     show_manifest,
 )
+from fo_cast.catalogue.feedmap import companion_markdown
 from fo_cast.catalogue.feedread import SourceFeed, read_source
 from fo_cast.catalogue.reader import (
     EPISODE_FILE,
     SHOW_FILE,
     Catalogue,
+    ManifestCache,
+    episode_cache_key,
+    episode_cache_payload,
     load_settings,
     media_folder,
 )
 from fo_cast.catalogue.scaffold import SCHEMA_DIR, _quoted, slugify
 from fo_cast.errors import FoCastError, UsageError
 from fo_cast.problems import Report
-from fo_cast.state import atomic_write
+from fo_cast.state import MANIFEST_CACHE, atomic_write
 from fo_cast.units import plural
 
 IMPORTED_FILE = "imported.json"  # in the show folder: the GUIDs the publish guard protects
@@ -90,6 +94,8 @@ class ImportOptions:
     media: str = "url"  # url: keep media at the source's URLs; download: fetch into folders
     i_own_this_feed: bool = False  # the producer says a podcast:locked feed is theirs
     workers: int = 4  # parallel downloads with media="download"
+    processes: int | None = None  # converting and writing episodes; None: one per core when
+    # the import is large (PARALLEL_FROM new episodes), else this process alone
     on_event: Callable[[Any], None] | None = None  # download events, for a progress display
 
 
@@ -149,7 +155,11 @@ def import_feed(
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     for row in unrecorded:
         row["imported"] = stamp
-    _write(catalogue, folder, show_yaml, episodes, feed, stamp, show_files, unrecorded)
+    processes = options.processes or (_cores() if len(episodes) >= PARALLEL_FROM else 1)
+    written = _write(
+        catalogue, folder, show_yaml, episodes, feed, stamp, show_files, unrecorded, processes
+    )
+    _remember_manifests(catalogue, folder.name, written)
     result.show_written = show_yaml is not None
     result.written = [e.folder for e in episodes]
     result.report = _check(catalogue, show)
@@ -172,7 +182,7 @@ class NewEpisode:
     guid: str
     folder: str
     data: dict[str, Any]
-    companion: str
+    notes: str  # the item's HTML or text, for companion.md
     enclosure_url: str
     files: dict[str, Path] = field(default_factory=dict)  # downloaded: name -> where it is
 
@@ -246,9 +256,9 @@ def _new_episodes(
         episode = episode_manifest(tags, guid, title, result)
         if episode is None:
             continue
-        data, companion, url = episode
+        data, notes, url = episode
         slug = _folder_name(data, used)
-        yield NewEpisode(guid, slug, data, companion, url)
+        yield NewEpisode(guid, slug, data, notes, url)
 
 
 def _folder_name(data: dict[str, Any], used: set[str]) -> str:
@@ -274,9 +284,11 @@ def _write(
     stamp: str,
     show_files: dict[str, Path] | None = None,
     unrecorded: list[dict[str, str]] | None = None,
-) -> None:
+    processes: int = 1,
+) -> list[Written]:
     """Writes the new files under a temporary folder in the catalogue, then renames them in
-    (downloaded media too, moved from where the downloads collected it)."""
+    (downloaded media too, moved from where the downloads collected it); returns the
+    episode manifests written."""
     _remove_stale_staging(catalogue)
     staging = catalogue / f"{STAGING_PREFIX}{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -289,17 +301,10 @@ def _write(
                 + to_yaml(show_yaml),
                 encoding="utf-8",
             )
+        written = _write_all(target, episodes, processes)
         for episode in episodes:
-            where = target / episode.folder
-            where.mkdir()
-            (where / EPISODE_FILE).write_text(
-                f"# yaml-language-server: $schema=../../{SCHEMA_DIR}/episode.schema.json\n"
-                + to_yaml(episode.data),
-                encoding="utf-8",
-            )
-            (where / "companion.md").write_text(episode.companion, encoding="utf-8")
             for name, downloaded in episode.files.items():
-                os.replace(downloaded, where / name)
+                os.replace(downloaded, target / episode.folder / name)
         for name, downloaded in (show_files or {}).items():
             os.replace(downloaded, target / name)
         record = read_imported(folder) + (unrecorded or [])
@@ -314,6 +319,71 @@ def _write(
             _merge(target, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+PARALLEL_FROM = 500  # new episodes; fewer convert faster than worker processes start
+EPISODE_HEAD = f"# yaml-language-server: $schema=../../{SCHEMA_DIR}/episode.schema.json\n"
+# An episode folder as written: its name, and its episode.yaml's size, mtime and the payload
+# the manifest cache keeps for it (None when the reader would not keep one).
+Written = tuple[str, int, int, str | None]
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _write_all(target: Path, episodes: list[NewEpisode], processes: int) -> list[Written]:
+    """Writes every episode's folder under target, in `processes` processes: Markdown
+    conversion and YAML are most of an import's time. The bytes do not depend on it."""
+    jobs = [(e.folder, e.data, e.notes) for e in episodes]
+    if processes <= 1 or len(jobs) < 2:
+        return _write_episodes(str(target), jobs)
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(jobs) // (processes * 8))  # small enough to even out a busy machine
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    with ProcessPoolExecutor(max_workers=min(processes, len(chunks))) as pool:
+        done = pool.map(_write_episodes, [str(target)] * len(chunks), chunks)
+        return [written for chunk in done for written in chunk]
+
+
+def _write_episodes(target: str, jobs: list[tuple[str, dict[str, Any], str]]) -> list[Written]:
+    """Writes episode folders (episode.yaml, companion.md) under target (a worker's part)."""
+    found = []
+    for name, data, notes in jobs:
+        where = os.path.join(target, name)
+        os.mkdir(where)
+        text = EPISODE_HEAD + to_yaml(data)
+        stat = _create(os.path.join(where, EPISODE_FILE), text.encode("utf-8"))
+        _create(os.path.join(where, "companion.md"), companion_markdown(notes).encode("utf-8"))
+        found.append((name, stat.st_size, stat.st_mtime_ns, episode_cache_payload(text)))
+    return found
+
+
+def _create(path: str, data: bytes) -> os.stat_result:
+    """Writes a new file (four system calls); returns its status as written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def _remember_manifests(catalogue: Path, show: str, written: list[Written]) -> None:
+    """Gives the manifest cache the episode manifests just written, so that validation
+    takes them from it rather than parsing YAML this import has just made and read."""
+    cache = ManifestCache(catalogue / MANIFEST_CACHE)
+    for name, size, mtime_ns, payload in written:
+        if payload is not None:
+            cache.remember(episode_cache_key(catalogue, show, name), size, mtime_ns, payload)
+    cache.save(forget_unused=False)
 
 
 STAGING_PREFIX = ".import-"  # + pid: hidden, so validation never reads a half-written show
