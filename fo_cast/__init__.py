@@ -12,11 +12,16 @@ and modules here, so the functions of those names are reached through them.)
 
 from __future__ import annotations
 
-from fo_cast.build import Checked, check, validate
-from fo_cast.catalogue.reader import Catalogue, load_catalogue
-from fo_cast.errors import FoCastError
-from fo_cast.media.probe import Probed
-from fo_cast.problems import Problem, Report, Severity
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fo_cast.build import Checked, check, validate
+    from fo_cast.catalogue.reader import Catalogue, load_catalogue
+    from fo_cast.errors import FoCastError
+    from fo_cast.media.probe import Probed
+    from fo_cast.problems import Problem, Report, Severity
+    from fo_cast.publish.plan import plan_publish
+    from fo_cast.tree import write_tree
 
 __all__ = [
     "Catalogue",
@@ -33,8 +38,22 @@ __all__ = [
     "write_tree",
 ]
 
-# Loaded on first use: `fo-cast validate` never imports the publishing code.
-_LAZY = {"write_tree": "fo_cast.tree", "plan_publish": "fo_cast.publish.plan"}
+# Every name is loaded on first use: `fo-cast --help` imports none of the pipeline, and
+# `fo-cast validate` never imports the publishing code.
+_LAZY = {
+    "Checked": "fo_cast.build",
+    "check": "fo_cast.build",
+    "validate": "fo_cast.build",
+    "Catalogue": "fo_cast.catalogue.reader",
+    "load_catalogue": "fo_cast.catalogue.reader",
+    "FoCastError": "fo_cast.errors",
+    "Probed": "fo_cast.media.probe",
+    "Problem": "fo_cast.problems",
+    "Report": "fo_cast.problems",
+    "Severity": "fo_cast.problems",
+    "write_tree": "fo_cast.tree",
+    "plan_publish": "fo_cast.publish.plan",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -43,3 +62,7 @@ def __getattr__(name: str) -> object:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'fo_cast' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

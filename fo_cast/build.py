@@ -13,20 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fo_cast.catalogue.checks import validate_catalogue
-from fo_cast.catalogue.reader import Catalogue, load_catalogue
+from fo_cast import snapshot
+from fo_cast.catalogue.status import Status
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
-from fo_cast.media.probe import Probed
-from fo_cast.media.tagging import check_tags
-from fo_cast.outputs import Build, Output, Stage
+from fo_cast.outputs import Build, FeedItem, Output, Stage
 from fo_cast.problems import Report
-from fo_cast.render import feeds, pages
-from fo_cast.render.cache import RenderCache
-from fo_cast.render.lint import lint_feed_sizes, lint_site
-from fo_cast.render.site import Site, resolve_site
-from fo_cast.state import RENDER_CACHE
+from fo_cast.state import RENDER_CACHE, REPORT_CACHE
+
+# The stages are imported where they run: a validate or build with nothing changed since the
+# last run reuses its result (snapshot.py) and loads neither pydantic, mutagen nor jinja2.
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fo_cast.catalogue.reader import Catalogue
+    from fo_cast.media.probe import Probed
+    from fo_cast.render.site import Site
 
 
 @dataclass
@@ -51,6 +55,12 @@ def check(
     A catalogue without errors is also linted as the directories will see its feeds, with
     the episodes live at `now` (default: the current time).
     """
+    from fo_cast.catalogue.checks import validate_catalogue
+    from fo_cast.catalogue.reader import load_catalogue
+    from fo_cast.media.tagging import check_tags
+    from fo_cast.render.lint import lint_site
+    from fo_cast.render.site import resolve_site
+
     clock = now or datetime.now(UTC)
     with paused_gc():
         catalogue, report = load_catalogue(Path(root), use_cache=use_cache)
@@ -64,8 +74,56 @@ def check(
 
 
 def validate(root: Path | str, use_cache: bool = True) -> Report:
-    """Returns every problem in the catalogue at root (writes only fo-cast's caches)."""
-    return check(root, use_cache=use_cache).report
+    """Returns every problem in the catalogue at root (writes only fo-cast's caches).
+
+    With nothing changed since the last validate (see snapshot.py), that run's report is
+    the answer, and nothing is read but the catalogue's file listing.
+    """
+    if not use_cache:
+        return check(root, use_cache=False).report
+    clock = datetime.now(UTC)
+    taken = snapshot.take(root, "validate")
+    stored = Path(root) / REPORT_CACHE
+    stamp = snapshot.read_stamp(stored)
+    if stamp is not None and stamp.holds(taken, clock, root):
+        return stamp.report()
+    checked = check(root, now=clock)
+    stamp = stamp_of(checked, taken, exact_clock=False) if Path(root).is_dir() else None
+    if stamp is not None:
+        snapshot.write_stamp(stored, stamp)
+    return checked.report
+
+
+def stamp_of(
+    checked: Checked, taken: snapshot.Snapshot | None, exact_clock: bool
+) -> snapshot.Stamp | None:
+    """Returns the stamp for the result of checked, snapshot taken before it, with the
+    clocks it holds for; None when it must not be stored.
+
+    exact_clock: the result takes the clock itself (a feed without live episodes is dated
+    by it), so it holds for that moment only.
+    """
+    if taken is None or not taken.settled:
+        return None
+    # what the run read outside the catalogue: the media folder
+    media = checked.catalogue.media_folder
+    folders = [media] if media is not None else []
+    outside = snapshot.outside(folders, taken)
+    if outside is None:
+        return None
+    stamp = snapshot.Stamp(taken.key, taken.recent, outside, problems=checked.report.problems[:])
+    if checked.site is None:  # with errors nothing is resolved: the clock decided nothing
+        return stamp
+    dates = [
+        e.episode.published
+        for show in checked.catalogue.shows
+        for e in show.episodes
+        if e.episode.published is not None and e.episode.status is not Status.DRAFT
+    ]
+    stamp.since, stamp.until = snapshot.clock_window(dates, checked.now)
+    if exact_clock and any(not show.episodes for show in checked.site.shows):
+        stamp.moment = checked.now
+    return stamp
 
 
 def build_catalogue(
@@ -78,6 +136,48 @@ def build_catalogue(
     and holds no outputs when the report failed."""
     checked = check(root, now=now, base_url=base_url)
     return checked, build(checked, strict=strict)
+
+
+@dataclass
+class Built:
+    """What build_tree() did: the report, and how many files and feeds the tree holds."""
+
+    report: Report
+    files: int = 0
+    feeds: int = 0
+    reused: bool = False  # nothing changed since the tree was built: nothing read or written
+
+
+def build_tree(
+    root: Path | str,
+    out: Path | str,
+    now: datetime | None = None,
+    base_url: str | None = None,
+    strict: bool = False,
+) -> Built:
+    """Returns what building the catalogue at root into the folder out did.
+
+    Nothing is written when the report failed. When nothing changed since the build that out
+    holds (the catalogue's snapshot, the options, the live episodes, and every file of the
+    tree as that build wrote it), nothing is read, rendered or written either.
+    """
+    from fo_cast.tree import is_intact, read_stamp, write_tree
+
+    clock = now or datetime.now(UTC)
+    taken = snapshot.take(root, "build", base_url or "", str(strict))
+    stamp = read_stamp(Path(out))
+    if stamp is not None and stamp.holds(taken, clock, root) and is_intact(Path(out)):
+        extra = stamp.extra
+        return Built(stamp.report(), int(extra["files"]), int(extra["feeds"]), reused=True)
+    checked, result = build_catalogue(root, now=clock, base_url=base_url, strict=strict)
+    if result.report.failed(strict=strict):
+        return Built(result.report)
+    feeds = sum(1 for o in result.outputs if o.stage is Stage.FEED)
+    new = stamp_of(checked, taken, exact_clock=True)
+    if new is not None:
+        new.extra = {"files": len(result.outputs), "feeds": feeds}
+    write_tree(result, Path(out), catalogue=Path(root), stamp=new)
+    return Built(result.report, len(result.outputs), feeds)
 
 
 def build(
@@ -109,22 +209,63 @@ def _render(
     with_feeds: bool,
     with_pages: bool,
 ) -> None:
+    from fo_cast.render import feeds, pages  # noqa: F401 - imported before the fork, once
+    from fo_cast.render.cache import RenderCache  # noqa: F401
+    from fo_cast.render.lint import is_size_estimate, lint_feed_sizes
+    from fo_cast.workers import forked
+
     report = result.report
     result.outputs.extend(files_of(site))
+    feeds_part = _Part(_render_feeds, site, folder, with_feeds)
+    # the feeds on the other core while the pages render on this one
+    with forked(feeds_part, parallel=with_feeds and with_pages) as feeds_done:
+        page_outputs = _render_pages(site, folder) if with_pages else []
+        feed_outputs, items = feeds_done.result()
     if with_feeds:
-        cache = RenderCache(folder, "feeds")
-        feed_outputs, items = feeds.render_feeds(site, cache)
-        cache.save()
+        # The feeds weighed replace validate's estimate of their size.
+        report.problems[:] = [p for p in report.problems if not is_size_estimate(p)]
         report.extend(lint_feed_sizes(site, feed_outputs))
         if report.failed(strict=strict):  # a feed too large for the directories, under --strict
             return
         result.outputs.extend(feed_outputs)
         result.items.extend(items)
-    if with_pages:
-        cache = RenderCache(folder, "pages")
-        result.outputs.extend(pages.render_pages(site, cache))
-        cache.save()
+    result.outputs.extend(page_outputs)
     _check_unique_paths(result)
+
+
+@dataclass
+class _Part:
+    """One part of the render, to run in a worker: nothing when not wanted."""
+
+    render: Callable[[Site, Path | None], tuple[list[Output], list[FeedItem]]]
+    site: Site
+    folder: Path | None
+    wanted: bool
+
+    def __call__(self) -> tuple[list[Output], list[FeedItem]]:
+        return self.render(self.site, self.folder) if self.wanted else ([], [])
+
+
+def _render_feeds(site: Site, folder: Path | None) -> tuple[list[Output], list[FeedItem]]:
+    """Returns the feeds and their items, with the feeds' render cache (saved here)."""
+    from fo_cast.render import feeds
+    from fo_cast.render.cache import RenderCache
+
+    cache = RenderCache(folder, "feeds")
+    rendered = feeds.render_feeds(site, cache)
+    cache.save()
+    return rendered
+
+
+def _render_pages(site: Site, folder: Path | None) -> list[Output]:
+    """Returns the pages, with the pages' render cache (saved here)."""
+    from fo_cast.render import pages
+    from fo_cast.render.cache import RenderCache
+
+    cache = RenderCache(folder, "pages")
+    outputs = pages.render_pages(site, cache)
+    cache.save()
+    return outputs
 
 
 def files_of(site: Site) -> list[Output]:

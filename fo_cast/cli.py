@@ -14,19 +14,14 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 import fo_cast
-from fo_cast.build import build_catalogue
-from fo_cast.catalogue import scaffold
-from fo_cast.catalogue.listing import episode_rows
-from fo_cast.catalogue.models import Status
+from fo_cast.catalogue.status import Status
 from fo_cast.errors import FoCastError, UsageError
-from fo_cast.media.remote import probe_all
-from fo_cast.outputs import Stage
-from fo_cast.problems import Report
-from fo_cast.rules import check_base_url
-from fo_cast.tree import refuse_output, write_tree
-from fo_cast.units import format_clock, format_size, plural
+from fo_cast.units import format_clock, format_size, plural  # pure formatters: no libraries
 
+# Only what every command needs is imported here; each command imports its own stages, so
+# `fo-cast --help` and a `validate` with nothing changed load neither pydantic nor jinja2.
 if TYPE_CHECKING:
+    from fo_cast.problems import Report
     from fo_cast.publish.plan import Plan
     from fo_cast.publish.run import Summary
     from fo_cast.publish.session import Session
@@ -119,6 +114,8 @@ def list_episodes(
 
     Example: fo-cast list episodes --show talks --status draft
     """
+    from fo_cast.catalogue.listing import episode_rows
+
     checked = fo_cast.check(catalogue)
     if not catalogue.is_dir():  # nothing to list: not an empty table and exit 0
         _print_report(checked.report, Format.TEXT, strict=False)
@@ -165,6 +162,9 @@ def probe(
 
     Example: fo-cast probe episodes/talks/*/audio.mp3
     """
+    from fo_cast.catalogue import scaffold
+    from fo_cast.media.remote import probe_all
+
     rows = probe_all(targets)
     if fmt is ProbeFormat.JSON:
         typer.echo(json.dumps(rows, indent=2))
@@ -223,6 +223,8 @@ def schema(catalogue: CatalogueArg = Path("episodes")) -> None:
 
     Example: fo-cast schema episodes
     """
+    from fo_cast.catalogue import scaffold
+
     for path in scaffold.write_schemas(catalogue):
         typer.echo(f"wrote {path}")
 
@@ -245,6 +247,8 @@ def _base_url(value: str | None) -> str | None:
     """Returns --base-url unchanged; every feed URL is it plus a path, so it must be plain."""
     if value is None:
         return None
+    from fo_cast.rules import check_base_url
+
     try:
         return check_base_url(value)
     except ValueError as exc:
@@ -259,6 +263,8 @@ BaseUrlOption = Annotated[
 
 def _check_out(catalogue: Path, out: Path) -> None:
     """Exits 2 unless out is a folder `build` may replace (see build.refuse_output)."""
+    from fo_cast.tree import refuse_output
+
     refusal = refuse_output(catalogue, out)
     if refusal:
         _fail(f"--out {out} {refusal}", ExitCode.USAGE)
@@ -276,12 +282,12 @@ def build(
 
     Example: fo-cast build episodes --out feeds --now 2025-01-01T00:00:00+00:00
     """
-    _check_out(catalogue, out)
-    _, result = build_catalogue(catalogue, now=_now(now), base_url=base_url, strict=strict)
-    _stop_on_problems(result.report, strict, f"Nothing was written to {out}.")
-    write_tree(result, out, catalogue=catalogue)  # the library refuses too, as a last guard
-    feeds_count = sum(1 for o in result.outputs if o.stage is Stage.FEED)
-    typer.echo(f"Built {len(result.outputs)} files ({feeds_count} feeds) into {out}/")
+    from fo_cast.build import build_tree
+
+    _check_out(catalogue, out)  # the library refuses too, as a last guard
+    built = build_tree(catalogue, out, now=_now(now), base_url=base_url, strict=strict)
+    _stop_on_problems(built.report, strict, f"Nothing was written to {out}.")
+    typer.echo(f"Built {built.files} files ({built.feeds} feeds) into {out}/")
 
 
 @app.command("serve")
@@ -332,7 +338,13 @@ def publish(
         str | None, typer.Option(help="S3 endpoint for S3 compatibles (SeaweedFS, MinIO, R2).")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Print the plan; change nothing.")] = False,
-    prune: Annotated[bool, typer.Option(help="Delete objects the build no longer has.")] = False,
+    prune: Annotated[
+        bool, typer.Option(help="Delete what fo-cast published that the build no longer has.")
+    ] = False,
+    adopt: Annotated[
+        bool,
+        typer.Option(help="Publish into a target holding files fo-cast did not write (kept)."),
+    ] = False,
     max_deletes: Annotated[
         int | None, typer.Option(help="Refuse to prune more than this many objects.")
     ] = None,
@@ -375,9 +387,9 @@ def publish(
 
     options = PublishOptions(
         to=to, endpoint_url=endpoint_url, base_url=base_url, max_deletes=max_deletes,
-        prune=prune, force=force, allow_removal=tuple(allow_removal or ()), strict=strict,
-        read_timeout=timeout, max_attempts=tries, now=_now(now), lock=not dry_run,
-        wait=wait, break_lock=break_lock, lease=lease,
+        prune=prune, adopt=adopt, force=force, allow_removal=tuple(allow_removal or ()),
+        strict=strict, read_timeout=timeout, max_attempts=tries, now=_now(now),
+        lock=not dry_run, wait=wait, break_lock=break_lock, lease=lease,
     )  # fmt: skip
     try:
         session = prepare_publish(catalogue, options)
@@ -501,6 +513,12 @@ def verify(
     catalogue: CatalogueArg = Path("episodes"),
     base_url: BaseUrlOption = None,
     now: NowOption = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds one read may wait for the server [15].")
+    ] = None,
+    deadline: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds one request may take in all [60].")
+    ] = None,
 ) -> None:
     """Fetch the published feeds over HTTP and check every enclosure and artwork URL.
 
@@ -509,11 +527,13 @@ def verify(
 
     Example: fo-cast verify episodes --base-url http://127.0.0.1:8000/
     """
+    from fo_cast.build import build_catalogue
     from fo_cast.publish.verify import verify_catalogue
 
     checked, result = build_catalogue(catalogue, now=_now(now), base_url=base_url)
     _stop_on_problems(result.report, False, "Nothing was checked.")
-    report = verify_catalogue(checked, result)
+    limits = {"timeout": timeout, "deadline": deadline}
+    report = verify_catalogue(checked, result, **{k: v for k, v in limits.items() if v})
     for failure in report.failures:
         typer.echo(failure, err=True)
     typer.echo(report.summary(), err=not report.ok)
@@ -579,6 +599,8 @@ def new_show(
 
     Example: fo-cast new show weekly --title "FO° Weekly"
     """
+    from fo_cast.catalogue import scaffold
+
     try:
         path = scaffold.new_show(catalogue, slug, title)
     except FoCastError as exc:
@@ -603,6 +625,8 @@ def new_episode(
 
     Example: fo-cast new episode --show talks --date 2024-12-01T09:00:00+00:00 "A Title"
     """
+    from fo_cast.catalogue import scaffold
+
     if date is not None and date.tzinfo is None:
         _fail("--date needs a timezone, such as 2024-07-23T15:00:00+00:00", ExitCode.USAGE)
     try:

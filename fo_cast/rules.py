@@ -3,9 +3,12 @@ URLs, language codes. Used by the models (one value at a time) and by the direct
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+
+import idna
 
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 except surrogates
 # and U+FFFE/U+FFFF; anything else makes the whole feed unreadable to a strict parser.
@@ -49,20 +52,83 @@ def check_url(value: str) -> str:
     return value
 
 
+# Characters no URL may carry (RFC 3986), and that no encoding of ours should guess at:
+# quoted into an attribute or a feed, each breaks every URL built from the base.
+_URL_UNSAFE = {'"': "a double quote", "<": "'<'", ">": "'>'", "\\": "a backslash",
+               "`": "a backtick", "{": "'{'", "}": "'}'", "|": "'|'", "^": "'^'"}  # fmt: skip
+_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+_NETLOC = re.compile(r"^(.*?)(?::\d*)?$")  # host, then any :port
+
+
 def check_base_url(value: str) -> str:
-    """Accepts the URL the output tree is served from: every feed URL is it plus a path."""
-    parts = urlsplit(value)
+    """Returns the URL the output tree is served from, encoded: every feed URL is it plus a path.
+
+    What can be encoded is: a non-ASCII path is percent-encoded (UTF-8) and an international
+    host name becomes punycode (IDNA 2008, UTS 46), so `https://bücher.example/für/` gives
+    `https://xn--bcher-kva.example/f%C3%BCr/`. The rest is refused with the reason.
+    """
+    for char in value:
+        if char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F:
+            what = "a space" if char == " " else f"the character U+{ord(char):04X}"
+            raise ValueError(f"'{value}' contains {what}; a URL cannot (write a space as %20)")
+        if char in _URL_UNSAFE:
+            raise ValueError(f"'{value}' contains {_URL_UNSAFE[char]}, which a URL cannot carry")
     try:
-        parts.port  # noqa: B018 - raises ValueError for a port past 65535
+        parts = urlsplit(value)
+    except ValueError:  # brackets that hold no IPv6 address
+        raise ValueError(f"'{value}' has a host that is not an IP address") from None
+    try:
+        port = parts.port
     except ValueError:
-        raise ValueError(f"'{value}' has a port that does not exist") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"'{value}' has a port that does not exist")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"'{value}' is not an absolute http(s) URL")
     if "@" in parts.netloc:
         raise ValueError("a user or password would be in every public feed; remove it")
     if parts.query or parts.fragment or value.endswith(("?", "#")):
         raise ValueError(f"'{value}' has a query or fragment; paths are added after it")
-    return value
+    netloc = _NETLOC.match(parts.netloc)
+    assert netloc is not None  # the pattern matches any string
+    host = _encode_host(value, netloc.group(1))
+    if bad := _PERCENT.search(parts.path):
+        escape = parts.path[bad.start() : bad.start() + 3]
+        raise ValueError(
+            f"'{value}' has '{escape}', which is no percent-escape; write a percent sign as %25"
+        )
+    segments = parts.path.split("/")[1:]
+    if any(seg.lower() in (".", "..", "%2e", "%2e%2e", ".%2e", "%2e.") for seg in segments):
+        raise ValueError(
+            f"'{value}' has '/./' or '/../' in its path; apps and servers resolve it "
+            "differently: give the folder itself"
+        )
+    if "" in segments[:-1]:
+        raise ValueError(f"'{value}' has '//' in its path; remove the empty folder name")
+    path = "".join(c if ord(c) < 0x80 else quote(c) for c in parts.path)
+    where = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme}://{where}{path}"
+
+
+def _encode_host(value: str, host: str) -> str:
+    """Returns the host as ASCII (punycode for a name in another script); raises ValueError."""
+    if host.startswith("["):  # an IPv6 literal; urlsplit has checked its brackets
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValueError(f"'{value}' has a host that is not an IPv6 address") from None
+        return host
+    ascii_host = host.rstrip(".")
+    if not ascii_host.isascii():  # ASCII names stay as typed: the podcast:guid hashes them
+        try:
+            ascii_host = idna.encode(ascii_host, uts46=True).decode("ascii")
+        except idna.IDNAError as error:
+            raise ValueError(f"'{value}' has a host that is not a domain name ({error})") from None
+    labels = ascii_host.split(".")
+    if not ascii_host or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValueError(f"'{value}' has a host that is not a domain name")
+    return ascii_host + ("." if host.endswith(".") else "")
 
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")

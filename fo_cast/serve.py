@@ -13,6 +13,8 @@ import email.utils
 import os
 import posixpath
 import re
+import stat
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -22,8 +24,12 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from fo_cast.errors import FoCastError
+from fo_cast.rules import MEDIA_TYPES
 
 CHUNK = 256 * 1024
+BACKLOG = 128  # pending connections: a phone, a laptop and a link checker at once
+MAX_RANGES = 16  # more ranges in one Range header are refused (416), never parsed further
+MAX_DIGITS = 19  # a byte position longer than this lies past any file (and int() stays cheap)
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -35,11 +41,7 @@ CONTENT_TYPES = {
     ".md": "text/markdown; charset=utf-8",
     ".vtt": "text/vtt; charset=utf-8",
     ".srt": "application/x-subrip",
-    ".mp3": "audio/mpeg",
-    ".m4a": "audio/x-m4a",
-    ".mp4": "video/mp4",
-    ".m4v": "video/x-m4v",
-    ".mov": "video/quicktime",
+    **MEDIA_TYPES,
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -54,7 +56,7 @@ NAMED_TYPES = {
     "video.xml": "application/rss+xml; charset=utf-8",
     "feed.json": "application/feed+json; charset=utf-8",
 }
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_RE = re.compile(r"^(\d*)-(\d*)$")
 
 
 def content_type(path: Path) -> str:
@@ -76,34 +78,63 @@ class ByteRange:
 
 
 class Unsatisfiable(Exception):
-    """The Range header asks only for bytes past the end of the file."""
+    """The Range header is invalid, or asks only for bytes past the end of the file."""
 
 
 def parse_range(header: str, size: int) -> ByteRange | None:
     """Returns the one range asked for, or None to send the whole file.
 
-    None also for syntax errors (RFC 9110 says ignore an invalid Range) and for several
-    ranges, which we may answer with the whole file rather than multipart/byteranges.
-    Raises Unsatisfiable when no byte of the range exists.
+    None for a unit other than bytes (RFC 9110 14.2: ignore it) and for a few valid ranges,
+    which we may answer with the whole file rather than multipart/byteranges. Raises
+    Unsatisfiable (416, RFC 9110 15.5.17) when no byte of the range exists, and for a
+    bytes range that is invalid: garbage, last before first, more than MAX_RANGES ranges.
+    Numbers of any length are read without int() on thousands of digits.
     """
-    match = RANGE_RE.match(header.strip().replace(" ", ""))
-    if match is None:
+    unit, equals, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not equals:
         return None
-    first, last = match.groups()
-    if not first and not last:
-        return None
-    if not first:  # suffix: the last N bytes
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise Unsatisfiable
-        return ByteRange(max(0, size - suffix), size - 1)
-    start = int(first)
-    if last and int(last) < start:
-        return None
-    if start >= size:
+    specs = spec.replace(" ", "").replace("\t", "").split(",", MAX_RANGES)
+    if len(specs) > MAX_RANGES:
         raise Unsatisfiable
-    end = int(last) if last else size - 1
-    return ByteRange(start, min(end, size - 1))
+    if len(specs) > 1:
+        for one in specs:
+            _positions(one)  # valid, then answered whole
+        return None
+    return _one_range(specs[0], size)
+
+
+def _positions(spec: str) -> tuple[int | None, int | None]:
+    """Returns first and last of one range spec; raises Unsatisfiable if it is invalid."""
+    match = RANGE_RE.match(spec)
+    if match is None:
+        raise Unsatisfiable
+    first, last = (_position(group) for group in match.groups())
+    if first is None and last is None:
+        raise Unsatisfiable
+    if first is not None and last is not None and last < first:
+        raise Unsatisfiable
+    return first, last
+
+
+def _one_range(spec: str, size: int) -> ByteRange:
+    first, last = _positions(spec)
+    if first is None:  # suffix: the last N bytes
+        assert last is not None
+        if last == 0 or size == 0:
+            raise Unsatisfiable
+        return ByteRange(max(0, size - last), size - 1)
+    if first >= size:
+        raise Unsatisfiable
+    end = size - 1 if last is None else min(last, size - 1)
+    return ByteRange(first, end)
+
+
+def _position(digits: str) -> int | None:
+    """Returns a byte position; one too long to be a file's is as good as infinite."""
+    if not digits:
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= MAX_DIGITS else 1 << 64
 
 
 def etag_of(stat: os.stat_result) -> str:
@@ -158,8 +189,9 @@ class TreeHandler(BaseHTTPRequestHandler):
                 # Relative links inside index.html only work from the folder's own URL.
                 self._redirect(url_path + "/")
                 return
-            target = target / "index.html"
-            if not target.is_file():
+            # Checked like any path: a symlinked index.html may lead out of the tree.
+            target = self.server.resolve(url_path + "index.html")
+            if target is None:
                 self._not_found(body)
                 return
         self._send_file(target, body)
@@ -171,10 +203,10 @@ class TreeHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _not_found(self, body: bool) -> None:
-        page = self.server.root / "404.html"
-        data = (
-            page.read_bytes() if page.is_file() else b"<!doctype html><title>404</title>Not found\n"
-        )
+        page = self.server.resolve("/404.html")
+        data = self.server.read(page) if page is not None else None
+        if data is None:
+            data = b"<!doctype html><title>404</title>Not found\n"
         self.send_response(HTTPStatus.NOT_FOUND)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -186,9 +218,8 @@ class TreeHandler(BaseHTTPRequestHandler):
     # --- files -------------------------------------------------------------------------
 
     def _send_file(self, path: Path, body: bool) -> None:
-        try:
-            handle = path.open("rb")
-        except OSError:
+        handle = self.server.open(path)
+        if handle is None:
             self._not_found(body)
             return
         with handle:
@@ -266,10 +297,11 @@ class TreeHandler(BaseHTTPRequestHandler):
 
 
 class TreeServer(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that knows its root folder."""
+    """A ThreadingHTTPServer that knows its root folder and serves nothing outside it."""
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
     def __init__(
         self, root: Path, address: tuple[str, int], log: Callable[[str], None] | None = None
@@ -285,8 +317,44 @@ class TreeServer(ThreadingHTTPServer):
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Logs a request that failed in one line (socketserver prints a traceback)."""
+        error = sys.exc_info()[1]
+        if self.log is not None and not isinstance(error, ConnectionError):
+            self.log(
+                f"{client_address[0] if isinstance(client_address, tuple) else '-'} "
+                f"request failed: {type(error).__name__}: {error}"
+            )
+
+    def open(self, path: Path) -> BinaryIO | None:
+        """Returns path, a regular file found by resolve(), opened without following a symlink
+        put in its place since; None if that fails."""
+        try:
+            fd = os.open(
+                path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+            )
+        except OSError:
+            return None
+        handle = os.fdopen(fd, "rb")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            handle.close()
+            return None
+        return handle
+
+    def read(self, path: Path) -> bytes | None:
+        """Returns a small file's bytes, opened as open() does."""
+        handle = self.open(path)
+        if handle is None:
+            return None
+        with handle:
+            return handle.read()
+
     def resolve(self, url_path: str) -> Path | None:
-        """Returns the file or folder for a URL path, or None if it is outside the root."""
+        """Returns the file or folder for a URL path, or None if it is outside the root.
+
+        The path is resolved, symlinks included, and compared with the root; every route to
+        a file (a folder's index.html, 404.html, ranges, HEAD) comes through here.
+        """
         try:
             decoded = unquote(url_path, errors="strict")
         except UnicodeDecodeError:

@@ -18,10 +18,11 @@ MANIFEST_CACHE = f"{CACHE_DIR}/manifests.json"  # parsed manifests, by path, siz
 PROBE_CACHE = f"{CACHE_DIR}/probe.json"  # media and artwork facts, by path, size and mtime
 RENDER_CACHE = f"{CACHE_DIR}/render"  # rendered feed items and pages (render/cache.py)
 HASH_CACHE = f"{CACHE_DIR}/hashes.json"  # sha256 of media, by path, size and mtime (publish)
+REPORT_CACHE = f"{CACHE_DIR}/report.json"  # the last validate's report, by snapshot (snapshot.py)
 COVER_CACHE = f"{CACHE_DIR}/covers.json"  # sha256 of the cover made of each artwork (tag)
 
 # in a built tree, relative to its root
-TREE_RECORD = f"{CACHE_DIR}/tree.json"  # what write_tree put there
+TREE_RECORD = f"{CACHE_DIR}/tree.json"  # what write_tree put there, and the build's stamp
 
 
 def atomic_write(path: Path | str, data: bytes | str) -> None:

@@ -10,14 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import shutil
+import stat
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
+from fo_cast.limits import load_json
 from fo_cast.outputs import OPML_FILE, Build, Output
+from fo_cast.snapshot import Stamp
 from fo_cast.state import TREE_RECORD, atomic_write
 
 TREE_VERSION = 2
@@ -62,7 +66,9 @@ def refuse_output(catalogue: Path, out: Path) -> str | None:
     return None
 
 
-def write_tree(result: Build, out: Path, catalogue: Path | None = None) -> None:
+def write_tree(
+    result: Build, out: Path, catalogue: Path | None = None, stamp: Stamp | None = None
+) -> None:
     """Writes the build into out, changing only the files that differ from what is there.
 
     Media and artwork enter as hard links (a copy only across file systems), so a 2 GB video
@@ -72,7 +78,8 @@ def write_tree(result: Build, out: Path, catalogue: Path | None = None) -> None:
     then pages, then feeds) with the replaced files kept until the end, so a failure puts the
     previous tree back. Without a record (a first build) the whole tree is written aside and
     swapped in with one rename. With `catalogue`, an out that refuse_output() refuses raises
-    FoCastError before anything is written.
+    FoCastError before anything is written. The record keeps `stamp` (see read_stamp()), or
+    drops the one an earlier build left.
     """
     if catalogue is not None and (refusal := refuse_output(catalogue, out)):
         raise FoCastError(f"{out} {refusal}")
@@ -81,13 +88,14 @@ def write_tree(result: Build, out: Path, catalogue: Path | None = None) -> None:
     _clear_leftovers(out)
     with paused_gc():
         record = _read_record(out)
+        stamped = None if stamp is None else stamp.as_dict()
         if record is None:
-            _write_whole(result, out)
+            _write_whole(result, out, stamped)
             return
         try:
-            _update(result, out, record)
+            _update(result, out, record, stamped)
         except OSError:
-            _write_whole(result, out)  # the tree is back as it was; write it anew
+            _write_whole(result, out, stamped)  # the tree is back as it was; write it anew
 
 
 def _clear_leftovers(out: Path) -> None:
@@ -99,13 +107,13 @@ def _clear_leftovers(out: Path) -> None:
                 shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _write_whole(result: Build, out: Path) -> None:
+def _write_whole(result: Build, out: Path, stamp: dict[str, object] | None) -> None:
     """Writes the whole build aside, then puts it in out's place in one rename."""
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
         keep = out / KEEP
         if keep.is_file():
-            shutil.copy2(keep, staging / KEEP)
+            shutil.copy2(keep, staging / KEEP, follow_symlinks=False)
         root = str(staging)
         made: set[str] = {root}
         marks = _marks(result.outputs)
@@ -113,14 +121,16 @@ def _write_whole(result: Build, out: Path) -> None:
         for output in result.outputs:
             target = _place(root, output.path, made)
             files[output.path] = _put(output, target, marks[output.path])
-        _save_record(root, files, made)
+        _save_record(root, files, made, stamp)
         _swap(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _update(result: Build, out: Path, record: dict[str, str]) -> None:
+def _update(
+    result: Build, out: Path, record: dict[str, str], stamp: dict[str, object] | None
+) -> None:
     """Brings out in line with the build, touching only the files that differ."""
     root = str(out)
     marks = _marks(result.outputs)
@@ -141,7 +151,13 @@ def _update(result: Build, out: Path, record: dict[str, str]) -> None:
                     continue
         changed.append(output)
     removed = sorted(set(record) - marks.keys())
+    if _has_symlinked_folder(root, [*marks, *removed, TREE_RECORD]):
+        # Writing or moving files through it would change whatever it points at (the
+        # catalogue itself, once). A symlink is nothing a build wrote: replace the tree whole.
+        raise _Rewrite
     if not changed and not removed:
+        if stamp != _read_stamp_data(out):
+            _save_record(root, files, {root}, stamp)
         return
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     undo: list[tuple[str, str, str]] = []  # (what, path, where it went), in the order done
@@ -162,13 +178,34 @@ def _update(result: Build, out: Path, record: dict[str, str]) -> None:
             if os.path.lexists(target):
                 os.replace(target, os.path.join(aside, f"gone-{n}"))
                 undo.append(("moved", target, os.path.join(aside, f"gone-{n}")))
-        _save_record(root, files, dirs)
+        _save_record(root, files, dirs, stamp)
     except BaseException:
         _undo(undo)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
     _prune_folders(root, removed)
+
+
+class _Rewrite(OSError):
+    """The tree cannot be updated in place; write_tree writes it anew."""
+
+
+def _has_symlinked_folder(root: str, paths: list[str]) -> bool:
+    """Returns whether a folder on the way to any of paths (under root) is a symlink."""
+    folders: set[str] = set()
+    for path in paths:
+        folder = posixpath.dirname(path)
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = posixpath.dirname(folder)
+    for folder in folders:
+        try:
+            if stat.S_ISLNK(os.lstat(_join(root, folder)).st_mode):
+                return True
+        except OSError:
+            continue  # not there yet: _place makes it
+    return False
 
 
 def _undo(undo: list[tuple[str, str, str]]) -> None:
@@ -255,7 +292,7 @@ def _sha256_all(outputs: list[Output]) -> list[str]:
 def _read_record(out: Path) -> dict[str, str] | None:
     """Returns what the last write put in out, or None (no tree, or no readable record)."""
     try:
-        stored = json.loads((out / TREE_RECORD).read_bytes())
+        stored = load_json((out / TREE_RECORD).read_bytes())
         if stored.get("version") != TREE_VERSION or not isinstance(stored["files"], dict):
             return None
         files: dict[str, str] = stored["files"]
@@ -264,11 +301,49 @@ def _read_record(out: Path) -> dict[str, str] | None:
     return {k: v for k, v in files.items() if isinstance(v, str)}
 
 
-def _save_record(root: str, files: dict[str, str], made: set[str]) -> None:
+def _save_record(
+    root: str, files: dict[str, str], made: set[str], stamp: dict[str, object] | None
+) -> None:
     target = _place(root, TREE_RECORD, made)
-    atomic_write(
-        target, json.dumps({"version": TREE_VERSION, "files": files}, separators=(",", ":"))
-    )
+    record: dict[str, object] = {"version": TREE_VERSION, "files": files}
+    if stamp is not None:
+        record["stamp"] = stamp
+    atomic_write(target, json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+
+
+def _read_stamp_data(out: Path) -> object:
+    try:
+        return json.loads((out / TREE_RECORD).read_bytes()).get("stamp")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def read_stamp(out: Path) -> Stamp | None:
+    """Returns the stamp of the build that out holds (see snapshot.py), or None."""
+    try:
+        stored = json.loads((out / TREE_RECORD).read_bytes())
+        if stored.get("version") != TREE_VERSION:
+            return None
+        return Stamp.from_dict(stored.get("stamp"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def is_intact(out: Path) -> bool:
+    """Returns True when every file the last write put in out is still there as it wrote it
+    (size, mtime, inode): nobody edited, replaced or removed one since."""
+    record = _read_record(out)
+    if record is None:
+        return False
+    root, lstat = str(out.resolve()), os.lstat
+    try:
+        for path, entry in record.items():
+            st = lstat(_join(root, path))
+            if not entry.startswith(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino} "):
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def _prune_folders(root: str, removed: list[str]) -> None:

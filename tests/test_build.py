@@ -16,6 +16,7 @@ import pytest
 
 import fo_cast
 from fo_cast import tree as tree_module
+from fo_cast import workers
 from fo_cast.build import build
 from fo_cast.outputs import Build
 from fo_cast.render import feeds
@@ -81,6 +82,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(jinja2.Template, "render", counting_render)
     monkeypatch.setattr(feeds, "_item", counting_item)
+    monkeypatch.setattr(workers, "cores", lambda: 1)  # render here, where the counting is
     return rendered
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def published(build: Build) -> dict[str, RemoteObject]:
     for o in build.outputs:
         body = o.data if o.data is not None else o.source.read_bytes()  # type: ignore[union-attr]
         listing[o.path] = RemoteObject(
-            o.path, len(body), sha(body), "e", o.content_type, CACHE_CONTROL[o.stage]
+            o.path, len(body), sha(body), "e", o.content_type, CACHE_CONTROL[o.stage], ours=True
         )
     return listing
 
@@ -105,7 +106,7 @@ def test_unknown_headers_are_not_a_change(build: Build) -> None:
 
 
 def test_extra_objects_are_kept_unless_pruned(build: Build) -> None:
-    listing = published(build) | {"old.mp3": RemoteObject("old.mp3", 5, "x", "e")}
+    listing = published(build) | {"old.mp3": RemoteObject("old.mp3", 5, "x", "e", ours=True)}
     kept = plan_publish(build, listing)
     assert (kept.deletes, kept.stale) == ([], ["old.mp3"])
     assert kept.summary() == (
@@ -118,6 +119,58 @@ def test_extra_objects_are_kept_unless_pruned(build: Build) -> None:
         "the plan deletes 1 objects, more than --max-deletes 0 allows; check the target, "
         "or raise --max-deletes"
     ]
+
+
+def test_prune_never_deletes_what_fo_cast_did_not_write(build: Build) -> None:
+    foreign = {k: RemoteObject(k, 5, None, "e") for k in ("notes.txt", "media/old.mp3")}
+    listing = published(build) | foreign
+    for prune in (False, True):
+        plan = plan_publish(build, listing, prune=prune, max_deletes=0)
+        assert (plan.deletes, plan.stale, plan.refusals) == ([], [], [])
+        assert plan.foreign == ["media/old.mp3", "notes.txt"]
+    assert plan.summary() == (
+        "0 uploads (0 B), 4 unchanged, 0 deletes, 2 not published by fo-cast (kept)."
+    )
+    assert plan.as_dict()["foreign"] == ["media/old.mp3", "notes.txt"]
+
+
+ADOPT = (
+    "the target holds {n} fo-cast did not publish (such as '{first}'); publish with --adopt "
+    "to publish beside them (fo-cast never deletes them, and replaces those at paths the "
+    "build writes), or choose an empty target"
+)
+
+
+@pytest.mark.parametrize(
+    ("names", "n", "first"),
+    [
+        (["notes.txt"], "1 file", "notes.txt"),  # a foreign file beside the build
+        (["feed.xml"], "1 file", "feed.xml"),  # one the build would replace
+        (["zz/a", "cover.jpg", "b"], "3 files", "b"),
+    ],
+)
+def test_first_publish_into_foreign_files_needs_adopt(
+    build: Build, names: list[str], n: str, first: str
+) -> None:
+    listing = {k: RemoteObject(k, 5, None, "e") for k in names}
+    for prune in (False, True):
+        plan = plan_publish(build, listing, prune=prune, record=GuardRecord({}))
+        assert plan.refusals == [ADOPT.format(n=n, first=first)]
+        assert plan.deletes == []
+    adopted = plan_publish(build, listing, prune=True, adopt=True, record=GuardRecord({}))
+    assert (adopted.refusals, adopted.deletes) == ([], [])
+    assert len(adopted.uploads) == 4
+
+
+def test_identical_files_or_a_record_are_not_foreign(build: Build) -> None:
+    # A first publish killed before it saved the index left the build's own bytes.
+    listing = {k: replace(o, ours=False) for k, o in published(build).items()}
+    assert plan_publish(build, listing, record=GuardRecord({})).refusals == []
+    # An index lost, but the GUID record says fo-cast published here: no refusal either.
+    record = update_record(GuardRecord({}), [FeedItem("feed.xml", "g", "u", "t", "f")], NOW)
+    listing = {"notes.txt": RemoteObject("notes.txt", 5, None, "e")}
+    plan = plan_publish(build, listing, prune=True, record=record, allow_removal={"g"})
+    assert (plan.refusals, plan.deletes, plan.foreign) == ([], [], ["notes.txt"])
 
 
 def test_build_may_not_write_fo_casts_records() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import email.utils
 import http.client
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,8 +160,17 @@ def test_unsatisfiable_ranges_get_416(port: int, header: str) -> None:
     assert body == b""
 
 
-@pytest.mark.parametrize("header", ["bytes=0-1,5-6", "items=0-1", "bytes=5-1", "bytes=x-y"])
-def test_multiple_or_invalid_ranges_get_the_whole_file(port: int, header: str) -> None:
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=0-1,5-6",
+        "items=0-1",
+        "bytes=0-1, -5, 7-",
+        "none",
+        "bytes=0-1,9999999999999999999999-",
+    ],
+)
+def test_other_units_or_a_few_ranges_get_the_whole_file(port: int, header: str) -> None:
     status, headers, body = request(port, "GET", "/show/ep/audio.mp3", {"Range": header})
     assert status == 200
     assert body == AUDIO
@@ -291,7 +302,19 @@ def test_parse_range() -> None:
     assert parse_range("bytes=0-0", 10) == ByteRange(0, 0)
     assert parse_range("bytes=-100", 10) == ByteRange(0, 9)
     assert parse_range("bytes = 2 - 3", 10) == ByteRange(2, 3)
-    assert parse_range("bytes=-", 10) is None
+    assert parse_range("BYTES=1-", 10) == ByteRange(1, 9)
+    assert parse_range("bytes=0-1,3-4", 10) is None
+    assert parse_range("items=0-1", 10) is None
+    assert parse_range("bytes=0-" + "9" * 5000, 10) == ByteRange(0, 9)
+    assert parse_range("bytes=-" + "9" * 5000, 10) == ByteRange(0, 9)
+    assert parse_range("bytes=" + "0" * 5000 + "3-4", 10) == ByteRange(3, 4)
+    for invalid in ("bytes=-", "bytes=5-1", "bytes=x-y", "bytes=1-2-3", "bytes=", "bytes=,"):
+        with pytest.raises(Unsatisfiable):
+            parse_range(invalid, 10)
+    with pytest.raises(Unsatisfiable):
+        parse_range("bytes=" + "9" * 5000 + "-", 10)
+    with pytest.raises(Unsatisfiable):
+        parse_range("bytes=" + ",".join(["0-1"] * 17), 10)
     with pytest.raises(Unsatisfiable):
         parse_range("bytes=10-", 10)
     with pytest.raises(Unsatisfiable):
@@ -301,3 +324,145 @@ def test_parse_range() -> None:
 def test_content_type_of_unknown_files() -> None:
     assert content_type(Path("x.bin")) == "application/octet-stream"
     assert content_type(Path("EPISODE.MP3")) == "audio/mpeg"
+
+
+BIG = "9" * 5000
+HOSTILE_RANGES = [
+    f"bytes={BIG}-",  # the 5,000-digit start that once ended in a traceback
+    f"bytes={BIG}-{BIG}",
+    "bytes=" + ",".join(f"{n}-{n}" for n in range(2000)),  # many ranges
+    "bytes=" + "1" * 60000 + "-",  # near http.server's 64 KB line limit
+    "bytes=x-y",
+    "bytes=5-1",
+    "bytes=-",
+    "bytes=--5",
+    "bytes=0-1-2",
+    "bytes=\u00e9-1",
+    "bytes=,,,,",
+    "bytes=0x10-0x20",
+    "bytes=1e3-",
+]
+
+
+@pytest.mark.parametrize("header", HOSTILE_RANGES, ids=lambda h: h[:24])
+def test_malformed_ranges_get_416_logged_in_one_line(tree: Path, header: str) -> None:
+    lines: list[str] = []
+    server = serve(tree, "127.0.0.1", 0, log=lines.append)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        for method in ("GET", "HEAD"):
+            status, headers, body = request(
+                server.server_address[1], method, "/show/ep/audio.mp3", {"Range": header}
+            )
+            assert (status, headers["content-range"], body) == (416, f"bytes */{len(AUDIO)}", b"")
+        # The server still answers.
+        assert request(server.server_address[1], "GET", "/robots.txt")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(lines) == 3
+    assert all('" 416 ' in line for line in lines[:2]) and "\n" not in "".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(f"bytes=0-{BIG}", AUDIO), (f"bytes=-{BIG}", AUDIO), ("bytes=10239-" + BIG, AUDIO[-1:])],
+)
+def test_huge_last_positions_mean_the_end_of_the_file(
+    port: int, header: str, expected: bytes
+) -> None:
+    status, headers, body = request(port, "GET", "/show/ep/audio.mp3", {"Range": header})
+    assert status == 206 and body == expected
+    assert headers["content-range"].endswith(f"-{len(AUDIO) - 1}/{len(AUDIO)}")
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> Path:
+    """Returns a tree whose index pages, 404 page and one folder are symlinks out of it."""
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "id_rsa").write_bytes(b"PRIVATE KEY")
+    (secret / "index.html").write_bytes(b"PRIVATE INDEX")
+    root = tmp_path / "site"
+    (root / "show" / "ep").mkdir(parents=True)
+    (root / "index.html").symlink_to(secret / "id_rsa")
+    (root / "404.html").symlink_to(secret / "id_rsa")
+    (root / "show" / "index.html").symlink_to(secret / "index.html")
+    (root / "out").symlink_to(secret, target_is_directory=True)
+    (root / "show" / "ep" / "audio.mp3").write_bytes(AUDIO)
+    (root / "show" / "ep" / "index.html").write_bytes(b"<p>episode</p>")
+    (root / "show" / "inside.html").symlink_to(root / "show" / "ep" / "index.html")
+    return root
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/index.html", "/show/", "/show/index.html", "/out/", "/out/id_rsa", "/out/index.html",
+     "/missing", "/404.html", "/show/%2e%2e/out/id_rsa", "/show/../out/id_rsa"],
+)  # fmt: skip
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("extra", [{}, {"Range": "bytes=0-3"}, {"If-None-Match": "*"}])
+def test_nothing_outside_the_folder_is_served_by_any_route(
+    linked: Path, path: str, method: str, extra: dict[str, str]
+) -> None:
+    server = serve(linked, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        status, headers, body = request(server.server_address[1], method, path, extra)
+        inside = request(server.server_address[1], "GET", "/show/inside.html")
+        episode = request(server.server_address[1], "GET", "/show/ep/", extra)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 404, (path, status)
+    assert b"PRIVATE" not in body and "content-range" not in headers
+    if method == "GET":  # the symlinked 404.html is not used either: the built-in page is
+        assert body == b"<!doctype html><title>404</title>Not found\n"
+    assert inside[:1] == (200,) and inside[2] == b"<p>episode</p>"  # a link within the tree
+    assert episode[0] in (200, 206, 304)
+
+
+def test_two_hundred_clients_at_once_are_all_answered(tree: Path) -> None:
+    """The listen backlog holds a burst: it was 5, and a link checker waited seconds.
+
+    The clients connect while the server is not yet accepting, so only the backlog holds
+    them; then every one is answered."""
+    server = serve(tree, "127.0.0.1", 0)
+    port = server.server_address[1]
+    connected: list[socket.socket] = []
+    answered: list[bytes] = []
+    lock = threading.Lock()
+    go = threading.Event()
+
+    def client() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            with lock:
+                connected.append(sock)
+            go.wait(60)
+            sock.sendall(b"GET /robots.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+            with lock:
+                answered.append(reply.split(b"\r\n", 1)[0])
+
+    threads = [threading.Thread(target=client) for _ in range(200)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(connected) < 120 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    queued = len(connected)
+    go.set()
+    serving = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    serving.start()
+    try:
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert queued >= 120  # 6 with the old backlog of 5
+    assert answered == [b"HTTP/1.1 200 OK"] * 200

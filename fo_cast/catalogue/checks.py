@@ -13,7 +13,7 @@ from stat import S_ISREG
 
 from fo_cast.catalogue.models import Media
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
-from fo_cast.media.probe import ProbeCache, Probed, ProbeError, cache_key, probe_image
+from fo_cast.media.probe import MediaInfo, ProbeCache, Probed, ProbeError, cache_key, probe_image
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import check_media_name, is_url
 from fo_cast.state import PROBE_CACHE
@@ -28,6 +28,9 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
     _check_unique_guids(catalogue, report)
     _check_unique_slugs(catalogue, report)
     _check_unique_numbers(catalogue, report)
+    episodes = [*catalogue.episodes(), *catalogue.orphans]
+    if len(cache.entries) < len(episodes) // 2:  # mostly cold: probe on every core first
+        _probe_ahead(catalogue, episodes, cache)
     for show in catalogue.shows:
         _check_show_files(catalogue, show, probed, report)
         for entry in show.episodes:
@@ -36,6 +39,31 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
         _check_episode_files(catalogue, entry, probed, cache, report)
     cache.save()
     return probed
+
+
+class _Wanted(ProbeCache):
+    """Collects the media files the checks would probe, probing none."""
+
+    def __init__(self, cache: ProbeCache) -> None:
+        super().__init__(None)
+        self.cache = cache
+        self.wanted: list[tuple[Path, str, os.stat_result]] = []
+
+    def probe(self, path: Path, key: str, stat: os.stat_result | None = None) -> MediaInfo:
+        stat = stat or path.stat()
+        if self.cache.has(key, stat):
+            return self.cache.probe(path, key, stat)
+        self.wanted.append((path, key, stat))
+        raise ProbeError("probed later")
+
+
+def _probe_ahead(catalogue: Catalogue, episodes: list[EpisodeEntry], cache: ProbeCache) -> None:
+    """Probes, on every core, the media the checks of these episodes will ask for: a dry run
+    of the checks (its problems dropped) names them, so the rules live in one place."""
+    wanted = _Wanted(cache)
+    for entry in episodes:
+        _check_episode_files(catalogue, entry, Probed(), wanted, Report())
+    cache.probe_many(wanted.wanted)
 
 
 def _check_unique_guids(catalogue: Catalogue, report: Report) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fo_cast import rules
+from fo_cast.limits import TooDeep, guarded
 
 # Types hosts write for the types Apple accepts (rules.ACCEPTED_TYPES).
 MEDIA_TYPE_ALIASES = {
@@ -212,7 +213,13 @@ def companion_markdown(text: str) -> str:
     from bs4 import BeautifulSoup  # loaded on first use: validate never needs them
 
     text = _SCRIPTS.sub("", text)  # markdownify keeps the text of stripped tags
-    markdown: str = _converter().convert_soup(BeautifulSoup(text, "html.parser"))
+    try:
+        # markdownify recurses once per nested element: thousands of them in hostile notes
+        markdown: str = guarded(
+            lambda: _converter().convert_soup(BeautifulSoup(text, "html.parser"))
+        )
+    except TooDeep:  # kept as plain paragraphs, which need no nesting
+        return _escape_markdown(plain_text(text)) + "\n"
     return re.sub(r"\n{3,}", "\n\n", markdown).strip() + "\n"
 
 

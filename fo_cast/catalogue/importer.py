@@ -45,6 +45,7 @@ from fo_cast.catalogue.reader import (
 )
 from fo_cast.catalogue.scaffold import SCHEMA_DIR, _quoted, slugify
 from fo_cast.errors import FoCastError, UsageError
+from fo_cast.limits import load_json
 from fo_cast.problems import Report
 from fo_cast.state import MANIFEST_CACHE, atomic_write
 from fo_cast.units import plural
@@ -465,7 +466,7 @@ def _plain_safe(text: str) -> bool:
 def read_imported(folder: Path) -> list[dict[str, str]]:
     """Returns the rows of a show's imported.json (empty when it has none or it is damaged)."""
     try:
-        rows = json.loads((folder / IMPORTED_FILE).read_bytes())["items"]
+        rows = load_json((folder / IMPORTED_FILE).read_bytes())["items"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
     if not isinstance(rows, list):

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fo_cast import rules
+from fo_cast.catalogue.status import Status  # its own module: the CLI needs it, not pydantic
 
 
 def _not_blank(value: str) -> str:
@@ -110,12 +111,6 @@ def _uuid(value: str) -> str:
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-
-
-class Status(enum.StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    PUBLISHED = "published"
 
 
 class EpisodeType(enum.StrEnum):

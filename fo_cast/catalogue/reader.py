@@ -21,6 +21,14 @@ from fo_cast.catalogue import yaml12
 from fo_cast.catalogue.messages import field_path, validation_message
 from fo_cast.catalogue.models import Episode, Show
 from fo_cast.catalogue.settings import MEDIA_ENV, SETTINGS_FILE, Settings
+from fo_cast.limits import (
+    MAX_DEPTH,
+    TOO_DEEP,
+    TooDeep,
+    load_json,
+    load_toml,
+    markdown_too_deep,
+)
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import first_xml_illegal
 from fo_cast.state import MANIFEST_CACHE, atomic_write
@@ -199,9 +207,12 @@ def _load_settings(root: Path, name: PurePosixPath, report: Report) -> Settings:
         report.add(shown, "", f"not a file; {SETTINGS_FILE} holds the catalogue's settings")
         return Settings.model_validate({})
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        data = load_toml(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         report.add(shown, "", "not UTF-8 text; save it as UTF-8")
+        return Settings.model_validate({})
+    except TooDeep as exc:
+        report.add(shown, "", f"{exc}; the settings need two levels")
         return Settings.model_validate({})
     except tomllib.TOMLDecodeError as exc:
         line = _toml_line(str(exc))
@@ -322,7 +333,7 @@ class ManifestCache:
         if path is None:
             return
         try:
-            stored = json.loads(path.read_bytes())
+            stored = load_json(path.read_bytes())
             if stored.get("version") == self.VERSION and isinstance(stored["entries"], dict):
                 self.entries = stored["entries"]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -337,7 +348,7 @@ class ManifestCache:
             size, mtime_ns, payload = entry
             if size != stat.st_size or mtime_ns != stat.st_mtime_ns:
                 return None
-            data, lines = json.loads(payload)
+            data, lines = load_json(payload, limit=MAX_DEPTH + 2)  # [data, lines]
             doc = yaml12.CachedDocument(data, lines)
         except (ValueError, TypeError):
             return None
@@ -515,6 +526,10 @@ def _read_companion(root: Path, entry: EpisodeEntry, report: Report) -> str | No
         report.add(
             shown, "", f"contains the control character U+{ord(bad):04X}; remove it", bad_line
         )
+        return None
+    deep = markdown_too_deep(text)
+    if deep is not None:
+        report.add(shown, "", f"quotes, lists or HTML elements {TOO_DEEP}; flatten them", deep)
         return None
     return text
 

@@ -13,7 +13,7 @@ XmlText = Annotated[str, AfterValidator(rules.check_xml_safe)]
 
 
 def _base_url(value: str) -> str:
-    rules.check_base_url(value)
+    value = rules.check_base_url(value)  # encoded: punycode host, percent-encoded path
     return value if value.endswith("/") else value + "/"
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from fo_cast.limits import MAX_DEPTH, TOO_DEEP
+
 try:  # the C parser; the pure-Python one behaves the same, only slower
     from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # pragma: no cover - libyaml missing
@@ -142,9 +144,13 @@ def load(text: str) -> Document:
             node = loader.get_single_node()
         finally:
             loader.dispose()
+    except RecursionError:  # PyYAML's own composer, when libyaml is missing, recurses
+        raise YamlError(f"not valid YAML: {TOO_DEEP}", None, (), issues) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "not valid YAML"
+        if what == "exceeded maximum nesting depth":  # libyaml's own bound
+            what = TOO_DEEP
         if what == "but found another document":
             what = "a second document starts here (---); keep one document per file"
         line = mark.line + 1 if mark else None
@@ -208,6 +214,12 @@ class _Builder:
         self.active: set[int] = set()
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise YamlError(
+                f"{TOO_DEEP}; a manifest needs a few levels at most",
+                node.start_mark.line + 1,
+                path[:1],
+            )
         self.count += 1
         if self.count > MAX_NODES:
             raise YamlError(

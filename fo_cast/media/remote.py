@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -67,6 +68,27 @@ def probe_url(
 ) -> RemoteMedia:
     """Returns the facts of the media at an http(s) URL; raises RemoteError (or ProbeError
     for media that is not usable) reading at most max_bytes within deadline seconds."""
+    # The deadline is checked before each request; a server that trickles one answer a byte
+    # at a time would outlast it, so the probe runs aside and is abandoned when time is up.
+    outcome: list[RemoteMedia | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_probe(url, timeout, deadline, max_bytes))
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True, name="fo-cast-probe-url")
+    worker.start()
+    worker.join(deadline + 1)
+    if not outcome:
+        raise RemoteError(f"gave up after {deadline:g} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _probe(url: str, timeout: float, deadline: float, max_bytes: int) -> RemoteMedia:
     reader = RangeReader(url, timeout=timeout, deadline=deadline, max_bytes=max_bytes)
     head = reader.head()
     reader.start(head.length)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from fo_cast.errors import StorageError
+from fo_cast.limits import load_json
 from fo_cast.outputs import FeedItem
 from fo_cast.storage import RESERVED_PREFIX, Storage
 
@@ -56,7 +57,7 @@ class GuardRecord:
         if data is None:
             return cls({}, tag)
         try:
-            rows = json.loads(data)["items"]
+            rows = load_json(data)["items"]
             items = [
                 PublishedItem(**{**row, "old_urls": tuple(row.get("old_urls", ()))}) for row in rows
             ]

@@ -10,6 +10,7 @@ number of times; it never fails a publish, whose files are out already.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -145,7 +146,24 @@ def send_pings(
 
 
 def _send(ping: Ping, timeout: float) -> str:
-    """Returns '' when the service accepted the ping, else the reason it did not."""
+    """Returns '' when the service accepted the ping, else the reason it did not.
+
+    A try ends after `timeout` seconds in all: urlopen's timeout bounds each read only, and a
+    service answering a byte at a time would hold the end of a publish for as long as it
+    liked. The late try is left to finish on its own (a daemon thread, never waited for).
+    """
+    outcome: list[str] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_send_now(ping, timeout)), daemon=True, name="fo-cast-ping"
+    )
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        return f"no complete answer within {timeout:g} s"
+    return outcome[0]
+
+
+def _send_now(ping: Ping, timeout: float) -> str:
     request = urllib.request.Request(
         ping.url, data=ping.body, method=ping.method, headers=ping.headers
     )

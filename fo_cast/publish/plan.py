@@ -15,6 +15,7 @@ from typing import Any
 
 from fo_cast.catalogue.settings import MAX_DELETES
 from fo_cast.errors import FoCastError
+from fo_cast.limits import load_json
 from fo_cast.outputs import Build, Output, Stage
 from fo_cast.publish.guard import GuardRecord, check_guard, update_record
 from fo_cast.state import atomic_write
@@ -68,6 +69,7 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # at the target, not built, kept (no prune)
+    foreign: list[str] = field(default_factory=list)  # not built, not fo-cast's: never deleted
     refusals: list[str] = field(default_factory=list)  # reasons publish() will not run
     record: bytes | None = None  # the updated GUID record, written last; None if unchanged
     record_tag: str | None = None  # the record's tag as read: its save is a compare-and-swap
@@ -85,6 +87,8 @@ class Plan:
         ]
         if self.stale:
             parts.append(f"{len(self.stale)} not in the build (kept; --prune deletes them)")
+        if self.foreign:
+            parts.append(f"{len(self.foreign)} not published by fo-cast (kept)")
         return ", ".join(parts) + "."
 
     def lines(self) -> list[str]:
@@ -118,6 +122,7 @@ class Plan:
             "unchanged": self.unchanged,
             "deletes": self.deletes,
             "stale": self.stale,
+            "foreign": self.foreign,
             "refusals": self.refusals,
             "record_changed": self.record is not None,
             "bytes": self.bytes,
@@ -136,6 +141,7 @@ def plan_publish(
     allow_removal: Collection[str] = (),
     now: datetime | None = None,
     cache_control: Mapping[Stage, str] = CACHE_CONTROL,
+    adopt: bool = False,
     redirects: Sequence[Output] = (),
 ) -> Plan:
     """Returns the plan that makes the target match the build, uploads in publishing order.
@@ -145,6 +151,12 @@ def plan_publish(
     media whose size or mtime changed. With `record` (from `guard.load_record`) the GUID
     guard runs and the plan carries the updated record. `redirects` (from
     `redirects.plan_redirects`) keep old URLs working; they are planned like the build's own.
+
+    Only objects fo-cast wrote (`RemoteObject.ours`) are ever deleted. A target that fo-cast
+    never published to (nothing of its own there, no GUID record) but that holds other files
+    is refused unless `adopt`: the build would replace the owner's files at its paths, and a
+    mistyped target should not be filled. Files identical to the build's count as its own
+    (a first publish killed before it saved the index).
     """
     plan = Plan()
     outputs = Build([*build.outputs, *redirects]).ordered()
@@ -166,6 +178,8 @@ def plan_publish(
             plan.uploads.append(Upload(output, content_hash, policy, reason, detail, stat))
     built = {o.path for o in outputs}
     extra = sorted(key for key in remote if key not in built)
+    plan.foreign = [key for key in extra if not remote[key].ours]
+    extra = [key for key in extra if remote[key].ours]
     if prune:
         plan.deletes = extra
         if len(extra) > max_deletes:
@@ -175,6 +189,8 @@ def plan_publish(
             )
     else:
         plan.stale = extra
+    if not adopt and (refusal := _refuse_foreign(plan, remote, record)):
+        plan.refusals.append(refusal)
     if record is not None:
         plan.refusals.extend(check_guard(record, build.items, allow_removal))
         stamp = now or datetime.now(UTC)
@@ -183,6 +199,23 @@ def plan_publish(
         plan.record = None if unchanged else updated
         plan.record_tag = record.tag
     return plan
+
+
+def _refuse_foreign(
+    plan: Plan, remote: Mapping[str, RemoteObject], record: GuardRecord | None
+) -> str | None:
+    """Returns why a first publish into a target of someone else's files needs --adopt."""
+    if any(obj.ours for obj in remote.values()) or (record is not None and record.items):
+        return None  # fo-cast has published here before
+    replaced = [u.key for u in plan.uploads if u.key in remote]
+    others = sorted([*plan.foreign, *replaced])
+    if not others:
+        return None
+    return (
+        f"the target holds {plural(len(others), 'file')} fo-cast did not publish (such as "
+        f"'{others[0]}'); publish with --adopt to publish beside them (fo-cast never deletes "
+        "them, and replaces those at paths the build writes), or choose an empty target"
+    )
 
 
 def hash_sources(outputs: list[Output], cache: HashCache) -> dict[str, tuple[str, tuple[int, int]]]:
@@ -221,7 +254,7 @@ def hash_sources(outputs: list[Output], cache: HashCache) -> dict[str, tuple[str
 def load_hash_cache(path: Path) -> HashCache:
     """Returns the hash cache saved at path, or an empty one (a lost cache costs a rehash)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_text(encoding="utf-8"))
         return {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 3}
     except (OSError, ValueError, AttributeError):
         return {}

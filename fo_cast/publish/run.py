@@ -163,6 +163,7 @@ def publish(
         storage.delete(plan.deletes)
         for key in plan.deletes:
             yield Deleted(key)
+    storage.claim(plan.unchanged)  # the build's own bytes, found at the target: prunable later
     storage.save_index()
     if plan.record is not None:
         # Last: the record must never claim items that no published feed carries.

@@ -45,6 +45,7 @@ class PublishOptions:
     base_url: str | None = None  # else base_url of fo-cast.toml
     max_deletes: int | None = None  # else [publish] max_deletes
     prune: bool = False
+    adopt: bool = False  # publish into a target holding files fo-cast did not write
     force: bool = False
     allow_removal: tuple[str, ...] = ()
     strict: bool = False
@@ -179,6 +180,7 @@ def _plan(
         record=record,
         allow_removal=allowed,
         now=options.now,
+        adopt=options.adopt,
         redirects=plan_redirects(after, session.build, session.base_url, folder),
     )
     save_hash_cache(catalogue / HASH_CACHE, cache)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+import contextlib
+import http.client
+import socket
+import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import Message
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from fo_cast.build import Checked
 from fo_cast.outputs import Build, Stage
@@ -18,6 +21,18 @@ from fo_cast.units import plural
 ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
 FEED_TYPES = ("application/rss+xml", "application/xml", "text/xml")
 USER_AGENT = "fo-cast-verify/1"
+MB = 1024 * 1024
+MAX_FEED = 64 * MB  # Apple refuses feeds far smaller; more is no feed
+RANGE_READ = 65536
+MAX_REDIRECTS = 5
+TIMEOUT = 15.0  # seconds one read may wait
+DEADLINE = 60.0  # seconds one request may take, redirects and every read included
+
+
+@dataclass(frozen=True)
+class _Limits:
+    timeout: float
+    deadline: float
 
 
 @dataclass(frozen=True)
@@ -64,30 +79,40 @@ def feed_urls(build: Build, base_url: str) -> list[str]:
     ]
 
 
-def verify_catalogue(checked: Checked, build: Build) -> VerifyReport:
+def verify_catalogue(
+    checked: Checked, build: Build, *, timeout: float = TIMEOUT, deadline: float = DEADLINE
+) -> VerifyReport:
     """Returns the report of verify() over every RSS feed of a checked catalogue's build."""
     assert checked.site is not None, "verify needs a catalogue without errors"
-    return verify(feed_urls(build, checked.site.base_url))
+    return verify(feed_urls(build, checked.site.base_url), timeout=timeout, deadline=deadline)
 
 
-def verify(feeds: Iterable[str], *, timeout: float = 15.0, workers: int = 8) -> VerifyReport:
+def verify(
+    feeds: Iterable[str],
+    *,
+    timeout: float = TIMEOUT,
+    deadline: float = DEADLINE,
+    workers: int = 8,
+) -> VerifyReport:
     """Returns a report after fetching each feed, then HEAD and a 2-byte range GET per file.
 
     Every enclosure and artwork must answer 200 to HEAD with the Content-Length and
     Content-Type the feed declares, and 206 with a Content-Range to `Range: bytes=0-1`:
-    Apple Podcasts refuses media served without range support.
+    Apple Podcasts refuses media served without range support. `timeout` bounds each read,
+    `deadline` each request as a whole; a URL that misses either is one failure.
     """
+    limits = _Limits(timeout, deadline)
     report = VerifyReport()
     targets: dict[tuple[str, int | None, str | None], Target] = {}
     for url in feeds:
         report.feeds += 1
         try:
-            for target in _read_feed(url, timeout):
+            for target in _read_feed(url, limits):
                 targets.setdefault((target.url, target.length, target.content_type), target)
         except _Failure as failure:
             report.failures.append(f"{url}: {failure}")
     with ThreadPoolExecutor(workers) as pool:
-        for problems in pool.map(lambda t: _check(t, timeout), targets.values()):
+        for problems in pool.map(lambda t: _check(t, limits), targets.values()):
             report.failures.extend(problems)
     report.checked = len(targets)
     return report
@@ -97,8 +122,8 @@ class _Failure(Exception):
     pass
 
 
-def _read_feed(url: str, timeout: float) -> list[Target]:
-    status, headers, body = _fetch(url, "GET", timeout)
+def _read_feed(url: str, limits: _Limits) -> list[Target]:
+    status, headers, body = _fetch(url, "GET", limits)
     if status != 200:
         raise _Failure(f"feed answered {status}, expected 200")
     if _media_type(headers.get("Content-Type", "")) not in FEED_TYPES:
@@ -134,15 +159,15 @@ def _artwork(element: ET.Element, base: str) -> list[str]:
     return [urljoin(base, u.strip()) for u in urls if u.strip()]
 
 
-def _check(target: Target, timeout: float) -> list[str]:
+def _check(target: Target, limits: _Limits) -> list[str]:
     """Returns the failures of one enclosure or artwork URL (empty when it is fine)."""
     where = f"{target.url} ({target.kind} in {target.feed})"
     try:
-        status, head, _ = _fetch(target.url, "HEAD", timeout)
+        status, head, _ = _fetch(target.url, "HEAD", limits)
         if status != 200:
             return [f"{where}: HEAD answered {status}, expected 200"]
         problems = _check_headers(head, target)
-        status, ranged, body = _fetch(target.url, "GET", timeout, {"Range": "bytes=0-1"})
+        status, ranged, body = _fetch(target.url, "GET", limits, {"Range": "bytes=0-1"})
     except _Failure as failure:
         return [f"{where}: {failure}"]
     if status != 206:
@@ -174,25 +199,79 @@ def _check_headers(head: Message, target: Target) -> list[str]:
 
 
 def _fetch(
-    url: str, method: str, timeout: float, headers: dict[str, str] | None = None
+    url: str, method: str, limits: _Limits, headers: dict[str, str] | None = None
 ) -> tuple[int, Message, bytes]:
-    """Returns status, headers and body; network errors raise _Failure.
+    """Returns status, headers and body; network errors and slow servers raise _Failure.
 
-    A range request reads at most 64 KB: a server that ignores Range sends the whole file.
+    Each request (redirects included) must be complete within `limits.deadline` seconds,
+    whatever the per-read timeout allows: a server that sends one byte per second would
+    otherwise hold verify for as long as it likes. A range request reads at most 64 KB (a
+    server that ignores Range sends the whole file), a feed at most MAX_FEED bytes.
     """
-    request = urllib.request.Request(
-        url, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
-    )
+    started = time.monotonic()
+    limit = RANGE_READ if headers and "Range" in headers else MAX_FEED
+    for _ in range(MAX_REDIRECTS + 1):
+        remaining = limits.deadline - (time.monotonic() - started)
+        status, reply, body = _fetch_once(url, method, limits.timeout, remaining, headers, limit)
+        location = reply.get("Location")
+        if status not in (301, 302, 303, 307, 308) or not location:
+            return status, reply, body
+        url = urljoin(url, location)
+    raise _Failure(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _fetch_once(
+    url: str,
+    method: str,
+    timeout: float,
+    remaining: float,
+    headers: dict[str, str] | None,
+    limit: int,
+) -> tuple[int, Message, bytes]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Failure("cannot fetch: not an http:// or https:// URL")
+    if remaining <= 0:
+        raise _Failure(_too_slow(timeout, remaining))
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
-            limit = 65536 if headers and "Range" in headers else -1
-            body = reply.read(limit) if method == "GET" else b""
-            return reply.status, reply.headers, body
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, b""
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
+        connection = kind(parts.hostname, parts.port, timeout=min(timeout, remaining))
+    except ValueError as error:  # a port that is not a number
+        raise _Failure(f"cannot fetch: {error}") from error
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        with contextlib.suppress(OSError, AttributeError):
+            connection.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read at once
+
+    watchdog = threading.Timer(remaining, expire)
+    watchdog.daemon = True
+    watchdog.start()
+    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    try:
+        connection.request(method, target, headers={"User-Agent": USER_AGENT, **(headers or {})})
+        reply = connection.getresponse()
+        body = b""
+        if method == "GET":
+            body = reply.read(limit + 1)
+        if expired.is_set():  # a read cut short by the watchdog can return what it had
+            raise _Failure(_too_slow(timeout, remaining))
+        if len(body) > limit and limit == MAX_FEED:
+            raise _Failure(f"answer larger than {MAX_FEED // MB} MB; a feed is far smaller")
+        return reply.status, reply.headers, body[:limit]
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        if expired.is_set():
+            raise _Failure(_too_slow(timeout, remaining)) from error
+        reason = getattr(error, "reason", None) or error
         raise _Failure(f"cannot fetch: {reason}") from error
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _too_slow(timeout: float, deadline: float) -> str:
+    return f"no complete answer within {max(deadline, 0):.0f} s (the server is too slow)"
 
 
 def _media_type(value: str) -> str:

@@ -33,13 +33,21 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from fo_cast.limits import load_json
 from fo_cast.state import atomic_write
 
 # The code between a fingerprinted Site and the bytes: every module of render/ (how fingerprints
 # are taken, the renderers and what they call), its templates and assets, and the models,
 # settings and rules they read. What reads the catalogue and probes media needs no place here:
 # its results are the fingerprinted values themselves.
-RENDER_INPUTS = ("catalogue/models.py", "catalogue/settings.py", "rules.py", "units.py")
+RENDER_INPUTS = (
+    "catalogue/models.py",
+    "catalogue/status.py",
+    "catalogue/settings.py",
+    "limits.py",
+    "rules.py",
+    "units.py",
+)
 # Libraries whose output ends up in rendered bytes: a new version may change them.
 LIBRARIES = (
     "feedgen",
@@ -50,6 +58,7 @@ LIBRARIES = (
     "nh3",
     "pydantic",
     "pydantic-core",
+    "idna",  # the base URL's host, in every URL
 )
 MIN_COMPACT = 1 << 20  # a pack is never rewritten to reclaim less than this
 FINGERPRINT_SIZE = 16
@@ -122,7 +131,7 @@ class RenderCache:
 
     def _load(self, folder: Path) -> None:
         try:
-            stored = json.loads((folder / f"{self.part}.json").read_bytes())
+            stored = load_json((folder / f"{self.part}.json").read_bytes())
             if stored.get("version") != self.VERSION or stored.get("code") != code_version():
                 return
             pack = folder / str(stored["pack"])

@@ -11,12 +11,14 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from fo_cast.errors import ConfigError, StorageError
+from fo_cast.limits import load_json
 from fo_cast.outputs import Output
 
 # Keys under this folder belong to fo-cast itself (hash index, GUID record): never planned,
 # listed or pruned, and a build may not write there.
 RESERVED_PREFIX = ".fo-cast/"
 INDEX_KEY = RESERVED_PREFIX + "index.json"
+INDEX_VERSION = 2  # 2: each entry says whether fo-cast wrote the object (RemoteObject.ours)
 
 Progress = Callable[[int], None]  # called with the bytes sent since the last call
 CHUNK = 1024 * 1024
@@ -40,14 +42,30 @@ class RemoteObject:
     etag: str
     content_type: str | None = None
     cache_control: str | None = None
+    # fo-cast wrote this content here (a put, or its own bytes found again). Only such
+    # objects are ever deleted: a target may hold its owner's files beside the build.
+    ours: bool = False
 
     def as_index_entry(self) -> list[Any]:
-        return [self.size, self.etag, self.content_hash, self.content_type, self.cache_control]
+        return [
+            self.size,
+            self.etag,
+            self.content_hash,
+            self.content_type,
+            self.cache_control,
+            self.ours,
+        ]
 
     @classmethod
     def from_index_entry(cls, key: str, entry: list[Any]) -> RemoteObject:
-        size, etag, content_hash, content_type, cache_control = entry
-        return cls(key, int(size), content_hash, str(etag), content_type, cache_control)
+        if len(entry) == 5:  # version 1 indexed every file; only puts recorded both of these
+            size, etag, content_hash, content_type, cache_control = entry
+            ours = content_hash is not None and content_type is not None
+        else:
+            size, etag, content_hash, content_type, cache_control, ours = entry
+        return cls(
+            key, int(size), content_hash, str(etag), content_type, cache_control, ours is True
+        )
 
 
 class Storage(Protocol):
@@ -91,6 +109,10 @@ class Storage(Protocol):
         """Writes the hash index so the next listing needs no per-object reads."""
         ...
 
+    def claim(self, keys: Sequence[str]) -> None:
+        """Marks listed objects whose content the build holds as fo-cast's (in the index)."""
+        ...
+
     # Compare-and-swap for fo-cast's own small records (lock, GUID record, index). A tag is
     # the object's ETag on S3 and the sha256 of its bytes in a folder.
 
@@ -120,8 +142,8 @@ def merge_index(
     merged: dict[str, list[Any]] = {}
     if theirs is not None:
         try:
-            objects = json.loads(theirs)["objects"]
-            merged = {k: v for k, v in objects.items() if isinstance(v, list) and len(v) == 5}
+            objects = load_json(theirs)["objects"]
+            merged = {k: v for k, v in objects.items() if isinstance(v, list) and len(v) in (5, 6)}
         except (ValueError, KeyError, TypeError, AttributeError):
             merged = {}
     for key in deleted:
@@ -132,7 +154,9 @@ def merge_index(
 
 def index_bytes(entries: dict[str, list[Any]]) -> bytes:
     """Returns the hash index as saved at the target."""
-    return json.dumps({"version": 1, "objects": entries}, separators=(",", ":")).encode()
+    return json.dumps(
+        {"version": INDEX_VERSION, "objects": entries}, separators=(",", ":")
+    ).encode()
 
 
 def swap_index(
@@ -201,6 +225,7 @@ def storage_for(url: str, endpoint_url: str | None = None, **options: Any) -> St
 __all__ = [
     "CHUNK",
     "INDEX_KEY",
+    "INDEX_VERSION",
     "RESERVED_PREFIX",
     "Progress",
     "RemoteObject",

@@ -5,16 +5,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from fo_cast.errors import StorageError
+from fo_cast.limits import load_json
 from fo_cast.outputs import Output, Stage
 from fo_cast.storage import (
     CHUNK,
@@ -34,13 +35,20 @@ class LocalStorage:
     """Writes the output tree into a folder; readers never see a half-written file.
 
     The hash index (`.fo-cast/index.json`) keeps each file's sha256 next to the size and
-    mtime it had when written, so listing a folder of 1.5 GB of media hashes nothing.
+    mtime it had when written, so listing a folder of 1.5 GB of media hashes nothing, and
+    whether fo-cast wrote it: files it did not write are never deleted.
+
+    Symlinks inside the folder are not fo-cast's: they are not listed (so never pruned), and
+    nothing is written or deleted through a folder symlink that leads out of the target
+    (StorageError instead). The target folder itself may be a symlink; that is the user's
+    choice.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().absolute()
         self._index: dict[str, RemoteObject] = {}
         self._lock = threading.Lock()
+        self._inside: set[Path] = set()  # folders resolved and found inside the target
         self._dirty = False  # the index differs from what the target holds
         self._deleted: set[str] = set()  # keys this instance deleted (merging the index)
         self._index_tag: str | None = None  # the index as this instance read it
@@ -65,7 +73,7 @@ class LocalStorage:
             if rel == PurePosixPath("."):
                 dirnames[:] = [d for d in dirnames if d + "/" != RESERVED_PREFIX]
             for name in filenames:
-                if name.endswith(TEMP_SUFFIX):
+                if name.endswith(TEMP_SUFFIX) or os.path.islink(os.path.join(dirpath, name)):
                     continue
                 key = str(rel / name) if rel != PurePosixPath(".") else name
                 found[key] = self._describe_file(key, known.get(key))
@@ -85,6 +93,7 @@ class LocalStorage:
         target = self._path(output.path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            self._refuse_escape(target, "write", again=True)  # made by mkdir: look once more
             temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
             try:
                 with open(temp, "wb") as out:
@@ -118,6 +127,7 @@ class LocalStorage:
             _etag(stat),
             output.content_type,
             cache_control,
+            ours=True,
         )
         if not output.path.startswith(RESERVED_PREFIX):
             with self._lock:
@@ -163,6 +173,14 @@ class LocalStorage:
                 temp.unlink()
                 removed += 1
         return removed
+
+    def claim(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                known = self._index.get(key)
+                if known is not None and not known.ours:
+                    self._index[key] = replace(known, ours=True)
+                    self._dirty = True
 
     def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
         data = self.read(key)
@@ -236,7 +254,7 @@ class LocalStorage:
         if raw is None:
             return {}
         try:
-            objects = json.loads(raw)["objects"]
+            objects = load_json(raw)["objects"]
             return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             return {}  # a damaged index only costs a rehash
@@ -245,14 +263,37 @@ class LocalStorage:
         stat = self._path(key).stat()
         if known and known.etag == _etag(stat) and known.size == stat.st_size:
             return known
-        # Written by something else, or by a publish killed before it saved the index.
-        return RemoteObject(key, stat.st_size, hash_file(self._path(key)), _etag(stat))
+        # Written by something else, or by a publish killed before it saved the index: still
+        # fo-cast's only if it holds the bytes fo-cast wrote there (a touch, a copy back).
+        digest = hash_file(self._path(key))
+        ours = known is not None and known.ours and known.content_hash == digest
+        return RemoteObject(key, stat.st_size, digest, _etag(stat), ours=ours)
+
+    def _refuse_escape(self, path: Path, doing: str, again: bool = False) -> None:
+        """Raises StorageError when path's folder resolves outside the target (a symlink).
+
+        Each folder is resolved once per instance: a listing of 10,000 files stays cheap.
+        """
+        folder = path.parent
+        if folder in self._inside and not again:
+            return
+        root = os.path.realpath(self.root)
+        real = os.path.realpath(folder)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            raise StorageError(
+                f"{self.describe()}: refusing to {doing} {path.relative_to(self.root).as_posix()}: "
+                f"its folder is a symlink leading out of the target (to {real}); remove it"
+            )
+        self._inside.add(folder)
 
     def _path(self, key: str) -> Path:
         parts = PurePosixPath(key).parts
         if not parts or PurePosixPath(key).is_absolute() or ".." in parts:
             raise StorageError(f"{self.describe()}: refusing key outside the target: {key!r}")
-        return self.root.joinpath(*parts)
+        path = self.root.joinpath(*parts)
+        # Every read, write and delete comes through here: none goes through a symlink out.
+        self._refuse_escape(path, "use")
+        return path
 
 
 def _copy(source: Path, out: BinaryIO, progress: Progress | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
+import dataclasses
 import os
 import threading
 import time
@@ -21,6 +21,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
+from fo_cast.limits import load_json
 from fo_cast.outputs import Output
 from fo_cast.storage import (
     INDEX_KEY,
@@ -32,6 +33,9 @@ from fo_cast.storage import (
 )
 
 HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
+# On an object fo-cast wrote but whose bytes it cannot vouch for (see _disown): still its
+# own, so a later --prune may delete it, and a re-run is no "first publish" into others' files.
+OWNER_METADATA = "fo-cast-written"
 # What S3 answers when a conditional write finds the object changed: 412, or 409 when two
 # conditional writes to one key race each other.
 _CHANGED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
@@ -210,7 +214,13 @@ class S3Storage:
                     )
                 etag = self._head(output.path).etag  # upload_file does not return the ETag
         stored = RemoteObject(
-            output.path, output.length, content_hash, etag, output.content_type, cache_control
+            output.path,
+            output.length,
+            content_hash,
+            etag,
+            output.content_type,
+            cache_control,
+            ours=True,
         )
         if not output.path.startswith(RESERVED_PREFIX):
             with self._lock:
@@ -268,6 +278,16 @@ class S3Storage:
                     )
                     aborted += 1
         return aborted
+
+    def claim(self, keys: Sequence[str]) -> None:
+        # Objects fo-cast did not write lack its sha256, so they are never unchanged: only
+        # the index's flag can be stale here.
+        with self._lock:
+            for key in keys:
+                known = self._index.get(key)
+                if known is not None and not known.ours and known.content_hash is not None:
+                    self._index[key] = dataclasses.replace(known, ours=True)
+                    self._dirty = True
 
     def save_index(self) -> None:
         """Saves the index with If-Match on the ETag it was read with; one saved meanwhile
@@ -343,7 +363,8 @@ class S3Storage:
         The server checks each part's CRC but not the whole, and the hash went into the
         metadata before the first part was read: the stored bytes (perhaps half old, half
         new) may not be what it claims. Without it, every later plan sends the file again,
-        even if the edit is undone. The object stays, since a published feed may point at it.
+        even if the edit is undone. The object stays, since a published feed may point at it,
+        marked as fo-cast's (OWNER_METADATA) without a hash.
         """
         key = self._key(output.path)
         self._client.copy_object(
@@ -351,6 +372,7 @@ class S3Storage:
             Key=key,
             CopySource={"Bucket": self.bucket, "Key": key},
             MetadataDirective="REPLACE",
+            Metadata={OWNER_METADATA: "unverified"},
             ContentType=output.content_type,
             CacheControl=cache_control,
         )
@@ -358,13 +380,17 @@ class S3Storage:
     def _head(self, key: str) -> RemoteObject:
         with self._errors(f"inspect {key}"):
             reply = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        metadata = reply.get("Metadata", {})
+        content_hash = metadata.get(HASH_METADATA)
         return RemoteObject(
             key,
             reply["ContentLength"],
-            reply.get("Metadata", {}).get(HASH_METADATA),
+            content_hash,
             str(reply["ETag"]).strip('"'),
             reply.get("ContentType"),
             reply.get("CacheControl"),
+            # only fo-cast stores its sha256 (or its mark) in the metadata
+            ours=content_hash is not None or OWNER_METADATA in metadata,
         )
 
     def _load_index(self) -> dict[str, RemoteObject]:
@@ -372,7 +398,7 @@ class S3Storage:
         if raw is None:
             return {}
         try:
-            objects = json.loads(raw)["objects"]
+            objects = load_json(raw)["objects"]
             return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             return {}  # a damaged index only costs one HEAD per object
@@ -429,4 +455,4 @@ class _Changed(Exception):
     """A conditional write or delete found the object changed; internal to S3Storage."""
 
 
-__all__ = ["HASH_METADATA", "S3Storage"]
+__all__ = ["HASH_METADATA", "OWNER_METADATA", "S3Storage"]

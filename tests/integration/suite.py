@@ -49,6 +49,14 @@ class Target(Protocol):
         """Returns the stored content type, cache-control and sha256 of one object."""
         ...
 
+    def add_foreign(self, key: str, data: bytes) -> None:
+        """Stores an object the way another tool would (no fo-cast metadata, no index)."""
+        ...
+
+    def read_back(self, key: str) -> bytes:
+        """Returns an object's bytes as stored."""
+        ...
+
 
 @dataclass
 class Show:
@@ -221,6 +229,41 @@ class PublishSuite:
         assert pruned.deletes == ["episodes/ep-3.html", "media/ep-3.mp3"]
         assert published_keys(target) == {o.path for o in show.build().outputs}
         assert plan_for(show, target, prune=True)[0].deletes == []
+
+    def test_prune_never_deletes_what_fo_cast_did_not_write(
+        self, show: Show, target: Target
+    ) -> None:
+        target.add_foreign("notes.txt", b"the owner's notes")
+        target.add_foreign("media/ep-1.mp3", b"someone else's audio")
+        refused, _ = plan_for(show, target, prune=True)
+        assert refused.refusals == [
+            "the target holds 2 files fo-cast did not publish (such as 'media/ep-1.mp3'); "
+            "publish with --adopt to publish beside them (fo-cast never deletes them, and "
+            "replaces those at paths the build writes), or choose an empty target"
+        ]
+        with pytest.raises(PublishRefused):
+            list(publish(refused, target.storage()))
+        assert target.read_back("media/ep-1.mp3") == b"someone else's audio"
+
+        adopted, _ = run(show, target, prune=True, adopt=True)
+        assert (adopted.deletes, adopted.foreign) == ([], ["notes.txt"])
+        assert target.read_back("media/ep-1.mp3") == show.media(1).read_bytes()
+        # Files added later, beside and among fo-cast's, are the owner's too.
+        target.add_foreign("media/extra.mp3", b"added by hand")
+        target.add_foreign("episodes/ep-9.html", b"<p>by hand</p>")
+        show.episodes = [1, 2]
+        pruned, _ = run(show, target, prune=True, allow_removal={show.guid(3)})
+        assert pruned.deletes == ["episodes/ep-3.html", "media/ep-3.mp3"]
+        assert pruned.foreign == ["episodes/ep-9.html", "media/extra.mp3", "notes.txt"]
+        assert published_keys(target) == {o.path for o in show.build().outputs} | {
+            "notes.txt",
+            "media/extra.mp3",
+            "episodes/ep-9.html",
+        }
+        assert target.read_back("notes.txt") == b"the owner's notes"
+        # A later publish is no first publish: no --adopt needed, nothing of theirs deleted.
+        again, _ = plan_for(show, target, prune=True)
+        assert (again.refusals, again.deletes, again.uploads) == ([], [], [])
 
     def test_dry_run_changes_nothing(self, show: Show, target: Target) -> None:
         plan, _ = plan_for(show, target, prune=True)

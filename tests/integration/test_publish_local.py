@@ -44,9 +44,16 @@ class LocalTarget:
         }
 
     def headers(self, key: str) -> tuple[str | None, str | None, str | None]:
-        size, _etag, sha256, content_type, cache_control = _index(self.root)[key]
-        assert size == (self.root / key).stat().st_size
+        size, _etag, sha256, content_type, cache_control, ours = _index(self.root)[key]
+        assert size == (self.root / key).stat().st_size and ours is True
         return content_type, cache_control, sha256
+
+    def add_foreign(self, key: str, data: bytes) -> None:
+        (self.root / key).parent.mkdir(parents=True, exist_ok=True)
+        (self.root / key).write_bytes(data)
+
+    def read_back(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
 
 
 def _index(root: Path) -> dict[str, Any]:

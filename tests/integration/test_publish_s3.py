@@ -57,6 +57,18 @@ class S3Target:
         )
         return head["ContentType"], head.get("CacheControl"), head["Metadata"][HASH_METADATA]
 
+    def add_foreign(self, key: str, data: bytes) -> None:
+        self.server.client().put_object(
+            Bucket=self.server.bucket, Key=f"{self.prefix}/{key}", Body=data
+        )
+
+    def read_back(self, key: str) -> bytes:
+        reply = self.server.client().get_object(
+            Bucket=self.server.bucket, Key=f"{self.prefix}/{key}"
+        )
+        body: bytes = reply["Body"].read()
+        return body
+
 
 @pytest.fixture
 def target(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> S3Target:
