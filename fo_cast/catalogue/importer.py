@@ -10,6 +10,7 @@ so a refused or interrupted import leaves the catalogue as it was.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from fo_cast import rules
+from fo_cast import rules, workers
 from fo_cast.catalogue import yaml12
 from fo_cast.catalogue.feedconvert import (
     ITUNES,
@@ -95,8 +96,8 @@ class ImportOptions:
     media: str = "url"  # url: keep media at the source's URLs; download: fetch into folders
     i_own_this_feed: bool = False  # the producer says a podcast:locked feed is theirs
     workers: int = 4  # parallel downloads with media="download"
-    processes: int | None = None  # converting and writing episodes; None: one per core when
-    # the import is large (PARALLEL_FROM new episodes), else this process alone
+    parallel: bool | None = None  # convert and write episodes on every core; None: when the
+    # import is large (PARALLEL_FROM new episodes or more)
     on_event: Callable[[Any], None] | None = None  # download events, for a progress display
 
 
@@ -156,9 +157,11 @@ def import_feed(
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     for row in unrecorded:
         row["imported"] = stamp
-    processes = options.processes or (_cores() if len(episodes) >= PARALLEL_FROM else 1)
+    parallel = options.parallel
+    if parallel is None:
+        parallel = len(episodes) >= PARALLEL_FROM
     written = _write(
-        catalogue, folder, show_yaml, episodes, feed, stamp, show_files, unrecorded, processes
+        catalogue, folder, show_yaml, episodes, feed, stamp, show_files, unrecorded, parallel
     )
     _remember_manifests(catalogue, folder.name, written)
     result.show_written = show_yaml is not None
@@ -285,7 +288,7 @@ def _write(
     stamp: str,
     show_files: dict[str, Path] | None = None,
     unrecorded: list[dict[str, str]] | None = None,
-    processes: int = 1,
+    parallel: bool = False,
 ) -> list[Written]:
     """Writes the new files under a temporary folder in the catalogue, then renames them in
     (downloaded media too, moved from where the downloads collected it); returns the
@@ -302,7 +305,7 @@ def _write(
                 + to_yaml(show_yaml),
                 encoding="utf-8",
             )
-        written = _write_all(target, episodes, processes)
+        written = _write_all(target, episodes, parallel)
         for episode in episodes:
             for name, downloaded in episode.files.items():
                 os.replace(downloaded, target / episode.folder / name)
@@ -330,26 +333,13 @@ EPISODE_HEAD = f"# yaml-language-server: $schema=../../{SCHEMA_DIR}/episode.sche
 Written = tuple[str, int, int, str | None]
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _write_all(target: Path, episodes: list[NewEpisode], processes: int) -> list[Written]:
-    """Writes every episode's folder under target, in `processes` processes: Markdown
-    conversion and YAML are most of an import's time. The bytes do not depend on it."""
+def _write_all(target: Path, episodes: list[NewEpisode], parallel: bool) -> list[Written]:
+    """Writes every episode's folder under target, on every core when parallel: Markdown
+    conversion, YAML and the file system are most of an import's time. The bytes do not
+    depend on it (folder names and notes were decided before)."""
     jobs = [(e.folder, e.data, e.notes) for e in episodes]
-    if processes <= 1 or len(jobs) < 2:
-        return _write_episodes(str(target), jobs)
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = -(-len(jobs) // (processes * 8))  # small enough to even out a busy machine
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    with ProcessPoolExecutor(max_workers=min(processes, len(chunks))) as pool:
-        done = pool.map(_write_episodes, [str(target)] * len(chunks), chunks)
-        return [written for chunk in done for written in chunk]
+    write = functools.partial(_write_episodes, str(target))
+    return workers.map_forked(write, jobs) if parallel else write(jobs)
 
 
 def _write_episodes(target: str, jobs: list[tuple[str, dict[str, Any], str]]) -> list[Written]:
