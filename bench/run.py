@@ -26,6 +26,7 @@ STEPS = [
     "core_bench",  # validate, feeds and pages in-process, against a plain feedgen script
     "cli_bench",  # whole commands: start-up, cold, no-op, one change; 1,000 to 50,000 episodes
     "hugo_bench",  # Hugo building the same pages, beside fo-cast's cold build
+    "site_bench",  # companion files, topic pages and the search index: cold and one change
     "tag_bench",  # fo-cast tag, cold and with nothing changed
     "publish_bench",  # publish against aws s3 sync and s5cmd sync on SeaweedFS
     "import_bench",  # fo-cast import of a generated 10,000-item feed, beside feedparser

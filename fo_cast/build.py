@@ -258,18 +258,22 @@ def _render_feeds(site: Site, folder: Path | None) -> tuple[list[Output], list[F
 
 
 def _render_pages(site: Site, folder: Path | None) -> list[Output]:
-    """Returns the pages, with the pages' render cache (saved here)."""
-    from fo_cast.render import pages
+    """Returns the pages and their search index, with their render caches (saved here)."""
+    from fo_cast.render import pages, search
     from fo_cast.render.cache import RenderCache
 
     cache = RenderCache(folder, "pages")
     outputs = pages.render_pages(site, cache)
     cache.save()
+    cache = RenderCache(folder, "search")
+    outputs.extend(search.render_search_index(site, outputs, cache))
+    cache.save()
     return outputs
 
 
 def files_of(site: Site) -> list[Output]:
-    """Returns the catalogue files the tree carries as they are: media, artwork, transcripts."""
+    """Returns the catalogue files the tree carries as they are: media, artwork, transcripts,
+    and the files companions reference."""
     outputs = []
     for show in site.shows:
         art = show.artwork
@@ -284,7 +288,7 @@ def files_of(site: Site) -> list[Output]:
                             source=enclosure.source, size=enclosure.length,
                         )
                     )  # fmt: skip
-            for sidecar in (episode.transcript, episode.image):
+            for sidecar in (episode.transcript, episode.image, *episode.assets):
                 if sidecar is not None and sidecar.path and sidecar.source is not None:
                     outputs.append(
                         Output(sidecar.path, sidecar.type, Stage.ASSET, source=sidecar.source)

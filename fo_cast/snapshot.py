@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISLNK
 from typing import Any
 
+from fo_cast.limits import load_json
 from fo_cast.problems import Problem, Report, Severity
 from fo_cast.state import CACHE_DIR, atomic_write
 
@@ -265,7 +266,7 @@ class Stamp:
 def read_stamp(path: Path) -> Stamp | None:
     """Returns the stamp stored in the file at path, or None (none, unreadable, or stale)."""
     try:
-        return Stamp.from_dict(json.loads(path.read_bytes()))
+        return Stamp.from_dict(load_json(path.read_bytes()))
     except (OSError, ValueError):
         return None
 

@@ -313,7 +313,7 @@ def _save_record(
 
 def _read_stamp_data(out: Path) -> object:
     try:
-        return json.loads((out / TREE_RECORD).read_bytes()).get("stamp")
+        return load_json((out / TREE_RECORD).read_bytes()).get("stamp")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -321,7 +321,7 @@ def _read_stamp_data(out: Path) -> object:
 def read_stamp(out: Path) -> Stamp | None:
     """Returns the stamp of the build that out holds (see snapshot.py), or None."""
     try:
-        stored = json.loads((out / TREE_RECORD).read_bytes())
+        stored = load_json((out / TREE_RECORD).read_bytes())
         if stored.get("version") != TREE_VERSION:
             return None
         return Stamp.from_dict(stored.get("stamp"))

@@ -26,6 +26,7 @@ from fo_cast.tree import TREE_RECORD, write_tree
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 EPISODE = "exclusive/2024-07-23-russia-charm-offensive"
+SEARCH_BUNDLE = "search/exclusive-2024/"  # the Pagefind bundle that indexes EPISODE
 
 
 def build_of(root: Path, use_cache: bool = True, **options: Any) -> Build:
@@ -98,8 +99,8 @@ def test_a_cached_build_is_the_cold_build(sample: Path, counted: list[str]) -> N
     assert counted == ["404.html"]  # nothing else was rendered
     assert first == cold and again == cold
     files = sorted(p.name.split("-")[0] for p in (sample / ".fo-cast" / "render").iterdir())
-    assert files == ["feeds", "feeds.json", "pages", "pages.json"]  # JSON and plain bytes
-    for index in ("feeds.json", "pages.json"):
+    assert files == ["feeds", "feeds.json", "pages", "pages.json", "search", "search.json"]
+    for index in ("feeds.json", "pages.json", "search.json"):  # JSON and plain bytes
         json.loads((sample / ".fo-cast" / "render" / index).read_bytes())
 
 
@@ -112,7 +113,10 @@ def test_one_changed_companion_changes_its_page_and_feeds(sample: Path, counted:
     assert counted.count("episode.html") == 1
     assert after == contents(build_of(sample, use_cache=False))
     changed = {path for path in after if before.get(path) != after[path]}
-    assert changed == {
+    # the search bundle of the episode's show and year is indexed again, and no other one
+    bundle = {path for path in changed if path.startswith(SEARCH_BUNDLE)}
+    assert f"{SEARCH_BUNDLE}pagefind-entry.json" in bundle
+    assert changed - bundle == {
         f"{EPISODE}/index.html",
         "exclusive/feed.xml",
         "exclusive/video.xml",
@@ -238,7 +242,9 @@ def test_a_rebuild_touches_only_the_files_that_changed(sample: Path, tmp_path: P
     write_tree(result, out)
     after = inodes(out)
     moved = {path for path in after if after[path] != before.get(path)}
-    assert moved == {
+    bundle = {path for path in moved if path.startswith(SEARCH_BUNDLE)}
+    assert f"{SEARCH_BUNDLE}pagefind-entry.json" in bundle
+    assert moved - bundle == {
         f"{EPISODE}/index.html",
         "exclusive/feed.xml",
         "exclusive/video.xml",

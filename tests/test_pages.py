@@ -26,6 +26,7 @@ from fo_cast.outputs import Output, Stage
 from fo_cast.render import pages
 from fo_cast.render.cache import RenderCache
 from fo_cast.render.site import Site, resolve_site
+from fo_cast.render.topics import collect_topics
 from fo_cast.units import format_clock, format_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,6 +134,8 @@ def test_every_page_is_rendered(site: Site, outputs: dict[str, Output]) -> None:
     for show in site.shows:
         expected.add(show.path + "index.html")
         expected |= {e.path + "index.html" for e in show.episodes}
+    expected |= {"topics/index.html", "search/index.html"}
+    expected |= {t.path + "index.html" for t in collect_topics(site)}
     assert set(outputs) == expected
     assert all(o.stage is Stage.ASSET for o in outputs.values())
     html_pages = pages.page_paths(outputs.values())
@@ -541,7 +544,10 @@ def test_sitemap(site: Site, outputs: dict[str, Output]) -> None:
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     locs = [u.findtext("s:loc", namespaces=ns) for u in root.findall("s:url", ns)]
     assert locs[0] == BASE
-    assert len(locs) == 1 + len(site.shows) + sum(len(s.episodes) for s in site.shows)
+    topics = collect_topics(site)
+    episodes = sum(len(s.episodes) for s in site.shows)
+    assert len(locs) == 1 + len(site.shows) + episodes + 1 + len(topics)
+    assert BASE + "topics/russia/" in locs
     assert BASE + PART_1 in locs
     lastmods = [u.findtext("s:lastmod", namespaces=ns) for u in root.findall("s:url", ns)]
     assert lastmods[0] == "2024-12-09"

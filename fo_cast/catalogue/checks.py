@@ -11,7 +11,9 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
+from fo_cast.catalogue.companions import check_references, episode_folders
 from fo_cast.catalogue.models import Media
+from fo_cast.catalogue.placeholders import check_placeholders
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
 from fo_cast.media.probe import MediaInfo, ProbeCache, Probed, ProbeError, cache_key, probe_image
 from fo_cast.problems import Report, Severity
@@ -28,13 +30,16 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
     _check_unique_guids(catalogue, report)
     _check_unique_slugs(catalogue, report)
     _check_unique_numbers(catalogue, report)
+    folders = episode_folders(catalogue)
     episodes = [*catalogue.episodes(), *catalogue.orphans]
     if len(cache.entries) < len(episodes) // 2:  # mostly cold: probe on every core first
         _probe_ahead(catalogue, episodes, cache)
     for show in catalogue.shows:
         _check_show_files(catalogue, show, probed, report)
+        check_placeholders(show, report)
         for entry in show.episodes:
             _check_episode_files(catalogue, entry, probed, cache, report)
+            check_references(catalogue, entry, folders, report)
     for entry in catalogue.orphans:
         _check_episode_files(catalogue, entry, probed, cache, report)
     cache.save()

@@ -17,6 +17,17 @@ from fo_cast.rules import check_slug, first_xml_illegal
 from fo_cast.units import format_clock
 
 SCHEMA_DIR = ".schema"
+
+# The placeholders `fo-cast new` writes, defined once: validation imports them, so a show or
+# episode that goes out (scheduled or published) with one of them left in is an error.
+SHOW_DESCRIPTION = "What the show is about, in two or three sentences."
+OWNER_EMAIL = "podcasts@example.com"
+SHOW_LINK = "https://www.example.com/"
+EPISODE_SUMMARY = "One or two plain sentences on what the episode covers."
+COMPANION_STUB = "Write the companion article here, in Markdown."
+# A PNG text chunk marks the placeholder artwork; Pillow writes text chunks before the image
+# data, so the marker sits in the file's first bytes whatever the image is saved with.
+ARTWORK_MARKER = ("fo-cast", "placeholder artwork: replace it")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][\w.-]*")  # a file name YAML reads as the string it is
 # json.dumps leaves these as they are, but YAML readers fold them like line breaks (or drop a
 # BOM), so the title would not read back as typed.
@@ -106,18 +117,18 @@ def new_show(catalogue: Path, slug: str, title: str | None = None) -> Path:
     manifest.write_text(
         f"""# yaml-language-server: $schema=../{SCHEMA_DIR}/show.schema.json
 title: {_quoted(title or slug.replace("-", " ").title())}
-description: What the show is about, in two or three sentences.
+description: {SHOW_DESCRIPTION}
 language: en
 author: Fair Observer
 owner:
   name: Fair Observer
-  email: podcasts@example.com
+  email: {OWNER_EMAIL}
 artwork: artwork.png  # square JPEG or PNG, 1400 to 3000 px, RGB
 categories:
   - News/Politics
 explicit: false
 type: episodic
-link: https://www.example.com/
+link: {SHOW_LINK}
 """,
         encoding="utf-8",
     )
@@ -127,10 +138,20 @@ link: https://www.example.com/
 
 
 def _placeholder_artwork(path: Path) -> None:
-    """Writes a plain grey 1400 px square PNG, so that a new show validates until replaced."""
+    """Writes a plain grey 1400 px square PNG, so that a new show validates until replaced;
+    a text chunk (ARTWORK_MARKER) tells validation it is still the placeholder."""
     from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
 
-    Image.new("RGB", (1400, 1400), (128, 128, 128)).save(path, optimize=True)
+    info = PngInfo()
+    info.add_text(*ARTWORK_MARKER)
+    Image.new("RGB", (1400, 1400), (128, 128, 128)).save(path, optimize=True, pnginfo=info)
+
+
+def artwork_marker() -> bytes:
+    """Returns the bytes of the PNG text chunk that marks the placeholder artwork."""
+    keyword, text = ARTWORK_MARKER
+    return b"tEXt" + keyword.encode("latin-1") + b"\x00" + text.encode("latin-1")
 
 
 def _chapters_yaml(media: Path) -> str:
@@ -181,13 +202,11 @@ def new_episode(
 guid: {uuid.uuid4()}
 title: {_quoted(title)}
 {published}status: draft
-summary: One or two plain sentences on what the episode covers.
+summary: {EPISODE_SUMMARY}
 media: []  # add `- file: audio.mp3` (and `- file: video.mp4`) before publishing
 {chapters}""",
         encoding="utf-8",
     )
-    (folder / "companion.md").write_text(
-        f"# {title}\n\nWrite the companion article here, in Markdown.\n", encoding="utf-8"
-    )
+    (folder / "companion.md").write_text(f"# {title}\n\n{COMPANION_STUB}\n", encoding="utf-8")
     write_schemas(catalogue)
     return folder / EPISODE_FILE

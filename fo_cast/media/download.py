@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from fo_cast.limits import load_json
+
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
 USER_AGENT = "fo-cast/1"
@@ -103,7 +105,7 @@ def validator_file(target: Path) -> Path:
 def _if_range(job: DownloadJob) -> str | None:
     """Returns the validator an earlier response gave for the part file, or None."""
     try:
-        kept = json.loads(validator_file(job.target).read_text(encoding="utf-8"))
+        kept = load_json(validator_file(job.target).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(kept, dict) or kept.get("url") != job.url:

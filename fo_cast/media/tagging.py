@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fo_cast.catalogue.models import Media, Status
+from fo_cast.limits import load_json
 from fo_cast.media import tags
 from fo_cast.media.probe import ProbeCache, cache_key
 from fo_cast.media.tags import (
@@ -204,7 +205,7 @@ class Covers:
         self.digests: dict[str, dict[str, object]] = {}
         self.dirty = False
         try:
-            data = json.loads((root / COVER_CACHE).read_text(encoding="utf-8"))
+            data = load_json((root / COVER_CACHE).read_text(encoding="utf-8"))
             if isinstance(data, dict) and data.get("version") == _COVER_VERSION:
                 self.digests = dict(data["entries"])
         except (OSError, ValueError, KeyError, TypeError):

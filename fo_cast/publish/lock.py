@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 
 from fo_cast.errors import FoCastError, StorageError
+from fo_cast.limits import load_json
 from fo_cast.storage import RESERVED_PREFIX, Storage
 
 LOCK_KEY = RESERVED_PREFIX + "lock.json"
@@ -71,7 +72,7 @@ class Holder:
     def from_bytes(cls, data: bytes) -> Holder:
         """Returns the holder a lock names; a damaged lock counts as long expired."""
         try:
-            row = json.loads(data)
+            row = load_json(data)
             return cls(**{k: row[k] for k in row if k in cls.__dataclass_fields__})
         except (ValueError, TypeError, AttributeError):
             return cls("?", "?", 0, 0.0, 0.0, 0.0)

@@ -41,6 +41,7 @@ from fo_cast.state import atomic_write
 # settings and rules they read. What reads the catalogue and probes media needs no place here:
 # its results are the fingerprinted values themselves.
 RENDER_INPUTS = (
+    "catalogue/companions.py",
     "catalogue/models.py",
     "catalogue/status.py",
     "catalogue/settings.py",
@@ -56,6 +57,9 @@ LIBRARIES = (
     "markupsafe",
     "cmarkgfm",
     "nh3",
+    "pagefind-bin",
+    "python-slugify",
+    "text-unidecode",
     "pydantic",
     "pydantic-core",
     "idna",  # the base URL's host, in every URL

@@ -22,6 +22,8 @@ from functools import lru_cache
 
 import nh3
 
+from fo_cast.catalogue.companions import markdown_html
+
 PAGE_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
     "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
@@ -95,20 +97,6 @@ class Companion:
         return f"Companion(page={self.page!r}, feed={self.feed!r})"
 
 
-@lru_cache(maxsize=1)
-def _renderer() -> Callable[[str], str]:
-    """Returns Markdown -> HTML: cmark-gfm, CommonMark with the table extension."""
-    from cmarkgfm import cmark
-
-    # UNSAFE keeps raw HTML and every URL: nh3 decides, with one policy for both.
-    options = cmark.Options.CMARK_OPT_UNSAFE
-
-    def render(text: str) -> str:
-        return cmark.markdown_to_html_with_extensions(text, options, ["table"])
-
-    return render
-
-
 def _demote_headings(fragment: str) -> str:
     """Returns the HTML with headings one level down when it uses <h1>.
 
@@ -146,7 +134,7 @@ def _cleaner(feed: bool) -> nh3.Cleaner:
 
 def render_markdown(text: str) -> str:
     """Returns unsanitised HTML for Markdown text (sanitise before publishing)."""
-    return _demote_headings(_renderer()(text))
+    return _demote_headings(markdown_html(text))
 
 
 def sanitise(fragment: str, feed: bool = False) -> str:
@@ -164,6 +152,20 @@ def _valid(fragment: str) -> str:
     image (empty when the editor gave none), and no rel on a link whose href was removed."""
     fragment = IMG_WITHOUT_ALT.sub('<img alt=""', fragment)
     return REL_WITHOUT_HREF.sub(r"<a\1", fragment)
+
+
+URL_ATTRIBUTE_RE = re.compile(r'\b(href|src)="([^"]*)"')
+
+
+def rewrite_urls(fragment: str, resolve: Callable[[str], str]) -> str:
+    """Returns sanitised HTML with every href and src passed through resolve (which takes and
+    returns the URL decoded; nh3 quotes attributes the same way every time)."""
+
+    def replace(match: re.Match[str]) -> str:
+        url = resolve(html.unescape(match.group(2)))
+        return f'{match.group(1)}="{html.escape(url)}"'
+
+    return URL_ATTRIBUTE_RE.sub(replace, fragment)
 
 
 def credits_html(lines: Sequence[str], disclaimer: str | None) -> str:

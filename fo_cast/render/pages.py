@@ -30,7 +30,9 @@ from markupsafe import Markup
 from fo_cast.catalogue.models import Person
 from fo_cast.outputs import Output, Stage
 from fo_cast.render.cache import RenderCache, key
+from fo_cast.render.search import SEARCH, search_bundles
 from fo_cast.render.site import EpisodeView, ShowView, Site, fingerprint_of
+from fo_cast.render.topics import TOPICS, Topic, collect_topics, topic_page_path, topic_path
 from fo_cast.units import format_clock, format_size
 
 HTML = "text/html; charset=utf-8"
@@ -40,6 +42,7 @@ STATIC = {  # file in fo_cast/static -> content type
     "style.css": "text/css; charset=utf-8",
     "print.css": "text/css; charset=utf-8",
     "player.js": "text/javascript; charset=utf-8",
+    "search.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 MONTHS = (
@@ -133,6 +136,11 @@ class _Renderer:
             index = ShowIndex.of(show)
             outputs.extend(self.show_pages(index))
             outputs.extend(self.episode_page(index, episode) for episode in index.newest)
+        topics = collect_topics(site)
+        outputs.append(self.topics_index(topics))
+        for topic in topics:
+            outputs.extend(self.topic_pages(topic))
+        outputs.append(self.search_page())
         context = not_found_context(site, self.common)
         outputs.append(_html("404.html", self.env.get_template("404.html").render(context)))
         outputs.append(
@@ -211,6 +219,47 @@ class _Renderer:
             return _encode(self.env.get_template("episode.html").render(context))
 
         return _page_output(episode.path + "index.html", self.cache.fetch(page_key, make))
+
+    def topics_index(self, topics: list[Topic]) -> Output:
+        listed = [(t.slug, t.name, len(t.episodes)) for t in topics]
+        page_key = key(f"topics/{json.dumps(listed)}", self.site_key)
+
+        def make() -> bytes:
+            context = topics_context(self.site, topics, self.common)
+            return _encode(self.env.get_template("topics.html").render(context))
+
+        return _page_output(f"{TOPICS}index.html", self.cache.fetch(page_key, make))
+
+    def topic_pages(self, topic: Topic) -> list[Output]:
+        per_page = self.site.settings.site.episodes_per_page
+        count = max(1, math.ceil(len(topic.episodes) / per_page))
+        outputs = []
+        for number in range(1, count + 1):
+            path = topic_page_path(topic, number)
+            episodes = topic.episodes[(number - 1) * per_page : number * per_page]
+            page_key = key(
+                f"topic/{json.dumps([topic.slug, topic.name])}/{number}/{count}/{len(episodes)}",
+                self.site_key,
+                *(self.episode_keys[id(e)] for e in episodes),
+            )
+
+            def make(number: int = number, episodes: list[EpisodeView] = episodes) -> bytes:
+                context = topic_context(self.site, topic, number, count, self.common)
+                context["items"] = self.items(episodes, context["root"], 2)
+                return _encode(self.env.get_template("topic.html").render(context))
+
+            outputs.append(_page_output(path + "index.html", self.cache.fetch(page_key, make)))
+        return outputs
+
+    def search_page(self) -> Output:
+        bundles = search_bundles(self.site)
+        page_key = key(f"search/{json.dumps(bundles)}", self.site_key)
+
+        def make() -> bytes:
+            context = search_context(self.site, bundles, self.common)
+            return _encode(self.env.get_template("search.html").render(context))
+
+        return _page_output(f"{SEARCH}index.html", self.cache.fetch(page_key, make))
 
     def subscribe(self, show: ShowView) -> Markup:
         """Returns a show's subscribe box (absolute URLs only: the same on every page)."""
@@ -351,8 +400,8 @@ def episode_context(
         title=f"{episode.title} · {show.show.title}",
         description=description,
         url=episode.url,
-        image=episode.image_url,
-        image_alt=f"{show.show.title} artwork",
+        image=episode.og_image[0],
+        image_alt=episode.og_image[1],
         og_type="article",
         json_ld=json_ld(_episode_ld(episode, description)),
         lang=show.show.language,
@@ -380,7 +429,70 @@ def episode_context(
         people=people_of(show, episode),
         series=index.series_of(episode),
         recent=index.recent(episode),
+        topics=[(name, topic_path(name)) for name in dict.fromkeys(model.topics)],
         apple_url=apple_podcasts_url(show.feed_url),
+    )
+
+
+def topics_context(site: Site, topics: list[Topic], common: dict[str, Any]) -> dict[str, Any]:
+    """Returns what topics.html needs: every topic with its number of episodes."""
+    meta = _plain_meta(
+        site,
+        TOPICS,
+        f"Topics · {site.settings.site.title}",
+        f"Every topic of {site.settings.site.title}, with its episodes from all shows.",
+    )
+    return _page(common, TOPICS, meta, topics=topics)
+
+
+def topic_context(
+    site: Site, topic: Topic, number: int, count: int, common: dict[str, Any]
+) -> dict[str, Any]:
+    """Returns what topic.html needs for page `number` of `count` of a topic."""
+    path = topic_page_path(topic, number)
+    suffix = f" (page {number} of {count})" if number > 1 else ""
+    meta = _plain_meta(
+        site,
+        path,
+        f"{topic.name}{suffix} · {site.settings.site.title}",
+        f"Episodes on {topic.name} from every show of {site.settings.site.title}, newest first.",
+        prev_url=site.url(topic_page_path(topic, number - 1)) if number > 1 else None,
+        next_url=site.url(topic_page_path(topic, number + 1)) if number < count else None,
+    )
+    pages = [(n, topic_page_path(topic, n)) for n in range(1, count + 1)]
+    return _page(
+        common, path, meta, topic=topic, number=number, pages=pages, total=len(topic.episodes)
+    )
+
+
+def search_context(site: Site, bundles: list[str], common: dict[str, Any]) -> dict[str, Any]:
+    """Returns what search.html needs: the search bundles to load, first one first."""
+    meta = _plain_meta(
+        site,
+        SEARCH,
+        f"Search · {site.settings.site.title}",
+        f"Search the episodes and companions of {site.settings.site.title}.",
+        kind="SearchResultsPage",
+    )
+    return _page(common, SEARCH, meta, bundles=bundles)
+
+
+def _plain_meta(
+    site: Site, path: str, title: str, description: str, kind: str = "CollectionPage", **extra: Any
+) -> Meta:
+    """Returns the head of a page that is about the site as a whole (topics, search)."""
+    first = site.shows[0] if site.shows else None
+    data = {"@context": "https://schema.org", "@type": kind, "name": title, "url": site.url(path)}
+    return Meta(
+        title=title,
+        description=description,
+        url=site.url(path),
+        image=first.artwork.url if first else "",
+        image_alt=f"{first.show.title} artwork" if first else "",
+        og_type="website",
+        json_ld=json_ld({**data, "isPartOf": {"@type": "WebSite", "url": site.base_url}}),
+        lang=first.show.language if first else "en",
+        **extra,
     )
 
 
@@ -545,6 +657,10 @@ def render_sitemap(site: Site) -> bytes:
         newest = newest_of[show.path]
         entries.append((show.url, newest[0].published if newest else None))
         entries.extend((episode.url, episode.published) for episode in newest)
+    topics = collect_topics(site)
+    if topics:
+        entries.append((site.url(TOPICS), max(t.episodes[0].published for t in topics)))
+    entries.extend((site.url(t.path), t.episodes[0].published) for t in topics)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>']
     lines.append('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">')
     for url, modified in entries:

@@ -13,6 +13,14 @@ The output tree (all URLs are base_url + path):
     <show>/<episode>/<media files>    audio.mp3, video.mp4 as named in the catalogue
     <show>/<episode>/chapters.json    Podcasting 2.0 chapters, when the episode has chapters
     <show>/<episode>/<transcript>     transcript.vtt / .srt
+    <show>/<episode>/<companion files> images, PDFs, clips the companion references, at the
+                                      same path relative to the episode folder
+    topics/index.html, topics/<slug>/ topic pages (render.topics)
+    search/index.html, search/<bundle>/  the search page and its Pagefind indexes (render.search)
+
+A companion's relative links are resolved here: a file of the episode becomes an asset beside
+the page, a link to another episode's folder or companion becomes that episode's page. Pages
+keep them relative; feeds get them absolute, since apps have no base URL.
 """
 
 from __future__ import annotations
@@ -21,19 +29,26 @@ import dataclasses
 import functools
 import hashlib
 import mimetypes
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
+from fo_cast.catalogue.companions import (
+    Kind,
+    episode_folders,
+    references,
+    resolve_reference,
+)
 from fo_cast.catalogue.models import Episode, Media, Show, ShowType
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry
 from fo_cast.catalogue.settings import Settings
 from fo_cast.media.probe import Probed
 from fo_cast.outputs import CHAPTERS_FILE, FEED_FILE, JSON_FILE, VIDEO_FILE
-from fo_cast.render.companion import Companion, render_companion
-from fo_cast.rules import is_url
+from fo_cast.render.companion import Companion, render_companion, rewrite_urls
+from fo_cast.rules import MEDIA_TYPES, is_url
 
 # The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
@@ -126,6 +141,10 @@ class EpisodeView:
     transcript: Sidecar | None
     chapters: Sidecar | None  # chapters.json, rendered by feeds
     explicit: bool
+    assets: list[Sidecar] = field(default_factory=list)  # files the companion references
+    # companion URL as written -> (output path it points at, "?query#fragment" kept)
+    links: dict[str, tuple[str, str]] = field(default_factory=dict)
+    og_image: tuple[str, str] = ("", "")  # (absolute URL, alt text) of the Open Graph image
 
     @property
     def episode(self) -> Episode:
@@ -149,14 +168,46 @@ class EpisodeView:
             repr(self.explicit),
             repr([_enclosure_facts(e) for e in (self.audio, self.video)]),
             repr([_sidecar_facts(s) for s in (self.image, self.transcript, self.chapters)]),
+            repr([_sidecar_facts(s) for s in self.assets]),
+            repr(sorted(self.links.items())),
+            repr(self.og_image),
         )
 
     @functools.cached_property
     def companion(self) -> Companion:
-        """The companion rendered on first use: validating needs no HTML, building does."""
-        return render_companion(
+        """The companion rendered on first use: validating needs no HTML, building does.
+
+        With relative URLs, the page form has them resolved relative to the page and the feed
+        form absolute (apps have no base URL to resolve them against).
+        """
+        rendered = render_companion(
             self.entry.companion or "", self.credit_lines, self.show.show.disclaimer
         )
+        if not any(r.relative for r in references(self.entry.companion or "")):
+            return rendered
+        return Companion(
+            page=rewrite_urls(rendered.page, self._page_url),
+            feed=rewrite_urls(rendered.feed, self._feed_url),
+        )
+
+    def _page_url(self, url: str) -> str:
+        link = self.links.get(url)
+        if link is None:
+            return url
+        path, suffix = link
+        if path.startswith(self.path):  # a file of this episode: beside the page
+            return quote(path[len(self.path) :]) + suffix
+        return "../" * self.path.count("/") + quote(path) + suffix
+
+    def _feed_url(self, url: str) -> str:
+        link = self.links.get(url)
+        if link is not None:
+            return self.base_url + quote(link[0]) + link[1]
+        return urljoin(self.url, url)
+
+    @property
+    def base_url(self) -> str:
+        return self.url[: len(self.url) - len(quote(self.path))]
 
     @property
     def guid(self) -> str:
@@ -280,9 +331,49 @@ def resolve_site(catalogue: Catalogue, probed: Probed, base_url: str, now: datet
         now=now,
         shows=[],
     )
+    folders = episode_folders(catalogue)
     for show_entry in catalogue.shows:
-        site.shows.append(_resolve_show(site, show_entry, probed))
+        show = _resolve_show(site, show_entry, probed)
+        for episode in show.episodes:
+            _resolve_companion(site, catalogue, episode, folders)
+        site.shows.append(show)
     return site
+
+
+def _resolve_companion(
+    site: Site, catalogue: Catalogue, view: EpisodeView, folders: dict[str, EpisodeEntry]
+) -> None:
+    """Sets the episode's companion assets, resolved links and Open Graph image."""
+    entry = view.entry
+    first_image: tuple[str, str] | None = None
+    seen: set[str] = set()
+    for reference in references(entry.companion or ""):
+        if not reference.relative:
+            if reference.image and first_image is None and reference.url.startswith("http"):
+                first_image = (reference.url, reference.alt)
+            continue
+        resolved = resolve_reference(catalogue, entry, reference, folders)
+        if resolved.kind is Kind.EPISODE and resolved.episode is not None:
+            other = resolved.episode
+            view.links[reference.url] = (f"{other.show}/{other.slug}/", reference.suffix)
+        elif resolved.kind is Kind.FILE and resolved.path is not None:
+            relative = Path(os.path.relpath(resolved.path, entry.folder)).as_posix()
+            path = view.path + relative
+            view.links[reference.url] = (path, reference.suffix)
+            if path not in seen:
+                seen.add(path)
+                view.assets.append(
+                    Sidecar(site.url(path), path, asset_type(resolved.path), resolved.path)
+                )
+            if reference.image and first_image is None:
+                first_image = (site.url(path), reference.alt)
+    if view.image is None and first_image is not None:
+        view.og_image = first_image
+
+
+def asset_type(path: Path) -> str:
+    """Returns the Content-Type of a companion file: fo-cast's media types, else mimetypes."""
+    return MEDIA_TYPES.get(path.suffix.lower()) or _guess_type(path)
 
 
 def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
@@ -386,6 +477,11 @@ def _resolve_episode(
         transcript=transcript,
         chapters=chapters,
         explicit=show.show.explicit if episode.explicit is None else episode.explicit,
+        og_image=(
+            (image.url, f"{show.show.title} artwork")
+            if image
+            else (show.artwork.url, f"{show.show.title} artwork")
+        ),
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +176,87 @@ def swap_index(
         theirs, tag = storage.read_tagged(INDEX_KEY)
         data = index_bytes(merge_index(entries, theirs, deleted))
     raise StorageError(f"{INDEX_KEY} kept changing while it was saved; run publish again")
+
+
+class HashIndex:
+    """The target's hash index (`.fo-cast/index.json`) as one backend instance keeps it.
+
+    Both backends hold one: `known()` reads it (plus what this instance wrote since), `seen()`
+    takes a fresh listing, `remember()`/`forget()`/`claim()` follow every put and delete, and
+    `save()` writes it by compare-and-swap, merging one another publish saved meanwhile.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._entries: dict[str, RemoteObject] = {}
+        self._lock = threading.Lock()
+        self._dirty = False  # the index differs from what the target holds
+        self._deleted: set[str] = set()  # keys this instance deleted (merging the index)
+        self._tag: str | None = None  # the index as this instance read it (ETag or sha256)
+
+    def known(self) -> dict[str, RemoteObject]:
+        """Returns the stored index with what this instance wrote since it was saved."""
+        stored = self._load()
+        with self._lock:
+            return {**stored, **self._entries}
+
+    def seen(self, found: dict[str, RemoteObject], known: dict[str, RemoteObject]) -> None:
+        """Takes a fresh listing as the index; it needs saving when it differs from known."""
+        with self._lock:
+            self._entries = dict(found)
+            self._dirty = found != known
+
+    def remember(self, stored: RemoteObject) -> None:
+        if stored.key.startswith(RESERVED_PREFIX):
+            return
+        with self._lock:
+            self._entries[stored.key] = stored
+            self._dirty = True
+
+    def forget(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._entries.pop(key, None)
+                self._deleted.add(key)
+            self._dirty = True
+
+    def claim(self, keys: Sequence[str]) -> None:
+        """Marks listed objects as fo-cast's (identical to what the build publishes)."""
+        with self._lock:
+            for key in keys:
+                known = self._entries.get(key)
+                if known is not None and not known.ours and known.content_hash is not None:
+                    self._entries[key] = dataclasses.replace(known, ours=True)
+                    self._dirty = True
+
+    def save(self) -> None:
+        """Saves the index by compare-and-swap: one saved meanwhile is merged, never lost."""
+        with self._lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            entries = {key: obj.as_index_entry() for key, obj in sorted(self._entries.items())}
+            deleted, tag = set(self._deleted), self._tag
+        try:
+            new_tag = swap_index(self._storage, entries, deleted, tag)
+            with self._lock:
+                self._tag = new_tag
+        except StorageError:
+            with self._lock:  # not saved: a later save must try again
+                self._dirty = True
+            raise
+
+    def _load(self) -> dict[str, RemoteObject]:
+        raw, tag = self._storage.read_tagged(INDEX_KEY)
+        with self._lock:
+            self._tag = tag
+        if raw is None:
+            return {}
+        try:
+            objects = load_json(raw)["objects"]
+            return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return {}  # a damaged index only costs a rehash
 
 
 def hash_file(path: Path, progress: Progress | None = None) -> str:

@@ -6,25 +6,21 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from fo_cast.errors import StorageError
-from fo_cast.limits import load_json
 from fo_cast.outputs import Output, Stage
 from fo_cast.storage import (
     CHUNK,
-    INDEX_KEY,
     RESERVED_PREFIX,
+    HashIndex,
     Progress,
     RemoteObject,
     hash_file,
-    swap_index,
 )
 
 TEMP_SUFFIX = ".fo-cast-tmp"
@@ -46,12 +42,8 @@ class LocalStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().absolute()
-        self._index: dict[str, RemoteObject] = {}
-        self._lock = threading.Lock()
+        self._index = HashIndex(self)
         self._inside: set[Path] = set()  # folders resolved and found inside the target
-        self._dirty = False  # the index differs from what the target holds
-        self._deleted: set[str] = set()  # keys this instance deleted (merging the index)
-        self._index_tag: str | None = None  # the index as this instance read it
 
     def describe(self) -> str:
         return self.root.as_uri()
@@ -65,8 +57,7 @@ class LocalStorage:
             return {}
         if not self.root.is_dir():
             raise StorageError(f"{self.describe()}: not a folder")
-        with self._lock:  # what this instance wrote since the index was saved counts too
-            known = {**self._load_index(), **self._index}
+        known = self._index.known()  # what this instance wrote since it was saved counts too
         found: dict[str, RemoteObject] = {}
         for dirpath, dirnames, filenames in os.walk(self.root):
             rel = PurePosixPath(Path(dirpath).relative_to(self.root).as_posix())
@@ -77,9 +68,7 @@ class LocalStorage:
                     continue
                 key = str(rel / name) if rel != PurePosixPath(".") else name
                 found[key] = self._describe_file(key, known.get(key))
-        with self._lock:
-            self._index = dict(found)
-            self._dirty = found != known
+        self._index.seen(found, known)
         return found
 
     def put(
@@ -129,10 +118,7 @@ class LocalStorage:
             cache_control,
             ours=True,
         )
-        if not output.path.startswith(RESERVED_PREFIX):
-            with self._lock:
-                self._index[output.path] = stored
-                self._dirty = True
+        self._index.remember(stored)
         return stored
 
     def delete(self, keys: Sequence[str]) -> None:
@@ -143,10 +129,7 @@ class LocalStorage:
                 _remove_empty_parents(path.parent, self.root)
             except OSError as error:
                 raise StorageError(f"{self.describe()}: cannot delete {key}: {error}") from error
-            with self._lock:
-                self._index.pop(key, None)
-                self._deleted.add(key)
-                self._dirty = True
+            self._index.forget([key])
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -175,12 +158,10 @@ class LocalStorage:
         return removed
 
     def claim(self, keys: Sequence[str]) -> None:
-        with self._lock:
-            for key in keys:
-                known = self._index.get(key)
-                if known is not None and not known.ours:
-                    self._index[key] = replace(known, ours=True)
-                    self._dirty = True
+        self._index.claim(keys)
+
+    def save_index(self) -> None:
+        self._index.save()
 
     def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
         data = self.read(key)
@@ -230,34 +211,6 @@ class LocalStorage:
             yield
         finally:
             os.close(fd)  # closing releases the flock
-
-    def save_index(self) -> None:
-        """Saves the index by compare-and-swap: one saved meanwhile is merged, never lost."""
-        with self._lock:
-            if not self._dirty:
-                return
-            self._dirty = False
-            entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
-            deleted, tag = set(self._deleted), self._index_tag
-        try:
-            new_tag = swap_index(self, entries, deleted, tag)
-            with self._lock:
-                self._index_tag = new_tag
-        except StorageError:
-            with self._lock:  # not saved: a later save_index must try again
-                self._dirty = True
-            raise
-
-    def _load_index(self) -> dict[str, RemoteObject]:
-        raw, tag = self.read_tagged(INDEX_KEY)
-        self._index_tag = tag
-        if raw is None:
-            return {}
-        try:
-            objects = load_json(raw)["objects"]
-            return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return {}  # a damaged index only costs a rehash
 
     def _describe_file(self, key: str, known: RemoteObject | None) -> RemoteObject:
         stat = self._path(key).stat()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import os
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,15 +19,13 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
-from fo_cast.limits import load_json
 from fo_cast.outputs import Output
 from fo_cast.storage import (
-    INDEX_KEY,
     RESERVED_PREFIX,
+    HashIndex,
     Progress,
     RemoteObject,
     ServerUnreachable,
-    swap_index,
 )
 
 HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
@@ -95,11 +91,7 @@ class S3Storage:
                     "the S3 endpoint URL carries no credentials; set AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
                 )
-        self._index: dict[str, RemoteObject] = {}
-        self._lock = threading.Lock()
-        self._dirty = False  # the index differs from what the target holds
-        self._deleted: set[str] = set()  # keys this instance deleted (merging the index)
-        self._index_tag: str | None = None  # the index's ETag as this instance read it
+        self._index = HashIndex(self)  # its tag is the index object's ETag
         self._transfer = TransferConfig(
             multipart_threshold=multipart_threshold,
             multipart_chunksize=multipart_chunksize,
@@ -155,8 +147,7 @@ class S3Storage:
                     key = item["Key"][len(start) :]
                     if key and not key.startswith(RESERVED_PREFIX):
                         listed[key] = (item["Size"], item["ETag"].strip('"'))
-        with self._lock:  # what this instance wrote since the index was saved counts too
-            known = {**self._load_index(), **self._index}
+        known = self._index.known()  # what this instance wrote since it was saved counts too
         found: dict[str, RemoteObject] = {}
         unknown: list[str] = []
         for key, (size, etag) in listed.items():
@@ -168,9 +159,7 @@ class S3Storage:
         with ThreadPoolExecutor(self.workers) as pool:
             for obj in pool.map(self._head, unknown):
                 found[obj.key] = obj
-        with self._lock:
-            self._index = dict(found)
-            self._dirty = found != known
+        self._index.seen(found, known)
         return found
 
     def put(
@@ -222,10 +211,7 @@ class S3Storage:
             cache_control,
             ours=True,
         )
-        if not output.path.startswith(RESERVED_PREFIX):
-            with self._lock:
-                self._index[output.path] = stored
-                self._dirty = True
+        self._index.remember(stored)
         return stored
 
     def delete(self, keys: Sequence[str]) -> None:
@@ -241,11 +227,7 @@ class S3Storage:
                     f"{self.describe()}: cannot delete {len(reply['Errors'])} objects, "
                     f"e.g. {first.get('Key')}: {first.get('Code')}: {first.get('Message')}"
                 )
-            with self._lock:
-                for key in keys[start : start + 1000]:
-                    self._index.pop(key, None)
-                    self._deleted.add(key)
-                self._dirty = True
+            self._index.forget(keys[start : start + 1000])
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -280,32 +262,10 @@ class S3Storage:
         return aborted
 
     def claim(self, keys: Sequence[str]) -> None:
-        # Objects fo-cast did not write lack its sha256, so they are never unchanged: only
-        # the index's flag can be stale here.
-        with self._lock:
-            for key in keys:
-                known = self._index.get(key)
-                if known is not None and not known.ours and known.content_hash is not None:
-                    self._index[key] = dataclasses.replace(known, ours=True)
-                    self._dirty = True
+        self._index.claim(keys)
 
     def save_index(self) -> None:
-        """Saves the index with If-Match on the ETag it was read with; one saved meanwhile
-        (by another publish) is read again and merged, never overwritten."""
-        with self._lock:
-            if not self._dirty:
-                return
-            self._dirty = False
-            entries = {key: obj.as_index_entry() for key, obj in sorted(self._index.items())}
-            deleted, tag = set(self._deleted), self._index_tag
-        try:
-            new_tag = swap_index(self, entries, deleted, tag)
-            with self._lock:
-                self._index_tag = new_tag
-        except StorageError:
-            with self._lock:  # not saved: a later save_index must try again
-                self._dirty = True
-            raise
+        self._index.save()
 
     def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
         try:
@@ -392,16 +352,6 @@ class S3Storage:
             # only fo-cast stores its sha256 (or its mark) in the metadata
             ours=content_hash is not None or OWNER_METADATA in metadata,
         )
-
-    def _load_index(self) -> dict[str, RemoteObject]:
-        raw, self._index_tag = self.read_tagged(INDEX_KEY)
-        if raw is None:
-            return {}
-        try:
-            objects = load_json(raw)["objects"]
-            return {k: RemoteObject.from_index_entry(k, v) for k, v in objects.items()}
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return {}  # a damaged index only costs one HEAD per object
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

@@ -74,7 +74,13 @@ PAGE_TYPES = {  # one page of every template, each with its own features
     "episode with video, chapters and captions": EPISODE,
     "episode without video": "talks/2024-08-24-middle-east-part-2/",
     "404": "exclusive/no-such-episode/",
+    "topics index": "topics/",
+    "topic": "topics/united-states/",
+    "topic page 2": "topics/united-states/page/2/",
+    "search": "search/",
+    "search with results": "search/?q=hezbollah",
 }
+BUDGET = "Rachel Reeves Delivers Important Post-Brexit Budget"
 # axe-core (MPL-2.0), vendored: see README.md here. WCAG 2.1 A and AA, plus axe's best
 # practices, which hold the landmark, heading-order and region rules.
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -114,6 +120,9 @@ def _make_catalogue(where: Path) -> Path:
     folder.mkdir()
     shutil.copyfile(source / "audio.mp3", folder / "audio.mp3")
     (folder / "companion.md").write_text(HOSTILE_COMPANION, encoding="utf-8")
+    # An image that fails to decode (the companion's src="x", published beside the page): if
+    # an onerror handler survived, it would run.
+    (folder / "x").write_bytes(b"this is not an image")
     (folder / "episode.yaml").write_text(
         "guid: 0b6f1f0e-6a51-4a43-9d0e-2f1a3c4b5d6e\n"
         "title: \"</title></script><script>alert('title')</script>\"\n"
@@ -139,8 +148,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         capture_output=True,
         text=True,
     )
-    # An image that fails to decode: if an onerror handler survived, it would run.
-    (tree / HOSTILE_EPISODE / "x").write_bytes(b"this is not an image")
     process = subprocess.Popen(
         [*fo_cast, "serve", str(tree), "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -324,6 +331,45 @@ def test_pages_work_without_javascript(server: Server, browser: Any) -> None:
         ctx.close()
 
 
+def test_search_finds_an_episode_by_a_word_of_its_companion(server: Server, context: Any) -> None:
+    page, watch = watched(context)
+    page.goto(server.url + "search/", wait_until="networkidle")
+    expect(page.locator("#search-fallback")).to_be_hidden()
+    # "Chancellor" is in the companion of the budget episode only, not in its title or summary
+    page.get_by_label("Search titles, summaries and companions").fill("chancellor")
+    results = page.locator("#search-results li a")
+    expect(results).to_have_text([BUDGET])
+    expect(page.locator("#search-status")).to_have_text("1 episode found")
+    # networkidle: let the favicon finish before a navigation cancels it
+    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(url=server.url + "exclusive/2024-11-07-reeves-budget/"):
+        results.first.click()
+    page.wait_for_load_state("networkidle")
+    # every bundle loaded, and a word of another show's episode is found too
+    page.goto(server.url + "search/?q=quintet", wait_until="networkidle")
+    expect(results).to_have_text(
+        ["Now Is the Time to Invite South Korea in and Turn Quad Into Quintet"]
+    )
+    assert watch.errors == [] and watch.failed == []
+    assert [m for m in watch.console if m.startswith("error")] == []
+
+
+def test_without_javascript_search_links_to_the_topics(server: Server, browser: Any) -> None:
+    ctx = browser.new_context(java_script_enabled=False)
+    try:
+        page = ctx.new_page()
+        page.goto(server.url + "search/", wait_until="load")
+        expect(page.locator("#search-form")).to_be_hidden()
+        link = page.get_by_role("link", name="Browse the episodes by topic")
+        expect(link).to_be_visible()
+        link.click()
+        expect(page.locator("h1")).to_have_text("Topics")
+        page.get_by_role("link", name="Brexit").click()
+        expect(page.locator(".episode-list a")).to_have_text([BUDGET])
+    finally:
+        ctx.close()
+
+
 def test_copy_button_copies_the_feed_url(server: Server, browser: Any) -> None:
     ctx = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     try:
@@ -386,6 +432,8 @@ def test_every_page_type_passes_axe(
             # The theme really switched (the 404 page inlines the same CSS).
             paper = "rgb(20, 24, 29)" if scheme == "dark" else "rgb(255, 255, 255)"
             assert page.evaluate("getComputedStyle(document.body).backgroundColor") == paper
+            if name == "search with results":
+                expect(page.locator("#search-results li").first).to_be_visible()
             found[name] = axe_violations(page, axe_source)
         assert found == {name: [] for name in PAGE_TYPES}
     finally:
@@ -427,9 +475,10 @@ def test_tab_reaches_the_skip_link_first_and_it_moves_focus_to_main(
         page.keyboard.press("Enter")
         assert page.evaluate(focused)[0] == "main#main.wrap", name
         assert page.url.endswith("#main")
-        page.keyboard.press("Tab")  # the next stop is the first link in the content
+        page.keyboard.press("Tab")  # the next stop is the first link (or field) in the content
         assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
-        assert page.evaluate(focused)[0].startswith("a#"), name
+        first = "input#search-input" if name.startswith("search") else "a#"
+        assert page.evaluate(focused)[0].startswith(first), name
 
 
 def test_the_video_loads_its_captions_track(server: Server, context: Any) -> None:

@@ -76,8 +76,12 @@ def test_publish_the_sample_to_s3_then_nothing_then_one_change(
     edit(catalogue / EPISODE / "companion.md", "This is the first part", "This is part one")
     code, third = publish(catalogue, options, "--base-url", public)
     assert code == 0
-    # The changed companion shows on its page and in the feeds that carry its content.
-    assert uploaded(third) == [
+    # The changed companion shows on its page and in the feeds that carry its content, and
+    # the search bundle of its show and year is indexed again (no other bundle).
+    bundle = [key for key in uploaded(third) if key.startswith("search/")]
+    assert "search/talks-2024/pagefind-entry.json" in bundle
+    assert all(key.startswith("search/talks-2024/") for key in bundle)
+    assert [key for key in uploaded(third) if key not in bundle] == [
         f"{EPISODE}/index.html",
         "talks/feed.json",
         "talks/feed.xml",

@@ -70,7 +70,9 @@ def test_a_reslugged_episode_keeps_its_old_urls_on_a_folder(
     assert {f"{EPISODE}/audio.mp3", f"{EPISODE}/video.mp4"} <= set(report["plan"]["unchanged"])
     # Chapters and transcripts are found through the feed, never by an old URL: not kept.
     sidecars = [f"{EPISODE}/chapters.json", f"{EPISODE}/transcript.vtt"]
-    assert report["plan"]["stale"] == sidecars
+    # (and the files of the search bundle indexed before, which named the old page)
+    stale = [key for key in report["plan"]["stale"] if not key.startswith("search/talks-2024/")]
+    assert stale == sidecars
     # The page: a canonical link and a meta refresh. The media: the same bytes, since a
     # static host would serve an HTML page at an .mp3 URL as text/html.
     assert (public / EPISODE / "index.html").read_bytes() == redirect_page(new_page)
@@ -93,7 +95,8 @@ def test_a_reslugged_episode_keeps_its_old_urls_on_a_folder(
         f"{BASE}{EPISODE}/",
     )
     code, report = publish(catalogue, target, "--prune")
-    assert (code, report["plan"]["uploads"], report["plan"]["deletes"]) == (0, [], sidecars)
+    assert (code, report["plan"]["uploads"]) == (0, [])
+    assert [k for k in report["plan"]["deletes"] if not k.startswith("search/")] == sidecars
     assert (public / EPISODE / "index.html").exists()
 
     # Once the GUID may go, its redirects go with it (on a prune).

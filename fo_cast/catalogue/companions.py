@@ -1,0 +1,242 @@
+"""What a companion references: the files and episodes its links and images point at.
+
+A reference is found in the HTML cmark-gfm makes of the Markdown (links, images, and the
+editor's inline HTML alike; never text inside code), then placed on the line of the companion
+where it is written. Validation checks every relative reference here; `render.site` resolves
+the same references to URLs, with the same rules (`resolve_reference`).
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from fo_cast.catalogue.models import Status
+from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, is_inside
+from fo_cast.problems import Report, Severity
+
+TAG_RE = re.compile(r"<(a|img)\b([^>]*)>", re.IGNORECASE)
+ATTRIBUTE_RE = re.compile(r"""([A-Za-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+# A companion without any of these has no relative reference and no image: it is not parsed.
+HINT_RE = re.compile(
+    r"!\[|<img|\b(?:src|href)\s*="
+    r"|\]\(\s*<?(?![A-Za-z][A-Za-z0-9+.-]*:)"  # an inline link without a scheme
+    r"|^ {0,3}\[[^\]]+\]:\s*<?(?![A-Za-z][A-Za-z0-9+.-]*:)",  # a link definition without one
+    re.IGNORECASE | re.MULTILINE,
+)
+SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# "www.example.com/book": a web address missing its https://, common in imported feeds.
+HOST_LIKE_RE = re.compile(r"^(?:www\.[^/]+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/.*)$", re.I)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A link or image of a companion."""
+
+    url: str  # as the HTML has it (entities decoded): "chart.png", "../other/", "https://..."
+    line: int | None  # line of the companion where it is written
+    image: bool
+    alt: str = ""  # images only
+
+    @property
+    def relative(self) -> bool:
+        """True for a URL without scheme or host: a file or episode of the catalogue."""
+        return not SCHEME_RE.match(self.url) and not self.url.startswith("//")
+
+    @property
+    def target(self) -> str:
+        """The path part, decoded ("" for a link to a fragment of the page itself)."""
+        return unquote(urlsplit(self.url).path)
+
+    @property
+    def suffix(self) -> str:
+        """What follows the path: "?query#fragment", kept on the resolved URL."""
+        return self.url[len(urlsplit(self.url).path) :]
+
+
+@lru_cache(maxsize=1)
+def _renderer() -> Callable[[str], str]:
+    from cmarkgfm import cmark
+
+    # UNSAFE keeps raw HTML and every URL: the renderer's sanitiser decides what survives.
+    options = cmark.Options.CMARK_OPT_UNSAFE
+
+    def render(text: str) -> str:
+        return cmark.markdown_to_html_with_extensions(text, options, ["table"])
+
+    return render
+
+
+@lru_cache(maxsize=16384)
+def markdown_html(text: str) -> str:
+    """Returns cmark-gfm's HTML for Markdown (CommonMark + tables), not sanitised.
+
+    The one Markdown renderer of fo-cast, memoised: validation reads references from it and
+    the render stage sanitises the same string.
+    """
+    return _renderer()(text)
+
+
+@lru_cache(maxsize=16384)
+def references(text: str) -> tuple[Reference, ...]:
+    """Returns the links and images of a companion, in order, each with its line."""
+    if not HINT_RE.search(text):
+        return ()
+    lines = text.splitlines()
+    found = []
+    searched: dict[str, int] = {}  # url -> the line after the last one it was found on
+    for match in TAG_RE.finditer(markdown_html(text)):
+        attributes = {
+            name.lower(): html.unescape(next(v for v in values if v is not None))
+            for name, *values in ATTRIBUTE_RE.findall(match.group(2))
+        }
+        image = match.group(1).lower() == "img"
+        url = attributes.get("src" if image else "href")
+        if url is None:
+            continue
+        line = _line_of(url, lines, searched.get(url, 0))
+        if line is not None:
+            searched[url] = line
+        found.append(Reference(url, line, image, attributes.get("alt", "")))
+    return tuple(found)
+
+
+def _line_of(url: str, lines: list[str], start: int) -> int | None:
+    """Returns the 1-based line, at or after `start`, where url is written (cmark may have
+    percent-encoded it, so its decoded form is looked for too)."""
+    forms = {url, unquote(url), html.escape(url, quote=False)}
+    for number in (*range(start, len(lines)), *range(0, start)):
+        if any(form in lines[number] for form in forms):
+            return number + 1
+    return None
+
+
+class Kind(enum.Enum):
+    """What a relative reference resolves to."""
+
+    FRAGMENT = "fragment"  # "#notes": a place on the page itself
+    EPISODE = "episode"  # another episode's folder or companion: its page
+    FILE = "file"  # a file of the episode's folder: copied beside the page
+    ABSOLUTE = "absolute"  # "/x.png": not relative to the companion
+    OUTSIDE = "outside"  # leaves the catalogue (.., a symlink)
+    ELSEWHERE = "elsewhere"  # inside the catalogue, outside the episode's folder
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    kind: Kind
+    path: Path | None = None  # FILE: the file; EPISODE: the episode folder
+    episode: EpisodeEntry | None = None  # EPISODE
+
+
+def episode_folders(catalogue: Catalogue) -> dict[str, EpisodeEntry]:
+    """Returns every episode by its folder (normalised), for resolving links to episodes."""
+    return {os.path.normpath(e.folder): e for e in catalogue.episodes()}
+
+
+def resolve_reference(
+    catalogue: Catalogue,
+    entry: EpisodeEntry,
+    reference: Reference,
+    folders: dict[str, EpisodeEntry],
+) -> Resolved:
+    """Returns what a relative reference of the entry's companion points at."""
+    target = reference.target
+    if not target:
+        return Resolved(Kind.FRAGMENT)
+    if target.startswith("/"):
+        return Resolved(Kind.ABSOLUTE)
+    companion = entry.file(entry.episode.companion)
+    path = os.path.normpath(os.path.join(companion.parent, target))
+    if not is_inside(catalogue.root, Path(path)):
+        return Resolved(Kind.OUTSIDE)
+    other = folders.get(path)
+    if other is None:
+        parent, name = os.path.split(path)
+        other = folders.get(parent)
+        if other is not None and name != other.episode.companion:
+            other = None
+    if other is not None:
+        return Resolved(Kind.EPISODE, Path(other.folder), other)
+    if not os.path.isfile(path):
+        return Resolved(Kind.MISSING)
+    if not is_inside(entry.folder, Path(path)):
+        return Resolved(Kind.ELSEWHERE)
+    return Resolved(Kind.FILE, Path(path))
+
+
+def check_references(
+    catalogue: Catalogue, entry: EpisodeEntry, folders: dict[str, EpisodeEntry], report: Report
+) -> None:
+    """Adds a problem for each reference of the companion that cannot be published: a missing
+    file or one outside the catalogue or the episode's folder (errors), an image without alt
+    text (a warning)."""
+    if entry.companion is None:
+        return
+    shown = entry.shown(entry.episode.companion)
+    for reference in references(entry.companion):
+        what = "image" if reference.image else "link"
+        if reference.image and not reference.alt.strip():
+            report.add(
+                shown,
+                "companion",
+                f"the image '{reference.url}' has no alt text; describe it: ![what it shows](...)",
+                reference.line,
+                Severity.WARNING,
+            )
+        if not reference.relative:
+            continue
+        resolved = resolve_reference(catalogue, entry, reference, folders)
+        if _links_to_a_draft(entry, resolved):
+            report.add(
+                shown,
+                "companion",
+                f"the link '{reference.url}' leads to a draft episode, whose page is not "
+                "published; publish it first or remove the link",
+                reference.line,
+                Severity.WARNING,
+            )
+        if resolved.kind is Kind.MISSING and HOST_LIKE_RE.match(reference.target):
+            report.add(
+                shown,
+                "companion",
+                f"the {what} '{reference.url}' looks like a web address without its scheme; "
+                f"write https://{reference.url}",
+                reference.line,
+                Severity.WARNING,
+            )
+            continue
+        message = _problem(resolved, reference)
+        if message is not None:
+            report.add(
+                shown, "companion", f"the {what} '{reference.url}' {message}", reference.line
+            )
+
+
+def _links_to_a_draft(entry: EpisodeEntry, resolved: Resolved) -> bool:
+    other = resolved.episode
+    return (
+        other is not None
+        and other.episode.status is Status.DRAFT
+        and entry.episode.status is not Status.DRAFT
+    )
+
+
+def _problem(resolved: Resolved, reference: Reference) -> str | None:
+    folder = PurePosixPath(reference.target).name or reference.target
+    return {
+        Kind.ABSOLUTE: "is an absolute path; write it relative to the companion",
+        Kind.OUTSIDE: "points outside the catalogue",
+        Kind.ELSEWHERE: (
+            f"points outside the episode's folder; copy '{folder}' into the episode's folder"
+        ),
+        Kind.MISSING: "names no file or episode; add the file beside the companion or fix it",
+    }.get(resolved.kind)

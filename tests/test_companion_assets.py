@@ -1,0 +1,191 @@
+"""Companion files and links: validated at their line, copied beside the page, absolute in feeds."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import feedparser
+import pytest
+
+import fo_cast
+from fo_cast.build import build_catalogue
+from fo_cast.outputs import Stage
+from fo_cast.publish.plan import plan_publish
+from fo_cast.tree import write_tree
+from tests.test_plan import published
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+BASE = "https://podcasts.fairobserver.com/"
+EPISODE = "exclusive/2024-12-07-trump-won-again"
+CHART = f"{EPISODE}/electoral-votes.png"
+EU_CRISIS = f"{BASE}exclusive/2024-12-09-eu-crisis/"
+
+
+def _append(companion: Path, text: str) -> int:
+    """Appends text to a companion; returns the line its first line lands on."""
+    old = companion.read_text(encoding="utf-8")
+    companion.write_text(old + text, encoding="utf-8")
+    return old.count("\n") + 1
+
+
+def _lines(root: Path) -> list[str]:
+    return [str(p) for p in fo_cast.validate(root) if "companion" in p.field]
+
+
+def test_a_companion_file_is_published_beside_the_page(sample: Path) -> None:
+    _checked, result = build_catalogue(sample, now=NOW)
+    chart = next(o for o in result.outputs if o.path == CHART)
+    assert (chart.content_type, chart.stage) == ("image/png", Stage.ASSET)
+    assert chart.source == sample / CHART
+    page = next(o for o in result.outputs if o.path == f"{EPISODE}/index.html")
+    assert page.data is not None
+    html = page.data.decode("utf-8")
+    assert (
+        '<img src="electoral-votes.png" alt="Bar chart of the electoral votes: Trump 312, '
+        'Harris 226">' in html
+    )
+    assert '<a href="../../exclusive/2024-12-09-eu-crisis/" rel="noopener noreferrer">' in html
+    assert f'<meta property="og:image" content="{BASE}{CHART}">' in html
+
+
+def test_feeds_carry_absolute_urls_that_exist_in_the_tree(sample: Path, tmp_path: Path) -> None:
+    _checked, result = build_catalogue(sample, now=NOW)
+    out = tmp_path / "out"
+    write_tree(result, out)
+    parsed = feedparser.parse((out / "exclusive" / "feed.xml").read_bytes())
+    entry = next(e for e in parsed.entries if e.link == f"{BASE}{EPISODE}/")
+    content = entry.content[0].value
+    assert f'href="{EU_CRISIS}"' in content
+    json_feed = json.loads((out / "exclusive" / "feed.json").read_text(encoding="utf-8"))
+    item = next(i for i in json_feed["items"] if i["url"] == f"{BASE}{EPISODE}/")
+    assert f'href="{EU_CRISIS}"' in item["content_html"]
+    # every URL an app would fetch from the companions is absolute and in the tree
+    for feed in ("feed.xml", "video.xml"):
+        for e in feedparser.parse((out / "exclusive" / feed).read_bytes()).entries:
+            for url in _urls(e.content[0].value):
+                assert urlsplit(url).scheme in ("http", "https", "mailto"), url
+                if url.startswith(BASE):
+                    path = urlsplit(url).path.removeprefix(urlsplit(BASE).path)
+                    target = out / path
+                    assert (target / "index.html" if path.endswith("/") else target).is_file()
+
+
+def _urls(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'(?:href|src)="([^"]*)"', html)
+
+
+def test_broken_references_are_errors_at_their_line(sample: Path, tmp_path: Path) -> None:
+    folder = sample / EPISODE
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(b"x")
+    os.symlink(outside, folder / "leak.png")
+    line = _append(
+        folder / "companion.md",
+        "\n![A missing chart](missing.png)\n\n"
+        "See [the notes](../../../secret.png) and ![x](/logo.png).\n\n"
+        "![Leak](leak.png) and [artwork](../artwork.png)\n\n"
+        "![](electoral-votes.png)\n",
+    )
+    shown = f"episodes/{EPISODE}/companion.md"
+    assert _lines(sample) == [
+        f"{shown}:{line + 1}: companion: the image 'missing.png' names no file or episode; "
+        "add the file beside the companion or fix it",
+        f"{shown}:{line + 3}: companion: the image '/logo.png' is an absolute path; write it "
+        "relative to the companion",
+        f"{shown}:{line + 3}: companion: the link '../../../secret.png' points outside the "
+        "catalogue",
+        f"{shown}:{line + 5}: companion: the image 'leak.png' points outside the catalogue",
+        f"{shown}:{line + 5}: companion: the link '../artwork.png' points outside the episode's "
+        "folder; copy 'artwork.png' into the episode's folder",
+        f"{shown}:{line + 7}: warning: companion: the image 'electoral-votes.png' has no alt "
+        "text; describe it: ![what it shows](...)",
+    ]
+    assert build_catalogue(sample, now=NOW)[1].outputs == []
+
+
+def test_links_to_another_episode_folder_or_companion_resolve_to_its_page(sample: Path) -> None:
+    _append(
+        sample / EPISODE / "companion.md",
+        "\n[Its companion](../2024-12-09-eu-crisis/companion.md#notes), "
+        "[a talk](../../talks/2024-08-04-middle-east-part-1) and [here](#top).\n",
+    )
+    assert _lines(sample) == []
+    _checked, result = build_catalogue(sample, now=NOW)
+    page = next(o for o in result.outputs if o.path == f"{EPISODE}/index.html")
+    assert page.data is not None
+    html = page.data.decode("utf-8")
+    assert 'href="../../exclusive/2024-12-09-eu-crisis/#notes"' in html
+    assert 'href="../../talks/2024-08-04-middle-east-part-1/"' in html
+    assert 'href="#top"' in html
+    feed = next(o for o in result.outputs if o.path == "exclusive/feed.xml")
+    assert feed.data is not None
+    text = feed.data.decode("utf-8")
+    assert f'href="{EU_CRISIS}#notes"' in text
+    assert f'href="{BASE}talks/2024-08-04-middle-east-part-1/"' in text
+    assert f'href="{BASE}{EPISODE}/#top"' in text
+
+
+def test_a_changed_image_is_uploaded_again_and_the_page_is_not(sample: Path) -> None:
+    _checked, first = build_catalogue(sample, now=NOW)
+    listing = published(first)
+    (sample / CHART).write_bytes((sample / CHART).read_bytes() + b"\x00")
+    _checked, second = build_catalogue(sample, now=NOW)
+    assert [u.key for u in plan_publish(second, listing).uploads] == [CHART]
+
+
+@pytest.mark.parametrize(
+    ("image_line", "expected"),
+    [
+        ("image: cover.png\n", f"{BASE}{EPISODE}/cover.png"),  # the episode's own image
+        ("", f"{BASE}{CHART}"),  # else the companion's first image
+    ],
+)
+def test_the_open_graph_image(sample: Path, image_line: str, expected: str) -> None:
+    if image_line:
+        (sample / EPISODE / "cover.png").write_bytes(
+            (sample / "exclusive" / "artwork.png").read_bytes()
+        )
+        manifest = sample / EPISODE / "episode.yaml"
+        manifest.write_text(manifest.read_text(encoding="utf-8") + image_line, encoding="utf-8")
+    _checked, result = build_catalogue(sample, now=NOW)
+    page = next(o for o in result.outputs if o.path == f"{EPISODE}/index.html")
+    assert page.data is not None
+    assert f'<meta property="og:image" content="{expected}">' in page.data.decode("utf-8")
+    other = next(o for o in result.outputs if o.path == "exclusive/2024-12-09-eu-crisis/index.html")
+    assert other.data is not None
+    assert (
+        f'<meta property="og:image" content="{BASE}exclusive/artwork.png">' in other.data.decode()
+    )
+
+
+def test_a_link_to_a_draft_episode_is_a_warning(sample: Path) -> None:
+    draft = sample / "exclusive" / "2024-12-09-eu-crisis" / "episode.yaml"
+    draft.write_text(
+        draft.read_text(encoding="utf-8").replace("status: published", "status: draft"), "utf-8"
+    )
+    line = 9  # the sample's link to ../2024-12-09-eu-crisis/
+    assert _lines(sample) == [
+        f"episodes/{EPISODE}/companion.md:{line}: warning: companion: the link "
+        "'../2024-12-09-eu-crisis/' leads to a draft episode, whose page is not published; "
+        "publish it first or remove the link"
+    ]
+
+
+def test_a_web_address_without_its_scheme_is_a_warning(sample: Path) -> None:
+    line = _append(
+        sample / EPISODE / "companion.md",
+        "\nSee [the book](www.example.org/book) and [the site](example.org/about).\n",
+    )
+    shown = f"episodes/{EPISODE}/companion.md"
+    assert _lines(sample) == [
+        f"{shown}:{line + 1}: warning: companion: the link 'example.org/about' looks like a web "
+        "address without its scheme; write https://example.org/about",
+        f"{shown}:{line + 1}: warning: companion: the link 'www.example.org/book' looks like a "
+        "web address without its scheme; write https://www.example.org/book",
+    ]

@@ -1,0 +1,114 @@
+"""Topic pages and the Pagefind search index of the sample catalogue."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fo_cast.build import build, check
+from fo_cast.outputs import Build, Stage
+from fo_cast.render import search
+from fo_cast.render.topics import collect_topics, topic_slug
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def build_of(root: Path, use_cache: bool = True) -> Build:
+    return build(check(root, now=NOW), use_cache=use_cache)
+
+
+def contents(result: Build, prefix: str = "") -> dict[str, bytes]:
+    return {
+        o.path: o.data if o.data is not None else o.source.read_bytes()  # type: ignore[union-attr]
+        for o in result.outputs
+        if o.path.startswith(prefix)
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Russia", "russia"),
+        ("North Korea", "north-korea"),
+        ("US election", "us-election"),
+        ("Côte d’Ivoire", "cote-divoire"),
+        ("中国", "zhong-guo"),
+        ("???", "topic"),
+    ],
+)
+def test_topic_slugs(name: str, slug: str) -> None:
+    assert topic_slug(name) == slug
+
+
+def test_topics_span_every_show_newest_first(sample: Path) -> None:
+    checked = check(sample, now=NOW)
+    assert checked.site is not None
+    topics = {t.slug: t for t in collect_topics(checked.site)}
+    middle_east = topics["middle-east"]
+    assert middle_east.name == "Middle East"
+    assert {e.show.slug for e in middle_east.episodes} == {"exclusive", "talks"}
+    dates = [e.published for e in middle_east.episodes]
+    assert dates == sorted(dates, reverse=True) and len(dates) == 4
+    names = [t.name for t in collect_topics(checked.site)]
+    assert names == sorted(names, key=str.casefold)
+
+
+def test_spellings_of_one_slug_are_one_topic(sample: Path) -> None:
+    manifest = sample / "exclusive" / "2024-11-06-brics-summit-russia" / "episode.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("[BRICS, Russia,", "[BRICS, russia,"), encoding="utf-8")
+    checked = check(sample, now=NOW)
+    assert checked.site is not None
+    russia = next(t for t in collect_topics(checked.site) if t.slug == "russia")
+    assert russia.name == "Russia"  # the most used spelling
+    assert len(russia.episodes) == 2
+    page = next(o for o in build(checked).outputs if o.path == "topics/russia/index.html")
+    assert page.data is not None and page.data.count(b'class="episode-title"') == 2
+    index = next(o for o in build(checked).outputs if o.path == "topics/index.html")
+    assert index.data is not None
+    assert b'<a href="../topics/russia/">Russia</a> <span class="count">(2 episodes)</span>' in (
+        index.data
+    )
+
+
+def test_the_search_index_is_deterministic_and_published_with_the_pages(sample: Path) -> None:
+    first = contents(build_of(sample, use_cache=False), search.SEARCH)
+    second = contents(build_of(sample, use_cache=False), search.SEARCH)
+    assert first == second
+    bundles = sorted({p.split("/")[1] for p in first if p.count("/") > 1})
+    assert bundles == ["exclusive-2024", "live-2024", "talks-2024"]
+    for bundle in bundles:
+        assert f"search/{bundle}/pagefind.js" in first
+        entry = json.loads(first[f"search/{bundle}/pagefind-entry.json"])
+        assert list(entry["languages"]) == ["en"]
+    page = first["search/index.html"].decode("utf-8")
+    assert 'data-bundles="exclusive-2024 live-2024 talks-2024"' in page
+    result = build_of(sample)
+    stages = {o.stage for o in result.outputs if o.path.startswith(search.SEARCH)}
+    assert stages == {Stage.ASSET}
+    types = {o.path.split("/")[-1]: o.content_type for o in result.outputs}
+    assert types["pagefind.js"] == "text/javascript; charset=utf-8"
+    assert types["pagefind-entry.json"] == "application/json"
+
+
+def test_a_rebuild_indexes_only_the_bundle_whose_pages_changed(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_of(sample)
+    indexed: list[list[str]] = []
+    real = search._index
+
+    def counting(pages: list[tuple[str, bytes]], language: str) -> dict[str, bytes]:
+        indexed.append([path for path, _ in pages])
+        return real(pages, language)
+
+    monkeypatch.setattr(search, "_index", counting)
+    build_of(sample)
+    assert indexed == []  # nothing changed: every bundle from the cache
+    companion = sample / "live" / "2024-09-13-south-korea-quad" / "companion.md"
+    companion.write_text(companion.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+    build_of(sample)
+    assert indexed == [["live/2024-09-13-south-korea-quad/index.html"]]
