@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import os
 import shutil
 import threading
@@ -11,14 +12,15 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import podcastparser
 import pytest
 from typer.testing import CliRunner
 
-from fo_cast.build import build_catalogue
-from fo_cast.catalogue import feedmap
+from fo_cast.build import build_catalogue, check
+from fo_cast.catalogue import feedmap, importer, reader
 from fo_cast.catalogue.feedread import FeedError, read_source
 from fo_cast.catalogue.importer import (
     IMPORTED_FILE,
@@ -28,6 +30,7 @@ from fo_cast.catalogue.importer import (
 )
 from fo_cast.cli import app
 from fo_cast.render.companion import render_companion
+from fo_cast.state import MANIFEST_CACHE
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 DERIVED = FEEDS / "derived"
@@ -181,23 +184,103 @@ def test_newer_items_add_exactly_those(root: Path, tmp_path: Path) -> None:
     assert edited.read_text() == "An editor changed this.\n"
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 def test_interrupted_import_leaves_the_catalogue_as_it_was(
-    root: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
 ) -> None:
     before = snapshot(root)
     calls = {"n": 0}
-    real = Path.write_text
+    real = importer._create
 
-    def failing(self: Path, *args: object, **kwargs: object) -> int:
-        calls["n"] += 1
+    def failing(path: str, data: bytes) -> os.stat_result:
+        calls["n"] += 1  # a forked worker counts its own share's files
         if calls["n"] == 20:
             raise OSError(28, "No space left on device")
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real(path, data)
 
-    monkeypatch.setattr(Path, "write_text", failing)
-    with pytest.raises(OSError):
-        import_feed(str(FEEDS / "die-maus-wdr.xml"), root, "maus")
+    monkeypatch.setattr(importer, "_create", failing)
+    with pytest.raises(OSError, match="No space left on device"):
+        import_feed(str(FEEDS / CRIME), root, "crime", ImportOptions(parallel=parallel))
     assert snapshot(root) == before
+
+
+CRIME = "crime-junkie-simplecast.xml"  # 334 items: enough for the work to be shared
+REPEATED_NAME = (
+    "episodes/crime/2022-12-15-5-years-of-crime-junkie/episode.yaml:3: warning: title: repeats "
+    "the show name 'Crime Junkie'; give the episode's own title (Apple Podcasts)"
+)
+
+
+def catalogue_in(folder: Path) -> Path:
+    catalogue = folder / "episodes"  # the same name: the manifest cache's keys start with it
+    catalogue.mkdir(parents=True)
+    (catalogue / "fo-cast.toml").write_text('base_url = "https://podcasts.example.com/"\n')
+    return catalogue
+
+
+def cache_entries(catalogue: Path) -> dict[str, list[object]]:
+    entries: dict[str, list[object]] = json.loads((catalogue / MANIFEST_CACHE).read_bytes())[
+        "entries"
+    ]
+    return entries
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_parallel_import_writes_the_same_bytes(tmp_path: Path, name: str) -> None:
+    written = {}
+    for parallel in (False, True):
+        catalogue = catalogue_in(tmp_path / str(parallel))
+        import_feed(str(FEEDS / name), catalogue, "show", ImportOptions(parallel=parallel), now=NOW)
+        files = sorted(p for p in catalogue.rglob("*") if p.is_file())
+        written[parallel] = {
+            str(p.relative_to(catalogue)): p.read_bytes()
+            for p in files
+            if p.name != "manifests.json"
+        }
+        # the cache's payloads are the same too (its mtimes are the files' own)
+        written[parallel]["cache"] = json.dumps(
+            sorted((k, v[0], v[2]) for k, v in cache_entries(catalogue).items())
+        ).encode()
+    assert written[False] == written[True]
+    assert sum(p.endswith("/episode.yaml") for p in written[False]) > 0
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_import_gives_validation_the_manifests_it_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    catalogue = catalogue_in(tmp_path)
+    parsed: list[str] = []
+    real = reader._read_yaml
+
+    def counting(path: Path, *args: Any) -> Any:
+        parsed.append(f"{path.parent.name}/{path.name}")
+        return real(path, *args)
+
+    monkeypatch.setattr(reader, "_read_yaml", counting)
+    result = import_feed(str(FEEDS / CRIME), catalogue, "crime", ImportOptions(parallel=parallel))
+    assert len(result.written) == 334
+    assert not result.report.errors
+    warnings = [str(p) for p in result.report.problems]
+    assert REPEATED_NAME in warnings
+    assert parsed == ["crime/show.yaml"]  # the 334 episode.yaml came from the cache
+    # the entries are exactly those the reader makes when it parses the files itself
+    given = cache_entries(catalogue)
+    (catalogue / MANIFEST_CACHE).unlink()
+    assert [str(p) for p in check(catalogue).report.problems] == warnings
+    assert len(parsed) == 1 + 1 + 334
+    assert cache_entries(catalogue) == given
+
+
+def test_manifests_with_a_problem_are_not_remembered() -> None:
+    good = (
+        "guid: a\ntitle: A\nstatus: draft\nsummary: S\nmedia:\n"
+        "  - url: https://e.com/a.mp3\n    type: audio/mpeg\n    length: 10\n"
+    )
+    assert reader.episode_cache_payload(good) is not None
+    assert reader.episode_cache_payload(good + "colour: blue\n") is None  # unknown key
+    assert reader.episode_cache_payload(good.replace("S", "S\x07")) is None  # control char
+    assert reader.episode_cache_payload("# nothing\n") is None
 
 
 # --- GUID rules -----------------------------------------------------------------------------

@@ -250,7 +250,10 @@ def _people(tags: Tags, result: Notes) -> list[dict[str, str]]:
 def episode_manifest(
     tags: Tags, guid: str, title: str | None, result: Notes
 ) -> tuple[dict[str, Any], str, str] | None:
-    """Returns (episode.yaml data, companion Markdown, enclosure URL), or None when skipped."""
+    """Returns (episode.yaml data, the show notes, enclosure URL), or None when skipped.
+
+    The notes are the item's HTML or text, for feedmap.companion_markdown (the slow part of
+    an import, which the importer runs in worker processes)."""
     warn = result.warnings.append
     name = title or guid
     media = [m for m in (_media(e, name, result) for e in tags.all("", "enclosure")) if m]
@@ -283,8 +286,7 @@ def episode_manifest(
     alternates += _alternates(tags)
     if alternates:
         data["alternate_enclosures"] = alternates
-    companion = feedmap.companion_markdown(notes if notes.strip() else data["summary"])
-    return data, companion, media[0]["url"]
+    return data, notes if notes.strip() else data["summary"], media[0]["url"]
 
 
 def _item_extras(tags: Tags, data: dict[str, Any], name: str, result: Notes) -> None:

@@ -10,6 +10,7 @@ so a refused or interrupted import leaves the catalogue as it was.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from fo_cast import rules
+from fo_cast import rules, workers
 from fo_cast.catalogue import yaml12
 from fo_cast.catalogue.feedconvert import (
     ITUNES,
@@ -31,11 +32,15 @@ from fo_cast.catalogue.feedconvert import (
     episode_manifest,
     show_manifest,
 )
+from fo_cast.catalogue.feedmap import companion_markdown
 from fo_cast.catalogue.feedread import SourceFeed, read_source
 from fo_cast.catalogue.reader import (
     EPISODE_FILE,
     SHOW_FILE,
     Catalogue,
+    ManifestCache,
+    episode_cache_key,
+    episode_cache_payload,
     load_settings,
     media_folder,
 )
@@ -43,7 +48,7 @@ from fo_cast.catalogue.scaffold import SCHEMA_DIR, _quoted, slugify
 from fo_cast.errors import FoCastError, UsageError
 from fo_cast.limits import load_json
 from fo_cast.problems import Report
-from fo_cast.state import atomic_write
+from fo_cast.state import MANIFEST_CACHE, atomic_write
 from fo_cast.units import plural
 
 IMPORTED_FILE = "imported.json"  # in the show folder: the GUIDs the publish guard protects
@@ -91,6 +96,8 @@ class ImportOptions:
     media: str = "url"  # url: keep media at the source's URLs; download: fetch into folders
     i_own_this_feed: bool = False  # the producer says a podcast:locked feed is theirs
     workers: int = 4  # parallel downloads with media="download"
+    parallel: bool | None = None  # convert and write episodes on every core; None: when the
+    # import is large (PARALLEL_FROM new episodes or more)
     on_event: Callable[[Any], None] | None = None  # download events, for a progress display
 
 
@@ -150,7 +157,13 @@ def import_feed(
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     for row in unrecorded:
         row["imported"] = stamp
-    _write(catalogue, folder, show_yaml, episodes, feed, stamp, show_files, unrecorded)
+    parallel = options.parallel
+    if parallel is None:
+        parallel = len(episodes) >= PARALLEL_FROM
+    written = _write(
+        catalogue, folder, show_yaml, episodes, feed, stamp, show_files, unrecorded, parallel
+    )
+    _remember_manifests(catalogue, folder.name, written)
     result.show_written = show_yaml is not None
     result.written = [e.folder for e in episodes]
     result.report = _check(catalogue, show)
@@ -173,7 +186,7 @@ class NewEpisode:
     guid: str
     folder: str
     data: dict[str, Any]
-    companion: str
+    notes: str  # the item's HTML or text, for companion.md
     enclosure_url: str
     files: dict[str, Path] = field(default_factory=dict)  # downloaded: name -> where it is
 
@@ -247,9 +260,9 @@ def _new_episodes(
         episode = episode_manifest(tags, guid, title, result)
         if episode is None:
             continue
-        data, companion, url = episode
+        data, notes, url = episode
         slug = _folder_name(data, used)
-        yield NewEpisode(guid, slug, data, companion, url)
+        yield NewEpisode(guid, slug, data, notes, url)
 
 
 def _folder_name(data: dict[str, Any], used: set[str]) -> str:
@@ -275,9 +288,11 @@ def _write(
     stamp: str,
     show_files: dict[str, Path] | None = None,
     unrecorded: list[dict[str, str]] | None = None,
-) -> None:
+    parallel: bool = False,
+) -> list[Written]:
     """Writes the new files under a temporary folder in the catalogue, then renames them in
-    (downloaded media too, moved from where the downloads collected it)."""
+    (downloaded media too, moved from where the downloads collected it); returns the
+    episode manifests written."""
     _remove_stale_staging(catalogue)
     staging = catalogue / f"{STAGING_PREFIX}{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -290,17 +305,10 @@ def _write(
                 + to_yaml(show_yaml),
                 encoding="utf-8",
             )
+        written = _write_all(target, episodes, parallel)
         for episode in episodes:
-            where = target / episode.folder
-            where.mkdir()
-            (where / EPISODE_FILE).write_text(
-                f"# yaml-language-server: $schema=../../{SCHEMA_DIR}/episode.schema.json\n"
-                + to_yaml(episode.data),
-                encoding="utf-8",
-            )
-            (where / "companion.md").write_text(episode.companion, encoding="utf-8")
             for name, downloaded in episode.files.items():
-                os.replace(downloaded, where / name)
+                os.replace(downloaded, target / episode.folder / name)
         for name, downloaded in (show_files or {}).items():
             os.replace(downloaded, target / name)
         record = read_imported(folder) + (unrecorded or [])
@@ -315,6 +323,58 @@ def _write(
             _merge(target, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+PARALLEL_FROM = 500  # new episodes; fewer convert faster than worker processes start
+EPISODE_HEAD = f"# yaml-language-server: $schema=../../{SCHEMA_DIR}/episode.schema.json\n"
+# An episode folder as written: its name, and its episode.yaml's size, mtime and the payload
+# the manifest cache keeps for it (None when the reader would not keep one).
+Written = tuple[str, int, int, str | None]
+
+
+def _write_all(target: Path, episodes: list[NewEpisode], parallel: bool) -> list[Written]:
+    """Writes every episode's folder under target, on every core when parallel: Markdown
+    conversion, YAML and the file system are most of an import's time. The bytes do not
+    depend on it (folder names and notes were decided before)."""
+    jobs = [(e.folder, e.data, e.notes) for e in episodes]
+    write = functools.partial(_write_episodes, str(target))
+    return workers.map_forked(write, jobs) if parallel else write(jobs)
+
+
+def _write_episodes(target: str, jobs: list[tuple[str, dict[str, Any], str]]) -> list[Written]:
+    """Writes episode folders (episode.yaml, companion.md) under target (a worker's part)."""
+    found = []
+    for name, data, notes in jobs:
+        where = os.path.join(target, name)
+        os.mkdir(where)
+        text = EPISODE_HEAD + to_yaml(data)
+        stat = _create(os.path.join(where, EPISODE_FILE), text.encode("utf-8"))
+        _create(os.path.join(where, "companion.md"), companion_markdown(notes).encode("utf-8"))
+        found.append((name, stat.st_size, stat.st_mtime_ns, episode_cache_payload(text)))
+    return found
+
+
+def _create(path: str, data: bytes) -> os.stat_result:
+    """Writes a new file (four system calls); returns its status as written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def _remember_manifests(catalogue: Path, show: str, written: list[Written]) -> None:
+    """Gives the manifest cache the episode manifests just written, so that validation
+    takes them from it rather than parsing YAML this import has just made and read."""
+    cache = ManifestCache(catalogue / MANIFEST_CACHE)
+    for name, size, mtime_ns, payload in written:
+        if payload is not None:
+            cache.remember(episode_cache_key(catalogue, show, name), size, mtime_ns, payload)
+    cache.save(forget_unused=False)
 
 
 STAGING_PREFIX = ".import-"  # + pid: hidden, so validation never reads a half-written show

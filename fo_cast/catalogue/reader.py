@@ -356,21 +356,23 @@ class ManifestCache:
         return doc.data, doc
 
     def put(self, key: str, stat: os.stat_result, doc: yaml12.Document) -> None:
+        self.remember(key, stat.st_size, stat.st_mtime_ns, _payload(doc))
+
+    def remember(self, key: str, size: int, mtime_ns: int, payload: str) -> None:
+        """Remembers the payload (from episode_cache_payload) of a manifest of this size and
+        mtime: a writer of manifests, the importer, saves the reader parsing them again."""
         if self.path is None:
             return
-        self.entries[key] = [
-            stat.st_size,
-            stat.st_mtime_ns,
-            json.dumps([doc.data, yaml12.dotted_lines(doc)], ensure_ascii=False),
-        ]
+        self.entries[key] = [size, mtime_ns, payload]
         self.used.add(key)
         self.dirty = True
 
-    def save(self) -> None:
-        """Writes the cache atomically, forgetting manifests that are gone."""
+    def save(self, forget_unused: bool = True) -> None:
+        """Writes the cache atomically, forgetting manifests that are gone (unless told not
+        to: a writer that read no manifests knows nothing of which are gone)."""
         if self.path is None:
             return
-        if set(self.entries) - self.used:
+        if forget_unused and set(self.entries) - self.used:
             self.entries = {k: v for k, v in self.entries.items() if k in self.used}
             self.dirty = True
         if not self.dirty:
@@ -380,6 +382,27 @@ class ManifestCache:
             atomic_write(self.path, json.dumps({"version": self.VERSION, "entries": self.entries}))
         except OSError:
             pass
+
+
+def _payload(doc: yaml12.Document) -> str:
+    return json.dumps([doc.data, yaml12.dotted_lines(doc)], ensure_ascii=False)
+
+
+def episode_cache_key(root: Path, show_folder: str, episode_folder: str) -> str:
+    """Returns the manifest cache's key for CATALOGUE/show/episode/episode.yaml."""
+    return f"{root.resolve().name}/{show_folder}/{episode_folder}/{EPISODE_FILE}"
+
+
+def episode_cache_payload(text: str) -> str | None:
+    """Returns what the manifest cache remembers for an episode.yaml holding text, or None
+    when the reader would remember nothing (the manifest has a problem): the same reading,
+    the same checks, as load_catalogue's."""
+    report = Report()
+    shown = PurePosixPath(EPISODE_FILE)
+    doc = _yaml_document(text.removeprefix("\ufeff"), shown, report)
+    if doc is None or _validate(Episode, doc.data, shown, doc, report) is None:
+        return None
+    return None if report.problems else _payload(doc)
 
 
 def is_inside(root: Path, path: Path) -> bool:
@@ -445,6 +468,10 @@ def _read_yaml(path: Path, shown: PurePosixPath, report: Report) -> yaml12.Docum
     text = read_text(path, shown, "", report)
     if text is None:
         return None
+    return _yaml_document(text, shown, report)
+
+
+def _yaml_document(text: str, shown: PurePosixPath, report: Report) -> yaml12.Document | None:
     if not text.strip():
         report.add(shown, "", "the file is empty; see `fo-cast new` for a template")
         return None
