@@ -97,7 +97,7 @@ def _step(kind: str, *args: str) -> dict[str, object]:
 
         extra["entries"] = len(feedparser.parse(args[0]).entries)
     else:
-        from fo_cast.catalogue.importer import import_feed
+        from fo_cast.build import import_show as import_feed
 
         result = import_feed(args[0], Path(args[1]), "show")
         extra["written"] = len(result.written)

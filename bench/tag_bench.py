@@ -24,7 +24,8 @@ EPISODES = int(os.environ.get("BENCH_TAG_EPISODES", "1000"))
 def _step(name: str, root: str) -> dict[str, object]:
     start = time.perf_counter()
     if name == "tag":
-        from fo_cast.media.tagging import Outcome, tag_media
+        from fo_cast.build import tag_media
+        from fo_cast.tagging import Outcome
 
         run = tag_media(root)
         result: dict[str, object] = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fo_cast import snapshot
 from fo_cast.catalogue.status import Status
@@ -28,9 +28,11 @@ from fo_cast.state import RENDER_CACHE, REPORT_CACHE
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from fo_cast.catalogue.importer import ImportOptions, ImportResult
     from fo_cast.catalogue.reader import Catalogue
     from fo_cast.media.probe import Probed
     from fo_cast.render.site import Site
+    from fo_cast.tagging import TagRun
 
 
 @dataclass
@@ -57,9 +59,9 @@ def check(
     """
     from fo_cast.catalogue.checks import validate_catalogue
     from fo_cast.catalogue.reader import load_catalogue
-    from fo_cast.media.tagging import check_tags
     from fo_cast.render.lint import lint_site
     from fo_cast.render.site import resolve_site
+    from fo_cast.tagging import check_tags
 
     clock = now or datetime.now(UTC)
     with paused_gc():
@@ -178,6 +180,29 @@ def build_tree(
         new.extra = {"files": len(result.outputs), "feeds": feeds}
     write_tree(result, Path(out), catalogue=Path(root), stamp=new)
     return Built(result.report, len(result.outputs), feeds)
+
+
+def import_show(
+    source: str, catalogue: Path, show: str, options: ImportOptions | None = None, **more: Any
+) -> ImportResult:
+    """Returns what `fo-cast import` did: the feed imported into CATALOGUE/show, then the
+    show checked as the pipeline checks it (see catalogue.importer.import_feed)."""
+    from fo_cast.catalogue.importer import import_feed
+
+    return import_feed(
+        source, catalogue, show, options, validate=lambda root: check(root).report, **more
+    )
+
+
+def tag_media(root: Path | str, dry_run: bool = False) -> TagRun:
+    """Returns what `fo-cast tag` wrote (or, with dry_run, would write) into the catalogue's
+    media: checked at a clock past every episode, so scheduled episodes are tagged too."""
+    from fo_cast.tagging import EVERY_EPISODE, tag_catalogue
+
+    checked = check(root, now=EVERY_EPISODE)
+    return tag_catalogue(
+        checked.catalogue.root, checked.site, checked.probed, checked.report, dry_run
+    )
 
 
 def build(

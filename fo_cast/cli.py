@@ -196,7 +196,8 @@ def tag(
 
     Example: fo-cast tag episodes --dry-run
     """
-    from fo_cast.media.tagging import Outcome, tag_media
+    from fo_cast.build import tag_media
+    from fo_cast.tagging import Outcome
 
     run = tag_media(catalogue, dry_run=dry_run)
     if run.report.errors:
@@ -562,13 +563,14 @@ def import_show(
 
     Example: fo-cast import https://feeds.example.com/show.xml --show talks
     """
-    from fo_cast.catalogue.importer import ImportOptions, import_feed
+    from fo_cast.build import import_show
+    from fo_cast.catalogue.importer import ImportOptions
 
     options = ImportOptions(
         media=media.value, i_own_this_feed=i_own_this_feed, on_event=_print_download
     )
     try:
-        result = import_feed(source, catalogue, show, options)
+        result = import_show(source, catalogue, show, options)
     except UsageError as exc:
         _fail(str(exc), ExitCode.USAGE)
     except FoCastError as exc:

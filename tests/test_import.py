@@ -20,13 +20,13 @@ import pytest
 from typer.testing import CliRunner
 
 from fo_cast.build import build_catalogue, check
+from fo_cast.build import import_show as import_feed
 from fo_cast.catalogue import feedmap, importer, reader
 from fo_cast.catalogue.feedread import FeedError, read_source
 from fo_cast.catalogue.importer import (
     IMPORTED_FILE,
     ImportOptions,
     ImportRefused,
-    import_feed,
 )
 from fo_cast.cli import app
 from fo_cast.render.companion import render_companion

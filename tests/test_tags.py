@@ -15,9 +15,9 @@ from mutagen.mp4 import MP4
 from PIL import Image
 from typer.testing import CliRunner
 
+import fo_cast.build
 from fo_cast.cli import app
 from fo_cast.media import probe as probe_module
-from fo_cast.media import tagging
 from fo_cast.media import tags as tags_module
 from fo_cast.media.probe import probe_chapters, probe_media
 
@@ -250,7 +250,7 @@ def test_a_crash_while_writing_leaves_the_file_as_it_was(
 
     monkeypatch.setattr(tags_module._ChapterOrderID3, "save", crash)
     with pytest.raises(OSError, match="No space left"):
-        tagging.tag_media(sample)
+        fo_cast.build.tag_media(sample)
     assert path.read_bytes() == before
     assert not list(sample.rglob("*.tagging"))
 

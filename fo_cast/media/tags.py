@@ -9,7 +9,7 @@ trkn, disk, egid, purl, pcst, covr); their chapters are written by Debian's ffmp
 installed (a Nero `chpl` box and a QuickTime chapter track, audio copied as it is), and not
 at all without it.
 
-What a file should carry, and the command, live in media/tagging.py. Writing happens on a
+What a file should carry, and the command, live in tagging.py. Writing happens on a
 copy beside the file, which then replaces it in one rename: a crash leaves the old file or
 the new one. Frames and padding are written in a fixed order and size, so the same tags
 give the same bytes.
@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import mutagen
 from mutagen.id3 import (
@@ -53,9 +53,6 @@ from mutagen.id3 import (
 from mutagen.mp4 import MP4, MP4Cover
 
 from fo_cast.errors import FoCastError
-
-if TYPE_CHECKING:
-    from fo_cast.media.probe import MediaInfo
 
 COVER_SIZE = 1400  # px: the smallest square Apple accepts, and small enough for every app
 COVER_QUALITY = 85
@@ -275,15 +272,18 @@ def cover_image(path: Path) -> bytes:
 # Writing
 
 
-def write_tags(path: Path, wanted: TagFields, cover: bytes | None, info: MediaInfo) -> None:
-    """Writes the tags into path through a copy beside it and one rename."""
+def write_tags(
+    path: Path, wanted: TagFields, cover: bytes | None, container: str, duration: float
+) -> None:
+    """Writes the tags into path (an "mp3" or "mp4" container of that duration in seconds)
+    through a copy beside it and one rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tagging")
     try:
-        if info.container == "mp3":
+        if container == "mp3":
             shutil.copyfile(path, tmp)
             _write_id3(tmp, wanted, cover)
         else:
-            _copy_mp4(path, tmp, wanted, info)
+            _copy_mp4(path, tmp, wanted, duration)
             _write_mp4(tmp, wanted, cover)
         os.replace(tmp, path)
     except (mutagen.MutagenError, ValueError) as exc:
@@ -421,10 +421,10 @@ def ffmpeg() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, info: MediaInfo) -> None:
+def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, duration: float) -> None:
     """Copies an MP4 file to tmp, with ffmpeg putting the wanted chapters in when the file's
     chapters differ (streams copied as they are: ffmpeg rewrites only the container)."""
-    current = read_fields(path, info.duration).chapters
+    current = read_fields(path, duration).chapters
     tool = ffmpeg()
     if tool is None or current == wanted.chapters:
         shutil.copyfile(path, tmp)

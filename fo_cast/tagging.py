@@ -37,10 +37,9 @@ from fo_cast.problems import Problem, Report, Severity
 from fo_cast.state import COVER_CACHE, PROBE_CACHE, atomic_write
 
 if TYPE_CHECKING:
-    from fo_cast.build import Checked
     from fo_cast.catalogue.reader import EpisodeEntry
     from fo_cast.media.probe import MediaInfo, Probed
-    from fo_cast.render.site import ShowView
+    from fo_cast.render.site import ShowView, Site
 
 VIDEO_FEED = "video.xml"  # the video feed's name beside the audio feed (render/site.py)
 # every clock is in the past of this one: tag resolves the site with it, so scheduled
@@ -149,33 +148,28 @@ def _episodes(show: ShowView) -> Iterator[EpisodeEntry]:
             yield entry
 
 
-def tag_media(root: Path | str, dry_run: bool = False) -> TagRun:
-    """Returns what was tagged in the catalogue at root (see tag_catalogue)."""
-    from fo_cast.build import check
-
-    return tag_catalogue(check(root, now=EVERY_EPISODE), dry_run)
-
-
-def tag_catalogue(checked: Checked, dry_run: bool = False) -> TagRun:
+def tag_catalogue(
+    root: Path, site: Site | None, probed: Probed, report: Report, dry_run: bool = False
+) -> TagRun:
     """Returns what was tagged, after writing the tags every local media file of a scheduled
     or published episode should carry (with dry_run: what would change, writing nothing).
 
-    Give it the catalogue checked with `now=EVERY_EPISODE`, so scheduled episodes count.
+    Give it the catalogue checked with `now=EVERY_EPISODE`, so scheduled episodes count
+    (`build.tag_media()` does).
     """
-    run = TagRun(checked.report, [])
-    if checked.report.errors or checked.site is None:
+    run = TagRun(report, [])
+    if report.errors or site is None:
         return run
-    root = checked.catalogue.root
     covers = Covers(root)
     probes = ProbeCache(root / PROBE_CACHE)
     try:
-        for show in checked.site.shows:
+        for show in site.shows:
             for entry in show.entry.episodes:
                 for media in entry.episode.media:
-                    result = _tag_one(show, entry, media, checked.probed, covers, dry_run)
+                    result = _tag_one(show, entry, media, probed, covers, dry_run)
                     run.results.append(result)
                     if result.outcome is Outcome.TAGGED and media.file is not None:
-                        _remember(probes, root, entry.media_file(media.file), checked.probed)
+                        _remember(probes, root, entry.media_file(media.file), probed)
     finally:  # a full disk halfway: what was tagged stays known
         covers.save()
         probes.save()
@@ -286,7 +280,7 @@ def _tag_one(
     detail = ", ".join(changes)
     if dry_run:
         return TagResult(shown, Outcome.WOULD_TAG, detail, left_out)
-    write_tags(path, wanted, covers.image(art), info)
+    write_tags(path, wanted, covers.image(art), info.container, info.duration)
     return TagResult(shown, Outcome.TAGGED, detail, left_out)
 
 
