@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -174,14 +174,18 @@ class _Renderer:
 
         return _page_output("index.html", self.cache.fetch(page_key, make))
 
+    def paged(self, episodes: list[EpisodeView]) -> Iterator[tuple[int, int, list[EpisodeView]]]:
+        """Yields (page number, page count, episodes) of a list shown a page at a time."""
+        per_page = self.site.settings.site.episodes_per_page
+        count = max(1, math.ceil(len(episodes) / per_page))
+        for number in range(1, count + 1):
+            yield number, count, episodes[(number - 1) * per_page : number * per_page]
+
     def show_pages(self, index: ShowIndex) -> list[Output]:
         show = index.show
-        per_page = self.site.settings.site.episodes_per_page
-        count = max(1, math.ceil(len(index.newest) / per_page))
         outputs = []
-        for number in range(1, count + 1):
+        for number, count, episodes in self.paged(index.newest):
             path = show_page_path(show, number)
-            episodes = index.newest[(number - 1) * per_page : number * per_page]
             page_key = key(
                 f"show/{number}/{count}/{len(index.newest)}/{len(episodes)}",
                 self.site_key,
@@ -189,7 +193,9 @@ class _Renderer:
                 *(self.episode_keys[id(e)] for e in episodes),
             )
 
-            def make(number: int = number, episodes: list[EpisodeView] = episodes) -> bytes:
+            def make(
+                number: int = number, count: int = count, episodes: list[EpisodeView] = episodes
+            ) -> bytes:
                 context = show_context(self.site, index, number, count, self.common)
                 root = context["root"]
                 context["items"] = self.items(episodes, root, 3)
@@ -231,19 +237,18 @@ class _Renderer:
         return _page_output(f"{TOPICS}index.html", self.cache.fetch(page_key, make))
 
     def topic_pages(self, topic: Topic) -> list[Output]:
-        per_page = self.site.settings.site.episodes_per_page
-        count = max(1, math.ceil(len(topic.episodes) / per_page))
         outputs = []
-        for number in range(1, count + 1):
+        for number, count, episodes in self.paged(topic.episodes):
             path = topic_page_path(topic, number)
-            episodes = topic.episodes[(number - 1) * per_page : number * per_page]
             page_key = key(
                 f"topic/{json.dumps([topic.slug, topic.name])}/{number}/{count}/{len(episodes)}",
                 self.site_key,
                 *(self.episode_keys[id(e)] for e in episodes),
             )
 
-            def make(number: int = number, episodes: list[EpisodeView] = episodes) -> bytes:
+            def make(
+                number: int = number, count: int = count, episodes: list[EpisodeView] = episodes
+            ) -> bytes:
                 context = topic_context(self.site, topic, number, count, self.common)
                 context["items"] = self.items(episodes, context["root"], 2)
                 return _encode(self.env.get_template("topic.html").render(context))
