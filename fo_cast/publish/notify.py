@@ -98,7 +98,8 @@ def plan_pings(
     pings: list[Ping] = []
     warnings: list[str] = []
     token = env.get(settings.podping_token_env, "")
-    if settings.podping and not token:
+    feeds = list(feeds)
+    if settings.podping and not token and feeds:  # a warning only when a ping was due
         warnings.append(
             f"warning: Podping is on in fo-cast.toml but {settings.podping_token_env} is not "
             "set; no Podping was sent"

@@ -118,6 +118,10 @@ def publish(
     if plan.refusals:
         raise PublishRefused(f"nothing was published: {plan.refusals[0]}" + _more(plan.refusals))
     started = time.monotonic()
+    if plan.reused:  # the target holds this build already (publish/stamp.py): no lock held
+        yield Started(storage.describe(), 0, 0, 0, 0)
+        yield Done(Summary(0, len(plan.unchanged), 0, 0, time.monotonic() - started))
+        return
     check()
     cleaned = storage.cleanup()
     yield Started(storage.describe(), len(plan.uploads), plan.bytes, len(plan.deletes), cleaned)
@@ -169,6 +173,8 @@ def publish(
         # Last: the record must never claim items that no published feed carries.
         check()
         save_record(storage, GuardRecord.from_bytes(plan.record, plan.record_tag))
+    if plan.stamp is not None:  # the next publish with nothing changed does nothing
+        plan.stamp.write(storage, plan)
     seconds = time.monotonic() - started
     summary = Summary(
         len(plan.uploads), len(plan.unchanged), len(plan.deletes), sent_bytes, seconds

@@ -13,22 +13,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from fo_cast.build import build_catalogue
-from fo_cast.catalogue.importer import imported_items
-from fo_cast.catalogue.reader import Catalogue
-from fo_cast.catalogue.settings import Notify
 from fo_cast.errors import UsageError
 from fo_cast.outputs import Build
-from fo_cast.publish.guard import PublishedItem, load_record, seed_record, update_record
-from fo_cast.publish.lock import TargetLock
-from fo_cast.publish.notify import Notice, Ping, changed_feeds, plan_pings, send_pings
-from fo_cast.publish.plan import Plan, load_hash_cache, plan_publish, save_hash_cache
-from fo_cast.publish.redirects import plan_redirects
-from fo_cast.render.site import video_guid
-from fo_cast.state import HASH_CACHE
+from fo_cast.publish import stamp
+from fo_cast.publish.plan import Plan
 from fo_cast.storage import Storage, storage_for
-from fo_cast.tree import overlap_with
+
+# The rest of the pipeline is imported once the publish stamp did not hold: a publish with
+# nothing changed reads no manifest and loads neither pydantic nor the renderers.
+if TYPE_CHECKING:
+    from fo_cast.catalogue.reader import Catalogue
+    from fo_cast.catalogue.settings import Notify
+    from fo_cast.publish.guard import PublishedItem
+    from fo_cast.publish.lock import TargetLock
+    from fo_cast.publish.notify import Notice, Ping
 
 DEFAULT_FOLDER = "public"  # the target without --to or [publish] target: beside the catalogue
 # A test hook: the publish stops itself (SIGSTOP) once planned, holding the lock, so a test
@@ -67,7 +67,7 @@ class Session:
     plan: Plan = field(default_factory=Plan)
     lock: TargetLock | None = None  # held from before the listing until close()
     base_url: str = ""
-    notify_settings: Notify = field(default_factory=Notify)  # type: ignore[arg-type]
+    notify_settings: Notify | None = None  # None: notify nobody (nothing changed)
 
     @property
     def failed(self) -> bool:
@@ -80,11 +80,20 @@ class Session:
 
     def pings(self) -> tuple[list[Ping], list[str]]:
         """Returns the notifications this plan's changed feeds call for, and warnings."""
+        from fo_cast.publish.notify import changed_feeds, plan_pings
+
+        if self.notify_settings is None:
+            return [], []
         return plan_pings(changed_feeds(self.plan, self.base_url), self.notify_settings)
 
     def notify(self) -> tuple[list[Notice], list[str]]:
         """Sends the notifications (after the feeds arrived); returns how each went."""
+        from fo_cast.publish.notify import send_pings
+
         pings, warnings = self.pings()
+        if not pings:
+            return [], warnings
+        assert self.notify_settings is not None
         return send_pings(pings, self.notify_settings), warnings
 
     def close(self) -> None:
@@ -114,6 +123,18 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
     holds the target. The session holds the target's lock (unless options.lock is False)
     from before the listing: close it (or use it as a context manager) when done.
     """
+    taken = stamp.take(catalogue, options)
+    tuning = {"read_timeout": options.read_timeout, "max_attempts": options.max_attempts}
+    tuning = {name: value for name, value in tuning.items() if value is not None}
+    reused = stamp.reuse(catalogue, taken, options, tuning)
+    if reused is not None and reused.plan is not None and reused.report is not None:
+        # Nothing changed here or at the target: nothing to read, build, lock or send.
+        return Session(Build(report=reused.report), reused.storage, reused.plan,
+                       base_url=reused.base_url)  # fmt: skip
+    from fo_cast.build import build_catalogue, stamp_of
+    from fo_cast.publish.lock import TargetLock
+    from fo_cast.tree import overlap_with
+
     checked, result = build_catalogue(
         catalogue, now=options.now, base_url=options.base_url, strict=options.strict
     )
@@ -121,12 +142,12 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         return Session(result)
     assert checked.site is not None  # the catalogue passed: its site resolved
     settings = checked.catalogue.settings.publish
-    tuning = {"read_timeout": options.read_timeout, "max_attempts": options.max_attempts}
-    storage = storage_for(
-        target_url(catalogue, options.to, settings.target),
-        options.endpoint_url or settings.endpoint_url,
-        **{name: value for name, value in tuning.items() if value is not None},
-    )
+    url = target_url(catalogue, options.to, settings.target)
+    endpoint_url = options.endpoint_url or settings.endpoint_url
+    if reused is not None and (reused.target, reused.endpoint_url) == (url, endpoint_url):
+        storage = reused.storage  # listed once already: its client is ready
+    else:
+        storage = storage_for(url, endpoint_url, **tuning)
     folder = storage.local_folder()  # a local folder: never the catalogue's own files
     if folder is not None and (overlap := overlap_with(catalogue, folder)):
         raise UsageError(f"the target {folder.resolve().as_uri()} {overlap}; publish elsewhere")
@@ -144,6 +165,9 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         max_deletes = settings.max_deletes if options.max_deletes is None else options.max_deletes
         imported = imported_record(checked.catalogue)
         session.plan = _plan(catalogue, options, session, folder is not None, max_deletes, imported)
+        if (kept := stamp_of(checked, taken, exact_clock=True)) is not None:
+            kept.extra = {"target": url, "endpoint": endpoint_url, "base_url": session.base_url}
+            session.plan.stamp = stamp.PendingStamp(stamp.stamp_file(catalogue, options), kept)
         if lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
             os.kill(os.getpid(), signal.SIGSTOP)
     except BaseException:  # Ctrl-C or SIGTERM too: never leave the lock behind
@@ -161,6 +185,12 @@ def _plan(
     imported: list[PublishedItem],
 ) -> Plan:
     """Returns the plan against the target's listing and record (read under the lock)."""
+    from fo_cast.publish.guard import load_record, seed_record, update_record
+    from fo_cast.publish.plan import load_hash_cache, plan_publish, save_hash_cache
+    from fo_cast.publish.redirects import plan_redirects
+    from fo_cast.render.site import video_guid
+    from fo_cast.state import HASH_CACHE
+
     storage = session.storage
     assert storage is not None
     cache = load_hash_cache(catalogue / HASH_CACHE)
@@ -189,6 +219,9 @@ def _plan(
 
 def imported_record(catalogue: Catalogue) -> list[PublishedItem]:
     """Returns the items of the catalogue's imported shows as the guard records them."""
+    from fo_cast.catalogue.importer import imported_items
+    from fo_cast.publish.guard import PublishedItem
+
     return [
         PublishedItem(feed, row["guid"], row.get("enclosure_url", ""), row.get("title", ""),
                       row.get("imported", ""))

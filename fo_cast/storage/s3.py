@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -15,17 +17,21 @@ from urllib.parse import urlsplit, urlunsplit
 import boto3
 import boto3.exceptions
 import botocore.exceptions
+import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Output
 from fo_cast.storage import (
+    LOCK_KEY,
     RESERVED_PREFIX,
     HashIndex,
     Progress,
     RemoteObject,
     ServerUnreachable,
+    TargetState,
+    state_digest,
 )
 
 HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
@@ -92,6 +98,7 @@ class S3Storage:
                     "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
                 )
         self._index = HashIndex(self)  # its tag is the index object's ETag
+        self._tags: dict[str, str | None] = {}  # fo-cast's records as last read or written
         self._transfer = TransferConfig(
             multipart_threshold=multipart_threshold,
             multipart_chunksize=multipart_chunksize,
@@ -111,7 +118,12 @@ class S3Storage:
             response_checksum_validation="when_supported" if checksum else "when_required",
         )
         with self._errors("set up the S3 client"):
-            session = boto3.session.Session(profile_name=profile)
+            core = botocore.session.get_session()
+            # Listings carry a date per object that nothing here reads: parsing 1,000 of them
+            # into datetimes took longer than the request. Dates stay ISO 8601 strings.
+            parsers = core.get_component("response_parser_factory")
+            parsers.set_parser_defaults(timestamp_parser=str)
+            session = boto3.session.Session(profile_name=profile, botocore_session=core)
             self._client = session.client(
                 "s3",
                 endpoint_url=endpoint_url,
@@ -138,15 +150,11 @@ class S3Storage:
         before it saved the index) are read with one HEAD each, so a re-run uploads only what
         did not arrive.
         """
-        listed: dict[str, tuple[int, str]] = {}
-        with self._errors("list"):
-            pages = self._client.get_paginator("list_objects_v2")
-            start = self.prefix + "/" if self.prefix else ""
-            for page in pages.paginate(Bucket=self.bucket, Prefix=start):
-                for item in page.get("Contents", []):
-                    key = item["Key"][len(start) :]
-                    if key and not key.startswith(RESERVED_PREFIX):
-                        listed[key] = (item["Size"], item["ETag"].strip('"'))
+        listed = {
+            key: (size, etag)
+            for key, size, etag in self._listing()
+            if not key.startswith(RESERVED_PREFIX)
+        }
         known = self._index.known()  # what this instance wrote since it was saved counts too
         found: dict[str, RemoteObject] = {}
         unknown: list[str] = []
@@ -161,6 +169,32 @@ class S3Storage:
                 found[obj.key] = obj
         self._index.seen(found, known)
         return found
+
+    def state(self) -> TargetState:
+        """Returns the state one paginated listing shows (1,000 objects a request)."""
+        listed = self._listing()
+        locked = any(key == LOCK_KEY for key, _, _ in listed)
+        return TargetState(state_digest(self._where(), listed), locked)
+
+    def settled_state(self) -> TargetState:
+        records = [(key, None, tag) for key, tag in self._tags.items() if tag is not None]
+        return TargetState(state_digest(self._where(), [*self._index.objects(), *records]))
+
+    def _listing(self) -> builtins.list[tuple[str, int, str]]:
+        """Returns (key, size, ETag) of every object under the prefix, fo-cast's records too."""
+        listed = []
+        with self._errors("list"):
+            pages = self._client.get_paginator("list_objects_v2")
+            start = self.prefix + "/" if self.prefix else ""
+            for page in pages.paginate(Bucket=self.bucket, Prefix=start):
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(start) :]
+                    if key:
+                        listed.append((key, item["Size"], item["ETag"].strip('"')))
+        return listed
+
+    def _where(self) -> str:
+        return f"s3\0{self._client.meta.endpoint_url}\0{self.bucket}\0{self.prefix}"
 
     def put(
         self,
@@ -253,7 +287,7 @@ class S3Storage:
             pages = self._client.get_paginator("list_multipart_uploads")
             for page in pages.paginate(Bucket=self.bucket, Prefix=start):
                 for upload in page.get("Uploads", []):
-                    if limit is not None and upload["Initiated"].timestamp() > limit:
+                    if limit is not None and _when(upload["Initiated"]) > limit:
                         continue
                     self._client.abort_multipart_upload(
                         Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
@@ -272,8 +306,10 @@ class S3Storage:
             with self._errors(f"read {key}"):
                 reply = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
                 body: bytes = reply["Body"].read()
+                self._tags[key] = str(reply["ETag"])
                 return body, str(reply["ETag"])
         except _Missing:
+            self._tags[key] = None
             return None, None
 
     def write_if(self, key: str, data: bytes, tag: str | None) -> str | None:
@@ -291,6 +327,7 @@ class S3Storage:
                 )
         except _Changed:
             return None
+        self._tags[key] = str(reply["ETag"])
         return str(reply["ETag"])
 
     def delete_if(self, key: str, tag: str) -> bool:
@@ -299,6 +336,7 @@ class S3Storage:
                 self._client.delete_object(Bucket=self.bucket, Key=self._key(key), IfMatch=tag)
         except _Changed:
             return False
+        self._tags[key] = None
         return True
 
     def _put_object(self, output: Output, content_hash: str, args: dict[str, Any]) -> str:
@@ -390,6 +428,13 @@ class S3Storage:
             ) from error
         except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
             raise StorageError(f"{self.describe()}: cannot {doing}: {error}") from error
+
+
+def _when(value: object) -> float:
+    """Returns the Unix time of a date the client left as its ISO 8601 text (or a datetime)."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
 def _stat(path: os.PathLike[str]) -> tuple[int, int]:
