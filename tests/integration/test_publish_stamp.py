@@ -58,7 +58,7 @@ class Bucket:
     def client(self) -> Any:
         return self.server.client()
 
-    def keys(self) -> list[str]:
+    def stored(self) -> list[str]:
         pages = self.client().get_paginator("list_objects_v2")
         found = []
         for page in pages.paginate(Bucket=self.server.bucket, Prefix=self.prefix + "/"):
@@ -224,7 +224,7 @@ def test_a_hand_edit_of_the_target_is_noticed(catalogue: Path, bucket: Bucket, c
     elif change == "added":
         client.put_object(Bucket=name, Key=f"{bucket.prefix}/notes.txt", Body=b"mine")
     else:
-        for key in bucket.keys():
+        for key in bucket.stored():
             client.delete_object(Bucket=name, Key=f"{bucket.prefix}/{key}")
     bucket.requests.clear()
 
