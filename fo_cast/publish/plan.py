@@ -206,9 +206,10 @@ def plan_publish(
     if record is not None:
         plan.refusals.extend(check_guard(record, build.items, allow_removal))
         stamp = now or datetime.now(UTC)
-        updated = update_record(record, build.items, stamp, allow_removal).to_bytes()
-        unchanged = updated == record.to_bytes() and not record.seeded
-        plan.record = None if unchanged else updated
+        updated = update_record(record, build.items, stamp, allow_removal)
+        # Equal items give equal bytes: only a changed record is serialised (and saved).
+        unchanged = updated == record and not record.seeded
+        plan.record = None if unchanged else updated.to_bytes()
         plan.record_tag = record.tag
     return plan
 

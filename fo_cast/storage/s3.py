@@ -109,7 +109,13 @@ class S3Storage:
             # total_max_attempts counts the first try; botocore's "max_attempts" does not.
             retries={"mode": retry_mode, "total_max_attempts": max_attempts},
             # S3 compatibles rarely support virtual-host buckets on a bare IP or localhost.
-            s3={"addressing_style": "path" if self._endpoint else "auto"},
+            s3={
+                "addressing_style": "path" if self._endpoint else "auto",
+                # Over http botocore would read every file once more to sign its SHA-256;
+                # the checksum header (signed, checked by the server) already vouches for
+                # every byte, so the payload goes unsigned, as botocore does over https.
+                **({"payload_signing_enabled": False} if checksum else {}),
+            },
             max_pool_connections=workers * part_concurrency + 4,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
