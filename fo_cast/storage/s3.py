@@ -1,4 +1,10 @@
-"""An S3 bucket (or an S3-compatible store) as publish target, through boto3."""
+"""An S3 bucket (or an S3-compatible store) as publish target, through botocore.
+
+botocore is boto3's core: the client, credentials chain, retries and signing. boto3 itself
+adds resources and the transfer helpers on top; importing it cost a publish with nothing to
+do a tenth of a second, so the client is botocore's, and s3transfer (the package behind
+boto3's `upload_file`) is imported only when a file is large enough for a multipart upload.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,11 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
-import boto3
-import boto3.exceptions
 import botocore.exceptions
 import botocore.session
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
@@ -43,11 +46,14 @@ OWNER_METADATA = "fo-cast-written"
 _CHANGED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 MB = 1024 * 1024
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 class S3Storage:
     """Publishes to s3://bucket/prefix with exact headers and the sha256 in object metadata.
 
-    Credentials come from boto3's standard chain (environment, profiles, instance roles);
+    Credentials come from the standard AWS chain (environment, profiles, instance roles);
     AWS_ENDPOINT_URL or `endpoint_url` points it at an S3-compatible server.
 
     `max_attempts` counts every try of a request, the first included. The defaults bound
@@ -99,11 +105,11 @@ class S3Storage:
                 )
         self._index = HashIndex(self)  # its tag is the index object's ETag
         self._tags: dict[str, str | None] = {}  # fo-cast's records as last read or written
-        self._transfer = TransferConfig(
-            multipart_threshold=multipart_threshold,
-            multipart_chunksize=multipart_chunksize,
-            max_concurrency=part_concurrency,
-        )
+        self._transfer = {
+            "multipart_threshold": multipart_threshold,
+            "multipart_chunksize": multipart_chunksize,
+            "max_request_concurrency": part_concurrency,
+        }
         config = Config(
             # botocore's own backoff handles throttling, 5xx and dropped connections.
             # total_max_attempts counts the first try; botocore's "max_attempts" does not.
@@ -124,18 +130,18 @@ class S3Storage:
             response_checksum_validation="when_supported" if checksum else "when_required",
         )
         with self._errors("set up the S3 client"):
-            core = botocore.session.get_session()
+            session = botocore.session.Session(profile=profile)
             # Listings carry a date per object that nothing here reads: parsing 1,000 of them
             # into datetimes took longer than the request. Dates stay ISO 8601 strings.
-            parsers = core.get_component("response_parser_factory")
+            parsers = session.get_component("response_parser_factory")
             parsers.set_parser_defaults(timestamp_parser=str)
-            session = boto3.session.Session(profile_name=profile, botocore_session=core)
-            self._client = session.client(
+            client = session.create_client(
                 "s3",
                 endpoint_url=endpoint_url,
-                region_name=region or session.region_name or "us-east-1",
+                region_name=region or session.get_config_variable("region") or "us-east-1",
                 config=config,
             )
+            self._client = cast("S3Client", client)
 
     def local_folder(self) -> Path | None:
         return None
@@ -227,14 +233,7 @@ class S3Storage:
                 if self.checksum:
                     args["ChecksumAlgorithm"] = "CRC32"  # per part; sha256 is in metadata
                 before = _stat(output.source)
-                self._client.upload_file(
-                    str(output.source),
-                    self.bucket,
-                    self._key(output.path),
-                    ExtraArgs=args,
-                    Config=self._transfer,
-                    Callback=progress,
-                )
+                self._upload_parts(output.source, self._key(output.path), args, progress)
                 if _stat(output.source) != before:
                     self._disown(output, cache_control)
                     raise StorageError(
@@ -361,6 +360,22 @@ class S3Storage:
                 )
         return str(reply["ETag"]).strip('"')
 
+    def _upload_parts(
+        self, source: Path, key: str, args: dict[str, Any], progress: Progress | None
+    ) -> None:
+        """Uploads a large file in parts, several at once (what boto3's upload_file does)."""
+        from s3transfer.manager import TransferConfig, TransferManager
+        from s3transfer.subscribers import BaseSubscriber
+
+        class Reporter(BaseSubscriber):
+            def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+                if progress is not None:
+                    progress(bytes_transferred)
+
+        with TransferManager(self._client, TransferConfig(**self._transfer)) as manager:
+            future = manager.upload(str(source), self.bucket, key, args, [Reporter()])
+            future.result()
+
     def _disown(self, output: Output, cache_control: str) -> None:
         """Removes the sha256 from an object whose source changed while its parts were sent.
 
@@ -402,7 +417,7 @@ class S3Storage:
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
-        """Turns boto3's many exceptions into one StorageError with a plain message."""
+        """Turns botocore's many exceptions into one StorageError with a plain message."""
         try:
             yield
         except botocore.exceptions.ClientError as error:
@@ -432,7 +447,7 @@ class S3Storage:
                 f"{self.describe()}: cannot {doing}: the server could not be reached "
                 "(retried; check the endpoint and network)"
             ) from error
-        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
+        except botocore.exceptions.BotoCoreError as error:
             raise StorageError(f"{self.describe()}: cannot {doing}: {error}") from error
 
 
