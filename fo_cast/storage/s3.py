@@ -46,6 +46,7 @@ OWNER_METADATA = "fo-cast-written"
 # conditional writes to one key race each other.
 _CHANGED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 MB = 1024 * 1024
+LIST_PAGE = 1000  # objects per listing request: S3's most
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -200,7 +201,9 @@ class S3Storage:
         with self._errors("list"):
             pages = self._client.get_paginator("list_objects_v2")
             start = self.prefix + "/" if self.prefix else ""
-            for page in pages.paginate(Bucket=self.bucket, Prefix=start):
+            for page in pages.paginate(
+                Bucket=self.bucket, Prefix=start, PaginationConfig={"PageSize": LIST_PAGE}
+            ):
                 for item in page.get("Contents", []):
                     key = item["Key"][len(start) :]
                     if key:
