@@ -19,14 +19,14 @@ from fo_cast.errors import UsageError
 from fo_cast.outputs import Build
 from fo_cast.publish import stamp
 from fo_cast.publish.plan import Plan
-from fo_cast.storage import Storage, storage_for
+from fo_cast.storage import RemoteObject, Storage, storage_for
 
 # The rest of the pipeline is imported once the publish stamp did not hold: a publish with
 # nothing changed reads no manifest and loads neither pydantic nor the renderers.
 if TYPE_CHECKING:
     from fo_cast.catalogue.reader import Catalogue
     from fo_cast.catalogue.settings import Notify
-    from fo_cast.publish.guard import PublishedItem
+    from fo_cast.publish.guard import GuardRecord, PublishedItem
     from fo_cast.publish.lock import TargetLock
     from fo_cast.publish.notify import Notice, Ping
 
@@ -132,43 +132,49 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         return Session(Build(report=reused.report), reused.storage, reused.plan,
                        base_url=reused.base_url)  # fmt: skip
     from fo_cast.build import build_catalogue, stamp_of
-    from fo_cast.publish.lock import TargetLock
-    from fo_cast.tree import overlap_with
+    from fo_cast.publish.early import EarlyTarget
 
-    checked, result = build_catalogue(
-        catalogue, now=options.now, base_url=options.base_url, strict=options.strict
-    )
+    early = None
+    if reused is not None:  # the target the last publish went to: opened while we build
+        early = EarlyTarget(
+            reused.target, reused.endpoint_url, reused.storage, tuning, options, catalogue
+        )
+    try:
+        checked, result = build_catalogue(
+            catalogue, now=options.now, base_url=options.base_url, strict=options.strict
+        )
+    except BaseException:
+        if early is not None:
+            early.discard()
+        raise
     if result.report.failed(strict=options.strict):
+        if early is not None:
+            early.discard()
         return Session(result)
     assert checked.site is not None  # the catalogue passed: its site resolved
     settings = checked.catalogue.settings.publish
     url = target_url(catalogue, options.to, settings.target)
     endpoint_url = options.endpoint_url or settings.endpoint_url
-    if reused is not None and (reused.target, reused.endpoint_url) == (url, endpoint_url):
-        storage = reused.storage  # listed once already: its client is ready
+    opened = early.take(url, endpoint_url) if early is not None else None
+    if opened is None:
+        session = _open(catalogue, options, result, storage_for(url, endpoint_url, **tuning))
+        remote, record = None, None
     else:
-        storage = storage_for(url, endpoint_url, **tuning)
-    folder = storage.local_folder()  # a local folder: never the catalogue's own files
-    if folder is not None and (overlap := overlap_with(catalogue, folder)):
-        raise UsageError(f"the target {folder.resolve().as_uri()} {overlap}; publish elsewhere")
-    lock = None
-    if options.lock:
-        lock = TargetLock(
-            storage, catalogue=catalogue, wait=options.wait, break_lock=options.break_lock,
-            lease=options.lease,
-        ).acquire()  # fmt: skip
-    session = Session(
-        result, storage, lock=lock, base_url=checked.site.base_url,
-        notify_settings=checked.catalogue.settings.notify,
-    )  # fmt: skip
+        session = Session(result, opened.storage, lock=opened.lock)
+        remote, record = opened.remote, opened.record
+    session.base_url = checked.site.base_url
+    session.notify_settings = checked.catalogue.settings.notify
     try:
+        _refuse_overlap(catalogue, session.storage)
         max_deletes = settings.max_deletes if options.max_deletes is None else options.max_deletes
         imported = imported_record(checked.catalogue)
-        session.plan = _plan(catalogue, options, session, folder is not None, max_deletes, imported)
+        session.plan = _plan(
+            catalogue, options, session, max_deletes, imported, remote=remote, record=record
+        )
         if (kept := stamp_of(checked, taken, exact_clock=True)) is not None:
             kept.extra = {"target": url, "endpoint": endpoint_url, "base_url": session.base_url}
             session.plan.stamp = stamp.PendingStamp(stamp.stamp_file(catalogue, options), kept)
-        if lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
+        if session.lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
             os.kill(os.getpid(), signal.SIGSTOP)
     except BaseException:  # Ctrl-C or SIGTERM too: never leave the lock behind
         session.close()
@@ -176,15 +182,40 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
     return session
 
 
+def _open(catalogue: Path, options: PublishOptions, result: Build, storage: Storage) -> Session:
+    """Returns the session on storage, its lock taken (unless options say not to)."""
+    from fo_cast.publish.lock import TargetLock
+
+    _refuse_overlap(catalogue, storage)  # before the lock: the catalogue is never a target
+    lock = None
+    if options.lock:
+        lock = TargetLock(
+            storage, catalogue=catalogue, wait=options.wait, break_lock=options.break_lock,
+            lease=options.lease,
+        ).acquire()  # fmt: skip
+    return Session(result, storage, lock=lock)
+
+
+def _refuse_overlap(catalogue: Path, storage: Storage | None) -> None:
+    """Raises UsageError for a local folder target that overlaps the catalogue."""
+    from fo_cast.tree import overlap_with
+
+    folder = storage.local_folder() if storage is not None else None
+    if folder is not None and (overlap := overlap_with(catalogue, folder)):
+        raise UsageError(f"the target {folder.resolve().as_uri()} {overlap}; publish elsewhere")
+
+
 def _plan(
     catalogue: Path,
     options: PublishOptions,
     session: Session,
-    folder: bool,
     max_deletes: int,
     imported: list[PublishedItem],
+    remote: dict[str, RemoteObject] | None = None,
+    record: GuardRecord | None = None,
 ) -> Plan:
-    """Returns the plan against the target's listing and record (read under the lock)."""
+    """Returns the plan against the target's listing and record (read under the lock, here
+    unless the target was opened while the catalogue built)."""
     from fo_cast.publish.guard import load_record, seed_record, update_record
     from fo_cast.publish.plan import load_hash_cache, plan_publish, save_hash_cache
     from fo_cast.publish.redirects import plan_redirects
@@ -193,10 +224,11 @@ def _plan(
 
     storage = session.storage
     assert storage is not None
+    folder = storage.local_folder() is not None
     cache = load_hash_cache(catalogue / HASH_CACHE)
-    remote = storage.list()
+    remote = storage.list() if remote is None else remote
     # Imported GUIDs are apps' already: the guard protects them from the first publish on.
-    record = seed_record(load_record(storage), imported)
+    record = seed_record(load_record(storage) if record is None else record, imported)
     # An episode leaves the video feed with the audio one: its video GUID goes too.
     allowed = {g for guid in options.allow_removal for g in (guid, video_guid(guid))}
     after = update_record(record, session.build.items, options.now or datetime.now(UTC), allowed)

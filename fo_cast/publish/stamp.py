@@ -61,12 +61,12 @@ def take(catalogue: Path, options: PublishOptions) -> snapshot.Snapshot | None:
 
 @dataclass
 class Reused:
-    """What a stamp that held gives: the target, and a plan when the target is unchanged."""
+    """What the last publish's stamp says: its target, and a plan if nothing changed."""
 
     target: str
     endpoint_url: str | None
-    storage: Storage
-    plan: Plan | None = None  # None: the target changed since the stamp; plan it again
+    storage: Storage | None = None  # opened when the stamp held, to list the target
+    plan: Plan | None = None  # None: something changed here or there; plan it again
     report: Report | None = None  # the stamped publish's warnings
     base_url: str = ""
 
@@ -77,16 +77,14 @@ def reuse(
     options: PublishOptions,
     tuning: dict[str, Any],
 ) -> Reused | None:
-    """Returns what the last publish's stamp says, if it holds for the catalogue now.
+    """Returns what the last publish's stamp says; None when there is no stamp.
 
-    None when it does not (or there is none): the catalogue, the options or the clock
-    changed. Otherwise the target is listed once; the plan is the stamped publish's (nothing
-    to upload, nothing to delete) only if the target is as that publish left it.
+    When it holds for the catalogue now (same snapshot, options and clock window), the
+    target is listed once; the plan is the stamped publish's (nothing to upload, nothing to
+    delete) only if the target is as that publish left it.
     """
-    if options.force or taken is None:
-        return None
     stamp = snapshot.read_stamp(stamp_file(catalogue, options))
-    if stamp is None or not stamp.holds(taken, options.now or datetime.now(UTC), catalogue):
+    if stamp is None:
         return None
     try:
         extra = stamp.extra
@@ -95,9 +93,11 @@ def reuse(
         base_url = str(extra["base_url"])
     except (KeyError, TypeError):
         return None
-    endpoint = None if endpoint is None else str(endpoint)
-    storage = storage_for(target, endpoint, **tuning)
-    found = Reused(target, endpoint, storage)
+    found = Reused(target, None if endpoint is None else str(endpoint))
+    clock = options.now or datetime.now(UTC)
+    if options.force or taken is None or not stamp.holds(taken, clock, catalogue):
+        return found
+    found.storage = storage = storage_for(target, found.endpoint_url, **tuning)
     state = storage.state()
     if state.locked or state.digest != remote:
         return found

@@ -328,3 +328,61 @@ def test_a_hand_edit_of_a_folder_is_noticed(catalogue: Path, tmp_path: Path, cha
     before = inodes(public)
     code, report, _ = publish(catalogue, ["--to", str(public)])
     assert (code, uploaded(report), inodes(public)) == (0, [], before)
+
+
+# --- the target opened while the catalogue builds (publish/early.py) -------------------------
+
+
+def test_a_catalogue_with_errors_after_a_publish_leaves_no_lock(
+    catalogue: Path, bucket: Bucket
+) -> None:
+    code, _, stderr = publish(catalogue, bucket.options)
+    assert code == 0, stderr
+    edit(catalogue / EPISODE / "episode.yaml", "title:", "titel:")
+    bucket.requests.clear()
+    code, _, stderr = publish(catalogue, bucket.options)
+    assert code == ExitCode.PROBLEMS
+    assert "Nothing was published." in stderr
+    assert bucket.puts() == [LOCK_KEY]  # taken while it built...
+    assert LOCK_KEY not in bucket.stored()  # ... and released unused
+
+
+def test_a_lock_held_elsewhere_is_reported_after_the_build(catalogue: Path, bucket: Bucket) -> None:
+    code, _, stderr = publish(catalogue, bucket.options)
+    assert code == 0, stderr
+    now = time.time()
+    holder = {"host": "elsewhere", "user": "ana", "pid": 4242, "started": now, "renewed": now,
+              "lease": 120.0, "commit": None, "token": "theirs"}  # fmt: skip
+    bucket.client().put_object(
+        Bucket=bucket.server.bucket, Key=f"{bucket.prefix}/{LOCK_KEY}",
+        Body=json.dumps(holder).encode(),
+    )  # fmt: skip
+    edit(catalogue / EPISODE / "companion.md", "This is the first part", "This is part one")
+    code, _, stderr = publish(catalogue, bucket.options)
+    assert code == ExitCode.LOCKED
+    assert "is locked by ana@elsewhere (pid 4242)" in stderr
+    # Catalogue problems still come first, as without a stamp.
+    edit(catalogue / EPISODE / "episode.yaml", "title:", "titel:")
+    code, _, stderr = publish(catalogue, bucket.options)
+    assert code == ExitCode.PROBLEMS, stderr
+    reply = bucket.client().get_object(Bucket=bucket.server.bucket,
+                                       Key=f"{bucket.prefix}/{LOCK_KEY}")  # fmt: skip
+    assert json.loads(reply["Body"].read())["token"] == "theirs"  # never touched
+
+
+def test_a_target_moved_in_the_settings_goes_to_the_new_one(
+    catalogue: Path, tmp_path: Path
+) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    settings = catalogue / "fo-cast.toml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(f'{text}\n[publish]\ntarget = "{old}"\n', encoding="utf-8")
+    code, first, stderr = publish(catalogue, [])
+    assert code == 0, stderr
+    before = inodes(old)
+    settings.write_text(f'{text}\n[publish]\ntarget = "{new}"\n', encoding="utf-8")
+    code, second, stderr = publish(catalogue, [])
+    assert code == 0, stderr
+    assert uploaded(second) == uploaded(first)  # all of it, to the new folder
+    assert inodes(old) == before and not (old / LOCK_KEY).exists()
+    assert sorted(inodes(new)) == sorted(inodes(old))
