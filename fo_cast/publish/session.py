@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fo_cast.errors import UsageError
 from fo_cast.outputs import Build
@@ -26,6 +26,7 @@ from fo_cast.storage import RemoteObject, Storage, storage_for
 if TYPE_CHECKING:
     from fo_cast.catalogue.reader import Catalogue
     from fo_cast.catalogue.settings import Notify
+    from fo_cast.publish.early import EarlyTarget
     from fo_cast.publish.guard import GuardRecord, PublishedItem
     from fo_cast.publish.lock import TargetLock
     from fo_cast.publish.notify import Notice, Ping
@@ -132,24 +133,17 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         return Session(Build(report=reused.report), reused.storage, reused.plan,
                        base_url=reused.base_url)  # fmt: skip
     from fo_cast.build import build_catalogue, stamp_of
-    from fo_cast.publish.early import EarlyTarget
 
-    early = None
-    if reused is not None:  # the target the last publish went to: opened while we build
-        early = EarlyTarget(
-            reused.target, reused.endpoint_url, reused.storage, tuning, options, catalogue
-        )
+    early = _open_early(catalogue, options, reused, tuning)
     try:
         checked, result = build_catalogue(
             catalogue, now=options.now, base_url=options.base_url, strict=options.strict
         )
     except BaseException:
-        if early is not None:
-            early.discard()
+        _let_go(early)
         raise
     if result.report.failed(strict=options.strict):
-        if early is not None:
-            early.discard()
+        _let_go(early)
         return Session(result)
     assert checked.site is not None  # the catalogue passed: its site resolved
     settings = checked.catalogue.settings.publish
@@ -180,6 +174,28 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         session.close()
         raise
     return session
+
+
+def _open_early(
+    catalogue: Path, options: PublishOptions, reused: stamp.Reused | None, tuning: dict[str, Any]
+) -> EarlyTarget | None:
+    """Returns the S3 target opening while the catalogue builds: the one --to names, or
+    else the one the last publish went to (let go if the settings the build reads resolve
+    another). A folder opens in no time, and only once it is known to lie outside the
+    catalogue."""
+    from fo_cast.publish.early import EarlyTarget
+
+    target, endpoint, storage = options.to, options.endpoint_url, None
+    if reused is not None:  # the stamp's file is chosen by the options: the same --to
+        target, endpoint, storage = reused.target, reused.endpoint_url, reused.storage
+    if target is None or not target.startswith("s3://"):
+        return None
+    return EarlyTarget(target, endpoint, storage, tuning, options, catalogue)
+
+
+def _let_go(early: EarlyTarget | None) -> None:
+    if early is not None:
+        early.discard()
 
 
 def _open(catalogue: Path, options: PublishOptions, result: Build, storage: Storage) -> Session:
