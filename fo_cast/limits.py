@@ -72,8 +72,10 @@ def load_json(data: str | bytes, *, limit: int | None = None) -> Any:
     With `limit` the result is also checked to nest no deeper than that (iteratively; leave
     it out for fo-cast's own large caches, where the decoder's bound is enough).
     """
-    with no_recursion_error():
+    try:  # no_recursion_error(), without a context manager's cost: caches call this a lot
         value = json.loads(data)
+    except RecursionError:
+        raise TooDeep(TOO_DEEP) from None
     if limit is None or _openings(data) <= limit:  # cannot nest deeper than it opens
         return value
     return check_depth(value, limit)
