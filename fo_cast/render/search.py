@@ -248,12 +248,13 @@ def _read_message(stream: Any) -> bytes:
         read = stream.read1(1 << 16)
         if not read:
             raise ValueError("Pagefind stopped answering")
-        chunks += read
-        end = chunks.find(b",")
+        end = read.find(b",")  # base64 has no commas: the first one ends the message
         if end >= 0:
-            if end != len(chunks) - 1:  # one message at a time: nothing follows its comma
+            if end != len(read) - 1:  # one message at a time: nothing follows its comma
                 raise ValueError("Pagefind answered out of turn")
-            return bytes(chunks[:end])
+            chunks += read[:end]
+            return bytes(chunks)
+        chunks += read
 
 
 def _pack(files: dict[str, bytes]) -> bytes:
