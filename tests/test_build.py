@@ -463,3 +463,24 @@ def test_write_tree_refuses_the_catalogue_and_what_holds_it(sample: Path) -> Non
     with pytest.raises(FoCastError, match="holds files fo-cast did not build"):
         write_tree(result, stranger, catalogue=sample)
     assert (stranger / "thesis.odt").read_bytes() == b"months of work"
+
+
+@pytest.mark.parametrize("command_line", [True, False])
+def test_the_command_line_freezes_what_a_paused_block_leaves(command_line: bool) -> None:
+    """A command (short-lived) keeps the objects a stage left alive out of every later
+    collection; a library user's process (long-lived) keeps them collectable."""
+    import subprocess
+
+    script = (
+        "import gc\n"
+        "from fo_cast import gcpause\n"
+        f"if {command_line}:\n"
+        "    gcpause.for_one_command()\n"
+        "with gcpause.paused_gc():\n"
+        "    kept = [[n] for n in range(10000)]\n"
+        "print(gc.isenabled(), gc.get_freeze_count() >= 10000)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == f"True {command_line}\n"
