@@ -22,6 +22,7 @@ from fo_cast.storage import RESERVED_PREFIX, RemoteObject, hash_file
 from fo_cast.units import format_size, plural
 
 if TYPE_CHECKING:
+    from fo_cast.publish.run import MediaAhead
     from fo_cast.publish.stamp import PendingStamp
 
 # Feeds change with every episode and apps poll them, so caches may hold them only briefly.
@@ -80,6 +81,7 @@ class Plan:
     # target is as it left it): nothing to send, nothing to take a lock for.
     reused: bool = False
     stamp: PendingStamp | None = None  # kept once the plan has been carried out
+    ahead: MediaAhead | None = None  # media uploads started while the build rendered
 
     @property
     def bytes(self) -> int:

@@ -24,6 +24,7 @@ from fo_cast.storage import RemoteObject, Storage, storage_for
 # The rest of the pipeline is imported once the publish stamp did not hold: a publish with
 # nothing changed reads no manifest and loads neither pydantic nor the renderers.
 if TYPE_CHECKING:
+    from fo_cast.build import Checked
     from fo_cast.catalogue.reader import Catalogue
     from fo_cast.catalogue.settings import Notify
     from fo_cast.publish.early import EarlyTarget
@@ -69,6 +70,8 @@ class Session:
     lock: TargetLock | None = None  # held from before the listing until close()
     base_url: str = ""
     notify_settings: Notify | None = None  # None: notify nobody (nothing changed)
+    remote: dict[str, RemoteObject] | None = None  # the listing, taken under the lock
+    record: GuardRecord | None = None  # the GUID record as read under the lock
 
     @property
     def failed(self) -> bool:
@@ -98,7 +101,9 @@ class Session:
         return send_pings(pings, self.notify_settings), warnings
 
     def close(self) -> None:
-        """Releases the target's lock, if this session holds it."""
+        """Stops uploads still running, then releases the target's lock, if held."""
+        if self.plan.ahead is not None:
+            self.plan.ahead.stop()
         if self.lock is not None:
             self.lock.release()
             self.lock = None
@@ -132,39 +137,45 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         # Nothing changed here or at the target: nothing to read, build, lock or send.
         return Session(Build(report=reused.report), reused.storage, reused.plan,
                        base_url=reused.base_url)  # fmt: skip
-    from fo_cast.build import build_catalogue, stamp_of
+    from fo_cast.build import build, check, stamp_of
 
     early = _open_early(catalogue, options, reused, tuning)
+    session: Session | None = None
     try:
-        checked, result = build_catalogue(
-            catalogue, now=options.now, base_url=options.base_url, strict=options.strict
-        )
-    except BaseException:
+        checked = check(catalogue, now=options.now, base_url=options.base_url)
+        if checked.site is None or checked.report.failed(strict=options.strict):
+            _let_go(early)
+            return Session(build(checked, strict=options.strict))
+        settings = checked.catalogue.settings.publish
+        url = target_url(catalogue, options.to, settings.target)
+        endpoint_url = options.endpoint_url or settings.endpoint_url
+        if reused is None:  # a first publish from here: the media may go while pages render
+            session = _session(catalogue, options, early, url, endpoint_url, tuning)
+            early = None
+            _send_media_ahead(catalogue, options, checked, session)
+        result = build(checked, strict=options.strict)
+        if result.report.failed(strict=options.strict):  # a feed too large, under --strict
+            _let_go(early)
+            if session is not None:
+                session.close()
+            return Session(result)
+        if session is None:
+            session = _session(catalogue, options, early, url, endpoint_url, tuning)
+            early = None
+    except BaseException:  # Ctrl-C or SIGTERM too: never leave the lock behind
         _let_go(early)
+        if session is not None:
+            session.close()
         raise
-    if result.report.failed(strict=options.strict):
-        _let_go(early)
-        return Session(result)
-    assert checked.site is not None  # the catalogue passed: its site resolved
-    settings = checked.catalogue.settings.publish
-    url = target_url(catalogue, options.to, settings.target)
-    endpoint_url = options.endpoint_url or settings.endpoint_url
-    opened = early.take(url, endpoint_url) if early is not None else None
-    if opened is None:
-        session = _open(catalogue, options, result, storage_for(url, endpoint_url, **tuning))
-        remote, record = None, None
-    else:
-        session = Session(result, opened.storage, lock=opened.lock)
-        remote, record = opened.remote, opened.record
+    session.build = result
     session.base_url = checked.site.base_url
     session.notify_settings = checked.catalogue.settings.notify
     try:
-        _refuse_overlap(catalogue, session.storage)
         max_deletes = settings.max_deletes if options.max_deletes is None else options.max_deletes
         imported = imported_record(checked.catalogue)
-        session.plan = _plan(
-            catalogue, options, session, max_deletes, imported, remote=remote, record=record
-        )
+        ahead = session.plan.ahead
+        session.plan = _plan(catalogue, options, session, max_deletes, imported)
+        session.plan.ahead = ahead
         if (kept := stamp_of(checked, taken, exact_clock=True)) is not None:
             kept.extra = {"target": url, "endpoint": endpoint_url, "base_url": session.base_url}
             session.plan.stamp = stamp.PendingStamp(stamp.stamp_file(catalogue, options), kept)
@@ -174,6 +185,78 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
         session.close()
         raise
     return session
+
+
+def _session(
+    catalogue: Path,
+    options: PublishOptions,
+    early: EarlyTarget | None,
+    url: str,
+    endpoint_url: str | None,
+    tuning: dict[str, Any],
+) -> Session:
+    """Returns the session on the target, locked (unless a dry run), listed and its GUID
+    record read: as the early opening found it, or opened now."""
+    from fo_cast.publish.guard import load_record
+
+    opened = early.take(url, endpoint_url) if early is not None else None
+    if opened is not None:
+        session = Session(Build(), opened.storage, lock=opened.lock)
+        try:
+            _refuse_overlap(catalogue, session.storage)
+        except BaseException:
+            session.close()
+            raise
+        session.remote, session.record = opened.remote, opened.record
+        return session
+    storage = storage_for(url, endpoint_url, **tuning)
+    _refuse_overlap(catalogue, storage)  # before the lock: the catalogue is never a target
+    lock = None
+    if options.lock:
+        from fo_cast.publish.lock import TargetLock
+
+        lock = TargetLock(
+            storage, catalogue=catalogue, wait=options.wait, break_lock=options.break_lock,
+            lease=options.lease,
+        ).acquire()  # fmt: skip
+    session = Session(Build(), storage, lock=lock)
+    try:
+        session.remote, session.record = storage.list(), load_record(storage)
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _send_media_ahead(
+    catalogue: Path, options: PublishOptions, checked: Checked, session: Session
+) -> None:
+    """Starts uploading the media the target lacks, when nothing the rest of the build
+    renders could make the plan refuse to publish: a first publish (no GUID to guard), not a
+    dry run, no prune (no --max-deletes to exceed), not --strict (no feed-size warning to
+    fail on), into a target that is empty or already fo-cast's (no --adopt needed)."""
+    from fo_cast.build import files_of
+    from fo_cast.outputs import Stage
+    from fo_cast.publish.plan import load_hash_cache, plan_publish, save_hash_cache
+    from fo_cast.publish.run import MediaAhead
+    from fo_cast.state import HASH_CACHE
+
+    storage, remote, record = session.storage, session.remote, session.record
+    if storage is None or remote is None or record is None or checked.site is None:
+        return
+    if not options.lock or options.prune or options.strict or record.items:
+        return
+    if imported_record(checked.catalogue):
+        return  # imported GUIDs are guarded from the first publish on
+    if remote and not any(obj.ours for obj in remote.values()):
+        return
+    media = [o for o in files_of(checked.site) if o.stage is Stage.MEDIA]
+    cache = load_hash_cache(catalogue / HASH_CACHE)
+    uploads = plan_publish(Build(media), remote, force=options.force, hash_cache=cache).uploads
+    save_hash_cache(catalogue / HASH_CACHE, cache)  # the plan after the build hashes none again
+    if uploads:
+        # Cleanup first: it aborts incomplete multipart uploads, which these will be a while.
+        session.plan.ahead = MediaAhead(uploads, storage, storage.cleanup(), session.check)
 
 
 def _open_early(
@@ -198,20 +281,6 @@ def _let_go(early: EarlyTarget | None) -> None:
         early.discard()
 
 
-def _open(catalogue: Path, options: PublishOptions, result: Build, storage: Storage) -> Session:
-    """Returns the session on storage, its lock taken (unless options say not to)."""
-    from fo_cast.publish.lock import TargetLock
-
-    _refuse_overlap(catalogue, storage)  # before the lock: the catalogue is never a target
-    lock = None
-    if options.lock:
-        lock = TargetLock(
-            storage, catalogue=catalogue, wait=options.wait, break_lock=options.break_lock,
-            lease=options.lease,
-        ).acquire()  # fmt: skip
-    return Session(result, storage, lock=lock)
-
-
 def _refuse_overlap(catalogue: Path, storage: Storage | None) -> None:
     """Raises UsageError for a local folder target that overlaps the catalogue."""
     from fo_cast.tree import overlap_with
@@ -227,8 +296,6 @@ def _plan(
     session: Session,
     max_deletes: int,
     imported: list[PublishedItem],
-    remote: dict[str, RemoteObject] | None = None,
-    record: GuardRecord | None = None,
 ) -> Plan:
     """Returns the plan against the target's listing and record (read under the lock, here
     unless the target was opened while the catalogue built)."""
@@ -242,9 +309,10 @@ def _plan(
     assert storage is not None
     folder = storage.local_folder() is not None
     cache = load_hash_cache(catalogue / HASH_CACHE)
-    remote = storage.list() if remote is None else remote
+    remote = storage.list() if session.remote is None else session.remote
     # Imported GUIDs are apps' already: the guard protects them from the first publish on.
-    record = seed_record(load_record(storage) if record is None else record, imported)
+    record = seed_record(load_record(storage) if session.record is None else session.record,
+                         imported)  # fmt: skip
     # An episode leaves the video feed with the audio one: its video GUID goes too.
     allowed = {g for guid in options.allow_removal for g in (guid, video_guid(guid))}
     after = update_record(record, session.build.items, options.now or datetime.now(UTC), allowed)

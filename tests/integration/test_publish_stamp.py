@@ -386,3 +386,72 @@ def test_a_target_moved_in_the_settings_goes_to_the_new_one(
     assert uploaded(second) == uploaded(first)  # all of it, to the new folder
     assert inodes(old) == before and not (old / LOCK_KEY).exists()
     assert sorted(inodes(new)) == sorted(inodes(old))
+
+
+# --- a first publish sends the media while the pages and feeds render --------------------------
+
+
+def mark_build(monkeypatch: pytest.MonkeyPatch, bucket: Bucket, fail: bool = False) -> None:
+    """Adds ("BUILT", ...) to the requests seen when the render ends (or raises Ctrl-C)."""
+    render = fo_cast.build.build
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        result = render(*args, **kwargs)
+        bucket.requests.append(("BUILT", "", {}))
+        if fail:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(fo_cast.build, "build", build)
+
+
+def test_a_first_publish_sends_media_while_the_build_renders_feeds_last(
+    catalogue: Path, bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mark_build(monkeypatch, bucket)
+    code, report, stderr = publish(catalogue, bucket.options)
+    assert code == 0, stderr
+    stages = {u["key"]: u["stage"] for u in report["plan"]["uploads"]}
+    order = [key for method, key, query in bucket.requests
+             if (method == "PUT" and not query and key in stages) or method == "BUILT"]  # fmt: skip
+    built = order.index("")
+    assert built > 0 and all(stages[key] == "media" for key in order[:built])
+    sent = [key for key in order if key]
+    assert sorted(sent) == sorted(stages)  # every upload once, none twice
+    kinds = [stages[key] for key in sent]
+    assert kinds == sorted(kinds, key=["media", "asset", "feed"].index)
+    assert report["uploaded"] == len(stages)
+
+    # A publish with a GUID record to guard plans first, then sends: nothing before the build.
+    bucket.requests.clear()
+    code, report, stderr = publish(catalogue, bucket.options, "--force")
+    assert code == 0, stderr
+    built = [method for method, _, _ in bucket.requests].index("BUILT")
+    puts_before = [key for method, key, query in bucket.requests[:built]
+                   if method == "PUT" and not query]  # fmt: skip
+    assert puts_before in ([], [LOCK_KEY])  # at most the lock, taken while it built
+
+
+def test_ctrl_c_while_the_media_go_ahead_stops_them_and_frees_the_lock(
+    catalogue: Path, bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fo_cast.publish.session import PublishOptions, prepare_publish
+
+    render = fo_cast.build.build
+    mark_build(monkeypatch, bucket, fail=True)
+    options = PublishOptions(to=f"s3://{bucket.server.bucket}/{bucket.prefix}",
+                             endpoint_url=bucket.server.endpoint, base_url=BASE,
+                             now=datetime.fromisoformat(NOW))  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        prepare_publish(catalogue, options)
+    stored = bucket.stored()
+    assert LOCK_KEY not in stored
+    assert not [key for key in stored if key.endswith(("feed.xml", ".html"))]
+    assert any(key.endswith("/audio.mp3") for key in stored)  # some went ahead
+    monkeypatch.setattr(fo_cast.build, "build", render)
+    code, report, stderr = publish(catalogue, bucket.options)
+    assert code == 0, stderr
+    assert set(uploaded(report)).isdisjoint(stored)  # what arrived is not sent again
+    assert set(uploaded(report)) | set(report["plan"]["unchanged"]) >= set(stored) - {
+        key for key in stored if key.startswith(RESERVED_PREFIX)
+    }
