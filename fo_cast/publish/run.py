@@ -137,6 +137,12 @@ def publish(
         unreachable = False
         try:
             if stage is Stage.MEDIA and ahead is not None:  # started while the build rendered
+                edited = [u.key for u in batch if ahead.hashes.get(u.key, u.content_hash)
+                          != u.content_hash]  # fmt: skip
+                if edited:
+                    raise StorageError(
+                        f"{edited[0]}: its file changed while publishing; run publish again"
+                    )
                 rest = [u for u in batch if u.key not in ahead.keys]
                 events = _chained(ahead, _upload_all(rest, storage, workers))
             else:
@@ -206,7 +212,8 @@ class MediaAhead:
         check: Callable[[], None],
         workers: int = 8,
     ) -> None:
-        self.keys = {upload.key for upload in uploads}
+        self.hashes = {upload.key: upload.content_hash for upload in uploads}
+        self.keys = set(self.hashes)
         self._check = check  # the lock's: a publish paused past its lease starts no more
         self.cleaned = cleaned  # cleanup ran before these started: never during them
         self._events: queue.Queue[Any] = queue.Queue()

@@ -455,3 +455,36 @@ def test_ctrl_c_while_the_media_go_ahead_stops_them_and_frees_the_lock(
     assert set(uploaded(report)) | set(report["plan"]["unchanged"]) >= set(stored) - {
         key for key in stored if key.startswith(RESERVED_PREFIX)
     }
+
+
+def test_media_edited_while_it_went_ahead_holds_the_feeds_back(
+    catalogue: Path, bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio = catalogue / EPISODE / "audio.mp3"
+    planned = audio.read_bytes()
+    render = fo_cast.build.build
+
+    def build_then_edit(*args: Any, **kwargs: Any) -> Any:
+        result = render(*args, **kwargs)
+        time.sleep(0.5)  # the uploads ahead have sent the old bytes by now, or soon will
+        audio.write_bytes(planned[:-1] + bytes([planned[-1] ^ 0xFF]))  # same size
+        return result
+
+    monkeypatch.setattr(fo_cast.build, "build", build_then_edit)
+    code, _, stderr = publish(catalogue, bucket.options)
+    assert code == ExitCode.PUBLISH_FAILED, stderr
+    assert "changed while publishing; run publish again" in stderr
+    stored = bucket.stored()
+    assert not [key for key in stored if key.endswith(("feed.xml", "feed.json"))]
+    assert LOCK_KEY not in stored
+
+    monkeypatch.setattr(fo_cast.build, "build", render)
+    code, report, stderr = publish(catalogue, bucket.options)
+    assert code == 0, stderr
+    assert f"{EPISODE}/audio.mp3" in uploaded(report)
+    body = (
+        bucket.client()
+        .get_object(Bucket=bucket.server.bucket, Key=f"{bucket.prefix}/{EPISODE}/audio.mp3")["Body"]
+        .read()
+    )
+    assert body == audio.read_bytes() != planned
