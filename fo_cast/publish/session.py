@@ -128,6 +128,11 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
     raise StorageError for a target that cannot be read; LockHeld when another publish
     holds the target. The session holds the target's lock (unless options.lock is False)
     from before the listing: close it (or use it as a context manager) when done.
+
+    With nothing changed since the last publish with these options, here or at the target
+    (publish/stamp.py), one listing decides and nothing is built. Otherwise the target is
+    opened while the catalogue builds (publish/early.py), and a first publish sends the
+    media while the pages and feeds render (`_send_media_ahead`).
     """
     taken = stamp.take(catalogue, options)
     tuning = {"read_timeout": options.read_timeout, "max_attempts": options.max_attempts}
