@@ -60,6 +60,11 @@ def median(results: list[dict[str, float | str]]) -> dict[str, float]:
     }
 
 
+def each(results: list[dict[str, float | str]]) -> str:
+    """Returns every run's seconds, in the order they ran: the spread behind a median."""
+    return "runs " + " / ".join(f"{float(r['seconds']):.2f}" for r in results) + " s"
+
+
 def uploads(result: dict[str, float | str]) -> int:
     return sum(1 for line in str(result["stdout"]).splitlines() if line.startswith("uploaded "))
 
@@ -110,10 +115,10 @@ def run(bench: Bench) -> None:
         uptime = os.getloadavg()
         rate = f"{total / 2**20 / cold['seconds']:.0f} MB/s"
         line("cold publish (validate + build included)", cold,
-             f"{rate}, {uploads(cold_runs[-1])} uploads")  # fmt: skip
+             f"{rate}, {uploads(cold_runs[-1])} uploads, {each(cold_runs)}")  # fmt: skip
         anchors = {name: median(runs) for name, runs in tool_runs.items()}
         for name, result in anchors.items():
-            line(f"{name} (the built tree alone)", result)
+            line(f"{name} (the built tree alone)", result, each(tool_runs[name]))
         ratios = ", ".join(
             f"{cold['seconds'] / result['seconds']:.2f}x `{name}`"
             for name, result in anchors.items()
@@ -124,9 +129,10 @@ def run(bench: Bench) -> None:
             bench.summary(f"`{name}` of the built tree", result)
 
         last = f"fo-cast-{RUNS - 1}"
-        noop = median([publish(last) for _ in range(RUNS)])
+        noop_runs = [publish(last) for _ in range(RUNS)]
+        noop = median(noop_runs)
         counted = bench.step("publish", str(root), f"s3://{bucket}/{last}", endpoint)
-        line("nothing changed", noop, f"{counted['requests']} requests")
+        line("nothing changed", noop, f"{counted['requests']} requests, {each(noop_runs)}")
         bench.summary("publish, nothing changed", noop,
                       f"<= 0.8 s; {counted['requests']} requests")  # fmt: skip
 
@@ -143,7 +149,7 @@ def run(bench: Bench) -> None:
             text.write("\nOne more fix.\n")
         counted = bench.step("publish", str(root), f"s3://{bucket}/{last}", endpoint)
         sent = f"{uploads(one_runs[-1])} uploads, {counted['requests']} requests"
-        line("one episode changed", one, sent)
+        line("one episode changed", one, f"{sent}, {each(one_runs)}")
         bench.summary("publish, one episode changed", one, f"<= 1.2 s; {sent}")
         print(f"  (load average during the cold runs: {uptime[0]:.1f} {uptime[1]:.1f})")
     shutil.rmtree(root, ignore_errors=True)
