@@ -248,11 +248,12 @@ def _place(
 
 def _put(output: Output, target: str, mark: str) -> str:
     """Writes or links one output at target; returns its record entry."""
-    if output.data is not None:
+    data = output.data  # rendered bytes kept in the render cache are read back now
+    if data is not None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         fd = os.open(target, flags, 0o666)
         try:
-            view = memoryview(output.data)
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
         finally:
@@ -266,9 +267,18 @@ def _put(output: Output, target: str, mark: str) -> str:
 
 def _marks(outputs: list[Output]) -> dict[str, str]:
     """Returns what identifies each output's content: the SHA-256 of its bytes, or the
-    identity of the catalogue file it links (device, inode, size, mtime)."""
+    identity of the catalogue file it links (device, inode, size, mtime).
+
+    Bytes kept in the render cache come with their SHA-256, taken when they were rendered or
+    checked: an output the tree already holds is neither read nor hashed again.
+    """
     marks: dict[str, str] = {}
-    data = [o for o in outputs if o.data is not None]
+    data = []
+    for output in outputs:
+        if output.sha256 is not None:
+            marks[output.path] = output.sha256
+        elif output.rendered:
+            data.append(output)
     # hashlib lets go of the GIL while it hashes: pages hash on every core at once
     workers = max(1, min(4, os.cpu_count() or 1))
     chunks = [data[n::workers] for n in range(workers)]

@@ -4,8 +4,10 @@ is changed in place without ever being left half old, half new."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from fo_cast import workers
 from fo_cast.build import build
 from fo_cast.outputs import Build
 from fo_cast.render import feeds
-from fo_cast.render.cache import RenderCache, key
+from fo_cast.render.cache import RenderCache, Stored, joined, key
 from fo_cast.render.site import fingerprint_of
 from fo_cast.tree import TREE_RECORD, write_tree
 
@@ -378,12 +380,31 @@ def test_render_cache_appends_then_compacts(tmp_path: Path) -> None:
     cache.save()
     assert list(folder.glob("part-*.bin")) == [pack] and pack.stat().st_size == 1_600_003
 
-    cache = RenderCache(folder, "part")  # most of the pack unused: rewritten, the old deleted
+    cache = RenderCache(folder, "part")
     assert cache.get("k4") == b"new" and cache.get("k3") is None
+    kept = cache.find("k4")  # what a build's output holds: the place of the bytes
     cache.save()
+    assert list(folder.glob("part-*.bin")) == [pack]
+
+    cache = RenderCache(folder, "part")  # opens a pack mostly unused: rewritten, the old deleted
     (new_pack,) = folder.glob("part-*.bin")
     assert new_pack != pack and new_pack.read_bytes() == b"new"
-    assert RenderCache(folder, "part").get("k4") == b"new"
+    assert cache.get("k4") == b"new" and RenderCache(folder, "part").get("k4") == b"new"
+    assert isinstance(kept, Stored) and kept.read() == b"new"  # still readable, though removed
+    assert kept.sha256 == hashlib.sha256(b"new").hexdigest()
+
+
+def test_what_a_cache_on_disk_renders_stays_out_of_memory(tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path / "render", "part")
+    kept = cache.fetch_body("a", lambda: b"rendered")
+    assert isinstance(kept, Stored) and kept.read() == b"rendered"  # in the pack already
+    assert cache.fetch_body("a", lambda: b"again").read() == b"rendered"  # type: ignore[union-attr]
+    feed = joined([b"<head>", kept, cache.put("b", b"<item>"), b"</end>"])
+    assert feed.read() == b"<head>rendered<item></end>"  # type: ignore[union-attr]
+    assert feed.sha256 == hashlib.sha256(b"<head>rendered<item></end>").hexdigest()  # type: ignore[union-attr]
+    assert len(feed.parts) == 3  # type: ignore[union-attr]  # neighbours in the pack: one read
+    moved = pickle.loads(pickle.dumps(kept))  # from a worker process to the parent
+    assert moved.read() == b"rendered" and moved.pack is kept.pack
 
 
 def test_render_cache_without_a_folder_stays_in_memory(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from fo_cast.catalogue.models import Person
-from fo_cast.outputs import Output, Stage
+from fo_cast.outputs import Body, Output, Stage
 from fo_cast.render.cache import RenderCache, key
 from fo_cast.render.search import SEARCH, search_bundles
 from fo_cast.render.site import EpisodeView, ShowView, Site, fingerprint_of
@@ -172,7 +172,7 @@ class _Renderer:
             ]
             return _encode(self.env.get_template("home.html").render(context))
 
-        return _page_output("index.html", self.cache.fetch(page_key, make))
+        return _page_output("index.html", self.cache.fetch_body(page_key, make))
 
     def paged(self, episodes: list[EpisodeView]) -> Iterator[tuple[int, int, list[EpisodeView]]]:
         """Yields (page number, page count, episodes) of a list shown a page at a time."""
@@ -202,7 +202,7 @@ class _Renderer:
                 context["subscribe"] = self.subscribe(show)
                 return _encode(self.env.get_template("show.html").render(context))
 
-            outputs.append(_page_output(path + "index.html", self.cache.fetch(page_key, make)))
+            outputs.append(_page_output(path + "index.html", self.cache.fetch_body(page_key, make)))
         return outputs
 
     def episode_page(self, index: ShowIndex, episode: EpisodeView) -> Output:
@@ -224,7 +224,7 @@ class _Renderer:
             context["subscribe"] = self.subscribe(index.show)
             return _encode(self.env.get_template("episode.html").render(context))
 
-        return _page_output(episode.path + "index.html", self.cache.fetch(page_key, make))
+        return _page_output(episode.path + "index.html", self.cache.fetch_body(page_key, make))
 
     def topics_index(self, topics: list[Topic]) -> Output:
         listed = [(t.slug, t.name, len(t.episodes)) for t in topics]
@@ -234,7 +234,7 @@ class _Renderer:
             context = topics_context(self.site, topics, self.common)
             return _encode(self.env.get_template("topics.html").render(context))
 
-        return _page_output(f"{TOPICS}index.html", self.cache.fetch(page_key, make))
+        return _page_output(f"{TOPICS}index.html", self.cache.fetch_body(page_key, make))
 
     def topic_pages(self, topic: Topic) -> list[Output]:
         outputs = []
@@ -253,7 +253,7 @@ class _Renderer:
                 context["items"] = self.items(episodes, context["root"], 2)
                 return _encode(self.env.get_template("topic.html").render(context))
 
-            outputs.append(_page_output(path + "index.html", self.cache.fetch(page_key, make)))
+            outputs.append(_page_output(path + "index.html", self.cache.fetch_body(page_key, make)))
         return outputs
 
     def search_page(self) -> Output:
@@ -264,7 +264,7 @@ class _Renderer:
             context = search_context(self.site, bundles, self.common)
             return _encode(self.env.get_template("search.html").render(context))
 
-        return _page_output(f"{SEARCH}index.html", self.cache.fetch(page_key, make))
+        return _page_output(f"{SEARCH}index.html", self.cache.fetch_body(page_key, make))
 
     def subscribe(self, show: ShowView) -> Markup:
         """Returns a show's subscribe box (absolute URLs only: the same on every page)."""
@@ -293,7 +293,7 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _page_output(path: str, data: bytes) -> Output:
+def _page_output(path: str, data: bytes | Body) -> Output:
     return Output(path, HTML, Stage.ASSET, data=data)
 
 
