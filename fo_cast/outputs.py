@@ -113,7 +113,7 @@ class Output:
         return self.source.stat().st_size
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 10,000 episodes make 20,000 of them
 class FeedItem:
     """One item as published in one feed; the publish GUID guard keeps a record of these."""
 

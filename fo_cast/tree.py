@@ -7,6 +7,7 @@ back. `refuse_output()` says which folders a build must never take over.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,9 +23,10 @@ from fo_cast.gcpause import paused_gc
 from fo_cast.limits import load_json
 from fo_cast.outputs import OPML_FILE, Build, Output
 from fo_cast.snapshot import Stamp
-from fo_cast.state import TREE_RECORD, atomic_write
+from fo_cast.state import TREE_RECORD
 
 TREE_VERSION = 2
+RECORD_CHUNK = 4096  # record entries encoded at a time
 KEEP = "README.md"  # the output folder's own note (feeds/README.md) stays
 
 
@@ -315,10 +317,29 @@ def _save_record(
     root: str, files: dict[str, str], made: set[str], stamp: dict[str, object] | None
 ) -> None:
     target = _place(root, TREE_RECORD, made)
-    record: dict[str, object] = {"version": TREE_VERSION, "files": files}
+    head: dict[str, object] = {"version": TREE_VERSION}
     if stamp is not None:
-        record["stamp"] = stamp
-    atomic_write(target, json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+        head["stamp"] = stamp
+    # Written a few thousand files at a time: the record of 40,000 files is some 5 MB of JSON,
+    # and the whole of it as one string (and its bytes) would be the build's peak of memory.
+    tmp = os.path.join(os.path.dirname(target), f".tree.json.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as file:
+            file.write(_dumps(head)[:-1] + ',"files":{')
+            paths = list(files)
+            for n in range(0, len(paths), RECORD_CHUNK):
+                chunk = {path: files[path] for path in paths[n : n + RECORD_CHUNK]}
+                file.write(("," if n else "") + _dumps(chunk)[1:-1])
+            file.write("}}")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def _read_stamp_data(out: Path) -> object:

@@ -38,6 +38,7 @@ from fo_cast.units import format_clock, format_size
 HTML = "text/html; charset=utf-8"
 RECENT = 5  # other episodes listed under an episode
 LATEST = 3  # episodes per show on the home page
+FRAGMENTS = 1024  # list entries kept for reuse during a render
 STATIC = {  # file in fo_cast/static -> content type
     "style.css": "text/css; charset=utf-8",
     "print.css": "text/css; charset=utf-8",
@@ -222,7 +223,11 @@ class _Renderer:
             context = episode_context(self.site, index, episode, self.common)
             context["recent_items"] = self.items(recent, context["root"], 3)
             context["subscribe"] = self.subscribe(index.show)
-            return _encode(self.env.get_template("episode.html").render(context))
+            page = _encode(self.env.get_template("episode.html").render(context))
+            # Its only page is rendered: the companion's HTML (some 3 KB) need not stay with
+            # the episode for the rest of the build (the feeds render it in their own process).
+            episode.__dict__.pop("companion", None)
+            return page
 
         return _page_output(episode.path + "index.html", self.cache.fetch_body(page_key, make))
 
@@ -277,13 +282,21 @@ class _Renderer:
         return box
 
     def items(self, episodes: Sequence[EpisodeView], root: str, level: int) -> list[Markup]:
-        """Returns the list entries for episodes, each rendered once per render and depth."""
+        """Returns the list entries for episodes, each rendered once per render and depth.
+
+        Only the latest FRAGMENTS are kept: an entry is used again on the pages rendered
+        soon after (the newest episodes, under every episode page), rarely later, and 10,000
+        episodes' entries would hold some 12 MB to the end of the render.
+        """
+        fragments = self.fragments
 
         def item(episode: EpisodeView) -> Markup:
             fragment_key = ("item", id(episode), root, level)
-            entry = self.fragments.get(fragment_key)
+            entry = fragments.get(fragment_key)
             if entry is None:
-                entry = self.fragments[fragment_key] = self.item_macro(episode, root, level)
+                entry = fragments[fragment_key] = self.item_macro(episode, root, level)
+                if len(fragments) > FRAGMENTS:
+                    del fragments[next(iter(fragments))]  # the oldest
             return entry
 
         return [item(e) for e in episodes]
