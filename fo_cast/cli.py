@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 import fo_cast
+from fo_cast import gcpause
 from fo_cast.catalogue.status import Status
 from fo_cast.errors import FoCastError, UsageError
 from fo_cast.units import format_clock, format_size, plural  # pure formatters: no libraries
@@ -644,6 +645,7 @@ def main() -> None:
     # so this wrapper leaves with sys.exit.
     # A cancelled CI job gets SIGTERM: stop as on Ctrl-C, so the target's lock is released.
     signal.signal(signal.SIGTERM, _interrupted)
+    gcpause.for_one_command()
     try:
         app()
     except KeyboardInterrupt:

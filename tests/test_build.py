@@ -566,3 +566,24 @@ def test_a_failed_strict_build_leaves_the_tree_as_it_was(sample: Path, tmp_path:
     shutil.rmtree(sample / ".fo-cast")
     build_tree(sample, tmp_path / "cold", now=NOW)
     assert tree(out) == tree(tmp_path / "cold") != files
+
+
+@pytest.mark.parametrize("command_line", [True, False])
+def test_the_command_line_freezes_what_a_paused_block_leaves(command_line: bool) -> None:
+    """A command (short-lived) keeps the objects a stage left alive out of every later
+    collection; a library user's process (long-lived) keeps them collectable."""
+    import subprocess
+
+    script = (
+        "import gc\n"
+        "from fo_cast import gcpause\n"
+        f"if {command_line}:\n"
+        "    gcpause.for_one_command()\n"
+        "with gcpause.paused_gc():\n"
+        "    kept = [[n] for n in range(10000)]\n"
+        "print(gc.isenabled(), gc.get_freeze_count() >= 10000)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == f"True {command_line}\n"

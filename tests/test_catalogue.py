@@ -146,3 +146,37 @@ def test_whole_file_replaced_with_noise(tmp_path: Path) -> None:
         for problem in report:
             assert "\n" not in str(problem)
             assert str(problem).startswith(f"episodes/live/{folder.name}/"), str(problem)
+
+
+def test_a_cold_read_parses_ahead_on_every_core_to_the_same_catalogue(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fo_cast import workers
+    from fo_cast.catalogue import reader
+
+    broken = sorted(sample.glob("live/*/episode.yaml"))[0]
+    broken.write_text(broken.read_text(encoding="utf-8") + "title: [\n", encoding="utf-8")
+    plain, plain_report = load_catalogue(sample, use_cache=False)
+    monkeypatch.setattr(reader, "PARSE_AHEAD_MIN", 1)
+    monkeypatch.setattr(workers, "MIN_SHARE", 1)  # a worker even for the sample's episodes
+    ahead = reader.ManifestCache(sample / ".fo-cast" / "manifests.json")
+    reader._parse_ahead(sample, PurePosixPath(sample.name), ahead)
+    manifests = sorted(str(p.relative_to(sample.parent)) for p in sample.glob("*/*/episode.yaml"))
+    assert sorted(ahead.entries) == [
+        m for m in manifests if m != str(broken.relative_to(sample.parent))
+    ]
+    ahead.save()
+    parsed: list[str] = []
+    real = reader._read_yaml
+    monkeypatch.setattr(
+        reader, "_read_yaml", lambda path, *more: parsed.append(path.name) or real(path, *more)
+    )
+    catalogue, report = load_catalogue(sample)
+    assert sorted(parsed) == ["episode.yaml"] + ["show.yaml"] * 3  # the broken one, and shows
+    assert report.problems == plain_report.problems and report.problems  # the broken one, again
+    assert [(e.manifest, e.episode, e.doc.data, e.companion) for e in catalogue.episodes()] == [
+        (e.manifest, e.episode, e.doc.data, e.companion) for e in plain.episodes()
+    ]
+    assert [e.doc.line_of(("title",)) for e in catalogue.episodes()] == [
+        e.doc.line_of(("title",)) for e in plain.episodes()
+    ]

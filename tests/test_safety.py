@@ -419,6 +419,28 @@ def test_load_json_and_toml_bound_depth(depth: int) -> None:
                 load_json(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "deep"),
+    [
+        ("[" + ",".join(["[]"] * 200) + "]", False),  # opens 201 times, nests 2 deep
+        (json.dumps(["[" * 100, {"x": "{" * 100}]), False),  # brackets inside strings
+        ("[" + ",".join(["[]"] * 10) + "," + "[" * 70 + "]" * 70 + "]", True),  # one deep branch
+        (json.dumps({"a": [{"b": "["}] * 40, "z": json.loads("[" * 65 + "]" * 65)}), True),
+    ],
+)
+def test_load_json_counts_the_depth_of_wide_documents(text: str, deep: bool) -> None:
+    from fo_cast.limits import TooDeep, load_json
+
+    if deep:
+        with pytest.raises(TooDeep, match="nested more than 64 levels deep"):
+            load_json(text, limit=64)
+        with pytest.raises(TooDeep):
+            load_json(text.encode(), limit=64)
+    else:
+        assert load_json(text, limit=64) == json.loads(text)
+        assert load_json(text.encode(), limit=64) == json.loads(text)
+
+
 # --- every text counts toward the feed size; directories' per-field limits are lint ---------
 
 EP_YAML = f"{EPISODE}/episode.yaml"

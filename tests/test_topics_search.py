@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fo_cast.build import build, check
+from fo_cast.errors import FoCastError
 from fo_cast.outputs import Build, Stage
 from fo_cast.render import search
 from fo_cast.render.topics import collect_topics, topic_slug
@@ -94,6 +95,43 @@ def test_the_search_index_is_deterministic_and_published_with_the_pages(sample: 
     assert types["pagefind-entry.json"] == "application/json"
 
 
+PAGES = [
+    (f"show/episode-{n:02d}/index.html", f"<html><body><h1>Episode {n}</h1><p>trade {n}</p>")
+    for n in range(12)
+]
+
+
+def test_a_bundle_depends_on_its_pages_only_not_on_how_a_folder_lists_them() -> None:
+    """Pagefind's --site crawl numbers the pages in the order a file system lists a folder
+    (another order on another machine); the service gets them in path order."""
+    pages = [(path, html.encode()) for path, html in PAGES]
+    with search.Pagefind() as pagefind:
+        first = search._index(pagefind, pages, "en")
+        again = search._index(pagefind, pages, "en")  # one service, several indexes
+    with search.Pagefind() as pagefind:
+        other = search._index(pagefind, list(reversed(pages)), "en")
+    assert first == again
+    assert "pagefind.js" in first and "pagefind-entry.json" in first
+    assert sum(path.startswith("fragment/") for path in first) == len(PAGES)
+    assert not any(path.endswith((".css", "-ui.js")) for path in first)  # the UI is not kept
+    assert other != first  # the order matters to Pagefind: hence the sorted order
+
+
+def test_a_service_that_fails_is_one_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "pagefind"
+    fake.write_text("#!/bin/sh\necho 'no index for you' >&2\nexit 3\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setattr(search, "_pagefind", lambda: fake)
+    with search.Pagefind() as pagefind, pytest.raises(FoCastError) as raised:
+        search._index(pagefind, [(p, h.encode()) for p, h in PAGES], "en")
+    assert str(raised.value) == "Pagefind could not index the pages: no index for you"
+    monkeypatch.setattr(search, "_pagefind", lambda: tmp_path / "missing")
+    with search.Pagefind() as pagefind, pytest.raises(FoCastError, match="cannot start Pagefind"):
+        search._index(pagefind, [], "en")
+
+
 def test_a_rebuild_indexes_only_the_bundle_whose_pages_changed(
     sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,9 +139,11 @@ def test_a_rebuild_indexes_only_the_bundle_whose_pages_changed(
     indexed: list[list[str]] = []
     real = search._index
 
-    def counting(pages: list[tuple[str, bytes]], language: str) -> dict[str, bytes]:
+    def counting(
+        pagefind: search.Pagefind, pages: list[tuple[str, bytes]], language: str
+    ) -> dict[str, bytes]:
         indexed.append([path for path, _ in pages])
-        return real(pages, language)
+        return real(pagefind, pages, language)
 
     monkeypatch.setattr(search, "_index", counting)
     build_of(sample)

@@ -132,6 +132,7 @@ def load_catalogue(
     if not root.is_dir():
         report.add(name, "", "no such folder; give the folder that holds the shows")
         return catalogue, report
+    _parse_ahead(root, name, cache)
     for folder in _subfolders(root):
         manifest = folder / SHOW_FILE
         shown = name / folder.name / SHOW_FILE
@@ -151,6 +152,55 @@ def load_catalogue(
     cache.save()
     _find_media_folder(catalogue, environ)
     return catalogue, report
+
+
+def _parse_ahead(root: Path, name: PurePosixPath, cache: ManifestCache) -> None:
+    """Parses, on every core, the episode manifests the cache does not hold (a first run, a
+    fresh clone), into the cache: the reading below then finds every clean one there, and
+    parses again only those with problems, to report them. The same reading and checks as
+    that reading's own (`episode_cache_payload`), so the catalogue is the same either way."""
+    if cache.path is None:
+        return
+    todo: list[tuple[str, str, int, int]] = []
+    for show in _subfolders(root):
+        if not os.path.isfile(show / SHOW_FILE):
+            continue
+        for folder in _subfolders(show):
+            manifest = folder / EPISODE_FILE
+            try:
+                st = os.stat(manifest)
+            except OSError:
+                continue
+            key = f"{name}/{show.name}/{folder.name}/{EPISODE_FILE}"
+            if S_ISREG(st.st_mode) and not cache.holds(key, st):
+                todo.append((key, str(manifest), st.st_size, st.st_mtime_ns))
+    if len(todo) < PARSE_AHEAD_MIN:
+        return
+    from fo_cast.workers import map_forked
+
+    for key, size, mtime_ns, payload in map_forked(_payloads, todo):
+        if payload is not None:
+            cache.remember(key, size, mtime_ns, payload)
+
+
+PARSE_AHEAD_MIN = 200  # fewer manifests to parse than this: not worth a worker
+
+
+def _payloads(todo: list[tuple[str, str, int, int]]) -> list[tuple[str, int, int, str | None]]:
+    """Returns the manifest cache's payload of each manifest (None: it has a problem, or it
+    changed while being read), in a worker."""
+    done = []
+    for key, path, size, mtime_ns in todo:
+        payload = None
+        try:
+            text = Path(path).read_bytes().decode("utf-8")
+            st = os.stat(path)
+            if (st.st_size, st.st_mtime_ns) == (size, mtime_ns):
+                payload = episode_cache_payload(text)
+        except (OSError, UnicodeDecodeError):
+            pass
+        done.append((key, size, mtime_ns, payload))
+    return done
 
 
 def load_settings(root: Path) -> Settings:
@@ -354,6 +404,16 @@ class ManifestCache:
             return None
         self.used.add(key)
         return doc.data, doc
+
+    def holds(self, key: str, stat: os.stat_result) -> bool:
+        """Returns True when the cache has an entry for the manifest as it is (size, mtime)."""
+        entry = self.entries.get(key)
+        return (
+            isinstance(entry, list)
+            and len(entry) == 3
+            and entry[0] == stat.st_size
+            and entry[1] == stat.st_mtime_ns
+        )
 
     def put(self, key: str, stat: os.stat_result, doc: yaml12.Document) -> None:
         self.remember(key, stat.st_size, stat.st_mtime_ns, _payload(doc))
