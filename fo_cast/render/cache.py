@@ -250,6 +250,7 @@ class RenderCache:
         self._pack: Pack | None = None
         self._pack_size = 0  # the end of what the index (or this build) vouches for
         self._fd: int | None = None  # the pack, open for appending
+        self._closer: Callable[[], None] = lambda: None
         self._failed = folder is None  # the pack cannot be written: keep entries in memory
         self._dirty = False
         if folder is not None:
@@ -375,6 +376,7 @@ class RenderCache:
             else:
                 flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0)
                 self._fd = os.open(self._pack.path, flags)
+            self._closer = weakref.finalize(self, os.close, self._fd)  # a cache never saved
         if os.write(self._fd, data) != len(data):
             raise OSError(f"short write to {self.folder}")
         end = os.lseek(self._fd, 0, os.SEEK_CUR)
@@ -450,7 +452,7 @@ class RenderCache:
 
     def _close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            self._closer()  # closes it, once
             self._fd = None
 
 
