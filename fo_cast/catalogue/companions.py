@@ -116,7 +116,7 @@ def _cmark_freeing(cmark: object) -> tuple[Callable[[int], None], Callable[[int]
         for function in (node_free, free):
             function.argtypes, function.restype = [ctypes.c_void_p], None
         find = module.lib.cmark_find_syntax_extension  # the calls render() makes
-    except (ImportError, OSError, AttributeError):
+    except (ImportError, OSError, AttributeError, TypeError):  # TypeError: no CDLL(None)
         return None
     return (node_free, free) if find is not None else None
 
