@@ -25,6 +25,7 @@ from harness import Bench  # noqa: E402
 STEPS = [
     "core_bench",  # validate, feeds and pages in-process, against a plain feedgen script
     "cli_bench",  # whole commands: start-up, cold, no-op, one change; 1,000 to 50,000 episodes
+    "mem_bench",  # a build's memory at each stage and its feed worker's, cold and one change
     "hugo_bench",  # Hugo building the same pages, beside fo-cast's cold build
     "site_bench",  # companion files, topic pages and the search index: cold and one change
     "tag_bench",  # fo-cast tag, cold and with nothing changed

@@ -1,6 +1,7 @@
 """One measured step of the benchmark, run in a fresh process so its peak RSS is its own.
 
     python bench/step.py validate CATALOGUE
+    python bench/step.py buildmem CATALOGUE OUT
 prints one JSON line: {"seconds": ..., "peak_rss_mb": ..., ...}.
 """
 
@@ -12,6 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -105,12 +107,63 @@ def _publish(root: str, target: str, endpoint: str) -> dict[str, object]:
     return {"requests": counter["requests"], "uploaded": uploaded}
 
 
+def _rss_mb(field: str = "VmRSS") -> float:
+    """Returns this process's resident memory now (VmRSS) or at its peak (VmHWM), in MB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _buildmem(root: str, out: str) -> dict[str, object]:
+    """`fo-cast build` as the command runs it (build_tree), with this process's resident
+    memory at the end of each stage and its peak, and the peak of the forked feed worker."""
+    import fo_cast.build
+    import fo_cast.tree
+    from fo_cast import workers
+
+    stages: dict[str, object] = {}
+
+    def measured(name: str, function: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            result = function(*args, **kwargs)
+            stages[f"{name}_rss_mb"] = _rss_mb()
+            stages[f"{name}_peak_mb"] = _rss_mb("VmHWM")
+            return result
+
+        return run
+
+    fo_cast.build.check = measured("check", fo_cast.build.check)  # type: ignore[method-assign]
+    fo_cast.build.build = measured("render", fo_cast.build.build)  # type: ignore[method-assign]
+    fo_cast.tree.write_tree = measured("write", fo_cast.tree.write_tree)  # type: ignore[method-assign]
+    peaks = Path(out).with_name(Path(out).name + ".worker-peaks")
+    start = workers._start
+
+    def reporting(task: Any) -> Any:  # each worker adds its own peak to the file
+        def report() -> Any:
+            result = task()
+            with open(peaks, "a", encoding="ascii") as file:
+                file.write(f"{_rss_mb('VmHWM')}\n")
+            return result
+
+        return start(report)
+
+    workers._start = reporting  # type: ignore[assignment]
+    peaks.unlink(missing_ok=True)
+    built = fo_cast.build.build_tree(root, out, now=NOW)
+    found = [float(line) for line in peaks.read_text().split()] if peaks.exists() else []
+    peaks.unlink(missing_ok=True)
+    return {"files": built.files, **stages, "worker_peak_mb": max(found, default=0.0)}
+
+
 def main() -> None:
     name, *args = sys.argv[1:]
     start = time.perf_counter()
     result = {
         "validate": _validate,
         "build": _build,
+        "buildmem": _buildmem,
         "feedgen": _feedgen,
         "publish": _publish,
     }[name](*args)

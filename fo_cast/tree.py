@@ -7,6 +7,7 @@ back. `refuse_output()` says which folders a build must never take over.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,9 +23,10 @@ from fo_cast.gcpause import paused_gc
 from fo_cast.limits import load_json
 from fo_cast.outputs import OPML_FILE, Build, Output
 from fo_cast.snapshot import Stamp
-from fo_cast.state import TREE_RECORD, atomic_write
+from fo_cast.state import TREE_RECORD
 
 TREE_VERSION = 2
+RECORD_CHUNK = 4096  # record entries encoded at a time
 KEEP = "README.md"  # the output folder's own note (feeds/README.md) stays
 
 
@@ -248,11 +250,12 @@ def _place(
 
 def _put(output: Output, target: str, mark: str) -> str:
     """Writes or links one output at target; returns its record entry."""
-    if output.data is not None:
+    data = output.data  # rendered bytes kept in the render cache are read back now
+    if data is not None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         fd = os.open(target, flags, 0o666)
         try:
-            view = memoryview(output.data)
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
         finally:
@@ -266,9 +269,18 @@ def _put(output: Output, target: str, mark: str) -> str:
 
 def _marks(outputs: list[Output]) -> dict[str, str]:
     """Returns what identifies each output's content: the SHA-256 of its bytes, or the
-    identity of the catalogue file it links (device, inode, size, mtime)."""
+    identity of the catalogue file it links (device, inode, size, mtime).
+
+    Bytes kept in the render cache come with their SHA-256, taken when they were rendered or
+    checked: an output the tree already holds is neither read nor hashed again.
+    """
     marks: dict[str, str] = {}
-    data = [o for o in outputs if o.data is not None]
+    data = []
+    for output in outputs:
+        if output.sha256 is not None:
+            marks[output.path] = output.sha256
+        elif output.rendered:
+            data.append(output)
     # hashlib lets go of the GIL while it hashes: pages hash on every core at once
     workers = max(1, min(4, os.cpu_count() or 1))
     chunks = [data[n::workers] for n in range(workers)]
@@ -305,10 +317,29 @@ def _save_record(
     root: str, files: dict[str, str], made: set[str], stamp: dict[str, object] | None
 ) -> None:
     target = _place(root, TREE_RECORD, made)
-    record: dict[str, object] = {"version": TREE_VERSION, "files": files}
+    head: dict[str, object] = {"version": TREE_VERSION}
     if stamp is not None:
-        record["stamp"] = stamp
-    atomic_write(target, json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+        head["stamp"] = stamp
+    # Written a few thousand files at a time: the record of 40,000 files is some 5 MB of JSON,
+    # and the whole of it as one string (and its bytes) would be the build's peak of memory.
+    tmp = os.path.join(os.path.dirname(target), f".tree.json.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as file:
+            file.write(_dumps(head)[:-1] + ',"files":{')
+            paths = list(files)
+            for n in range(0, len(paths), RECORD_CHUNK):
+                chunk = {path: files[path] for path in paths[n : n + RECORD_CHUNK]}
+                file.write(("," if n else "") + _dumps(chunk)[1:-1])
+            file.write("}}")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def _read_stamp_data(out: Path) -> object:

@@ -4,8 +4,11 @@ is changed in place without ever being left half old, half new."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +20,10 @@ import pytest
 import fo_cast
 from fo_cast import tree as tree_module
 from fo_cast import workers
-from fo_cast.build import build
-from fo_cast.outputs import Build
+from fo_cast.build import build, build_tree
+from fo_cast.outputs import Build, Output
 from fo_cast.render import feeds
-from fo_cast.render.cache import RenderCache, key
+from fo_cast.render.cache import RenderCache, Stored, joined, key
 from fo_cast.render.site import fingerprint_of
 from fo_cast.tree import TREE_RECORD, write_tree
 
@@ -378,12 +381,31 @@ def test_render_cache_appends_then_compacts(tmp_path: Path) -> None:
     cache.save()
     assert list(folder.glob("part-*.bin")) == [pack] and pack.stat().st_size == 1_600_003
 
-    cache = RenderCache(folder, "part")  # most of the pack unused: rewritten, the old deleted
+    cache = RenderCache(folder, "part")
     assert cache.get("k4") == b"new" and cache.get("k3") is None
+    kept = cache.find("k4")  # what a build's output holds: the place of the bytes
     cache.save()
+    assert list(folder.glob("part-*.bin")) == [pack]
+
+    cache = RenderCache(folder, "part")  # opens a pack mostly unused: rewritten, the old deleted
     (new_pack,) = folder.glob("part-*.bin")
     assert new_pack != pack and new_pack.read_bytes() == b"new"
-    assert RenderCache(folder, "part").get("k4") == b"new"
+    assert cache.get("k4") == b"new" and RenderCache(folder, "part").get("k4") == b"new"
+    assert isinstance(kept, Stored) and kept.read() == b"new"  # still readable, though removed
+    assert kept.sha256 == hashlib.sha256(b"new").hexdigest()
+
+
+def test_what_a_cache_on_disk_renders_stays_out_of_memory(tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path / "render", "part")
+    kept = cache.fetch_body("a", lambda: b"rendered")
+    assert isinstance(kept, Stored) and kept.read() == b"rendered"  # in the pack already
+    assert cache.fetch_body("a", lambda: b"again").read() == b"rendered"  # type: ignore[union-attr]
+    feed = joined([b"<head>", kept, cache.put("b", b"<item>"), b"</end>"])
+    assert feed.read() == b"<head>rendered<item></end>"  # type: ignore[union-attr]
+    assert feed.sha256 == hashlib.sha256(b"<head>rendered<item></end>").hexdigest()  # type: ignore[union-attr]
+    assert len(feed.parts) == 3  # type: ignore[union-attr]  # neighbours in the pack: one read
+    moved = pickle.loads(pickle.dumps(kept))  # from a worker process to the parent
+    assert moved.read() == b"rendered" and moved.pack is kept.pack
 
 
 def test_render_cache_without_a_folder_stays_in_memory(tmp_path: Path) -> None:
@@ -463,6 +485,87 @@ def test_write_tree_refuses_the_catalogue_and_what_holds_it(sample: Path) -> Non
     with pytest.raises(FoCastError, match="holds files fo-cast did not build"):
         write_tree(result, stranger, catalogue=sample)
     assert (stranger / "thesis.odt").read_bytes() == b"months of work"
+
+
+# --- the whole pipeline into a tree: what is kept out of memory, and what a build leaves ----
+
+
+def test_pages_and_feeds_are_kept_in_the_cache_not_in_the_build(sample: Path) -> None:
+    result = build_of(sample)
+    kept = [
+        o
+        for o in result.outputs
+        if o.path.endswith(("index.html", "feed.xml", "video.xml", "feed.json", "chapters.json"))
+    ]
+    assert len(kept) > 20
+    for output in kept:  # a place in a pack, its digest known without reading it
+        assert not isinstance(output.content, bytes), output.path
+        assert output.sha256 == hashlib.sha256(output.data or b"").hexdigest()
+        assert output.length == len(output.data or b"")
+    assert contents(result) == contents(build_of(sample, use_cache=False))
+
+
+def test_a_tree_update_reads_only_the_outputs_that_changed(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    write_tree(build_of(sample), out)
+    edit_companion(sample)
+    result = build_of(sample)
+    read: list[str] = []
+    data = Output.data
+
+    def counting(output: Output) -> bytes | None:
+        if not isinstance(output.content, bytes):  # read back from the render cache
+            read.append(output.path)
+        return data.__get__(output)
+
+    monkeypatch.setattr(Output, "data", property(counting))
+    write_tree(result, out)
+    monkeypatch.undo()
+    bundle = {path for path in read if path.startswith(SEARCH_BUNDLE)}
+    assert f"{SEARCH_BUNDLE}pagefind-entry.json" in bundle
+    assert set(read) - bundle == {
+        f"{EPISODE}/index.html",
+        "exclusive/feed.xml",
+        "exclusive/video.xml",
+        "exclusive/feed.json",
+    }  # the others' digests matched the tree's record: neither read back nor hashed
+    assert tree(out) == contents(result)
+
+
+def test_a_rebuild_after_one_change_is_the_cold_build_of_the_tree(
+    sample: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    build_tree(sample, out, now=NOW)
+    edit_companion(sample)
+    built = build_tree(sample, out, now=NOW)
+    assert not built.reused and built.files == len(tree(out))
+    shutil.rmtree(sample / ".fo-cast")  # no render cache, no probe cache: everything anew
+    cold = tmp_path / "cold"
+    build_tree(sample, cold, now=NOW)
+    assert tree(out) == tree(cold)  # byte for byte, feeds from the worker included
+
+
+def test_a_failed_strict_build_leaves_the_tree_as_it_was(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_tree(sample, out, now=NOW)
+    files, identity = tree(out), inodes(out)
+    edit_companion(sample)  # a change, so the build renders (into the cache) again
+    settings = sample / "fo-cast.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + "\n[feeds]\nmax_size_mb = 0.02\n", encoding="utf-8"
+    )  # every feed is past it: a warning, which --strict fails on
+    built = build_tree(sample, out, now=NOW, strict=True)
+    assert built.report.failed(strict=True) and built.files == 0
+    assert any("max_size_mb" in p.message for p in built.report.problems)
+    assert tree(out) == files and inodes(out) == identity  # not one file written or moved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episodes", "out"]  # nothing aside
+    built = build_tree(sample, out, now=NOW)  # without --strict: built, as a cold build would
+    shutil.rmtree(sample / ".fo-cast")
+    build_tree(sample, tmp_path / "cold", now=NOW)
+    assert tree(out) == tree(tmp_path / "cold") != files
 
 
 @pytest.mark.parametrize("command_line", [True, False])

@@ -199,3 +199,26 @@ Intro with [a link](https://example.com/ "t"), *em*, **strong**, `code` and <sup
 Hard\\
 break and a [javascript link](javascript:alert(1)).
 """
+
+
+MARKDOWN = [
+    "",
+    "# Title\n\nA *paragraph* with [a link](https://example.com/) and `code`.\n",
+    "| a | b |\n|:--|--:|\n| 1 | 2 |\n",
+    "- one\n- two\n\n> quoted <em>html</em>\n\n```\nblock\n```\n",
+    "Ünïcode — “quotes” and an image ![alt](pic.png)\n",
+]
+
+
+@pytest.mark.parametrize("text", MARKDOWN)
+def test_the_markdown_renderer_is_cmarkgfms_own_rendering(text: str) -> None:
+    """The renderer frees what cmark-gfm allocates; its HTML is cmarkgfm's, byte for byte."""
+    from cmarkgfm import cmark
+
+    from fo_cast.catalogue import companions
+
+    expected = cmark.markdown_to_html_with_extensions(
+        text, cmark.Options.CMARK_OPT_UNSAFE, ["table"]
+    )
+    assert companions._cmark_freeing(cmark) is not None  # the freeing path is the one tested
+    assert companions._renderer()(text) == expected

@@ -187,7 +187,7 @@ def render_companion(
     return _render_companion(markdown, tuple(credit_lines), disclaimer)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=1024)
 def _render_companion(
     markdown: str, credit_lines: tuple[str, ...], disclaimer: str | None
 ) -> Companion:

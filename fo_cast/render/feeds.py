@@ -34,8 +34,17 @@ from lxml import etree
 
 from fo_cast import rules
 from fo_cast.gcpause import paused_gc
-from fo_cast.outputs import FEED_FILE, JSON_FILE, OPML_FILE, VIDEO_FILE, FeedItem, Output, Stage
-from fo_cast.render.cache import RenderCache, key
+from fo_cast.outputs import (
+    FEED_FILE,
+    JSON_FILE,
+    OPML_FILE,
+    VIDEO_FILE,
+    Body,
+    FeedItem,
+    Output,
+    Stage,
+)
+from fo_cast.render.cache import RenderCache, joined, key
 from fo_cast.render.feedgen_ext import (
     AlternateTag,
     ChannelTags,
@@ -70,6 +79,7 @@ EXT = "podcasting"  # the name feedgen gives our extension on FeedGenerator and 
 ITEM_START = b"\n    <item>\n"
 ITEM_END = b"    </item>\n"
 FEED_END = b"  </channel>\n</rss>\n"
+BATCH = 256  # items serialised at a time
 
 
 def render_feeds(
@@ -96,8 +106,7 @@ def _render_show(
 ) -> None:
     audio = [e for e in show.episodes if e.main is not None]
     feed_path = show.path + FEED_FILE
-    data = _rss(site, show, audio, cache)
-    outputs.append(Output(feed_path, RSS_TYPE, Stage.FEED, data=data))
+    outputs.append(Output(feed_path, RSS_TYPE, Stage.FEED, data=_rss(site, show, audio, cache)))
     items.extend(_feed_items(feed_path, audio, video=False))
     if show.video_feed_url is not None:
         videos = show.video_episodes
@@ -112,7 +121,7 @@ def _render_show(
     items.extend(_feed_items(json_path, audio, video=False))
     for episode in show.episodes:
         if episode.chapters is not None and episode.chapters.path is not None:
-            data = cache.fetch(
+            data = cache.fetch_body(
                 key("chapters", show.fingerprint, episode.fingerprint),
                 functools.partial(render_chapters, episode),
             )
@@ -146,26 +155,35 @@ def _rss(
     episodes: list[EpisodeView],
     cache: RenderCache,
     video: bool = False,
-) -> bytes:
-    """Returns the RSS feed of episodes, serialising only the items the cache lacks."""
+) -> bytes | Body:
+    """Returns the RSS feed of episodes, serialising only the items the cache lacks: bytes, or
+    (with a cache on disk) the channel and the items' places in the cache's pack."""
     feed_url = show.video_feed_url if video and show.video_feed_url else show.feed_url
     channel = channel_tags(show, feed_url, video)._replace(hub=site.settings.notify.websub_hub)
     updated = newest(episodes, default=site.now)
     label = "rss/video" if video else "rss/audio"
     keys = [key(label, show.fingerprint, e.fingerprint) for e in episodes]
-    fragments = [cache.get(k) for k in keys]
-    missing = [i for i, fragment in enumerate(fragments) if fragment is None]
-    entries = [_item(show, episodes[i], video, channel.persons) for i in missing]
-    data = _serialise(show, feed_url, channel, updated, entries, video)
-    cut = _cut(data, len(entries))
-    if cut is None:  # not laid out as expected: the whole feed, rendered now, is still right
-        entries = [_item(show, e, video, channel.persons) for e in episodes]
-        return _serialise(show, feed_url, channel, updated, entries, video)
-    head, rendered = cut
-    for i, fragment in zip(missing, rendered, strict=True):
-        cache.put(keys[i], fragment)
-        fragments[i] = fragment
-    return head + b"".join(fragments) + FEED_END  # type: ignore[arg-type]
+    parts: list[bytes | Body | None] = [cache.find(k) for k in keys]
+    missing = [i for i, part in enumerate(parts) if part is None]
+    head = None
+    # A few hundred items at a time: feedgen and lxml hold every item they serialise as a
+    # tree, some 20 KB each, and an item's bytes do not depend on the items beside it.
+    for batch in (missing[n : n + BATCH] for n in range(0, len(missing), BATCH)):
+        entries = [_item(show, episodes[i], video, channel.persons) for i in batch]
+        cut = _cut(_serialise(show, feed_url, channel, updated, entries, video), len(entries))
+        if cut is None:  # not laid out as expected: the whole feed, rendered now, is still right
+            entries = [_item(show, e, video, channel.persons) for e in episodes]
+            return _serialise(show, feed_url, channel, updated, entries, video)
+        head, rendered = cut
+        for i, fragment in zip(batch, rendered, strict=True):
+            parts[i] = cache.put(keys[i], fragment)
+    if head is None:  # every item from the cache: the channel alone
+        cut = _cut(_serialise(show, feed_url, channel, updated, [], video), 0)
+        if cut is None:
+            entries = [_item(show, e, video, channel.persons) for e in episodes]
+            return _serialise(show, feed_url, channel, updated, entries, video)
+        head = cut[0]
+    return joined([head, *parts, FEED_END])  # type: ignore[list-item]
 
 
 def _cut(data: bytes, count: int) -> tuple[bytes, list[bytes]] | None:
@@ -347,7 +365,7 @@ def _item(
 # --- JSON Feed, chapters, OPML --------------------------------------------------------------
 
 
-def render_json_feed(show: ShowView, cache: RenderCache | None = None) -> bytes:
+def render_json_feed(show: ShowView, cache: RenderCache | None = None) -> bytes | Body:
     """Returns the show's JSON Feed 1.1: the audio feed's items, with every media file.
 
     Each item is encoded on its own (and taken from `cache` when it has it): with the same
@@ -376,16 +394,18 @@ def render_json_feed(show: ShowView, cache: RenderCache | None = None) -> bytes:
         "categories": list(model.categories),
         "funding": [{"url": f.url, "text": f.text} for f in model.funding],
     }
-    items = [
-        cache.fetch(
-            key("json", show.fingerprint, e.fingerprint),
-            functools.partial(_json_item_bytes, e),
-        )
-        for e in show.episodes
-        if e.main is not None
-    ]
+    parts: list[bytes | Body] = []
+    for episode in show.episodes:
+        if episode.main is not None:
+            if parts:
+                parts.append(b",")
+            item = cache.fetch_body(
+                key("json", show.fingerprint, episode.fingerprint),
+                functools.partial(_json_item_bytes, episode),
+            )
+            parts.append(item)
     head = _json_dumps(feed)[:-1] + ',"items":['  # the items go last, in the same object
-    return head.encode("utf-8") + b",".join(items) + b"]}\n"
+    return joined([head.encode("utf-8"), *parts, b"]}\n"])
 
 
 def _json_dumps(data: Any) -> str:

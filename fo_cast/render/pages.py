@@ -28,7 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from fo_cast.catalogue.models import Person
-from fo_cast.outputs import Output, Stage
+from fo_cast.outputs import Body, Output, Stage
 from fo_cast.render.cache import RenderCache, key
 from fo_cast.render.search import SEARCH, search_bundles
 from fo_cast.render.site import EpisodeView, ShowView, Site, fingerprint_of
@@ -38,6 +38,7 @@ from fo_cast.units import format_clock, format_size
 HTML = "text/html; charset=utf-8"
 RECENT = 5  # other episodes listed under an episode
 LATEST = 3  # episodes per show on the home page
+FRAGMENTS = 1024  # list entries kept for reuse during a render
 STATIC = {  # file in fo_cast/static -> content type
     "style.css": "text/css; charset=utf-8",
     "print.css": "text/css; charset=utf-8",
@@ -172,7 +173,7 @@ class _Renderer:
             ]
             return _encode(self.env.get_template("home.html").render(context))
 
-        return _page_output("index.html", self.cache.fetch(page_key, make))
+        return _page_output("index.html", self.cache.fetch_body(page_key, make))
 
     def paged(self, episodes: list[EpisodeView]) -> Iterator[tuple[int, int, list[EpisodeView]]]:
         """Yields (page number, page count, episodes) of a list shown a page at a time."""
@@ -202,7 +203,7 @@ class _Renderer:
                 context["subscribe"] = self.subscribe(show)
                 return _encode(self.env.get_template("show.html").render(context))
 
-            outputs.append(_page_output(path + "index.html", self.cache.fetch(page_key, make)))
+            outputs.append(_page_output(path + "index.html", self.cache.fetch_body(page_key, make)))
         return outputs
 
     def episode_page(self, index: ShowIndex, episode: EpisodeView) -> Output:
@@ -222,9 +223,13 @@ class _Renderer:
             context = episode_context(self.site, index, episode, self.common)
             context["recent_items"] = self.items(recent, context["root"], 3)
             context["subscribe"] = self.subscribe(index.show)
-            return _encode(self.env.get_template("episode.html").render(context))
+            page = _encode(self.env.get_template("episode.html").render(context))
+            # Its only page is rendered: the companion's HTML (some 3 KB) need not stay with
+            # the episode for the rest of the build (the feeds render it in their own process).
+            episode.__dict__.pop("companion", None)
+            return page
 
-        return _page_output(episode.path + "index.html", self.cache.fetch(page_key, make))
+        return _page_output(episode.path + "index.html", self.cache.fetch_body(page_key, make))
 
     def topics_index(self, topics: list[Topic]) -> Output:
         listed = [(t.slug, t.name, len(t.episodes)) for t in topics]
@@ -234,7 +239,7 @@ class _Renderer:
             context = topics_context(self.site, topics, self.common)
             return _encode(self.env.get_template("topics.html").render(context))
 
-        return _page_output(f"{TOPICS}index.html", self.cache.fetch(page_key, make))
+        return _page_output(f"{TOPICS}index.html", self.cache.fetch_body(page_key, make))
 
     def topic_pages(self, topic: Topic) -> list[Output]:
         outputs = []
@@ -253,7 +258,7 @@ class _Renderer:
                 context["items"] = self.items(episodes, context["root"], 2)
                 return _encode(self.env.get_template("topic.html").render(context))
 
-            outputs.append(_page_output(path + "index.html", self.cache.fetch(page_key, make)))
+            outputs.append(_page_output(path + "index.html", self.cache.fetch_body(page_key, make)))
         return outputs
 
     def search_page(self) -> Output:
@@ -264,7 +269,7 @@ class _Renderer:
             context = search_context(self.site, bundles, self.common)
             return _encode(self.env.get_template("search.html").render(context))
 
-        return _page_output(f"{SEARCH}index.html", self.cache.fetch(page_key, make))
+        return _page_output(f"{SEARCH}index.html", self.cache.fetch_body(page_key, make))
 
     def subscribe(self, show: ShowView) -> Markup:
         """Returns a show's subscribe box (absolute URLs only: the same on every page)."""
@@ -277,13 +282,21 @@ class _Renderer:
         return box
 
     def items(self, episodes: Sequence[EpisodeView], root: str, level: int) -> list[Markup]:
-        """Returns the list entries for episodes, each rendered once per render and depth."""
+        """Returns the list entries for episodes, each rendered once per render and depth.
+
+        Only the latest FRAGMENTS are kept: an entry is used again on the pages rendered
+        soon after (the newest episodes, under every episode page), rarely later, and 10,000
+        episodes' entries would hold some 12 MB to the end of the render.
+        """
+        fragments = self.fragments
 
         def item(episode: EpisodeView) -> Markup:
             fragment_key = ("item", id(episode), root, level)
-            entry = self.fragments.get(fragment_key)
+            entry = fragments.get(fragment_key)
             if entry is None:
-                entry = self.fragments[fragment_key] = self.item_macro(episode, root, level)
+                entry = fragments[fragment_key] = self.item_macro(episode, root, level)
+                if len(fragments) > FRAGMENTS:
+                    del fragments[next(iter(fragments))]  # the oldest
             return entry
 
         return [item(e) for e in episodes]
@@ -293,7 +306,7 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _page_output(path: str, data: bytes) -> Output:
+def _page_output(path: str, data: bytes | Body) -> Output:
     return Output(path, HTML, Stage.ASSET, data=data)
 
 

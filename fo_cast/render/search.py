@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from fo_cast.errors import FoCastError
-from fo_cast.outputs import Output, Stage
-from fo_cast.render.cache import RenderCache, key
+from fo_cast.outputs import Body, Output, Stage
+from fo_cast.render.cache import RenderCache, Stored, key
 from fo_cast.render.site import ShowView, Site
 
 SEARCH = "search/"
@@ -74,28 +74,44 @@ def render_search_index(
     A bundle whose pages are unchanged is taken from `cache`; the others are indexed again.
     """
     cache = RenderCache() if cache is None else cache
-    data = {o.path: o.data for o in pages if o.data is not None}
+    by_path = {o.path: o for o in pages if o.rendered}
     outputs = []
     with Pagefind() as pagefind:
         packed_bundles = []
         for name, (show, paths) in _bundles(site).items():
-            pages_of = [(path, searchable(data[path])) for path in paths]
-            packed = cache.fetch(
+            # a bundle's pages at a time: read back from the pages' cache, not all held at once
+            pages_of = [(path, searchable(by_path[path].data or b"")) for path in paths]
+            packed, kept = cache.fetch_both(
                 key(f"search/{name}", _digest(name, show.show.language, pages_of)),
                 functools.partial(_indexed, pagefind, pages_of, show.show.language),
             )
-            packed_bundles.append((name, packed))
-    for name, packed in packed_bundles:
-        for path, body in _unpack(packed):
+            del pages_of
+            # with a cache on disk, each file is a place in the bundle's entry, not its bytes
+            files = [
+                (path, _part(kept, start, size, packed[start : start + size]))
+                for path, start, size in _places(packed)
+            ]
+            packed_bundles.append((name, files))
+            del packed
+    for name, files in packed_bundles:
+        for path, data in files:
             outputs.append(
                 Output(
                     f"{SEARCH}{name}/{path}",
                     TYPES.get(Path(path).suffix, "application/octet-stream"),
                     Stage.ASSET,
-                    data=body,
+                    data=data,
                 )
             )
     return outputs
+
+
+def _part(kept: bytes | Body, start: int, size: int, body: bytes) -> bytes | Body:
+    """Returns a file of a bundle (its bytes are body): its place in the cache's pack when the
+    bundle is stored there, else the bytes."""
+    if not isinstance(kept, Stored):
+        return body
+    return kept.part(start, size, hashlib.sha256(body).hexdigest())
 
 
 ARTICLE_START = b"<article"
@@ -264,11 +280,12 @@ def _pack(files: dict[str, bytes]) -> bytes:
     return head.encode("utf-8") + b"\n" + b"".join(files.values())
 
 
-def _unpack(packed: bytes) -> list[tuple[str, bytes]]:
-    head, _, rest = packed.partition(b"\n")
-    files = []
-    offset = 0
+def _places(packed: bytes) -> list[tuple[str, int, int]]:
+    """Returns the files of a packed bundle: (path, where its bytes start in packed, size)."""
+    head, _, _ = packed.partition(b"\n")
+    places = []
+    offset = len(head) + 1
     for path, size in json.loads(head):
-        files.append((path, rest[offset : offset + size]))
+        places.append((path, offset, size))
         offset += size
-    return files
+    return places
