@@ -84,7 +84,8 @@ def changed_feeds(plan: Plan, base_url: str) -> list[tuple[str, bool]]:
     for upload in plan.uploads:
         output = upload.output
         if output.stage is Stage.FEED and output.content_type.startswith(RSS_PREFIX):
-            video = output.data is not None and VIDEO_MEDIUM in output.data
+            data = output.data  # read once: it may be kept in the render cache
+            video = data is not None and VIDEO_MEDIUM in data
             feeds.append((base + quote(output.path), video))
     return feeds
 

@@ -312,5 +312,8 @@ def _compare(
 
 
 def _hash_data(output: Output) -> str:
-    assert output.data is not None
-    return hashlib.sha256(output.data).hexdigest()
+    if output.sha256 is not None:  # kept in the render cache with its digest: not read
+        return output.sha256
+    data = output.data
+    assert data is not None
+    return hashlib.sha256(data).hexdigest()

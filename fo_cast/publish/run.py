@@ -137,14 +137,8 @@ def publish(
         unreachable = False
         try:
             if stage is Stage.MEDIA and ahead is not None:  # started while the build rendered
-                edited = [u.key for u in batch if ahead.hashes.get(u.key, u.content_hash)
-                          != u.content_hash]  # fmt: skip
-                if edited:
-                    raise StorageError(
-                        f"{edited[0]}: its file changed while publishing; run publish again"
-                    )
                 rest = [u for u in batch if u.key not in ahead.keys]
-                events = _chained(ahead, _upload_all(rest, storage, workers))
+                events = _chained(ahead, _upload_all(rest, storage, workers), batch)
             else:
                 events = _upload_all(batch, storage, workers)
             # closing(): in-flight uploads settle before the index records what arrived.
@@ -327,10 +321,18 @@ def _upload_all(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _chained(ahead: MediaAhead, rest: Generator[Event]) -> Generator[Event]:
-    """Yields the events of the uploads started ahead, then of the rest of the stage."""
+def _chained(ahead: MediaAhead, rest: Generator[Event], batch: list[Upload]) -> Generator[Event]:
+    """Yields the events of the uploads started ahead, then of the rest of the stage.
+
+    A file edited since it went ahead (the plan hashed other bytes) fails like one edited
+    during its upload: the stage fails, and what comes after is held back.
+    """
     try:
         yield from ahead.events()
+        for upload in batch:
+            if ahead.hashes.get(upload.key, upload.content_hash) != upload.content_hash:
+                source = upload.output.source
+                yield Failed(upload.key, f"{source} changed while publishing; run publish again")
         yield from rest
     finally:
         ahead.stop()

@@ -121,10 +121,10 @@ class LocalStorage:
             temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
             try:
                 with open(temp, "wb") as out:
-                    if output.data is not None:
-                        out.write(output.data)
+                    if (data := output.data) is not None:  # read once: it may be kept on disk
+                        out.write(data)
                         if progress:
-                            progress(len(output.data))
+                            progress(len(data))
                     else:
                         assert output.source is not None
                         # Hashed as copied: an edit since the plan (or during the copy) must

@@ -229,7 +229,7 @@ class S3Storage:
         if output.redirect:  # a re-slugged episode's old key: the website endpoint 301s
             args["WebsiteRedirectLocation"] = output.redirect
         with self._errors(f"upload {output.path}"):
-            if output.data is not None or output.length < self.multipart_threshold:
+            if output.rendered or output.length < self.multipart_threshold:
                 etag = self._put_object(output, content_hash, args)
                 if progress:
                     progress(output.length)
@@ -355,8 +355,8 @@ class S3Storage:
             # catches a media file edited between plan and upload.
             args["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(content_hash)).decode()
         key = self._key(output.path)
-        if output.data is not None:
-            reply = self._client.put_object(Bucket=self.bucket, Key=key, Body=output.data, **args)
+        if (data := output.data) is not None:  # read once: it may be kept on disk
+            reply = self._client.put_object(Bucket=self.bucket, Key=key, Body=data, **args)
         else:
             assert output.source is not None
             with open(output.source, "rb") as body:  # streamed; botocore rewinds on retry
