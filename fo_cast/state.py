@@ -18,6 +18,7 @@ MANIFEST_CACHE = f"{CACHE_DIR}/manifests.json"  # parsed manifests, by path, siz
 PROBE_CACHE = f"{CACHE_DIR}/probe.json"  # media and artwork facts, by path, size and mtime
 RENDER_CACHE = f"{CACHE_DIR}/render"  # rendered feed items and pages (render/cache.py)
 HASH_CACHE = f"{CACHE_DIR}/hashes.json"  # sha256 of media, by path, size and mtime (publish)
+PUBLISH_STAMPS = f"{CACHE_DIR}/publish"  # the last publish to each target (publish/stamp.py)
 REPORT_CACHE = f"{CACHE_DIR}/report.json"  # the last validate's report, by snapshot (snapshot.py)
 COVER_CACHE = f"{CACHE_DIR}/covers.json"  # sha256 of the cover made of each artwork (tag)
 

@@ -34,9 +34,8 @@ from types import TracebackType
 
 from fo_cast.errors import FoCastError, StorageError
 from fo_cast.limits import load_json
-from fo_cast.storage import RESERVED_PREFIX, Storage
+from fo_cast.storage import LOCK_KEY, Storage
 
-LOCK_KEY = RESERVED_PREFIX + "lock.json"
 DEFAULT_LEASE = 120.0  # seconds; renewed every third of it
 LEASE_ENV = "FO_CAST_LOCK_LEASE"  # seconds; for tests and slow links
 # The holder stops writing once its last renewal is this share of the lease old: what is

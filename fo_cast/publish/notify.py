@@ -84,7 +84,8 @@ def changed_feeds(plan: Plan, base_url: str) -> list[tuple[str, bool]]:
     for upload in plan.uploads:
         output = upload.output
         if output.stage is Stage.FEED and output.content_type.startswith(RSS_PREFIX):
-            video = output.data is not None and VIDEO_MEDIUM in output.data
+            data = output.data  # read once: it may be kept in the render cache
+            video = data is not None and VIDEO_MEDIUM in data
             feeds.append((base + quote(output.path), video))
     return feeds
 
@@ -98,7 +99,8 @@ def plan_pings(
     pings: list[Ping] = []
     warnings: list[str] = []
     token = env.get(settings.podping_token_env, "")
-    if settings.podping and not token:
+    feeds = list(feeds)
+    if settings.podping and not token and feeds:  # a warning only when a ping was due
         warnings.append(
             f"warning: Podping is on in fo-cast.toml but {settings.podping_token_env} is not "
             "set; no Podping was sent"

@@ -11,9 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fo_cast.catalogue.settings import MAX_DELETES
 from fo_cast.errors import FoCastError
 from fo_cast.limits import load_json
 from fo_cast.outputs import Build, Output, Stage
@@ -21,6 +20,10 @@ from fo_cast.publish.guard import GuardRecord, check_guard, update_record
 from fo_cast.state import atomic_write
 from fo_cast.storage import RESERVED_PREFIX, RemoteObject, hash_file
 from fo_cast.units import format_size, plural
+
+if TYPE_CHECKING:
+    from fo_cast.publish.run import MediaAhead
+    from fo_cast.publish.stamp import PendingStamp
 
 # Feeds change with every episode and apps poll them, so caches may hold them only briefly.
 # Media and artwork rarely change, but can be replaced under the same name (a fixed edit, a
@@ -73,6 +76,12 @@ class Plan:
     refusals: list[str] = field(default_factory=list)  # reasons publish() will not run
     record: bytes | None = None  # the updated GUID record, written last; None if unchanged
     record_tag: str | None = None  # the record's tag as read: its save is a compare-and-swap
+    keys: list[str] = field(default_factory=list)  # every key the build writes, in order
+    # Nothing changed here or at the target since the last publish (its stamp held and the
+    # target is as it left it): nothing to send, nothing to take a lock for.
+    reused: bool = False
+    stamp: PendingStamp | None = None  # kept once the plan has been carried out
+    ahead: MediaAhead | None = None  # media uploads started while the build rendered
 
     @property
     def bytes(self) -> int:
@@ -135,7 +144,7 @@ def plan_publish(
     *,
     force: bool = False,
     prune: bool = False,
-    max_deletes: int = MAX_DELETES,
+    max_deletes: int | None = None,
     hash_cache: HashCache | None = None,
     record: GuardRecord | None = None,
     allow_removal: Collection[str] = (),
@@ -158,6 +167,10 @@ def plan_publish(
     mistyped target should not be filled. Files identical to the build's count as its own
     (a first publish killed before it saved the index).
     """
+    if max_deletes is None:
+        from fo_cast.catalogue.settings import MAX_DELETES  # its one owner: fo-cast.toml's
+
+        max_deletes = MAX_DELETES
     plan = Plan()
     outputs = Build([*build.outputs, *redirects]).ordered()
     hashes = hash_sources(outputs, {} if hash_cache is None else hash_cache)
@@ -177,6 +190,7 @@ def plan_publish(
         else:
             plan.uploads.append(Upload(output, content_hash, policy, reason, detail, stat))
     built = {o.path for o in outputs}
+    plan.keys = [o.path for o in outputs]
     extra = sorted(key for key in remote if key not in built)
     plan.foreign = [key for key in extra if not remote[key].ours]
     extra = [key for key in extra if remote[key].ours]
@@ -194,9 +208,10 @@ def plan_publish(
     if record is not None:
         plan.refusals.extend(check_guard(record, build.items, allow_removal))
         stamp = now or datetime.now(UTC)
-        updated = update_record(record, build.items, stamp, allow_removal).to_bytes()
-        unchanged = updated == record.to_bytes() and not record.seeded
-        plan.record = None if unchanged else updated
+        updated = update_record(record, build.items, stamp, allow_removal)
+        # Equal items give equal bytes: only a changed record is serialised (and saved).
+        unchanged = updated == record and not record.seeded
+        plan.record = None if unchanged else updated.to_bytes()
         plan.record_tag = record.tag
     return plan
 
@@ -297,5 +312,8 @@ def _compare(
 
 
 def _hash_data(output: Output) -> str:
-    assert output.data is not None
-    return hashlib.sha256(output.data).hexdigest()
+    if output.sha256 is not None:  # kept in the render cache with its digest: not read
+        return output.sha256
+    data = output.data
+    assert data is not None
+    return hashlib.sha256(data).hexdigest()

@@ -118,8 +118,13 @@ def publish(
     if plan.refusals:
         raise PublishRefused(f"nothing was published: {plan.refusals[0]}" + _more(plan.refusals))
     started = time.monotonic()
+    if plan.reused:  # the target holds this build already (publish/stamp.py): no lock held
+        yield Started(storage.describe(), 0, 0, 0, 0)
+        yield Done(Summary(0, len(plan.unchanged), 0, 0, time.monotonic() - started))
+        return
     check()
-    cleaned = storage.cleanup()
+    ahead = plan.ahead
+    cleaned = storage.cleanup() if ahead is None else ahead.cleaned
     yield Started(storage.describe(), len(plan.uploads), plan.bytes, len(plan.deletes), cleaned)
     sent_bytes = 0
     for stage in Stage:
@@ -131,8 +136,13 @@ def publish(
         failed = arrived = 0
         unreachable = False
         try:
+            if stage is Stage.MEDIA and ahead is not None:  # started while the build rendered
+                rest = [u for u in batch if u.key not in ahead.keys]
+                events = _chained(ahead, _upload_all(rest, storage, workers), batch)
+            else:
+                events = _upload_all(batch, storage, workers)
             # closing(): in-flight uploads settle before the index records what arrived.
-            with contextlib.closing(_upload_all(batch, storage, workers)) as events:
+            with contextlib.closing(events):
                 for event in events:
                     if isinstance(event, Failed):
                         failed += 1
@@ -142,6 +152,8 @@ def publish(
                         sent_bytes += event.size
                     yield event
         except BaseException:  # Ctrl-C, or the consumer stopped listening
+            if ahead is not None:
+                ahead.stop()
             _save_what_arrived(storage)
             raise
         if failed:
@@ -169,11 +181,70 @@ def publish(
         # Last: the record must never claim items that no published feed carries.
         check()
         save_record(storage, GuardRecord.from_bytes(plan.record, plan.record_tag))
+    if plan.stamp is not None:  # the next publish with nothing changed does nothing
+        plan.stamp.write(storage, plan)
     seconds = time.monotonic() - started
     summary = Summary(
         len(plan.uploads), len(plan.unchanged), len(plan.deletes), sent_bytes, seconds
     )
     yield Done(summary)
+
+
+class MediaAhead:
+    """Media uploads started before the pages and feeds are rendered (publish/session.py).
+
+    Media are known once the catalogue has been checked, and they are most of the bytes: a
+    first publish sends them while the rest of the build renders. publish() then yields
+    their events as the media stage, and starts the assets only when all have arrived.
+    """
+
+    def __init__(
+        self,
+        uploads: list[Upload],
+        storage: Storage,
+        cleaned: int,
+        check: Callable[[], None],
+        workers: int = 8,
+    ) -> None:
+        self.hashes = {upload.key: upload.content_hash for upload in uploads}
+        self.keys = set(self.hashes)
+        self._check = check  # the lock's: a publish paused past its lease starts no more
+        self.cleaned = cleaned  # cleanup ran before these started: never during them
+        self._events: queue.Queue[Any] = queue.Queue()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(uploads, storage, workers), name="fo-cast-media", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, uploads: list[Upload], storage: Storage, workers: int) -> None:
+        try:
+            run = _upload_all(uploads, storage, workers, self._cancel, self._check)
+            with contextlib.closing(run):
+                for event in run:
+                    self._events.put(event)
+            # Recorded now, not only at the end: a publish stopped before its feeds leaves
+            # media that the next publish, whatever its build, knows for fo-cast's.
+            with contextlib.suppress(FoCastError):
+                storage.save_index()
+        except BaseException as error:  # a bug: handed to the consumer
+            self._events.put(error)
+        finally:
+            self._events.put(_FINISHED)
+
+    def events(self) -> Generator[Event]:
+        """Yields the events of the media uploads as they come, until all have ended."""
+        while (event := self._events.get()) is not _FINISHED:
+            if isinstance(event, BaseException):
+                raise event
+            yield event
+        self._events.put(_FINISHED)  # a second call ends at once
+
+    def stop(self) -> None:
+        """Stops the uploads not started and waits for those in flight (before the lock
+        goes, so nothing of this publish runs behind another's back)."""
+        self._cancel.set()
+        self._thread.join()
 
 
 class _Cancelled(Exception):
@@ -183,10 +254,18 @@ class _Cancelled(Exception):
 _FINISHED = object()  # queued by each worker after its last event
 
 
-def _upload_all(batch: list[Upload], storage: Storage, workers: int) -> Generator[Event]:
-    """Yields the events of one stage's uploads, run in parallel by a bounded pool."""
+def _upload_all(
+    batch: list[Upload],
+    storage: Storage,
+    workers: int,
+    cancel: threading.Event | None = None,
+    check: Callable[[], None] | None = None,
+) -> Generator[Event]:
+    """Yields the events of one stage's uploads, run in parallel by a bounded pool; setting
+    `cancel` stops them as closing the generator does. `check` runs before each upload
+    starts; what it raises (LockLost) stops the others and is raised here."""
     events: queue.Queue[Any] = queue.Queue()
-    cancel = threading.Event()
+    cancel = cancel or threading.Event()
 
     def work(upload: Upload) -> None:
         def progress(size: int) -> None:
@@ -197,6 +276,13 @@ def _upload_all(batch: list[Upload], storage: Storage, workers: int) -> Generato
         try:
             if cancel.is_set():
                 return  # queued behind an upload that found the target gone (or abandoned)
+            if check is not None:
+                try:
+                    check()
+                except FoCastError as error:
+                    cancel.set()
+                    events.put(error)  # raised in the consumer's thread, as it is
+                    return
             _check_source(upload)
             storage.put(upload.output, upload.content_hash, upload.cache_control, progress)
             _check_source(upload)  # an edit during the upload would leave a wrong hash
@@ -233,6 +319,24 @@ def _upload_all(batch: list[Upload], storage: Storage, workers: int) -> Generato
         # wait for those in flight, so nothing of a later stage can start behind our back.
         cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _chained(ahead: MediaAhead, rest: Generator[Event], batch: list[Upload]) -> Generator[Event]:
+    """Yields the events of the uploads started ahead, then of the rest of the stage.
+
+    A file edited since it went ahead (the plan hashed other bytes) fails like one edited
+    during its upload: the stage fails, and what comes after is held back.
+    """
+    try:
+        yield from ahead.events()
+        for upload in batch:
+            if ahead.hashes.get(upload.key, upload.content_hash) != upload.content_hash:
+                source = upload.output.source
+                yield Failed(upload.key, f"{source} changed while publishing; run publish again")
+        yield from rest
+    finally:
+        ahead.stop()
+        rest.close()
 
 
 def _check_source(upload: Upload) -> None:

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +20,9 @@ from fo_cast.outputs import Output
 # listed or pruned, and a build may not write there.
 RESERVED_PREFIX = ".fo-cast/"
 INDEX_KEY = RESERVED_PREFIX + "index.json"
+# Held by a publish while it lists, plans and writes (publish/lock.py): a target holding it
+# is being published to, or was by a publish that was killed.
+LOCK_KEY = RESERVED_PREFIX + "lock.json"
 INDEX_VERSION = 2  # 2: each entry says whether fo-cast wrote the object (RemoteObject.ours)
 
 Progress = Callable[[int], None]  # called with the bytes sent since the last call
@@ -70,6 +73,39 @@ class RemoteObject:
         )
 
 
+@dataclass(frozen=True)
+class TargetState:
+    """What one listing of the target shows, digested: every object's key, size and ETag,
+    fo-cast's records (hash index, GUID record) by tag, and where the target is.
+
+    Two equal digests mean nobody wrote, replaced or deleted an object in between: a
+    publish stamp (publish/stamp.py) keeps the digest a publish left the target in.
+    """
+
+    digest: str
+    locked: bool = False  # the lock is there: a publish runs (or one was killed)
+
+
+def state_digest(where: str, objects: Iterable[tuple[str, int | None, str]]) -> str:
+    """Returns the digest of a target's objects given as (key, size, ETag or tag), in any
+    order, fo-cast's lock aside.
+
+    Records count by their tag alone: a backend that read or wrote one knows its tag, and
+    a listing gives the same ETag.
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{where}\0\n".encode("utf-8", "surrogateescape"))
+    lines = []
+    for key, size, etag in objects:
+        if key == LOCK_KEY:
+            continue
+        shown = "" if key.startswith(RESERVED_PREFIX) else size
+        lines.append(f"{key}\0{shown}\0{etag.strip(chr(34))}\n")
+    lines.sort()
+    digest.update("".join(lines).encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
 class Storage(Protocol):
     """A publish target. Keys are posix paths relative to the target root."""
 
@@ -113,6 +149,16 @@ class Storage(Protocol):
 
     def claim(self, keys: Sequence[str]) -> None:
         """Marks listed objects whose content the build holds as fo-cast's (in the index)."""
+        ...
+
+    def state(self) -> TargetState:
+        """Returns the target's state as one listing shows it now (no object read)."""
+        ...
+
+    def settled_state(self) -> TargetState:
+        """Returns the state this instance left the target in: the listing it took, every
+        put and delete since, and the tags of the records it read or wrote (its own lock
+        aside). Equal to a later `state()` only if nobody else changed the target."""
         ...
 
     # Compare-and-swap for fo-cast's own small records (lock, GUID record, index). A tag is
@@ -193,6 +239,11 @@ class HashIndex:
         self._dirty = False  # the index differs from what the target holds
         self._deleted: set[str] = set()  # keys this instance deleted (merging the index)
         self._tag: str | None = None  # the index as this instance read it (ETag or sha256)
+
+    def objects(self) -> list[tuple[str, int | None, str]]:
+        """Returns (key, size, ETag) of every object as this instance last saw or wrote it."""
+        with self._lock:
+            return [(key, obj.size, obj.etag) for key, obj in self._entries.items()]
 
     def known(self) -> dict[str, RemoteObject]:
         """Returns the stored index with what this instance wrote since it was saved."""
@@ -309,14 +360,17 @@ __all__ = [
     "CHUNK",
     "INDEX_KEY",
     "INDEX_VERSION",
+    "LOCK_KEY",
     "RESERVED_PREFIX",
     "Progress",
     "RemoteObject",
     "ServerUnreachable",
     "Storage",
+    "TargetState",
     "hash_file",
     "index_bytes",
     "merge_index",
+    "state_digest",
     "swap_index",
     "storage_for",
 ]

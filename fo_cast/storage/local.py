@@ -16,11 +16,14 @@ from fo_cast.errors import StorageError
 from fo_cast.outputs import Output, Stage
 from fo_cast.storage import (
     CHUNK,
+    LOCK_KEY,
     RESERVED_PREFIX,
     HashIndex,
     Progress,
     RemoteObject,
+    TargetState,
     hash_file,
+    state_digest,
 )
 
 TEMP_SUFFIX = ".fo-cast-tmp"
@@ -44,6 +47,7 @@ class LocalStorage:
         self.root = root.expanduser().absolute()
         self._index = HashIndex(self)
         self._inside: set[Path] = set()  # folders resolved and found inside the target
+        self._tags: dict[str, str | None] = {}  # fo-cast's records as last read or written
 
     def describe(self) -> str:
         return self.root.as_uri()
@@ -71,6 +75,37 @@ class LocalStorage:
         self._index.seen(found, known)
         return found
 
+    def state(self) -> TargetState:
+        """Returns the state a walk of the folder shows: each file's size and mtime, and the
+        sha256 of fo-cast's records (their tags). Temp files count: a publish was cut off."""
+        objects: list[tuple[str, int | None, str]] = []
+        locked = False
+        for dirpath, _, filenames in os.walk(self.root):
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            for name in filenames:
+                key = name if rel == "." else f"{rel}/{name}"
+                path = os.path.join(dirpath, name)
+                if key == LOCK_KEY:
+                    locked = True
+                elif key == CAS_LOCK or os.path.islink(path):
+                    continue
+                elif key.startswith(RESERVED_PREFIX) and not name.endswith(TEMP_SUFFIX):
+                    objects.append((key, None, self.read_tagged(key)[1] or ""))
+                else:
+                    try:
+                        stat = os.stat(path)
+                    except FileNotFoundError:  # removed meanwhile: the digest differs anyway
+                        continue
+                    objects.append((key, stat.st_size, _etag(stat)))
+        return TargetState(state_digest(self._where(), objects), locked)
+
+    def settled_state(self) -> TargetState:
+        records = [(key, None, tag) for key, tag in self._tags.items() if tag is not None]
+        return TargetState(state_digest(self._where(), [*self._index.objects(), *records]))
+
+    def _where(self) -> str:
+        return f"folder\0{os.path.realpath(self.root)}"
+
     def put(
         self,
         output: Output,
@@ -86,10 +121,10 @@ class LocalStorage:
             temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
             try:
                 with open(temp, "wb") as out:
-                    if output.data is not None:
-                        out.write(output.data)
+                    if (data := output.data) is not None:  # read once: it may be kept on disk
+                        out.write(data)
                         if progress:
-                            progress(len(output.data))
+                            progress(len(data))
                     else:
                         assert output.source is not None
                         # Hashed as copied: an edit since the plan (or during the copy) must
@@ -165,7 +200,9 @@ class LocalStorage:
 
     def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
         data = self.read(key)
-        return data, None if data is None else hashlib.sha256(data).hexdigest()
+        tag = None if data is None else hashlib.sha256(data).hexdigest()
+        self._tags[key] = tag
+        return data, tag
 
     def write_if(self, key: str, data: bytes, tag: str | None) -> str | None:
         """Returns the new tag (sha256), or None if the file's content is no longer `tag`.
@@ -189,7 +226,8 @@ class LocalStorage:
                     temp.unlink(missing_ok=True)
         except OSError as error:
             raise StorageError(f"{self.describe()}: cannot write {key}: {error}") from error
-        return hashlib.sha256(data).hexdigest()
+        self._tags[key] = hashlib.sha256(data).hexdigest()
+        return self._tags[key]
 
     def delete_if(self, key: str, tag: str) -> bool:
         try:
@@ -199,6 +237,7 @@ class LocalStorage:
                 self._path(key).unlink(missing_ok=True)
         except OSError as error:
             raise StorageError(f"{self.describe()}: cannot delete {key}: {error}") from error
+        self._tags[key] = None
         return True
 
     @contextlib.contextmanager

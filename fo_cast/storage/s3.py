@@ -1,31 +1,41 @@
-"""An S3 bucket (or an S3-compatible store) as publish target, through boto3."""
+"""An S3 bucket (or an S3-compatible store) as publish target, through botocore.
+
+botocore is boto3's core: the client, credentials chain, retries and signing. boto3 itself
+adds resources and the transfer helpers on top; importing it cost a publish with nothing to
+do a tenth of a second, so the client is botocore's, and s3transfer (the package behind
+boto3's `upload_file`) is imported only when a file is large enough for a multipart upload.
+"""
 
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
+from xml.etree import ElementTree
 
-import boto3
-import boto3.exceptions
 import botocore.exceptions
-from boto3.s3.transfer import TransferConfig
+import botocore.session
 from botocore.config import Config
 
 from fo_cast.errors import ConfigError, StorageError
 from fo_cast.outputs import Output
 from fo_cast.storage import (
+    LOCK_KEY,
     RESERVED_PREFIX,
     HashIndex,
     Progress,
     RemoteObject,
     ServerUnreachable,
+    TargetState,
+    state_digest,
 )
 
 HASH_METADATA = "fo-cast-sha256"  # sent as x-amz-meta-fo-cast-sha256
@@ -36,12 +46,16 @@ OWNER_METADATA = "fo-cast-written"
 # conditional writes to one key race each other.
 _CHANGED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 MB = 1024 * 1024
+LIST_PAGE = 1000  # objects per listing request: S3's most
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class S3Storage:
     """Publishes to s3://bucket/prefix with exact headers and the sha256 in object metadata.
 
-    Credentials come from boto3's standard chain (environment, profiles, instance roles);
+    Credentials come from the standard AWS chain (environment, profiles, instance roles);
     AWS_ENDPOINT_URL or `endpoint_url` points it at an S3-compatible server.
 
     `max_attempts` counts every try of a request, the first included. The defaults bound
@@ -92,17 +106,24 @@ class S3Storage:
                     "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
                 )
         self._index = HashIndex(self)  # its tag is the index object's ETag
-        self._transfer = TransferConfig(
-            multipart_threshold=multipart_threshold,
-            multipart_chunksize=multipart_chunksize,
-            max_concurrency=part_concurrency,
-        )
+        self._tags: dict[str, str | None] = {}  # fo-cast's records as last read or written
+        self._transfer = {
+            "multipart_threshold": multipart_threshold,
+            "multipart_chunksize": multipart_chunksize,
+            "max_request_concurrency": part_concurrency,
+        }
         config = Config(
             # botocore's own backoff handles throttling, 5xx and dropped connections.
             # total_max_attempts counts the first try; botocore's "max_attempts" does not.
             retries={"mode": retry_mode, "total_max_attempts": max_attempts},
             # S3 compatibles rarely support virtual-host buckets on a bare IP or localhost.
-            s3={"addressing_style": "path" if self._endpoint else "auto"},
+            s3={
+                "addressing_style": "path" if self._endpoint else "auto",
+                # Over http botocore would read every file once more to sign its SHA-256;
+                # the checksum header (signed, checked by the server) already vouches for
+                # every byte, so the payload goes unsigned, as botocore does over https.
+                **({"payload_signing_enabled": False} if checksum else {}),
+            },
             max_pool_connections=workers * part_concurrency + 4,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -111,13 +132,19 @@ class S3Storage:
             response_checksum_validation="when_supported" if checksum else "when_required",
         )
         with self._errors("set up the S3 client"):
-            session = boto3.session.Session(profile_name=profile)
-            self._client = session.client(
+            session = botocore.session.Session(profile=profile)
+            # Listings carry a date per object that nothing here reads: parsing 1,000 of them
+            # into datetimes took longer than the request. Dates stay ISO 8601 strings.
+            parsers = session.get_component("response_parser_factory")
+            parsers.set_parser_defaults(timestamp_parser=str)
+            client = session.create_client(
                 "s3",
                 endpoint_url=endpoint_url,
-                region_name=region or session.region_name or "us-east-1",
+                region_name=region or session.get_config_variable("region") or "us-east-1",
                 config=config,
             )
+            client.meta.events.register("before-parse.s3.ListObjectsV2", _read_listing)
+            self._client = cast("S3Client", client)
 
     def local_folder(self) -> Path | None:
         return None
@@ -138,15 +165,11 @@ class S3Storage:
         before it saved the index) are read with one HEAD each, so a re-run uploads only what
         did not arrive.
         """
-        listed: dict[str, tuple[int, str]] = {}
-        with self._errors("list"):
-            pages = self._client.get_paginator("list_objects_v2")
-            start = self.prefix + "/" if self.prefix else ""
-            for page in pages.paginate(Bucket=self.bucket, Prefix=start):
-                for item in page.get("Contents", []):
-                    key = item["Key"][len(start) :]
-                    if key and not key.startswith(RESERVED_PREFIX):
-                        listed[key] = (item["Size"], item["ETag"].strip('"'))
+        listed = {
+            key: (size, etag)
+            for key, size, etag in self._listing()
+            if not key.startswith(RESERVED_PREFIX)
+        }
         known = self._index.known()  # what this instance wrote since it was saved counts too
         found: dict[str, RemoteObject] = {}
         unknown: list[str] = []
@@ -161,6 +184,34 @@ class S3Storage:
                 found[obj.key] = obj
         self._index.seen(found, known)
         return found
+
+    def state(self) -> TargetState:
+        """Returns the state one paginated listing shows (1,000 objects a request)."""
+        listed = self._listing()
+        locked = any(key == LOCK_KEY for key, _, _ in listed)
+        return TargetState(state_digest(self._where(), listed), locked)
+
+    def settled_state(self) -> TargetState:
+        records = [(key, None, tag) for key, tag in self._tags.items() if tag is not None]
+        return TargetState(state_digest(self._where(), [*self._index.objects(), *records]))
+
+    def _listing(self) -> builtins.list[tuple[str, int, str]]:
+        """Returns (key, size, ETag) of every object under the prefix, fo-cast's records too."""
+        listed = []
+        with self._errors("list"):
+            pages = self._client.get_paginator("list_objects_v2")
+            start = self.prefix + "/" if self.prefix else ""
+            for page in pages.paginate(
+                Bucket=self.bucket, Prefix=start, PaginationConfig={"PageSize": LIST_PAGE}
+            ):
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(start) :]
+                    if key:
+                        listed.append((key, item["Size"], item["ETag"].strip('"')))
+        return listed
+
+    def _where(self) -> str:
+        return f"s3\0{self._client.meta.endpoint_url}\0{self.bucket}\0{self.prefix}"
 
     def put(
         self,
@@ -178,7 +229,7 @@ class S3Storage:
         if output.redirect:  # a re-slugged episode's old key: the website endpoint 301s
             args["WebsiteRedirectLocation"] = output.redirect
         with self._errors(f"upload {output.path}"):
-            if output.data is not None or output.length < self.multipart_threshold:
+            if output.rendered or output.length < self.multipart_threshold:
                 etag = self._put_object(output, content_hash, args)
                 if progress:
                     progress(output.length)
@@ -187,14 +238,7 @@ class S3Storage:
                 if self.checksum:
                     args["ChecksumAlgorithm"] = "CRC32"  # per part; sha256 is in metadata
                 before = _stat(output.source)
-                self._client.upload_file(
-                    str(output.source),
-                    self.bucket,
-                    self._key(output.path),
-                    ExtraArgs=args,
-                    Config=self._transfer,
-                    Callback=progress,
-                )
+                self._upload_parts(output.source, self._key(output.path), args, progress)
                 if _stat(output.source) != before:
                     self._disown(output, cache_control)
                     raise StorageError(
@@ -253,7 +297,7 @@ class S3Storage:
             pages = self._client.get_paginator("list_multipart_uploads")
             for page in pages.paginate(Bucket=self.bucket, Prefix=start):
                 for upload in page.get("Uploads", []):
-                    if limit is not None and upload["Initiated"].timestamp() > limit:
+                    if limit is not None and _when(upload["Initiated"]) > limit:
                         continue
                     self._client.abort_multipart_upload(
                         Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
@@ -272,8 +316,10 @@ class S3Storage:
             with self._errors(f"read {key}"):
                 reply = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
                 body: bytes = reply["Body"].read()
+                self._tags[key] = str(reply["ETag"])
                 return body, str(reply["ETag"])
         except _Missing:
+            self._tags[key] = None
             return None, None
 
     def write_if(self, key: str, data: bytes, tag: str | None) -> str | None:
@@ -291,6 +337,7 @@ class S3Storage:
                 )
         except _Changed:
             return None
+        self._tags[key] = str(reply["ETag"])
         return str(reply["ETag"])
 
     def delete_if(self, key: str, tag: str) -> bool:
@@ -299,6 +346,7 @@ class S3Storage:
                 self._client.delete_object(Bucket=self.bucket, Key=self._key(key), IfMatch=tag)
         except _Changed:
             return False
+        self._tags[key] = None
         return True
 
     def _put_object(self, output: Output, content_hash: str, args: dict[str, Any]) -> str:
@@ -307,8 +355,8 @@ class S3Storage:
             # catches a media file edited between plan and upload.
             args["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(content_hash)).decode()
         key = self._key(output.path)
-        if output.data is not None:
-            reply = self._client.put_object(Bucket=self.bucket, Key=key, Body=output.data, **args)
+        if (data := output.data) is not None:  # read once: it may be kept on disk
+            reply = self._client.put_object(Bucket=self.bucket, Key=key, Body=data, **args)
         else:
             assert output.source is not None
             with open(output.source, "rb") as body:  # streamed; botocore rewinds on retry
@@ -316,6 +364,22 @@ class S3Storage:
                     Bucket=self.bucket, Key=key, Body=body, ContentLength=output.length, **args
                 )
         return str(reply["ETag"]).strip('"')
+
+    def _upload_parts(
+        self, source: Path, key: str, args: dict[str, Any], progress: Progress | None
+    ) -> None:
+        """Uploads a large file in parts, several at once (what boto3's upload_file does)."""
+        from s3transfer.manager import TransferConfig, TransferManager
+        from s3transfer.subscribers import BaseSubscriber
+
+        class Reporter(BaseSubscriber):
+            def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+                if progress is not None:
+                    progress(bytes_transferred)
+
+        with TransferManager(self._client, TransferConfig(**self._transfer)) as manager:
+            future = manager.upload(str(source), self.bucket, key, args, [Reporter()])
+            future.result()
 
     def _disown(self, output: Output, cache_control: str) -> None:
         """Removes the sha256 from an object whose source changed while its parts were sent.
@@ -358,7 +422,7 @@ class S3Storage:
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
-        """Turns boto3's many exceptions into one StorageError with a plain message."""
+        """Turns botocore's many exceptions into one StorageError with a plain message."""
         try:
             yield
         except botocore.exceptions.ClientError as error:
@@ -388,8 +452,52 @@ class S3Storage:
                 f"{self.describe()}: cannot {doing}: the server could not be reached "
                 "(retried; check the endpoint and network)"
             ) from error
-        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
+        except botocore.exceptions.BotoCoreError as error:
             raise StorageError(f"{self.describe()}: cannot {doing}: {error}") from error
+
+
+def _read_listing(response_dict: dict[str, Any], customized_response_dict: dict[str, Any],
+                  **kwargs: Any) -> None:  # fmt: skip
+    """Reads a listing page's objects (key, size, ETag) before botocore parses the page.
+
+    botocore's parser walks its model for every field of every object: for 1,000 objects
+    that took about as long as the server took to answer. ElementTree reads the three
+    fields the listing uses; the objects leave the body, botocore parses what is left
+    (IsTruncated, the continuation token, ...) and adds the objects read here, then, as
+    for any listing, URL-decodes their keys. A page it cannot read is left to botocore.
+    """
+    if response_dict.get("status_code") != 200:
+        return
+    try:
+        root = ElementTree.fromstring(response_dict["body"])
+    except ElementTree.ParseError:
+        return
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    found = root.findall(ns + "Contents")
+    if not found:
+        return
+    try:
+        contents = [
+            {
+                "Key": item.findtext(ns + "Key") or "",
+                "Size": int(item.findtext(ns + "Size") or "0"),
+                "ETag": item.findtext(ns + "ETag") or "",
+            }
+            for item in found
+        ]
+    except ValueError:
+        return
+    for item in found:
+        root.remove(item)
+    response_dict["body"] = ElementTree.tostring(root)
+    customized_response_dict["Contents"] = contents
+
+
+def _when(value: object) -> float:
+    """Returns the Unix time of a date the client left as its ISO 8601 text (or a datetime)."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
 def _stat(path: os.PathLike[str]) -> tuple[int, int]:

@@ -521,14 +521,14 @@ def test_media_edited_between_plan_and_upload_is_not_published_under_the_old_has
     to = ["--to", f"s3://{s3_server.bucket}/{prefix}", "--endpoint-url", s3_server.endpoint]
     audio = catalogue / EPISODE / "audio.mp3"
     planned = audio.read_bytes()
-    real_plan = fo_cast.publish.session.plan_publish
+    real_plan = fo_cast.publish.plan.plan_publish
 
     def plan_then_edit(*args: Any, **kwargs: Any) -> Any:
         plan = real_plan(*args, **kwargs)
         audio.write_bytes(planned[:-1] + bytes([planned[-1] ^ 0xFF]))  # same size, new bytes
         return plan
 
-    monkeypatch.setattr(fo_cast.publish.session, "plan_publish", plan_then_edit)
+    monkeypatch.setattr(fo_cast.publish.plan, "plan_publish", plan_then_edit)
     code, _, stderr = cli_publish(catalogue, *to)
     assert code == 3, stderr
     assert "audio.mp3 changed while publishing; run publish again" in stderr
@@ -536,7 +536,7 @@ def test_media_edited_between_plan_and_upload_is_not_published_under_the_old_has
     stored = objects(s3_server, prefix)
     assert f"{EPISODE}/audio.mp3" not in stored and "exclusive/feed.xml" not in stored
 
-    monkeypatch.setattr(fo_cast.publish.session, "plan_publish", real_plan)
+    monkeypatch.setattr(fo_cast.publish.plan, "plan_publish", real_plan)
     code, report, stderr = cli_publish(catalogue, *to)
     assert code == 0, stderr
     assert f"{EPISODE}/audio.mp3" in uploaded(report)

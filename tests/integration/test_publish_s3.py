@@ -192,3 +192,27 @@ def test_ctrl_c_during_multipart_leaves_no_object_and_no_parts(
     assert left.get("Uploads", []) == []
     list(publish(plan_publish(Build([feed, media]), target.storage().list()), target.storage()))
     assert target.stored_keys() - {INDEX_KEY} == {"media/big.mp3", "feed.xml"}
+
+
+def test_listing_pages_read_every_key_size_and_etag(
+    target: S3Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing reads each page's objects itself (s3._read_listing): keys that S3 sends
+    URL-encoded come back as they were put, across pages, with their sizes and ETags."""
+    import fo_cast.storage.s3 as s3
+
+    monkeypatch.setattr(s3, "LIST_PAGE", 3)
+    client, bucket = target.server.client(), target.server.bucket
+    keys = ["a b.mp3", "c+d/é.html", "e%20f.txt", "g&h<i>.xml", "plain/x", "z/ü/ñ.json", "~q"]
+    for n, key in enumerate(keys):
+        client.put_object(Bucket=bucket, Key=f"{target.prefix}/{key}", Body=b"x" * n)
+    expected = {}
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=target.prefix + "/"
+    ):
+        for item in page["Contents"]:
+            expected[item["Key"][len(target.prefix) + 1 :]] = (item["Size"], item["ETag"])
+    assert sorted(expected) == sorted(keys)
+    listed = target.storage().list()
+    assert {k: (o.size, f'"{o.etag}"') for k, o in listed.items()} == expected
+    assert not any(o.ours for o in listed.values())  # HEADs read: no fo-cast metadata
