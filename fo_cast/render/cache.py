@@ -290,6 +290,10 @@ class RenderCache:
         found = self._lookup(key)
         return None if found is None else found[0]
 
+    def lookup(self, key: str) -> tuple[bytes, bytes | Body] | None:
+        """Returns the bytes stored under key and how they are kept, or None."""
+        return self._lookup(key)
+
     def find(self, key: str) -> bytes | Body | None:
         """Returns what is stored under key: its bytes, or where they are in the pack."""
         found = self._lookup(key)

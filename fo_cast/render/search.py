@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import hashlib
 import json
+import queue
 import subprocess
 import tempfile
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from fo_cast.errors import FoCastError
 from fo_cast.outputs import Body, Output, Stage
 from fo_cast.render.cache import RenderCache, Stored, key
 from fo_cast.render.site import ShowView, Site
+from fo_cast.workers import cores
 
 SEARCH = "search/"
 # What the browser fetches of a bundle; the Pagefind UI scripts are not used (search.js is).
@@ -71,30 +73,48 @@ def render_search_index(
 ) -> list[Output]:
     """Returns the Pagefind bundles indexing the episode pages among `pages`.
 
-    A bundle whose pages are unchanged is taken from `cache`; the others are indexed again.
+    A bundle whose pages are unchanged is taken from `cache`; the others are indexed again,
+    one Pagefind service per core, each bundle by one service (the bytes are the same as
+    indexed one after another).
     """
     cache = RenderCache() if cache is None else cache
     by_path = {o.path: o for o in pages if o.rendered}
-    outputs = []
-    with Pagefind() as pagefind:
-        packed_bundles = []
+    files_of: dict[str, list[tuple[str, bytes | Body]]] = {}
+
+    def keep(name: str, packed: bytes, kept: bytes | Body) -> None:
+        # with a cache on disk, each file is a place in the bundle's entry, not its bytes
+        files_of[name] = [
+            (path, _part(kept, start, size, packed[start : start + size]))
+            for path, start, size in _places(packed)
+        ]
+
+    jobs = max(1, cores())
+    waiting: deque[tuple[str, str, Future[bytes]]] = deque()
+
+    def settle_oldest() -> None:  # the cache is this thread's: what was indexed goes in here
+        name, bundle_key, indexed = waiting.popleft()
+        packed = indexed.result()
+        keep(name, *cache.fetch_both(bundle_key, lambda: packed))
+
+    with _Services(jobs) as services, ThreadPoolExecutor(jobs) as pool:
         for name, (show, paths) in _bundles(site).items():
             # a bundle's pages at a time: read back from the pages' cache, not all held at once
             pages_of = [(path, searchable(by_path[path].data or b"")) for path in paths]
-            packed, kept = cache.fetch_both(
-                key(f"search/{name}", _digest(name, show.show.language, pages_of)),
-                functools.partial(_indexed, pagefind, pages_of, show.show.language),
-            )
+            language = show.show.language
+            bundle_key = key(f"search/{name}", _digest(name, language, pages_of))
+            found = cache.lookup(bundle_key)
+            if found is not None:
+                keep(name, *found)
+                continue
+            waiting.append((name, bundle_key, pool.submit(services.indexed, pages_of, language)))
             del pages_of
-            # with a cache on disk, each file is a place in the bundle's entry, not its bytes
-            files = [
-                (path, _part(kept, start, size, packed[start : start + size]))
-                for path, start, size in _places(packed)
-            ]
-            packed_bundles.append((name, files))
-            del packed
-    for name, files in packed_bundles:
-        for path, data in files:
+            while len(waiting) > jobs:  # as many bundles in memory as there are services
+                settle_oldest()
+        while waiting:
+            settle_oldest()
+    outputs = []
+    for name in sorted(files_of):
+        for path, data in files_of[name]:
             outputs.append(
                 Output(
                     f"{SEARCH}{name}/{path}",
@@ -104,6 +124,30 @@ def render_search_index(
                 )
             )
     return outputs
+
+
+class _Services:
+    """Pagefind services for threads to share, one at a time each, started when first used."""
+
+    def __init__(self, count: int) -> None:
+        self._all = [Pagefind() for _ in range(count)]
+        self._free: queue.SimpleQueue[Pagefind] = queue.SimpleQueue()
+        for service in self._all:
+            self._free.put(service)
+
+    def __enter__(self) -> _Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for service in self._all:
+            service.close()
+
+    def indexed(self, pages: list[tuple[str, bytes]], language: str) -> bytes:
+        service = self._free.get()
+        try:
+            return _indexed(service, pages, language)
+        finally:
+            self._free.put(service)
 
 
 def _part(kept: bytes | Body, start: int, size: int, body: bytes) -> bytes | Body:
