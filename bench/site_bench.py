@@ -130,9 +130,11 @@ def _measure(root: str, out: str) -> dict[str, object]:
     indexed: list[str] = []
     real = search._index
 
-    def counting(pages_of: list[tuple[str, bytes]], language: str) -> dict[str, bytes]:
+    def counting(
+        pagefind: search.Pagefind, pages_of: list[tuple[str, bytes]], language: str
+    ) -> dict[str, bytes]:
         indexed.append(pages_of[0][0])
-        return real(pages_of, language)
+        return real(pagefind, pages_of, language)
 
     search._index = counting  # type: ignore[assignment]
     cache = RenderCache(folder, "search")
