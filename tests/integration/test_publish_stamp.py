@@ -246,9 +246,8 @@ def test_a_hand_edit_of_the_target_is_noticed(catalogue: Path, bucket: Bucket, c
     assert (code, uploaded(report), bucket.puts()) == (0, [], [])
 
 
-def test_a_lock_at_the_target_is_never_skipped(catalogue: Path, bucket: Bucket) -> None:
-    code, _, stderr = publish(catalogue, bucket.options)
-    assert code == 0, stderr
+def hold_lock_elsewhere(bucket: Bucket) -> None:
+    """Puts at the target the lock of another publisher, ana@elsewhere, still fresh."""
     now = time.time()
     holder = {"host": "elsewhere", "user": "ana", "pid": 4242, "started": now, "renewed": now,
               "lease": 120.0, "commit": None, "token": "theirs"}  # fmt: skip
@@ -256,6 +255,12 @@ def test_a_lock_at_the_target_is_never_skipped(catalogue: Path, bucket: Bucket) 
         Bucket=bucket.server.bucket, Key=f"{bucket.prefix}/{LOCK_KEY}",
         Body=json.dumps(holder).encode(),
     )  # fmt: skip
+
+
+def test_a_lock_at_the_target_is_never_skipped(catalogue: Path, bucket: Bucket) -> None:
+    code, _, stderr = publish(catalogue, bucket.options)
+    assert code == 0, stderr
+    hold_lock_elsewhere(bucket)
     code, _, stderr = publish(catalogue, bucket.options)
     assert code == ExitCode.LOCKED
     assert "is locked by ana@elsewhere (pid 4242)" in stderr
@@ -350,13 +355,7 @@ def test_a_catalogue_with_errors_after_a_publish_leaves_no_lock(
 def test_a_lock_held_elsewhere_is_reported_after_the_build(catalogue: Path, bucket: Bucket) -> None:
     code, _, stderr = publish(catalogue, bucket.options)
     assert code == 0, stderr
-    now = time.time()
-    holder = {"host": "elsewhere", "user": "ana", "pid": 4242, "started": now, "renewed": now,
-              "lease": 120.0, "commit": None, "token": "theirs"}  # fmt: skip
-    bucket.client().put_object(
-        Bucket=bucket.server.bucket, Key=f"{bucket.prefix}/{LOCK_KEY}",
-        Body=json.dumps(holder).encode(),
-    )  # fmt: skip
+    hold_lock_elsewhere(bucket)
     edit(catalogue / EPISODE / "companion.md", "This is the first part", "This is part one")
     code, _, stderr = publish(catalogue, bucket.options)
     assert code == ExitCode.LOCKED
