@@ -6,7 +6,6 @@ import enum
 import json
 import signal
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -426,7 +425,7 @@ def _publish_session(
     if session.lock is not None and text:
         typer.echo(f"locked {storage.describe()} (lease {session.lock.lease:g} s)", err=True)
     try:
-        summary = _run_publish(plan, storage, quiet=not text, check=session.check)
+        summary = _run_publish(session, storage, quiet=not text)
     except LockLost as exc:
         _fail(str(exc), ExitCode.LOCKED)
     except FoCastError as exc:
@@ -452,10 +451,8 @@ def _print_plan(plan: Plan, storage: Storage, fmt: Format) -> None:
         typer.echo(text, err=text.startswith("refused:"))
 
 
-def _run_publish(
-    plan: Plan, storage: Storage, quiet: bool, check: Callable[[], None] | None = None
-) -> Summary:
-    """Returns the summary after applying the plan, showing progress as it goes.
+def _run_publish(session: Session, storage: Storage, quiet: bool) -> Summary:
+    """Returns the summary after applying the session's plan, showing progress as it goes.
 
     A rich progress bar (bytes, rate, ETA) on a terminal; plain lines otherwise.
     """
@@ -464,7 +461,10 @@ def _run_publish(
     from fo_cast.publish.run import Deleted, Done, Failed, Sent, StageStarted, Uploaded, publish
 
     summary: Summary | None = None
-    events = publish(plan, storage, check=check)
+    plan = session.plan
+    events = publish(
+        plan, storage, check=session.check, ahead=session.ahead, stamp=session.pending_stamp
+    )
     if quiet or not sys.stderr.isatty():
         with closing(events):
             for event in events:

@@ -23,7 +23,7 @@ from fo_cast.storage import RemoteObject, Storage, storage_for
 if TYPE_CHECKING:
     from fo_cast.publish.guard import GuardRecord
     from fo_cast.publish.lock import TargetLock
-    from fo_cast.publish.session import PublishOptions
+    from fo_cast.publish.options import PublishOptions
 
 
 @dataclass

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fo_cast.errors import FoCastError
 from fo_cast.limits import load_json
@@ -20,10 +20,6 @@ from fo_cast.publish.guard import GuardRecord, check_guard, update_record
 from fo_cast.state import atomic_write
 from fo_cast.storage import RESERVED_PREFIX, RemoteObject, hash_file
 from fo_cast.units import format_size, plural
-
-if TYPE_CHECKING:
-    from fo_cast.publish.run import MediaAhead
-    from fo_cast.publish.stamp import PendingStamp
 
 # Feeds change with every episode and apps poll them, so caches may hold them only briefly.
 # Media and artwork rarely change, but can be replaced under the same name (a fixed edit, a
@@ -80,8 +76,6 @@ class Plan:
     # Nothing changed here or at the target since the last publish (its stamp held and the
     # target is as it left it): nothing to send, nothing to take a lock for.
     reused: bool = False
-    stamp: PendingStamp | None = None  # kept once the plan has been carried out
-    ahead: MediaAhead | None = None  # media uploads started while the build rendered
 
     @property
     def bytes(self) -> int:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fo_cast.errors import FoCastError, PublishRefused, StorageError
 from fo_cast.outputs import Stage
@@ -18,6 +18,9 @@ from fo_cast.publish.guard import GuardRecord, save_record
 from fo_cast.publish.plan import Plan, Upload
 from fo_cast.storage import ServerUnreachable, Storage
 from fo_cast.units import format_size
+
+if TYPE_CHECKING:
+    from fo_cast.publish.stamp import PendingStamp
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ def publish(
     *,
     workers: int = 8,
     check: Callable[[], None] | None = None,
+    ahead: MediaAhead | None = None,
+    stamp: PendingStamp | None = None,
 ) -> Generator[Event]:
     """Yields events while the plan is applied; raises StorageError if anything failed.
 
@@ -112,7 +117,9 @@ def publish(
 
     `check` (a held lock's `TargetLock.check`) runs before each stage, the deletes and the
     record; it raises when this publish no longer surely holds the target, so a publish
-    paused past its lease never writes feeds over another's work.
+    paused past its lease never writes feeds over another's work. `ahead`: the media uploads
+    a first publish started while the build rendered; `stamp`: what a publish that has sent
+    everything keeps, so that the next with nothing changed does nothing.
     """
     check = check or (lambda: None)
     if plan.refusals:
@@ -123,7 +130,6 @@ def publish(
         yield Done(Summary(0, len(plan.unchanged), 0, 0, time.monotonic() - started))
         return
     check()
-    ahead = plan.ahead
     cleaned = storage.cleanup() if ahead is None else ahead.cleaned
     yield Started(storage.describe(), len(plan.uploads), plan.bytes, len(plan.deletes), cleaned)
     sent_bytes = 0
@@ -181,8 +187,8 @@ def publish(
         # Last: the record must never claim items that no published feed carries.
         check()
         save_record(storage, GuardRecord.from_bytes(plan.record, plan.record_tag))
-    if plan.stamp is not None:  # the next publish with nothing changed does nothing
-        plan.stamp.write(storage, plan)
+    if stamp is not None:  # the next publish with nothing changed does nothing
+        stamp.write(storage, plan)
     seconds = time.monotonic() - started
     summary = Summary(
         len(plan.uploads), len(plan.unchanged), len(plan.deletes), sent_bytes, seconds

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fo_cast.errors import UsageError
 from fo_cast.outputs import Build
 from fo_cast.publish import stamp
+from fo_cast.publish.options import PublishOptions
 from fo_cast.publish.plan import Plan
 from fo_cast.storage import RemoteObject, Storage, storage_for
 
@@ -31,33 +32,12 @@ if TYPE_CHECKING:
     from fo_cast.publish.guard import GuardRecord, PublishedItem
     from fo_cast.publish.lock import TargetLock
     from fo_cast.publish.notify import Notice, Ping
+    from fo_cast.publish.run import MediaAhead
 
 DEFAULT_FOLDER = "public"  # the target without --to or [publish] target: beside the catalogue
 # A test hook: the publish stops itself (SIGSTOP) once planned, holding the lock, so a test
 # can run another publish in between and resume it (SIGCONT) at exactly that point.
 STOP_AFTER_PLAN_ENV = "FO_CAST_STOP_AFTER_PLAN"
-
-
-@dataclass(frozen=True)
-class PublishOptions:
-    """What a publish may be told; None means "as fo-cast.toml says, else fo-cast's default"."""
-
-    to: str | None = None  # target URL; else [publish] target; else DEFAULT_FOLDER
-    endpoint_url: str | None = None  # else [publish] endpoint_url
-    base_url: str | None = None  # else base_url of fo-cast.toml
-    max_deletes: int | None = None  # else [publish] max_deletes
-    prune: bool = False
-    adopt: bool = False  # publish into a target holding files fo-cast did not write
-    force: bool = False
-    allow_removal: tuple[str, ...] = ()
-    strict: bool = False
-    read_timeout: float | None = None  # S3: the backend's default unless set
-    max_attempts: int | None = None  # S3: likewise
-    now: datetime | None = None
-    lock: bool = True  # take the target's lock (a dry run does not: it writes nothing)
-    wait: float = 0  # seconds to wait for another publish's lock
-    break_lock: bool = False  # take over an expired lock
-    lease: float | None = None  # seconds; else FO_CAST_LOCK_LEASE, else 120
 
 
 @dataclass
@@ -72,6 +52,8 @@ class Session:
     notify_settings: Notify | None = None  # None: notify nobody (nothing changed)
     remote: dict[str, RemoteObject] | None = None  # the listing, taken under the lock
     record: GuardRecord | None = None  # the GUID record as read under the lock
+    ahead: MediaAhead | None = None  # media uploads started while the build rendered
+    pending_stamp: stamp.PendingStamp | None = None  # kept once the plan was carried out
 
     @property
     def failed(self) -> bool:
@@ -102,8 +84,8 @@ class Session:
 
     def close(self) -> None:
         """Stops uploads still running, then releases the target's lock, if held."""
-        if self.plan.ahead is not None:
-            self.plan.ahead.stop()
+        if self.ahead is not None:
+            self.ahead.stop()
         if self.lock is not None:
             self.lock.release()
             self.lock = None
@@ -178,12 +160,10 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
     try:
         max_deletes = settings.max_deletes if options.max_deletes is None else options.max_deletes
         imported = imported_record(checked.catalogue)
-        ahead = session.plan.ahead
         session.plan = _plan(catalogue, options, session, max_deletes, imported)
-        session.plan.ahead = ahead
         if (kept := stamp_of(checked, taken, exact_clock=True)) is not None:
             kept.extra = {"target": url, "endpoint": endpoint_url, "base_url": session.base_url}
-            session.plan.stamp = stamp.PendingStamp(stamp.stamp_file(catalogue, options), kept)
+            session.pending_stamp = stamp.PendingStamp(stamp.stamp_file(catalogue, options), kept)
         if session.lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
             os.kill(os.getpid(), signal.SIGSTOP)
     except BaseException:  # Ctrl-C or SIGTERM too: never leave the lock behind
@@ -261,7 +241,7 @@ def _send_media_ahead(
     save_hash_cache(catalogue / HASH_CACHE, cache)  # the plan after the build hashes none again
     if uploads:
         # Cleanup first: it aborts incomplete multipart uploads, which these will be a while.
-        session.plan.ahead = MediaAhead(uploads, storage, storage.cleanup(), session.check)
+        session.ahead = MediaAhead(uploads, storage, storage.cleanup(), session.check)
 
 
 def _open_early(

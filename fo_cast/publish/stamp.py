@@ -30,7 +30,7 @@ from fo_cast.state import PUBLISH_STAMPS
 from fo_cast.storage import Storage, storage_for
 
 if TYPE_CHECKING:
-    from fo_cast.publish.session import PublishOptions
+    from fo_cast.publish.options import PublishOptions
 
 
 def options_key(options: PublishOptions) -> tuple[str, ...]:
