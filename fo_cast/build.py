@@ -26,7 +26,7 @@ from fo_cast.state import RENDER_CACHE, REPORT_CACHE
 # The stages are imported where they run: a validate or build with nothing changed since the
 # last run reuses its result (snapshot.py) and loads neither pydantic, mutagen nor jinja2.
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from fo_cast.catalogue.importer import ImportOptions, ImportResult
     from fo_cast.catalogue.reader import Catalogue
@@ -287,13 +287,19 @@ def _render_pages(site: Site, folder: Path | None) -> list[Output]:
     from fo_cast.render import pages, search
     from fo_cast.render.cache import RenderCache
 
-    cache = RenderCache(folder, "pages")
-    outputs = pages.render_pages(site, cache)
-    cache.save()
-    cache = RenderCache(folder, "search")
-    outputs.extend(search.render_search_index(site, outputs, cache))
-    cache.save()
-    return outputs
+    page_cache = RenderCache(folder, "pages")
+    search_cache = RenderCache(folder, "search")
+    outputs: list[Output] = []
+
+    def rendered() -> Iterator[Output]:  # the search index takes the pages as they render
+        for output in pages.iter_pages(site, page_cache):
+            outputs.append(output)
+            yield output
+
+    bundles = search.render_search_index(site, rendered(), search_cache)
+    page_cache.save()
+    search_cache.save()
+    return outputs + bundles
 
 
 def files_of(site: Site) -> list[Output]:

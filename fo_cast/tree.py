@@ -17,6 +17,7 @@ import stat
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from fo_cast.errors import FoCastError
 from fo_cast.gcpause import paused_gc
@@ -28,6 +29,7 @@ from fo_cast.state import TREE_RECORD
 TREE_VERSION = 2
 RECORD_CHUNK = 4096  # record entries encoded at a time
 KEEP = "README.md"  # the output folder's own note (feeds/README.md) stays
+T = TypeVar("T")
 
 
 def overlap_with(catalogue: Path, folder: Path) -> str | None:
@@ -119,10 +121,11 @@ def _write_whole(result: Build, out: Path, stamp: dict[str, object] | None) -> N
         root = str(staging)
         made: set[str] = {root}
         marks = _marks(result.outputs)
-        files: dict[str, str] = {}
-        for output in result.outputs:
-            target = _place(root, output.path, made)
-            files[output.path] = _put(output, target, marks[output.path])
+        with ThreadPoolExecutor(_WRITERS) as pool:
+            made.update(_make_folders(root, [o.path for o in result.outputs], pool))
+            targets = [_join(root, output.path) for output in result.outputs]
+            entries = _put_all(result.outputs, targets, marks, pool)
+        files = {output.path: entry for output, entry in zip(result.outputs, entries, strict=True)}
         _save_record(root, files, made, stamp)
         _swap(staging, out)
     except BaseException:
@@ -165,8 +168,10 @@ def _update(
     undo: list[tuple[str, str, str]] = []  # (what, path, where it went), in the order done
     try:
         aside = str(staging)
-        for n, output in enumerate(changed):
-            files[output.path] = _put(output, os.path.join(aside, str(n)), marks[output.path])
+        asides = [os.path.join(aside, str(n)) for n in range(len(changed))]
+        with ThreadPoolExecutor(_WRITERS) as pool:
+            entries = _put_all(changed, asides, marks, pool)
+        files.update((output.path, entry) for output, entry in zip(changed, entries, strict=True))
         dirs = {root}
         for n, output in enumerate(changed):
             target = _place(root, output.path, dirs, undo)
@@ -246,6 +251,58 @@ def _place(
         made.update(missing)
         made.add(os.path.dirname(target))
     return target
+
+
+# Creating a file costs the kernel more than writing its few KB, and on some machines (virtual
+# disks, a journal busy with an earlier delete) a great deal more: writers on every core, each
+# an equal share of the files, take a cold tree of 40,000 files in a half to a third of the
+# time of one. What ends up on disk is the same whichever thread writes which file.
+_WRITERS = max(2, min(8, 2 * (os.cpu_count() or 1)))
+
+
+def _make_folders(root: str, paths: list[str], pool: ThreadPoolExecutor) -> set[str]:
+    """Makes every folder the tree paths need under root (a new, empty folder), parents
+    before children, each depth's folders on every writer; returns their file names."""
+    needed: set[str] = set()
+    for path in paths:
+        folder = posixpath.dirname(path)
+        while folder and folder not in needed:
+            needed.add(folder)
+            folder = posixpath.dirname(folder)
+    by_depth: dict[int, list[str]] = {}
+    for folder in needed:
+        by_depth.setdefault(folder.count("/"), []).append(_join(root, folder))
+    made: set[str] = set()
+    for depth in sorted(by_depth):
+        folders = sorted(by_depth[depth])
+        list(pool.map(_mkdirs, _shares(folders)))
+        made.update(folders)
+    return made
+
+
+def _mkdirs(folders: list[str]) -> None:
+    for folder in folders:
+        os.mkdir(folder)
+
+
+def _shares(items: list[T]) -> list[list[T]]:
+    """Returns items in a share per writer (every writer-th item, so each share is alike)."""
+    return [items[n::_WRITERS] for n in range(min(_WRITERS, len(items)))]
+
+
+def _put_all(
+    outputs: list[Output], targets: list[str], marks: dict[str, str], pool: ThreadPoolExecutor
+) -> list[str]:
+    """Writes each output at its target (the folders exist), on every writer; returns their
+    record entries in the order of outputs."""
+    jobs = list(zip(outputs, targets, strict=True))
+    shares = _shares(jobs)
+    entries: list[str] = [""] * len(jobs)
+    for n, written in enumerate(
+        pool.map(lambda share: [_put(o, t, marks[o.path]) for o, t in share], shares)
+    ):
+        entries[n :: len(shares)] = written
+    return entries
 
 
 def _put(output: Output, target: str, mark: str) -> str:

@@ -11,6 +11,7 @@ import os
 import pickle
 import shutil
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -326,6 +327,33 @@ def test_an_interrupted_update_leaves_the_previous_tree(
     monkeypatch.undo()
     assert inodes(out) == before and tree(out) == files
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    write_tree(result, out)
+    assert tree(out) == contents(result)
+
+
+def test_a_whole_write_failing_on_one_writer_leaves_nothing_behind(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    result = build_of(sample)
+    real_open = os.open
+    opened = []
+    lock = threading.Lock()
+
+    def full_disk(path: Any, flags: int, mode: int = 0o777, **where: Any) -> int:
+        with lock:
+            opened.append(path)
+            if len(opened) == 7:
+                raise OSError(28, "No space left on device")
+        return real_open(path, flags, mode, **where)
+
+    monkeypatch.setattr(tree_module.os, "open", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_tree(result, out)
+    monkeypatch.undo()
+    assert len(opened) >= 7
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing aside
     write_tree(result, out)
     assert tree(out) == contents(result)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +12,8 @@ import pytest
 
 from fo_cast.build import build, check
 from fo_cast.errors import FoCastError
-from fo_cast.outputs import Build, Stage
+from fo_cast.outputs import Build, Output, Stage
+from fo_cast.render import pages as pages_module
 from fo_cast.render import search
 from fo_cast.render.topics import collect_topics, topic_slug
 
@@ -152,3 +155,39 @@ def test_a_rebuild_indexes_only_the_bundle_whose_pages_changed(
     companion.write_text(companion.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
     build_of(sample)
     assert indexed == [["live/2024-09-13-south-korea-quad/index.html"]]
+
+
+def test_a_bundle_is_indexed_as_soon_as_its_pages_have_rendered(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index takes the pages as they render: Pagefind works on the first show's bundle
+    while the next pages render, and the bundles are those of a render taken whole."""
+    checked = check(sample, now=NOW)
+    assert checked.site is not None
+    site = checked.site
+    whole = search.render_search_index(site, pages_module.render_pages(site))
+    first_pages = {e.path + "index.html" for e in site.shows[0].episodes}
+    started = threading.Event()
+    real = search._index
+
+    def recording(
+        pagefind: search.Pagefind, pages: list[tuple[str, bytes]], language: str
+    ) -> dict[str, bytes]:
+        if pages[0][0] in first_pages:
+            started.set()
+        return real(pagefind, pages, language)
+
+    waited: list[bool] = []
+
+    def rendering() -> Iterator[Output]:
+        remaining = set(first_pages)
+        for output in pages_module.iter_pages(site):
+            if not remaining and not waited:  # the first show's pages are all out
+                waited.append(started.wait(timeout=20))
+            remaining.discard(output.path)
+            yield output
+
+    monkeypatch.setattr(search, "_index", recording)
+    streamed = search.render_search_index(site, rendering())
+    assert waited == [True]  # indexed while the rest of the site was still to render
+    assert [(o.path, o.data) for o in streamed] == [(o.path, o.data) for o in whole]

@@ -105,6 +105,12 @@ def render_pages(site: Site, cache: RenderCache | None = None) -> list[Output]:
     Pages are taken from `cache` when it has them (a fresh in-memory cache by default), which
     never changes the bytes, only how much is rendered again. The caller saves or prunes it.
     """
+    return list(iter_pages(site, cache))
+
+
+def iter_pages(site: Site, cache: RenderCache | None = None) -> Iterator[Output]:
+    """Yields what render_pages() returns, in the same order, each output as it is rendered
+    (the search index takes the episode pages while the others render)."""
     return _Renderer(site, RenderCache() if cache is None else cache).render()
 
 
@@ -130,29 +136,26 @@ class _Renderer:
         self.show_keys = {show.path: show.fingerprint for show in site.shows}
         self.episode_keys = {id(e): e.fingerprint for show in site.shows for e in show.episodes}
 
-    def render(self) -> list[Output]:
+    def render(self) -> Iterator[Output]:
         site = self.site
-        outputs = [self.home()]
+        yield self.home()
         for show in site.shows:
             index = ShowIndex.of(show)
-            outputs.extend(self.show_pages(index))
-            outputs.extend(self.episode_page(index, episode) for episode in index.newest)
+            yield from self.show_pages(index)
+            yield from (self.episode_page(index, episode) for episode in index.newest)
         topics = collect_topics(site)
-        outputs.append(self.topics_index(topics))
+        yield self.topics_index(topics)
         for topic in topics:
-            outputs.extend(self.topic_pages(topic))
-        outputs.append(self.search_page())
+            yield from self.topic_pages(topic)
+        yield self.search_page()
         context = not_found_context(site, self.common)
-        outputs.append(_html("404.html", self.env.get_template("404.html").render(context)))
-        outputs.append(
-            Output("sitemap.xml", "application/xml", Stage.ASSET, data=render_sitemap(site))
-        )
-        outputs.append(
-            Output("robots.txt", "text/plain; charset=utf-8", Stage.ASSET, data=render_robots(site))
+        yield _html("404.html", self.env.get_template("404.html").render(context))
+        yield Output("sitemap.xml", "application/xml", Stage.ASSET, data=render_sitemap(site))
+        yield Output(
+            "robots.txt", "text/plain; charset=utf-8", Stage.ASSET, data=render_robots(site)
         )
         for name, content_type in STATIC.items():
-            outputs.append(Output(f"assets/{name}", content_type, Stage.ASSET, data=_static(name)))
-        return outputs
+            yield Output(f"assets/{name}", content_type, Stage.ASSET, data=_static(name))
 
     # Each page is keyed by the fingerprints of the site, its show and every episode it shows.
 

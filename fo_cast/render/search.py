@@ -73,12 +73,16 @@ def render_search_index(
 ) -> list[Output]:
     """Returns the Pagefind bundles indexing the episode pages among `pages`.
 
-    A bundle whose pages are unchanged is taken from `cache`; the others are indexed again,
-    one Pagefind service per core, each bundle by one service (the bytes are the same as
-    indexed one after another).
+    `pages` is taken as it comes (a render's pages as they render): a bundle goes to the
+    index as soon as the last of its pages has arrived, so Pagefind indexes on the other
+    core while the next pages render. A bundle whose pages are unchanged is taken from
+    `cache`; the others are indexed again, one Pagefind service per core, each bundle by one
+    service (the bytes are the same as indexed one after another, in any order of arrival).
     """
     cache = RenderCache() if cache is None else cache
-    by_path = {o.path: o for o in pages if o.rendered}
+    bundles = _bundles(site)
+    bundle_of = {path: name for name, (_, paths) in bundles.items() for path in paths}
+    arrived: dict[str, dict[str, bytes]] = {name: {} for name in bundles}
     files_of: dict[str, list[tuple[str, bytes | Body]]] = {}
 
     def keep(name: str, packed: bytes, kept: bytes | Body) -> None:
@@ -97,19 +101,32 @@ def render_search_index(
         keep(name, *cache.fetch_both(bundle_key, lambda: packed))
 
     with _Services(jobs) as services, ThreadPoolExecutor(jobs) as pool:
-        for name, (show, paths) in _bundles(site).items():
-            # a bundle's pages at a time: read back from the pages' cache, not all held at once
-            pages_of = [(path, searchable(by_path[path].data or b"")) for path in paths]
+
+        def complete(name: str) -> None:
+            show, paths = bundles[name]
+            got = arrived.pop(name)
+            pages_of = [(path, got[path]) for path in paths]  # in the bundle's order
             language = show.show.language
             bundle_key = key(f"search/{name}", _digest(name, language, pages_of))
             found = cache.lookup(bundle_key)
             if found is not None:
                 keep(name, *found)
-                continue
+                return
             waiting.append((name, bundle_key, pool.submit(services.indexed, pages_of, language)))
-            del pages_of
             while len(waiting) > jobs:  # as many bundles in memory as there are services
                 settle_oldest()
+
+        for output in pages:
+            name = bundle_of.get(output.path)
+            if name is None or not output.rendered:
+                continue
+            got = arrived[name]
+            got[output.path] = searchable(output.data or b"")
+            if len(got) == len(bundles[name][1]):
+                complete(name)
+        if arrived:  # the pages of a bundle that never arrived: a render left them out
+            missing = next(iter(arrived))
+            raise FoCastError(f"the search bundle '{missing}' lacks pages; build again")
         while waiting:
             settle_oldest()
     outputs = []
