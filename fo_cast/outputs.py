@@ -42,6 +42,8 @@ class Body(Protocol):
 
     def read(self) -> bytes: ...
 
+    def write_into(self, fd: int) -> None: ...  # the bytes, at the file's position
+
 
 @dataclass(frozen=True, slots=True, init=False)
 class Output:

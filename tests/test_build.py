@@ -23,6 +23,7 @@ import fo_cast
 from fo_cast import tree as tree_module
 from fo_cast import workers
 from fo_cast.build import build, build_tree
+from fo_cast.errors import FoCastError
 from fo_cast.outputs import Build, Output
 from fo_cast.render import feeds
 from fo_cast.render.cache import RenderCache, Stored, joined, key
@@ -437,6 +438,49 @@ def test_what_a_cache_on_disk_renders_stays_out_of_memory(tmp_path: Path) -> Non
     assert moved.read() == b"rendered" and moved.pack is kept.pack
 
 
+@pytest.mark.parametrize("copy", ["kernel", "refused", "absent"])
+def test_kept_bytes_are_written_into_a_file_as_they_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy: str
+) -> None:
+    """The tree copies kept bytes from the pack into each file (copy_file_range); where the
+    kernel refuses (another file system, an older kernel) or has no such call, it reads and
+    writes them: the file holds the same bytes either way."""
+    cache = RenderCache(tmp_path / "render", "part")
+    page = cache.put("page", b"<html>" + bytes(range(256)) * 300 + b"</html>")
+    feed = joined([b"<head>", cache.put("item", b"<item/>"), b"</end>"])
+    if copy == "refused":
+
+        def refusing(*args: Any, **kwargs: Any) -> int:
+            raise OSError(18, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", refusing)
+    elif copy == "absent":
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    for name, body in (("page", page), ("feed", feed)):
+        assert not isinstance(body, bytes)
+        target = tmp_path / name
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            body.write_into(fd)
+        finally:
+            os.close(fd)
+        assert target.read_bytes() == body.read()
+    assert (tmp_path / "feed").read_bytes() == b"<head><item/></end>"
+
+
+def test_a_pack_cut_short_stops_the_write(tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path / "render", "part")
+    kept = cache.put("page", b"x" * 10_000)
+    assert isinstance(kept, Stored)
+    os.truncate(kept.pack.path, 5_000)  # another build, a full disk: the pack is shorter now
+    fd = os.open(tmp_path / "page", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with pytest.raises(FoCastError, match="cut short"):
+            kept.write_into(fd)
+    finally:
+        os.close(fd)
+
+
 def test_render_cache_without_a_folder_stays_in_memory(tmp_path: Path) -> None:
     cache = RenderCache()
     assert cache.fetch("a", lambda: b"1") == b"1"
@@ -550,7 +594,15 @@ def test_a_tree_update_reads_only_the_outputs_that_changed(
             read.append(output.path)
         return data.__get__(output)
 
+    put = tree_module._put
+
+    def copying(output: Output, target: str, mark: str) -> str:
+        if output.content is not None and not isinstance(output.content, bytes):
+            read.append(output.path)  # copied from the render cache into the tree
+        return put(output, target, mark)
+
     monkeypatch.setattr(Output, "data", property(counting))
+    monkeypatch.setattr(tree_module, "_put", copying)
     write_tree(result, out)
     monkeypatch.undo()
     bundle = {path for path in read if path.startswith(SEARCH_BUNDLE)}
