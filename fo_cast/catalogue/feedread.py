@@ -23,9 +23,11 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -154,25 +156,37 @@ class Fetcher:
         self.max_bytes = max_bytes
 
     def __call__(self, url: str) -> bytes:
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
+        request = urllib.request.Request(url, headers=headers)
         chunks: list[bytes] = []
+        got = 0
         try:
             with urllib.request.urlopen(request, timeout=self._remaining(url)) as response:
                 expected = response.headers.get("Content-Length")
-                got = 0
+                unpack = _Unpacker(url, response.headers.get("Content-Encoding"))
+                kept = 0
                 while chunk := response.read(1 << 16):
                     got += len(chunk)
-                    if got > self.left:
-                        raise FeedError(
-                            f"{url}: larger than {format_size(self.max_bytes)}; not a feed "
-                            "fo-cast imports"
-                        )
-                    chunks.append(chunk)
+                    for piece in unpack(chunk):
+                        kept += len(piece)
+                        if kept > self.left:
+                            raise FeedError(
+                                f"{url}: larger than {format_size(self.max_bytes)}; not a feed "
+                                "fo-cast imports"
+                            )
+                        chunks.append(piece)
                     self._remaining(url)
+                if expected is None or not expected.isdigit() or int(expected) == got:
+                    unpack.end()  # a compressed stream cut short: truncated
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:  # urllib follows redirects: 10 at most, never a loop
+                raise FeedError(
+                    f"{url}: the server redirects in a loop (or too many times); give the "
+                    "feed's final URL"
+                ) from None
             raise FeedError(f"{url}: the server answered {exc.code} {exc.reason}") from None
         except http.client.IncompleteRead as exc:
-            got = len(b"".join(chunks)) + len(exc.partial)
+            got += len(exc.partial)
             raise FeedError(
                 f"{url}: the download is truncated ({got} of {got + (exc.expected or 0)} "
                 "bytes); fetch it again"
@@ -184,18 +198,68 @@ class Fetcher:
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):
                 raise FeedError(f"{url}: no answer within {self.deadline:g} s") from None
             raise FeedError(f"{url}: cannot fetch it: {reason}") from None
-        self.left -= got
+        data = b"".join(chunks)
+        self.left -= len(data)
         if expected is not None and expected.isdigit() and int(expected) != got:
             raise FeedError(
                 f"{url}: the download is truncated ({got} of {int(expected)} bytes); fetch it again"
             )
-        return b"".join(chunks)
+        return data
 
     def _remaining(self, url: str) -> float:
         left = self.ends - time.monotonic()
         if left <= 0:
             raise FeedError(f"{url}: no answer within {self.deadline:g} s")
         return left
+
+
+class _Unpacker:
+    """Unpacks a response as its Content-Encoding says (gzip or deflate, what fo-cast asks
+    for), a bounded piece at a time: a small bomb never becomes one large string."""
+
+    PIECE = 1 << 20
+
+    def __init__(self, url: str, encoding: str | None) -> None:
+        self.url = url
+        self.name = (encoding or "identity").strip().lower()
+        if self.name in ("gzip", "x-gzip"):
+            self.inflate: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.name == "deflate":
+            self.inflate = None  # zlib-wrapped as HTTP says, or raw as some servers send it
+        elif self.name == "identity":
+            self.inflate = False
+        else:
+            raise FeedError(
+                f"{url}: the server compressed it as '{self.name}', which fo-cast does not read"
+            )
+
+    def __call__(self, chunk: bytes) -> Iterator[bytes]:
+        if self.inflate is False:
+            yield chunk
+            return
+        if self.inflate is None:  # deflate: try the zlib wrapper, else raw deflate
+            wrapped = zlib.decompressobj(zlib.MAX_WBITS)
+            try:
+                wrapped.decompress(chunk[:2])
+            except zlib.error:
+                self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            else:
+                self.inflate = zlib.decompressobj(zlib.MAX_WBITS)
+        data = chunk
+        while data:
+            try:
+                piece = self.inflate.decompress(data, self.PIECE)
+            except zlib.error as error:
+                raise FeedError(
+                    f"{self.url}: the server said {self.name} but sent something else ({error})"
+                ) from None
+            if piece:
+                yield piece
+            data = self.inflate.unconsumed_tail
+
+    def end(self) -> None:
+        if self.inflate is not False and self.inflate is not None and not self.inflate.eof:
+            raise FeedError(f"{self.url}: the download is truncated; fetch it again")
 
 
 def parse_feed(data: bytes, where: str) -> tuple[etree._Element, list[str]]:
