@@ -65,7 +65,9 @@ def _options(
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
-    typer.echo(f"fo-cast: {message}", err=True)
+    from fo_cast.problems import one_line
+
+    typer.echo(f"fo-cast: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 

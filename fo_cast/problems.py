@@ -15,6 +15,18 @@ class Severity(enum.StrEnum):
     WARNING = "warning"
 
 
+# C0 and C1 controls, DEL and the Unicode line and paragraph separators: what would break a
+# problem's line in a terminal or a log (or move the cursor, for an escape sequence)
+_ESCAPED = {
+    code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+}
+
+
+def one_line(text: str) -> str:
+    """Returns text with its control characters escaped: one line on a terminal, inert."""
+    return text.translate(_ESCAPED)
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong with the catalogue, pointing at a file, a line and a field."""
@@ -26,11 +38,13 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        """One line, always: a control character in a file name or a quoted value (a folder
+        named with a newline) is shown escaped, as Python writes it (\\n, \\x1b)."""
         where = f"{self.file}:{self.line}" if self.line else str(self.file)
         warn = "warning: " if self.severity is Severity.WARNING else ""
         if self.field:
-            return f"{where}: {warn}{self.field}: {self.message}"
-        return f"{where}: {warn}{self.message}"
+            return one_line(f"{where}: {warn}{self.field}: {self.message}")
+        return one_line(f"{where}: {warn}{self.message}")
 
     def as_dict(self) -> dict[str, object]:
         return {

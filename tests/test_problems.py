@@ -61,3 +61,21 @@ def test_summary_wording() -> None:
     assert report.summary() == "2 errors, 1 warning in 2 files."
     report.extend([Problem(PurePosixPath("c"), "", "g")])
     assert report.summary() == "3 errors, 1 warning in 3 files."
+
+
+def test_a_problem_is_one_line_whatever_its_names_hold() -> None:
+    """A folder named with a newline, a value with an escape sequence: shown escaped, so one
+    problem is one line in a terminal or a CI log (the JSON report keeps them as they are)."""
+    problem = Problem(
+        PurePosixPath("talks/2025-01-01-bad\nname/episode.yaml"),
+        "slug",
+        "folder name '2025-01-01-bad\nname\x1b[31m' is not a slug\u2028; rename it",
+        3,
+    )
+    shown = str(problem)
+    assert shown == (
+        "talks/2025-01-01-bad\\nname/episode.yaml:3: slug: folder name "
+        "'2025-01-01-bad\\nname\\x1b[31m' is not a slug\\u2028; rename it"
+    )
+    assert problem.as_dict()["file"] == "talks/2025-01-01-bad\nname/episode.yaml"
+    assert str(Problem(PurePosixPath("épisode.yaml"), "", "ça va", None)) == "épisode.yaml: ça va"
