@@ -35,6 +35,7 @@ class ExitCode(enum.IntEnum):
     PUBLISH_FAILED = 3  # an upload failed, or the guard refused the plan
     ERROR = 4  # the environment: unreadable target, missing credentials, full disk
     LOCKED = 5  # another publish holds the target (or took it over from this one)
+    BUG = 70  # an error fo-cast did not foresee (sysexits' EX_SOFTWARE): a bug to report
 
 
 class Format(enum.StrEnum):
@@ -659,6 +660,15 @@ def main() -> None:
             raise
         typer.echo(f"fo-cast: {_one_line(exc)}", err=True)
         sys.exit(ExitCode.ERROR)
+    except Exception as exc:  # a bug of fo-cast's own: one line, and the way to say more
+        if _state["traceback"]:
+            raise
+        typer.echo(
+            f"fo-cast: internal error ({type(exc).__name__}: {_one_line(exc)}). This is a bug "
+            "in fo-cast: run the command again with --traceback and report what it prints",
+            err=True,
+        )
+        sys.exit(ExitCode.BUG)
 
 
 def _interrupted(signum: int, frame: object) -> None:

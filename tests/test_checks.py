@@ -167,3 +167,36 @@ def test_validate_catalogue_only_adds_to_the_report(sample: Path) -> None:
     report.add("elsewhere", "", "kept")
     validate_catalogue(catalogue, report, use_cache=False)
     assert [p.message for p in report] == ["kept"]
+
+
+def test_a_show_with_errors_still_has_its_episodes_checked(sample: Path) -> None:
+    """One run names every problem: a show.yaml without its owner's email does not hide its
+    episodes' repeated numbers or a companion's broken link (an import of a real feed often
+    has all three)."""
+    show = sample / "talks" / "show.yaml"
+    show.write_text(
+        "".join(line for line in show.read_text(encoding="utf-8").splitlines(keepends=True)
+                if "email" not in line),
+        encoding="utf-8",
+    )  # fmt: skip
+    first, second = sorted(p for p in (sample / "talks").iterdir() if p.is_dir())[:2]
+    manifest = second / "episode.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("\nepisode: 2\n", "\nepisode: 1\n"), encoding="utf-8")
+    with (first / "companion.md").open("a", encoding="utf-8") as companion:
+        companion.write("\n[gone](../nowhere/)\n")
+    shown = {
+        (str(p.file).split("/", 1)[1], p.field, p.message.split(";")[0])
+        for p in fo_cast.validate(sample).errors
+    }
+    assert ("talks/show.yaml", "owner.email", "required") in shown
+    assert (
+        f"talks/{second.name}/episode.yaml",
+        "episode",
+        f"episode 1 is already used by {sample.name}/talks/{first.name}/episode.yaml",
+    ) in shown
+    assert (
+        f"talks/{first.name}/companion.md",
+        "companion",
+        "the link '../nowhere/' names no file or episode",
+    ) in shown

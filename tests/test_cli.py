@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -268,3 +269,29 @@ def test_validate_does_not_touch_manifests(sample: Path) -> None:
     assert {p: p.read_bytes() for p in sample.rglob("*.yaml")} == before
     assert (sample / ".fo-cast" / "probe.json").is_file()
     shutil.rmtree(sample / ".fo-cast")
+
+
+def test_an_error_nobody_foresaw_is_one_line_and_exit_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A bug in fo-cast (here: validate raising a ValueError) is one line saying so and how
+    to see more, exit 70; --traceback shows the stack."""
+    import fo_cast
+    from fo_cast import cli
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("Invalid tag name 'itunes:new-feed-url'")
+
+    monkeypatch.setattr(fo_cast, "validate", broken)
+    monkeypatch.setattr(sys, "argv", ["fo-cast", "validate", str(tmp_path)])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 70
+    err = capsys.readouterr().err
+    assert err == (
+        "fo-cast: internal error (ValueError: Invalid tag name 'itunes:new-feed-url'). This is "
+        "a bug in fo-cast: run the command again with --traceback and report what it prints\n"
+    )
+    monkeypatch.setattr(sys, "argv", ["fo-cast", "--traceback", "validate", str(tmp_path)])
+    with pytest.raises(ValueError, match="Invalid tag name"):
+        cli.main()

@@ -40,8 +40,11 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
         for entry in show.episodes:
             _check_episode_files(catalogue, entry, probed, cache, report)
             check_references(catalogue, entry, folders, report)
+    # The episodes of a show whose show.yaml has errors get every check of their own, so
+    # one run names every problem (the show's are fixed first, the episodes' at the same time).
     for entry in catalogue.orphans:
         _check_episode_files(catalogue, entry, probed, cache, report)
+        check_references(catalogue, entry, folders, report)
     cache.save()
     return probed
 
@@ -114,10 +117,13 @@ def _check_unique_slugs(catalogue: Catalogue, report: Report) -> None:
 
 
 def _check_unique_numbers(catalogue: Catalogue, report: Report) -> None:
-    """Season + episode numbers are unique within a show."""
-    for show in catalogue.shows:
+    """Season + episode numbers are unique within a show (one whose show.yaml has errors too)."""
+    orphans: dict[str, list[EpisodeEntry]] = {}
+    for orphan in catalogue.orphans:
+        orphans.setdefault(orphan.show, []).append(orphan)
+    for episodes in [*(show.episodes for show in catalogue.shows), *orphans.values()]:
         numbers: dict[tuple[int | None, int], EpisodeEntry] = {}
-        for entry in show.episodes:
+        for entry in episodes:
             number = entry.episode.episode
             if number is None:
                 continue

@@ -5,6 +5,7 @@ summary). Pure: reads lxml elements, writes nothing.
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,11 +14,11 @@ from lxml import etree
 
 from fo_cast import rules
 from fo_cast.catalogue import feedmap
-from fo_cast.catalogue.feedread import SourceFeed
+from fo_cast.catalogue.feedread import NAMESPACES, SourceFeed
 
-ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
-CONTENT = "http://purl.org/rss/1.0/modules/content/"
-ATOM = "http://www.w3.org/2005/Atom"
+ITUNES = NAMESPACES["itunes"]
+CONTENT = NAMESPACES["content"]
+ATOM = NAMESPACES["atom"]
 # The Podcast Index namespace goes by several URIs; readers must treat them alike.
 PODCAST = frozenset(
     {
@@ -52,9 +53,14 @@ class Tags:
     def __init__(self, element: etree._Element) -> None:
         self.by: dict[tuple[str, str], list[etree._Element]] = {}
         for child in element.iterchildren("*"):
-            qname = etree.QName(child)
-            ns = "podcast" if qname.namespace in PODCAST else (qname.namespace or "")
-            self.by.setdefault((ns, qname.localname), []).append(child)
+            try:
+                qname = etree.QName(child)
+                namespace, name = qname.namespace or "", qname.localname
+            except ValueError:  # libxml2's recovery keeps an undeclared prefix in the name
+                prefix, _, name = str(child.tag).rpartition(":")
+                namespace = NAMESPACES.get(prefix, "")
+            ns = "podcast" if namespace in PODCAST else namespace
+            self.by.setdefault((ns, name), []).append(child)
 
     def all(self, ns: str, name: str) -> list[etree._Element]:
         return self.by.get((ns, name), [])
@@ -79,12 +85,24 @@ def attribute(element: etree._Element | None, name: str) -> str | None:
 
 
 def _url(value: str | None) -> str | None:
+    """Returns the URL as fo-cast accepts it, or None. One that is only unescaped (a space,
+    a non-ASCII letter: apps and browsers escape them when they fetch) is taken escaped."""
     if value is None:
         return None
     try:
         return rules.check_url(value.strip())
     except ValueError:
+        pass
+    escaped = urllib.parse.quote(value.strip(), safe=URL_SAFE)
+    try:
+        return rules.check_url(escaped)
+    except ValueError:
         return None
+
+
+# What a URL may hold unescaped (RFC 3986's reserved and unreserved characters, and % for the
+# escapes already there)
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
 # --- channel -> show.yaml -------------------------------------------------------------------

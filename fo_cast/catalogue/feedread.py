@@ -74,6 +74,7 @@ _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
 _BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]{1,31};)")
 _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
+_ENTITY_DECLARED = re.compile(rb"<!ENTITY\s+([A-Za-z][A-Za-z0-9]{1,31})\s")
 _ROOT_END = re.compile(
     rb"</(?:[A-Za-z_][\w.-]*:)?(rss|feed|rdf:RDF|RDF)\s*>\s*(<!--.*?-->\s*)*$", re.S
 )
@@ -325,10 +326,21 @@ def _parse(data: bytes, where: str, repairs: list[str]) -> etree._Element:
             f"{where}: declares entities that would expand without bound (a 'billion laughs' "
             "bomb); refused"
         )
+    # The damage apps read past, each repaired once and said: a prefix used undeclared
+    # (itunes: without xmlns:itunes), then &nbsp;, bare & and entities nobody defined.
     fixed = data
-    if "entity" in str(error).lower():  # &nbsp; or a bare & (the most common damage)
-        fixed = _repair_entities(data, repairs)
-    if fixed is not data:
+    left = [_declare_prefixes, _repair_entities]
+    while left:
+        message = str(error).lower()
+        repair = left.pop(0)
+        if repair is _declare_prefixes and "namespace prefix" not in message:
+            continue
+        if repair is _repair_entities and "entity" not in message and "entityref" not in message:
+            continue
+        repaired = repair(fixed, repairs)
+        if repaired is fixed:
+            continue
+        fixed = repaired
         try:
             return etree.fromstring(fixed, _parser())
         except etree.XMLSyntaxError as again:
@@ -337,8 +349,57 @@ def _parse(data: bytes, where: str, repairs: list[str]) -> etree._Element:
     root = etree.fromstring(fixed, parser)
     if root is None or len(root) == 0:
         raise FeedError(f"{where}: not XML ({_message(error)}); not a feed")
-    repairs.append(f"read past an XML error: {_message(error)} (apps read it the same way)")
+    repairs.append(
+        f"read past an XML error: {_message(error)} (libxml2's recovery, as lenient apps read "
+        "it; check the imported text after that line)"
+    )
     return root
+
+
+# The namespaces podcast feeds use, by the prefix they are given: a feed that uses a prefix
+# it never declares (many do, and apps read them) is read as if it had declared this one.
+NAMESPACES = {
+    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
+    "podcast": "https://podcastindex.org/namespace/1.0",
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "atom": "http://www.w3.org/2005/Atom",
+    "media": "http://search.yahoo.com/mrss/",
+    "googleplay": "http://www.google.com/schemas/play-podcasts/1.0",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "psc": "http://podlove.org/simple-chapters",
+    "sy": "http://purl.org/rss/1.0/modules/syndication/",
+    "spotify": "http://www.spotify.com/ns/rss",
+    "rawvoice": "http://www.rawvoice.com/rawvoiceRssModule/",
+    "fyyd": "https://fyyd.de/fyyd-ns/",
+}
+_PREFIXED = re.compile(rb"<([A-Za-z_][\w.-]*):[A-Za-z_]|\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
+_DECLARED = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
+_RSS_START = re.compile(rb"<rss(?=[\s>/])")
+
+
+def _declare_prefixes(data: bytes, repairs: list[str]) -> bytes:
+    """Returns data with the prefixes it uses undeclared declared on <rss> (the well-known
+    URI for a known prefix, an fo-cast URN for any other), or data itself."""
+    start = _RSS_START.search(data)
+    if start is None:
+        return data
+    used = {m.group(1) or m.group(2) for m in _PREFIXED.finditer(data)}
+    undeclared = sorted(used - set(_DECLARED.findall(data)) - {b"xml", b"xmlns"})
+    if not undeclared:
+        return data
+    declarations = b"".join(
+        b' xmlns:%s="%s"'
+        % (
+            prefix,
+            NAMESPACES.get(
+                prefix.decode("ascii"), f"urn:fo-cast:undeclared:{prefix.decode('ascii')}"
+            ).encode(),
+        )
+        for prefix in undeclared
+    )
+    names = ", ".join(f"{p.decode('ascii')}:" for p in undeclared)
+    repairs.append(f"declared the namespace prefixes the feed uses without declaring ({names})")
+    return data[: start.end()] + declarations + data[start.end() :]
 
 
 def _message(error: etree.XMLSyntaxError) -> str:
@@ -350,13 +411,17 @@ def _message(error: etree.XMLSyntaxError) -> str:
 def _repair_entities(data: bytes, repairs: list[str]) -> bytes:
     names: dict[str, int] = {}
 
+    declared = {m.decode("ascii") for m in _ENTITY_DECLARED.findall(data)}
+    undefined: dict[str, int] = {}
+
     def numeric(match: re.Match[bytes]) -> bytes:
         name = match.group(1).decode("ascii")
-        if name in _XML_ENTITIES:
+        if name in _XML_ENTITIES or name in declared:
             return match.group(0)
         codepoint = html.entities.name2codepoint.get(name)
-        if codepoint is None:
-            return match.group(0)
+        if codepoint is None:  # defined nowhere: kept as the text it is (&gtgt; stays &gtgt;)
+            undefined[name] = undefined.get(name, 0) + 1
+            return b"&amp;" + match.group(0)[1:]
         names[name] = names.get(name, 0) + 1
         return b"&#%d;" % codepoint
 
@@ -371,9 +436,14 @@ def _repair_entities(data: bytes, repairs: list[str]) -> bytes:
         count = sum(names.values())
         repairs.append(f"replaced {count} HTML entit{'y' if count == 1 else 'ies'} XML lacks "
                        f"({listed}) with the characters they stand for")  # fmt: skip
+    if undefined:
+        listed = ", ".join(f"&{n};" for n in sorted(undefined))
+        count = sum(undefined.values())
+        repairs.append(f"kept {count} reference{'' if count == 1 else 's'} to entities nothing "
+                       f"defines ({listed}) as the text they are")  # fmt: skip
     if bare:
         repairs.append(f"escaped {bare} bare '&'")
-    return fixed if (names or bare) else data
+    return fixed if (names or bare or undefined) else data
 
 
 def _drop_entities(root: etree._Element, repairs: list[str]) -> None:

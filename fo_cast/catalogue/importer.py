@@ -146,6 +146,7 @@ def import_feed(
     existing, elsewhere = _existing_guids(folder), _other_shows_guids(catalogue, folder)
     unrecorded: list[dict[str, str]] = []
     episodes = list(_new_episodes(feed, folder, existing, elsewhere, result, unrecorded))
+    _unique_numbers(episodes, result)
     if show_yaml is None and not episodes and not unrecorded:
         return result
     show_files: dict[str, Path] = {}
@@ -265,6 +266,33 @@ def _new_episodes(
         data, notes, url = episode
         slug = _folder_name(data, used)
         yield NewEpisode(guid, slug, data, notes, url)
+
+
+def _unique_numbers(episodes: list[NewEpisode], result: ImportResult) -> None:
+    """Leaves a season + episode number on the earliest item that has it only: feeds repeat
+    them (a re-upload, a bonus numbered like the episode it follows), and a show's numbers
+    must be unique to pass validation. Each number left out is said."""
+
+    def when(new: NewEpisode) -> tuple[bool, datetime]:
+        published = new.data.get("published")
+        if not isinstance(published, str):
+            return True, datetime.max.replace(tzinfo=UTC)  # drafts: after every dated item
+        return False, datetime.fromisoformat(published)
+
+    first: dict[tuple[object, object], NewEpisode] = {}
+    for new in sorted(episodes, key=when):  # stable: the feed's order among equal dates
+        number = new.data.get("episode")
+        if number is None:
+            continue
+        key = (new.data.get("season"), number)
+        earlier = first.setdefault(key, new)
+        if earlier is not new:
+            del new.data["episode"]
+            season = f"season {key[0]} " if key[0] is not None else ""
+            result.warnings.append(
+                f"'{new.data['title']}': {season}episode {number} is the number of the earlier "
+                f"'{earlier.data['title']}' too; left out of this one: number it by hand"
+            )
 
 
 def _folder_name(data: dict[str, Any], used: set[str]) -> str:
