@@ -198,15 +198,20 @@ class _Rewrite(OSError):
     """The tree cannot be updated in place; write_tree writes it anew."""
 
 
-def _has_symlinked_folder(root: str, paths: list[str]) -> bool:
-    """Returns whether a folder on the way to any of paths (under root) is a symlink."""
+def _folders_of(paths: list[str]) -> set[str]:
+    """Returns every folder on the way to any of the tree paths (posix, relative)."""
     folders: set[str] = set()
     for path in paths:
         folder = posixpath.dirname(path)
         while folder and folder not in folders:
             folders.add(folder)
             folder = posixpath.dirname(folder)
-    for folder in folders:
+    return folders
+
+
+def _has_symlinked_folder(root: str, paths: list[str]) -> bool:
+    """Returns whether a folder on the way to any of paths (under root) is a symlink."""
+    for folder in _folders_of(paths):
         try:
             if stat.S_ISLNK(os.lstat(_join(root, folder)).st_mode):
                 return True
@@ -263,14 +268,8 @@ _WRITERS = max(2, min(8, 2 * (os.cpu_count() or 1)))
 def _make_folders(root: str, paths: list[str], pool: ThreadPoolExecutor) -> set[str]:
     """Makes every folder the tree paths need under root (a new, empty folder), parents
     before children, each depth's folders on every writer; returns their file names."""
-    needed: set[str] = set()
-    for path in paths:
-        folder = posixpath.dirname(path)
-        while folder and folder not in needed:
-            needed.add(folder)
-            folder = posixpath.dirname(folder)
     by_depth: dict[int, list[str]] = {}
-    for folder in needed:
+    for folder in _folders_of(paths):
         by_depth.setdefault(folder.count("/"), []).append(_join(root, folder))
     made: set[str] = set()
     for depth in sorted(by_depth):
