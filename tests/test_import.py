@@ -1020,3 +1020,21 @@ def test_an_enclosure_url_with_a_space_is_taken_escaped(root: Path, tmp_path: Pa
     manifest = (root / "appload" / result.written[0] / "episode.yaml").read_text(encoding="utf-8")
     assert 'url: "http://www.example.com/files/appload%20generique.mp3"' in manifest
     assert "guid: g-1" in manifest
+
+
+def test_a_feed_without_categories_gets_an_empty_list_and_one_clear_error(
+    root: Path, tmp_path: Path
+) -> None:
+    feed = tmp_path / "bare.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Bare</title>'
+        "<description>d</description><item><title>One</title><guid>b-1</guid>"
+        "<pubDate>Mon, 01 Jan 2024 09:00:00 +0000</pubDate>"
+        '<enclosure url="https://example.com/1.mp3" length="100" type="audio/mpeg"/></item>'
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    result = import_feed(str(feed), root, "bare")
+    assert "\ncategories: []\n" in (root / "bare" / "show.yaml").read_text(encoding="utf-8")
+    said = [str(p) for p in result.report.errors if p.field == "categories"]
+    assert said == ["episodes/bare/show.yaml:8: categories: needs at least 1 item; add one"]

@@ -447,7 +447,9 @@ def to_yaml(data: Any, indent: int = 0) -> str:
     pad = "  " * indent
     lines = []
     for key, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, list | dict) and not value:  # read back as empty, not as null
+            lines.append(f"{pad}{key}: {'[]' if isinstance(value, list) else '{}'}")
+        elif isinstance(value, dict):
             lines.append(f"{pad}{key}:\n{to_yaml(value, indent + 1).rstrip()}")
         elif isinstance(value, list):
             lines.append(f"{pad}{key}:")
