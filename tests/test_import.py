@@ -1038,3 +1038,29 @@ def test_a_feed_without_categories_gets_an_empty_list_and_one_clear_error(
     assert "\ncategories: []\n" in (root / "bare" / "show.yaml").read_text(encoding="utf-8")
     said = [str(p) for p in result.report.errors if p.field == "categories"]
     assert said == ["episodes/bare/show.yaml:8: categories: needs at least 1 item; add one"]
+
+
+def test_windows_1252_bytes_in_a_utf8_feed_are_read_as_what_they_are(
+    root: Path, tmp_path: Path
+) -> None:
+    """A word processor's ’ pasted into a feed that says UTF-8 (as in totem-pl-parser's test
+    feed taken from a real show): read as Windows-1252, and the feed parses strictly, so the
+    `&amp;` after it survives (libxml2's recovery dropped it)."""
+    feed = tmp_path / "cp1252.xml"
+    feed.write_bytes(
+        b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Tennis</title>'
+        b"<description>d</description><item><title>World\x92s best &amp; worst</title>"
+        b"<guid>w-1</guid><pubDate>Mon, 01 Jan 2024 09:00:00 +0000</pubDate>"
+        b'<enclosure url="https://example.com/1.mp3" length="100" type="audio/mpeg"/></item>'
+        b"<item><title>Later &amp; &quot;quoted&quot;</title><guid>w-2</guid>"
+        b"<pubDate>Tue, 02 Jan 2024 09:00:00 +0000</pubDate>"
+        b'<enclosure url="https://example.com/2.mp3" length="100" type="audio/mpeg"/></item>'
+        b"</channel></rss>"
+    )
+    result = import_feed(str(feed), root, "tennis")
+    assert result.repairs == ["read 1 byte that is not UTF-8 as Windows-1252 (\u2019)"]
+    titles = sorted(
+        line for manifest in (root / "tennis").glob("*/episode.yaml")
+        for line in manifest.read_text(encoding="utf-8").splitlines() if line.startswith("title:")
+    )  # fmt: skip
+    assert titles == ['title: "Later & \\"quoted\\""', 'title: "World\u2019s best & worst"']

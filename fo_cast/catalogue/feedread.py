@@ -17,6 +17,7 @@ Paged feeds (RFC 5005, `<atom:link rel="next">`) are followed to the end, MAX_PA
 
 from __future__ import annotations
 
+import codecs
 import html.entities
 import http.client
 import re
@@ -329,10 +330,12 @@ def _parse(data: bytes, where: str, repairs: list[str]) -> etree._Element:
     # The damage apps read past, each repaired once and said: a prefix used undeclared
     # (itunes: without xmlns:itunes), then &nbsp;, bare & and entities nobody defined.
     fixed = data
-    left = [_declare_prefixes, _repair_entities]
+    left = [_repair_encoding, _declare_prefixes, _repair_entities]
     while left:
         message = str(error).lower()
         repair = left.pop(0)
+        if repair is _repair_encoding and "encoding" not in message and "utf-8" not in message:
+            continue
         if repair is _declare_prefixes and "namespace prefix" not in message:
             continue
         if repair is _repair_entities and "entity" not in message and "entityref" not in message:
@@ -354,6 +357,41 @@ def _parse(data: bytes, where: str, repairs: list[str]) -> etree._Element:
         "it; check the imported text after that line)"
     )
     return root
+
+
+_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _repair_encoding(data: bytes, repairs: list[str]) -> bytes:
+    """Returns a feed that says UTF-8 (or says nothing) but holds bytes that are not, with
+    those bytes read as Windows-1252 (what they nearly always are: the ’ “ ” – of a word
+    processor pasted into a CMS), or data itself. libxml2's recovery would read past them
+    and drop every later entity of the feed; feedparser guesses the same way."""
+    declared = _DECLARED_ENCODING.match(data.lstrip()[:200])
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return data
+    read: list[bytes] = []
+
+    def windows_1252(error: UnicodeError) -> tuple[str, int]:
+        assert isinstance(error, UnicodeDecodeError)
+        bad = error.object[error.start : error.end]
+        read.append(bad)
+        return bad.decode("cp1252", errors="replace"), error.end
+
+    codecs.register_error("fo-cast-windows-1252", windows_1252)
+    text = data.decode("utf-8", errors="fo-cast-windows-1252")
+    shown = "".join(sorted({b.decode("cp1252", errors="replace") for b in read}))[:20]
+    count = sum(len(b) for b in read)
+    one = count == 1
+    repairs.append(f"read {count} byte{'' if one else 's'} that {'is' if one else 'are'} not "
+                   f"UTF-8 as Windows-1252 ({shown})")  # fmt: skip
+    return text.encode("utf-8")
 
 
 # The namespaces podcast feeds use, by the prefix they are given: a feed that uses a prefix
