@@ -1064,3 +1064,24 @@ def test_windows_1252_bytes_in_a_utf8_feed_are_read_as_what_they_are(
         for line in manifest.read_text(encoding="utf-8").splitlines() if line.startswith("title:")
     )  # fmt: skip
     assert titles == ['title: "Later & \\"quoted\\""', 'title: "World\u2019s best & worst"']
+
+
+def test_repairs_apply_whichever_damage_comes_first() -> None:
+    """An HTML entity before an undeclared prefix, and the other way round: both repaired,
+    the feed read strictly, never libxml2's recovery."""
+    entity_first = (
+        b'<rss version="2.0"><channel><title>A&nbsp;B</title>'
+        b"<itunes:author>C</itunes:author></channel></rss>"
+    )
+    prefix_first = (
+        b'<rss version="2.0"><channel><itunes:author>C</itunes:author>'
+        b"<title>A&nbsp;B</title></channel></rss>"
+    )
+    for data in (entity_first, prefix_first):
+        channel, repairs = read_source_bytes(data)
+        assert sorted(repairs) == [
+            "declared the namespace prefixes the feed uses without declaring (itunes:)",
+            "replaced 1 HTML entity XML lacks (&nbsp;) with the characters they stand for",
+        ]
+        assert channel.findtext("title") == "A\u00a0B"
+        assert channel.findtext("{http://www.itunes.com/dtds/podcast-1.0.dtd}author") == "C"

@@ -327,19 +327,21 @@ def _parse(data: bytes, where: str, repairs: list[str]) -> etree._Element:
             f"{where}: declares entities that would expand without bound (a 'billion laughs' "
             "bomb); refused"
         )
-    # The damage apps read past, each repaired once and said: a prefix used undeclared
-    # (itunes: without xmlns:itunes), then &nbsp;, bare & and entities nobody defined.
+    # The damage apps read past, each repaired once and said, whichever the parser meets
+    # first: bytes that are not UTF-8, a prefix used undeclared (itunes: without
+    # xmlns:itunes), &nbsp;, bare & and entities nobody defined.
     fixed = data
-    left = [_repair_encoding, _declare_prefixes, _repair_entities]
-    while left:
+    left: dict[Callable[[bytes, list[str]], bytes], tuple[str, ...]] = {
+        _repair_encoding: ("encoding", "utf-8"),
+        _declare_prefixes: ("namespace prefix",),
+        _repair_entities: ("entity", "entityref"),
+    }
+    while True:
         message = str(error).lower()
-        repair = left.pop(0)
-        if repair is _repair_encoding and "encoding" not in message and "utf-8" not in message:
-            continue
-        if repair is _declare_prefixes and "namespace prefix" not in message:
-            continue
-        if repair is _repair_entities and "entity" not in message and "entityref" not in message:
-            continue
+        repair = next((r for r, said in left.items() if any(w in message for w in said)), None)
+        if repair is None:
+            break
+        del left[repair]
         repaired = repair(fixed, repairs)
         if repaired is fixed:
             continue
