@@ -26,6 +26,13 @@ COVER_CACHE = f"{CACHE_DIR}/covers.json"  # sha256 of the cover made of each art
 TREE_RECORD = f"{CACHE_DIR}/tree.json"  # what write_tree put there, and the build's stamp
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Writes all of data to the open file fd (os.write may write less than it is given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def atomic_write(path: Path | str, data: bytes | str) -> None:
     """Writes data to path through a temporary file beside it, then one rename.
 

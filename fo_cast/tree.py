@@ -24,7 +24,7 @@ from fo_cast.gcpause import paused_gc
 from fo_cast.limits import load_json
 from fo_cast.outputs import OPML_FILE, Build, Output
 from fo_cast.snapshot import Stamp
-from fo_cast.state import TREE_RECORD
+from fo_cast.state import TREE_RECORD, write_all
 
 TREE_VERSION = 2
 RECORD_CHUNK = 4096  # record entries encoded at a time
@@ -329,9 +329,7 @@ def _put(output: Output, target: str, mark: str) -> str:
         fd = os.open(target, flags, 0o666)
         try:
             if isinstance(content, bytes):
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, content)
             else:  # kept in the render cache: copied from there
                 content.write_into(fd)
         finally:

@@ -48,7 +48,7 @@ from fo_cast.catalogue.scaffold import SCHEMA_DIR, _quoted, slugify
 from fo_cast.errors import FoCastError, UsageError
 from fo_cast.limits import load_json
 from fo_cast.problems import Report
-from fo_cast.state import MANIFEST_CACHE, atomic_write
+from fo_cast.state import MANIFEST_CACHE, atomic_write, write_all
 from fo_cast.units import plural
 
 IMPORTED_FILE = "imported.json"  # in the show folder: the GUIDs the publish guard protects
@@ -389,9 +389,7 @@ def _create(path: str, data: bytes) -> os.stat_result:
     """Writes a new file (four system calls); returns its status as written."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         return os.fstat(fd)
     finally:
         os.close(fd)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from fo_cast.errors import FoCastError
 from fo_cast.limits import load_json
-from fo_cast.state import atomic_write
+from fo_cast.state import atomic_write, write_all
 
 if TYPE_CHECKING:
     from fo_cast.outputs import Body
@@ -172,7 +172,7 @@ class Pack:
                 raise FoCastError(f"{self.path} was cut short while a build used it; build again")
             offset, length = offset + copied, length - copied
         if length:
-            _write_all(out, self.read(offset, length))
+            write_all(out, self.read(offset, length))
 
 
 class Stored:
@@ -231,7 +231,7 @@ class Joined:
     def write_into(self, fd: int) -> None:
         for part in self.parts:
             if isinstance(part, bytes):
-                _write_all(fd, part)
+                write_all(fd, part)
             else:
                 part.write_into(fd)
 
@@ -496,9 +496,3 @@ def _pread(fd: int, length: int, offset: int) -> bytes:
         return os.pread(fd, length, offset)
     os.lseek(fd, offset, os.SEEK_SET)  # Windows
     return os.read(fd, length)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
