@@ -130,3 +130,36 @@ def test_storage_for_picks_the_backend_by_scheme(tmp_path: Path) -> None:
         storage_for("ftp://host/x")
     with pytest.raises(ConfigError, match="an S3 target needs a bucket"):
         storage_for("s3:///prefix")
+
+
+def test_what_a_killed_publish_intended_is_fo_casts_by_its_bytes(tmp_path: Path) -> None:
+    """A publish saves what it is about to write before it writes; killed before it saved
+    the index, its files are still fo-cast's to the next listing, and only those bytes."""
+    (tmp_path / "theirs.html").write_bytes(b"the owner's")
+    killed = LocalStorage(tmp_path)
+    killed.list()
+    killed.intend({"page.html": sha(b"new"), "theirs.html": sha(b"fo-cast's"), "gone": sha(b"x")})
+    put(killed, "page.html", b"new")  # then SIGKILL: no save_index
+    assert not (tmp_path / INDEX_KEY).exists()
+    (tmp_path / ".fo-cast/pending/damaged.json").write_bytes(b"{not json")
+    following = LocalStorage(tmp_path)
+    listing = following.list()
+    assert listing["page.html"].ours and listing["page.html"].content_hash == sha(b"new")
+    assert not listing["theirs.html"].ours  # intended, never written: still the owner's
+    assert "gone" not in listing
+    following.save_index()
+    assert list((tmp_path / ".fo-cast/pending").iterdir()) == []
+    fresh = LocalStorage(tmp_path).list()  # the index holds it now
+    assert fresh["page.html"].ours and not fresh["theirs.html"].ours
+
+
+def test_pending_records_go_only_once_the_index_is_saved(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.intend({"a.txt": sha(b"a")})
+    put(storage, "a.txt", b"a")
+    assert len(list((tmp_path / ".fo-cast/pending").iterdir())) == 1
+    storage.intend({})  # an empty stage records nothing
+    assert len(list((tmp_path / ".fo-cast/pending").iterdir())) == 1
+    storage.save_index()
+    assert list((tmp_path / ".fo-cast/pending").iterdir()) == []
+    assert LocalStorage(tmp_path).list()["a.txt"].ours

@@ -307,6 +307,8 @@ def _upload_all(
         finally:
             events.put(_FINISHED)
 
+    # Before any upload: a publish killed from here on leaves files that are known as fo-cast's.
+    storage.intend({upload.key: upload.content_hash for upload in batch})
     pool = ThreadPoolExecutor(workers, thread_name_prefix="fo-cast-upload")
     try:
         for upload in batch:

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -149,6 +149,12 @@ class Storage(Protocol):
 
     def claim(self, keys: Sequence[str]) -> None:
         """Marks listed objects whose content the build holds as fo-cast's (in the index)."""
+        ...
+
+    def intend(self, hashes: Mapping[str, str]) -> None:
+        """Records, before uploads start, the content (sha256 by key) about to be written,
+        wherever an object does not carry fo-cast's mark itself: a publish killed before it
+        saves the index leaves files the next listing still knows for fo-cast's."""
         ...
 
     def state(self) -> TargetState:

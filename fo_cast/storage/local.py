@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from fo_cast.errors import StorageError
+from fo_cast.limits import load_json
 from fo_cast.outputs import Output, Stage
 from fo_cast.storage import (
     CHUNK,
@@ -28,6 +31,9 @@ from fo_cast.storage import (
 
 TEMP_SUFFIX = ".fo-cast-tmp"
 CAS_LOCK = RESERVED_PREFIX + ".cas.lock"  # flock()ed while a record is compared and swapped
+# What a publish is about to write, saved before each stage's uploads (`intend`): one file a
+# stage, removed once the index that records the writes is saved.
+PENDING = RESERVED_PREFIX + "pending/"
 
 
 class LocalStorage:
@@ -48,6 +54,8 @@ class LocalStorage:
         self._index = HashIndex(self)
         self._inside: set[Path] = set()  # folders resolved and found inside the target
         self._tags: dict[str, str | None] = {}  # fo-cast's records as last read or written
+        self._pending: set[str] = set()  # pending records read or written (removed on save)
+        self._lock = threading.Lock()  # the media uploads' thread saves the index too
 
     def describe(self) -> str:
         return self.root.as_uri()
@@ -62,6 +70,7 @@ class LocalStorage:
         if not self.root.is_dir():
             raise StorageError(f"{self.describe()}: not a folder")
         known = self._index.known()  # what this instance wrote since it was saved counts too
+        pending = self._read_pending()
         found: dict[str, RemoteObject] = {}
         for dirpath, dirnames, filenames in os.walk(self.root):
             rel = PurePosixPath(Path(dirpath).relative_to(self.root).as_posix())
@@ -71,7 +80,7 @@ class LocalStorage:
                 if name.endswith(TEMP_SUFFIX) or os.path.islink(os.path.join(dirpath, name)):
                     continue
                 key = str(rel / name) if rel != PurePosixPath(".") else name
-                found[key] = self._describe_file(key, known.get(key))
+                found[key] = self._describe_file(key, known.get(key), pending.get(key, ()))
         self._index.seen(found, known)
         return found
 
@@ -197,6 +206,7 @@ class LocalStorage:
 
     def save_index(self) -> None:
         self._index.save()
+        self._drop_pending()
 
     def read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
         data = self.read(key)
@@ -251,15 +261,72 @@ class LocalStorage:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def _describe_file(self, key: str, known: RemoteObject | None) -> RemoteObject:
+    def _describe_file(
+        self, key: str, known: RemoteObject | None, pending: Collection[str]
+    ) -> RemoteObject:
         stat = self._path(key).stat()
         if known and known.etag == _etag(stat) and known.size == stat.st_size:
             return known
         # Written by something else, or by a publish killed before it saved the index: still
-        # fo-cast's only if it holds the bytes fo-cast wrote there (a touch, a copy back).
+        # fo-cast's only if it holds the bytes fo-cast wrote (a touch, a copy back) or was
+        # about to write there.
         digest = hash_file(self._path(key))
-        ours = known is not None and known.ours and known.content_hash == digest
+        ours = (known is not None and known.ours and known.content_hash == digest) or (
+            digest in pending
+        )
         return RemoteObject(key, stat.st_size, digest, _etag(stat), ours=ours)
+
+    def intend(self, hashes: Mapping[str, str]) -> None:
+        """Saves (and syncs) what the uploads about to start will write, before they start."""
+        if not hashes:
+            return
+        name = f"{PENDING}{uuid.uuid4().hex}.json"
+        self._path(name).parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._pending.add(name)
+        if self.write_if(name, json.dumps(dict(hashes), sort_keys=True).encode(), None) is None:
+            raise StorageError(f"{self.describe()}: {name} was written by another process")
+
+    def _read_pending(self) -> dict[str, set[str]]:
+        """Returns the content each pending record (of this or a killed publish) says was
+        about to be written, by key; a damaged record counts as none."""
+        folder = self._path(PENDING + "x").parent
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        except FileNotFoundError:
+            return {}
+        except OSError as error:
+            raise StorageError(f"{self.describe()}: cannot list {PENDING}: {error}") from error
+        pending: dict[str, set[str]] = {}
+        for name in names:
+            key = PENDING + name
+            with self._lock:
+                self._pending.add(key)
+            try:
+                hashes = load_json(self._path(key).read_bytes())
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise StorageError(f"{self.describe()}: cannot read {key}: {error}") from error
+            except ValueError:
+                continue
+            if isinstance(hashes, dict):
+                for path, digest in hashes.items():
+                    if isinstance(digest, str):
+                        pending.setdefault(str(path), set()).add(digest)
+        return pending
+
+    def _drop_pending(self) -> None:
+        """Removes the pending records this instance read or wrote: the saved index holds
+        what they said, as the listing found it and as every settled upload left it."""
+        with self._lock:
+            names, self._pending = sorted(self._pending), set()
+        for name in names:
+            try:
+                self._path(name).unlink(missing_ok=True)
+            except OSError as error:
+                raise StorageError(f"{self.describe()}: cannot remove {name}: {error}") from error
+            self._tags.pop(name, None)
 
     def _refuse_escape(self, path: Path, doing: str, again: bool = False) -> None:
         """Raises StorageError when path's folder resolves outside the target (a symlink).

@@ -13,7 +13,7 @@ import builtins
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -307,6 +307,9 @@ class S3Storage:
 
     def claim(self, keys: Sequence[str]) -> None:
         self._index.claim(keys)
+
+    def intend(self, hashes: Mapping[str, str]) -> None:
+        """Nothing to record: every object fo-cast puts carries its mark in its metadata."""
 
     def save_index(self) -> None:
         self._index.save()

@@ -240,6 +240,37 @@ def test_kills_at_random_points_lose_nothing(target: Target, tmp_path: Path) -> 
     assert f"Edit {len(delays) - 1}.".encode() in page
 
 
+def test_a_publish_killed_before_saving_its_index_leaves_files_fo_casts(tmp_path: Path) -> None:
+    """A folder's files carry no mark of their own. A first publish was killed after its
+    first media file (here: that file, as it left it) and the next one right after the
+    edited episode's page arrived, before either saved the index; the companion is edited
+    again. The next publish knows the page for fo-cast's and replaces it (it was refused:
+    "the target holds files fo-cast did not publish", as if they were someone else's)."""
+    folder = tmp_path / "public"
+    target = Target(["--to", str(folder)], str(folder), None, {})
+    catalogue = copy_sample(tmp_path / "c")
+    (folder / EPISODE).mkdir(parents=True)
+    shutil.copy(catalogue / EPISODE / "audio.mp3", folder / EPISODE / "audio.mp3")
+    companion = catalogue / EPISODE / "companion.md"
+    companion.write_text(companion.read_text() + "\nEdit 1.\n")
+    victim = start(catalogue, target)
+    page = folder / EPISODE / "index.html"
+    while victim.poll() is None and not page.exists():
+        time.sleep(0.0005)
+    victim.kill()
+    assert finish(victim)[0] == -signal.SIGKILL, "the publish ended before it was killed"
+    assert b"Edit 1." in page.read_bytes()
+    assert not (folder / ".fo-cast/index.json").exists()  # no index recorded the page
+    companion.write_text(companion.read_text() + "\nEdit 2.\n")
+    code, out, err = publish(catalogue, target, "--break-lock")
+    assert code == 0, f"{err}\n{out}"
+    assert b"Edit 2." in page.read_bytes()
+    listing = target.storage().list()
+    assert listing[f"{EPISODE}/index.html"].ours and listing[f"{EPISODE}/audio.mp3"].ours
+    assert list((folder / ".fo-cast/pending").iterdir()) == []  # the index holds it now
+    assert_consistent(target, frozenset({EPISODE_GUID}))
+
+
 def test_paused_publisher_and_a_second_one_interleaved(target: Target, tmp_path: Path) -> None:
     """Red team 1: one plans, the other runs, the first resumes. With the lock the other
     waits; then, planning from the new state, it is refused for dropping the GUID."""
