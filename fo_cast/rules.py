@@ -1,14 +1,26 @@
 """Pure rules of the formats fo-cast writes: XML characters, Apple's categories, media types,
-URLs, language codes. Used by the models (one value at a time) and by the directory lint."""
+URLs, language codes, the Podcast Index's show GUID. Used by the models (one value at a
+time) and by the directory lint."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import uuid
 from pathlib import PurePosixPath
 from urllib.parse import quote, urlsplit
 
 import idna
+
+# The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
+PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+
+
+def podcast_guid(feed_url: str) -> str:
+    """Returns the Podcast Index podcast:guid for a feed URL."""
+    bare = feed_url.split("://", 1)[-1].rstrip("/")
+    return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
+
 
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 except surrogates
 # and U+FFFE/U+FFFF; anything else makes the whole feed unreadable to a strict parser.

@@ -32,7 +32,8 @@ from fo_cast.render import feeds
 from fo_cast.render.cache import RenderCache
 from fo_cast.render.companion import Companion
 from fo_cast.render.feedgen_ext import ITUNES_NS, PODCAST_NS
-from fo_cast.render.site import podcast_guid, video_guid
+from fo_cast.render.site import video_guid
+from fo_cast.rules import podcast_guid
 from tests.conftest import build_case
 from tests.helpers import copy_sample, site_of
 

@@ -10,6 +10,8 @@ import os
 import shutil
 import threading
 import time
+import uuid
+import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -54,6 +56,18 @@ def rebuilt(root: Path, show: str, name: str = "feed.xml") -> bytes:
     checked, result = build_catalogue(root, now=NOW)
     assert not checked.report.errors, [str(p) for p in checked.report.errors]
     return next(o.data for o in result.outputs if o.path == f"{show}/{name}")  # type: ignore[misc]
+
+
+def opml_of(root: Path) -> bytes:
+    _, result = build_catalogue(root, now=NOW)
+    return next(o.data for o in result.outputs if o.path == "index.opml")  # type: ignore[misc]
+
+
+def page_of(root: Path, path: str) -> str:
+    _, result = build_catalogue(root, now=NOW)
+    data = next(o.data for o in result.outputs if o.path == path)
+    assert data is not None
+    return data.decode()
 
 
 def facts(parsed: feedparser.FeedParserDict) -> list[tuple[object, ...]]:
@@ -122,6 +136,19 @@ def test_channel_podcast_guid_is_kept(root: Path) -> None:
     kept = source.feed["podcast_guid"]
     assert f">{kept}</podcast:guid>" in data
     assert "previous_feed_urls:\n  - " in (root / "lex" / "show.yaml").read_text()
+
+
+def test_a_show_without_podcast_guid_keeps_the_one_of_its_old_feed_url(root: Path) -> None:
+    """The Podcast Index seeds a show's GUID once, from the feed URL it had then; moved here,
+    the show keeps it (the UUIDv5 of the new URL would be another show to the Index)."""
+    import_feed(str(FEEDS / "crime-junkie-simplecast.xml"), root, "crime")
+    show = (root / "crime" / "show.yaml").read_text()
+    old_url = show.split("previous_feed_urls:\n  - ", 1)[1].split("\n", 1)[0].strip("'\"")
+    assert old_url.startswith("https://feeds.simplecast.com/")
+    seeded = str(uuid.uuid5(uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6"), old_url[8:]))
+    assert f"podcast_guid: {seeded}" in show
+    parsed = feedparser.parse(rebuilt(root, "crime"))
+    assert parsed.feed["podcast_guid"] == seeded
 
 
 def test_broken_feed_is_repaired_and_said_so(root: Path) -> None:
@@ -321,6 +348,25 @@ def test_video_only_feed_keeps_its_guids(root: Path) -> None:
     assert {e.id for e in main.entries} == source
     assert {e.enclosures[0].type for e in main.entries} == {"video/mp4"}
     assert {e.id for e in feedparser.parse(rebuilt(root, "video", "video.xml")).entries} == source
+
+
+def test_a_video_only_show_is_offered_once_as_video(root: Path) -> None:
+    """Its feed.xml carries the very items of video.xml: an app importing the OPML, or a
+    listener following the show page, must not subscribe to the same episodes twice."""
+    import_feed(str(DERIVED / "pumuckl-video.xml"), root, "video")
+    import_feed(str(FEEDS / "pumuckl-br.xml"), root, "audio")
+    main = podcastparser.parse("feed.xml", io.BytesIO(rebuilt(root, "video")))
+    assert b"<podcast:medium>video</podcast:medium>" in rebuilt(root, "video")
+    assert b"<podcast:medium>podcast</podcast:medium>" in rebuilt(root, "audio")
+    assert {e["enclosures"][0]["mime_type"] for e in main["episodes"]} == {"video/mp4"}
+    opml = ET.fromstring(opml_of(root))
+    urls = [o.get("xmlUrl") for o in opml.iter("outline")]
+    base = "https://podcasts.example.com/"
+    assert urls == [base + "audio/feed.xml", base + "video/feed.xml"]
+    page = page_of(root, "video/index.html")
+    assert "RSS (video)" in page and "RSS (audio)" not in page
+    assert 'href="https://podcasts.example.com/video/video.xml"' not in page
+    assert rebuilt(root, "video", "video.xml")  # still there for whoever subscribed to it
 
 
 def test_paged_feed_followed_to_the_end(root: Path) -> None:

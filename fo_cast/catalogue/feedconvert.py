@@ -227,6 +227,10 @@ def _channel_podcast_tags(
             previous.append(url)
     if previous:
         data["previous_feed_urls"] = previous
+        # A show's podcast:guid is seeded once, from the feed URL it had then, and follows
+        # it when it moves: without one in the feed, the Podcast Index knows the show by the
+        # GUID of the URL it was found at, not of the one it moves to.
+        data.setdefault("podcast_guid", rules.podcast_guid(previous[0]))
     moved = _url(tags.text(ITUNES, "new-feed-url"))
     if moved and moved not in previous:
         result.warnings.append(

@@ -61,7 +61,6 @@ from fo_cast.render.site import (
     ShowView,
     Site,
     item_guid,
-    podcast_guid,
 )
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -246,7 +245,7 @@ def channel_tags(show: ShowView, feed_url: str, video: bool = False) -> ChannelT
         explicit=model.explicit,
         type=model.type.value,
         guid=show_guid(show, feed_url),
-        medium="video" if video else "podcast",
+        medium="video" if video or show.video_only else "podcast",
         locked=model.locked,
         complete=model.complete,
         new_feed_url=None if video else model.new_feed_url,
@@ -260,7 +259,7 @@ def show_guid(show: ShowView, feed_url: str) -> str:
     shows keep the Podcast Index's), else the UUIDv5 of the feed URL."""
     if feed_url == show.feed_url and show.show.podcast_guid:
         return show.show.podcast_guid
-    return podcast_guid(feed_url)
+    return rules.podcast_guid(feed_url)
 
 
 def _person(name: str, role: str, href: str | None = None, img: str | None = None) -> PersonTag:
@@ -480,10 +479,8 @@ def render_opml(site: Site) -> bytes:
     etree.SubElement(head, "title").text = site.settings.site.title
     body = etree.SubElement(opml, "body")
     for show in site.shows:
-        feeds = [(feed_title(show), show.feed_url)]
-        if show.video_feed_url is not None:
-            feeds.append((feed_title(show, video=True), show.video_feed_url))
-        for title, url in feeds:
+        for _, url in show.rss_feeds:
+            title = feed_title(show, video=url == show.video_feed_url)
             etree.SubElement(
                 body,
                 "outline",

@@ -542,9 +542,7 @@ def _href(root: str, path: str | None, url: str) -> str:
 
 def _feeds(show: ShowView) -> list[tuple[str, str, str]]:
     title = show.show.title
-    feeds = [("application/rss+xml", f"{title} (audio)", show.feed_url)]
-    if show.video_feed_url:
-        feeds.append(("application/rss+xml", f"{title} (video)", show.video_feed_url))
+    feeds = [("application/rss+xml", f"{title} ({medium})", url) for medium, url in show.rss_feeds]
     feeds.append(("application/feed+json", f"{title} (JSON Feed)", show.json_feed_url))
     return feeds
 

@@ -30,7 +30,6 @@ import functools
 import hashlib
 import mimetypes
 import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -50,16 +49,8 @@ from fo_cast.outputs import CHAPTERS_FILE, FEED_FILE, JSON_FILE, VIDEO_FILE
 from fo_cast.render.companion import Companion, render_companion, rewrite_urls
 from fo_cast.rules import MEDIA_TYPES, is_url
 
-# The Podcast Index namespace for podcast:guid (UUIDv5 of the feed URL without its scheme).
-PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 VIDEO_GUID_SUFFIX = ":video"
 CHAPTERS_TYPE = "application/json+chapters"
-
-
-def podcast_guid(feed_url: str) -> str:
-    """Returns the Podcast Index podcast:guid for a feed URL."""
-    bare = feed_url.split("://", 1)[-1].rstrip("/")
-    return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
 
 
 def with_prefix(url: str, prefix: str) -> str:
@@ -261,6 +252,7 @@ class ShowView:
             self.url,
             self.feed_url,
             self.video_feed_url or "",
+            str(self.video_only),  # which feeds the pages offer, and feed.xml's medium
             self.json_feed_url,
             repr(_sidecar_facts(self.artwork)),
         )
@@ -280,6 +272,24 @@ class ShowView:
     @property
     def video_episodes(self) -> list[EpisodeView]:
         return [e for e in self.episodes if e.video is not None]
+
+    @property
+    def video_only(self) -> bool:
+        """Every live episode is video alone: feed.xml carries the very items of video.xml
+        (same GUIDs, same enclosures), so it is the show's one feed to offer, as video."""
+        return bool(self.episodes) and all(e.audio is None for e in self.episodes)
+
+    @property
+    def rss_feeds(self) -> list[tuple[str, str]]:
+        """Returns the RSS feeds to offer subscribers and directories as (medium, URL): the
+        audio feed, then the video feed; a video-only show's feed.xml alone (listing both
+        would subscribe an app to the same episodes twice)."""
+        if self.video_only:
+            return [("video", self.feed_url)]
+        feeds = [("audio", self.feed_url)]
+        if self.video_feed_url is not None:
+            feeds.append(("video", self.video_feed_url))
+        return feeds
 
 
 @dataclass
