@@ -22,6 +22,22 @@ def podcast_guid(feed_url: str) -> str:
     return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
 
 
+# The HTML a companion keeps on its page, and in content:encoded (the render sanitises to
+# these; validation warns of an editor's tags that are not among them).
+PAGE_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
+    "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
+    "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+# Apple and most apps render this much of content:encoded; anything else is stripped.
+FEED_TAGS = {
+    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "i", "li", "ol", "p",
+    "pre", "strong", "ul",
+}  # fmt: skip
+# Dropped with their content, not just unwrapped: their text is code or markup, never prose.
+CONTENT_TAGS = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg",
+                "math", "textarea", "select", "title"}  # fmt: skip
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 except surrogates
 # and U+FFFE/U+FFFF; anything else makes the whole feed unreadable to a strict parser.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

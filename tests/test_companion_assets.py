@@ -189,3 +189,25 @@ def test_a_web_address_without_its_scheme_is_a_warning(sample: Path) -> None:
         f"{shown}:{line + 1}: warning: companion: the link 'www.example.org/book' looks like a "
         "web address without its scheme; write https://www.example.org/book",
     ]
+
+
+def test_html_the_page_drops_is_a_warning_at_its_line(sample: Path) -> None:
+    """An editor's tag the sanitiser drops (or drops with its content) is said once, where
+    it is first written; tags the page keeps, code and escaped text are not."""
+    line = _append(
+        sample / EPISODE / "companion.md",
+        "\nA <mark>kept</mark> word, `<span>` in code, \\<aside> escaped.\n\n"
+        '<div class="box">Boxed</div> and <DIV>again</DIV>\n\n'
+        "<script>alert(1)</script>\n",
+    )
+    shown = f"episodes/{EPISODE}/companion.md"
+    keep = "to show it as text, write \\<{0}> or put it in `code`"
+    assert _lines(sample) == [
+        f"{shown}:{line + 3}: warning: companion: '<div>' is HTML the page does not keep: the "
+        f"tag is dropped, its text kept; {keep.format('div')}",
+        f"{shown}:{line + 5}: warning: companion: '<script>' is removed from the page and the "
+        f"feed with all it holds; {keep.format('script')}",
+    ]
+    _checked, result = build_catalogue(sample, now=NOW)
+    page = next(o.data for o in result.outputs if o.path == f"{EPISODE}/index.html")
+    assert page is not None and b"Boxed" in page and b"alert(1)" not in page

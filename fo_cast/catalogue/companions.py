@@ -21,8 +21,12 @@ from urllib.parse import unquote, urlsplit
 from fo_cast.catalogue.models import Status
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, is_inside
 from fo_cast.problems import Report, Severity
+from fo_cast.rules import CONTENT_TAGS, PAGE_TAGS
 
 TAG_RE = re.compile(r"<(a|img)\b([^>]*)>", re.IGNORECASE)
+# Any tag in cmark's HTML: cmark writes only tags the page keeps, so the others are the
+# editor's own HTML, which the render drops.
+ANY_TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?=[\s/>])")
 ATTRIBUTE_RE = re.compile(r"""([A-Za-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 # A companion without any of these has no relative reference and no image: it is not parsed.
 HINT_RE = re.compile(
@@ -155,6 +159,21 @@ def references(text: str) -> tuple[Reference, ...]:
     return tuple(found)
 
 
+def dropped_tags(text: str) -> list[tuple[str, int | None]]:
+    """Returns each tag name of the companion's own HTML that the page does not keep, once,
+    with the first line it is written on."""
+    if "<" not in text:
+        return []
+    dropped: dict[str, int | None] = {}
+    for match in ANY_TAG_RE.finditer(markdown_html(text)):
+        name = match.group(1).lower()
+        if name not in PAGE_TAGS and name not in dropped:
+            written = re.compile(rf"</?{re.escape(name)}(?=[\s/>])", re.IGNORECASE)
+            lines = text.splitlines()
+            dropped[name] = next((n for n, t in enumerate(lines, 1) if written.search(t)), None)
+    return list(dropped.items())
+
+
 def _line_of(url: str, lines: list[str], start: int) -> int | None:
     """Returns the 1-based line, at or after `start`, where url is written (cmark may have
     percent-encoded it, so its decoded form is looked for too)."""
@@ -225,10 +244,23 @@ def check_references(
 ) -> None:
     """Adds a problem for each reference of the companion that cannot be published: a missing
     file or one outside the catalogue or the episode's folder (errors), an image without alt
-    text (a warning)."""
+    text (a warning); and a warning for each kind of HTML tag of the editor's that the page
+    drops."""
     if entry.companion is None:
         return
     shown = entry.shown(entry.episode.companion)
+    for name, line in dropped_tags(entry.companion):
+        if name in CONTENT_TAGS:
+            what = "is removed from the page and the feed with all it holds"
+        else:
+            what = "is HTML the page does not keep: the tag is dropped, its text kept"
+        report.add(
+            shown,
+            "companion",
+            f"'<{name}>' {what}; to show it as text, write \\<{name}> or put it in `code`",
+            line,
+            Severity.WARNING,
+        )
     for reference in references(entry.companion):
         what = "image" if reference.image else "link"
         if reference.image and not reference.alt.strip():

@@ -23,21 +23,8 @@ from functools import lru_cache
 import nh3
 
 from fo_cast.catalogue.companions import markdown_html
+from fo_cast.rules import CONTENT_TAGS, FEED_TAGS, PAGE_TAGS
 
-PAGE_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
-    "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
-    "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "table",
-    "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
-}  # fmt: skip
-# Apple and most apps render this much of content:encoded; anything else is stripped.
-FEED_TAGS = {
-    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "i", "li", "ol", "p",
-    "pre", "strong", "ul",
-}  # fmt: skip
-# Dropped with their content, not just unwrapped: their text is code or markup, never prose.
-CONTENT_TAGS = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg",
-                "math", "textarea", "select", "title"}  # fmt: skip
 PAGE_ATTRIBUTES = {
     "a": {"href", "title"},
     "abbr": {"title"},
