@@ -389,6 +389,8 @@ def publish(
     from fo_cast.publish.lock import LockHeld
     from fo_cast.publish.session import PublishOptions, prepare_publish
 
+    if to is not None and not to.strip():  # an unset variable in a script: not the default
+        _fail("--to is empty; give a target (s3://bucket/prefix or a folder)", ExitCode.USAGE)
     options = PublishOptions(
         to=to, endpoint_url=endpoint_url, base_url=base_url, max_deletes=max_deletes,
         prune=prune, adopt=adopt, force=force, allow_removal=tuple(allow_removal or ()),
@@ -588,11 +590,13 @@ def import_show(
 
 
 def _print_download(event: object) -> None:
+    from fo_cast.media.download import redacted  # a URL's user:password@ is never printed
+
     kind, job = type(event).__name__, getattr(event, "job", None)
     if kind == "Finished" and job is not None:
-        typer.echo(f"downloaded {job.target.name} ({job.url})", err=True)
+        typer.echo(f"downloaded {job.target.name} ({redacted(job.url)})", err=True)
     elif kind == "Failed" and job is not None:
-        typer.echo(f"failed {job.url}: {getattr(event, 'reason', '')}", err=True)
+        typer.echo(f"failed {redacted(job.url)}: {getattr(event, 'reason', '')}", err=True)
 
 
 @new_app.command("show")

@@ -16,6 +16,11 @@ VIDEO_FILE = "video.xml"  # <show>/: video RSS, when the show has video
 JSON_FILE = "feed.json"  # <show>/: JSON Feed 1.1
 CHAPTERS_FILE = "chapters.json"  # <show>/<episode>/: Podcasting 2.0 chapters
 OPML_FILE = "index.opml"  # the root: every feed
+# The site's own folders at the root, beside the shows': no show may take their names.
+ASSETS = "assets/"  # styles, scripts, fonts
+SEARCH = "search/"  # the search page and its index
+TOPICS = "topics/"  # a page per topic
+SITE_FOLDERS = (ASSETS, SEARCH, TOPICS)
 
 
 class Stage(enum.IntEnum):

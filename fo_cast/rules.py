@@ -340,3 +340,17 @@ def check_person_role(value: str) -> str:
             f"'{value}' is not a Podcast Index person role (such as host, co-host, guest, writer)"
         )
     return value.lower()
+
+
+# Control characters (C0, DEL, C1) and lone surrogates, in a path or a URL: os.stat() fails
+# on a NUL or a surrogate with ValueError, an XML writer on the rest, and no file name or
+# URL is meant to hold one; a YAML or TOML escape ("\0", "\x00", "\u0000") puts it there.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_no_control(value: str) -> str:
+    """Accepts a path or URL without control characters; names the first it has."""
+    match = _CONTROL.search(value)
+    if match is not None:
+        raise ValueError(f"contains the control character U+{ord(match.group()):04X}; remove it")
+    return value

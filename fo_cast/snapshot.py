@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from stat import S_ISDIR, S_ISLNK
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import Any
 
 from fo_cast.limits import load_json
@@ -147,7 +147,8 @@ def _walk(root: str, digest: Any, since: int, recent: list[tuple[str, int]]) -> 
                     continue
                 if S_ISDIR(st.st_mode):
                     return False
-            if st.st_mtime_ns >= since:
+            # Only a regular file's bytes can be hashed: a pipe would block, a device never end.
+            if st.st_mtime_ns >= since and S_ISREG(st.st_mode):
                 recent.append((name, st.st_size))
             lines.append(f"{line}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n")
         folders.extend(sorted(subfolders, reverse=True))  # popped in name order

@@ -66,9 +66,7 @@ def desired_fields(
     mp3 = info.container == "mp3"
     summary = episode.summary
     comment = summary if mp3 or summary is None else summary[:_DESC_LIMIT]
-    date = None
-    if episode.published is not None:
-        date = episode.published.astimezone(UTC).date().isoformat()
+    date = _utc_date(episode.published) if episode.published is not None else None
     return TagFields(
         title=episode.title,
         artist=show.show.author,
@@ -88,15 +86,26 @@ def desired_fields(
     )
 
 
+def _utc_date(when: datetime) -> str:
+    """Returns the UTC date of `when` as YYYY-MM-DD, or its own date when the UTC one is
+    past what a datetime holds (year 1 or 9999 with a far offset; the model refuses those)."""
+    try:
+        return when.astimezone(UTC).date().isoformat()
+    except OverflowError:
+        return when.date().isoformat()
+
+
 def chapter_marks(entry: EpisodeEntry, duration: float, with_urls: bool) -> tuple[ChapterMark, ...]:
     """Returns the manifest's chapters in milliseconds, each ending where the next starts
     (the last where the media ends)."""
     chapters = sorted(entry.episode.chapters, key=lambda c: c.start)
     total = round(duration * 1000)
+    # clamped to the media before scaling, so no start (past the end) overflows an int
+    starts = [round(min(c.start, duration) * 1000) for c in chapters]
     marks = []
     for index, chapter in enumerate(chapters):
-        start = min(round(chapter.start * 1000), total)
-        nxt = round(chapters[index + 1].start * 1000) if index + 1 < len(chapters) else total
+        start = starts[index]
+        nxt = starts[index + 1] if index + 1 < len(chapters) else total
         url = str(chapter.url) if with_urls and chapter.url else None
         marks.append(ChapterMark(start, max(start, min(nxt, total)), chapter.title, url))
     return tuple(marks)

@@ -200,3 +200,54 @@ def test_a_show_with_errors_still_has_its_episodes_checked(sample: Path) -> None
         "companion",
         "the link '../nowhere/' names no file or episode",
     ) in shown
+
+
+def test_a_control_character_in_any_path_is_a_problem_at_its_line(sample: Path) -> None:
+    # os.stat() raised "embedded null byte": validate and build stopped with exit 70
+    manifest = sample / EPISODE / "episode.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    text = text.replace("- file: video.mp4", '- file: "video.mp4\\0"')
+    text = text.replace("transcript: transcript.vtt", 'transcript: "a\\x00b"')
+    manifest.write_text(text + 'image: "a\\u0000b.png"\n', encoding="utf-8")
+    show = sample / "live" / "show.yaml"
+    show.write_text(
+        show.read_text(encoding="utf-8").replace("artwork: artwork.png", 'artwork: "a\\0.png"'),
+        encoding="utf-8",
+    )
+    with (sample / "fo-cast.toml").open("a", encoding="utf-8") as settings:
+        settings.write('\n[media]\nfolder = "\\u0000"\n')
+    fix = "contains the control character U+0000; remove it"
+    assert sorted(str(p) for p in fo_cast.validate(sample)) == [
+        f"episodes/fo-cast.toml: media.folder: {fix}",
+        f"episodes/live/show.yaml:9: artwork: {fix}",
+        f"episodes/{EPISODE}/episode.yaml:27: transcript: {fix}",
+        f"episodes/{EPISODE}/episode.yaml:31: image: {fix}",
+        f"episodes/{EPISODE}/episode.yaml:9: media[1].file: {fix}",
+    ]
+
+
+def _png_3000() -> bytes:
+    """Returns a 3000x3000 RGB PNG: artwork Apple takes, were it whole."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (3000, 3000), (200, 40, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_truncated_artwork_and_episode_image_are_errors(sample: Path) -> None:
+    # both passed validation, and tag stopped with "image file is truncated", naming no file
+    cut = _png_3000()[:200]
+    (sample / "talks" / "artwork.png").write_bytes(cut)
+    (sample / EPISODE / "cover.png").write_bytes(cut)
+    manifest = sample / EPISODE / "episode.yaml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8") + "image: cover.png\n", encoding="utf-8"
+    )
+    damaged = "is truncated or damaged (Truncated File Read); export it again"
+    assert [str(p) for p in fo_cast.validate(sample)] == [
+        f"episodes/{EPISODE}/episode.yaml:31: image: cover.png {damaged}",
+        f"episodes/talks/show.yaml:9: artwork: artwork.png {damaged}",
+    ]

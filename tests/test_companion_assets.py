@@ -211,3 +211,19 @@ def test_html_the_page_drops_is_a_warning_at_its_line(sample: Path) -> None:
     _checked, result = build_catalogue(sample, now=NOW)
     page = next(o.data for o in result.outputs if o.path == f"{EPISODE}/index.html")
     assert page is not None and b"Boxed" in page and b"alert(1)" not in page
+
+
+def test_raw_img_attributes_are_read_unquoted_too(sample: Path) -> None:
+    """`alt=x` without quotes is alt text, and `src=x` names the file (was: "the image ''
+    has no alt text" for both)."""
+    line = _append(
+        sample / EPISODE / "companion.md",
+        '\n<img src=electoral-votes.png alt=Votes> <img src=missing.png alt="">\n',
+    )
+    shown = f"episodes/{EPISODE}"
+    assert _lines(sample) == [
+        f"{shown}/companion.md:{line + 1}: warning: companion: the image 'missing.png' has no alt "
+        "text; describe it: ![what it shows](...)",
+        f"{shown}/companion.md:{line + 1}: companion: the image 'missing.png' names no file or "
+        "episode; add the file beside the companion or fix it",
+    ]

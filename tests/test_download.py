@@ -171,15 +171,39 @@ def test_redirects_are_followed_with_a_bound(http_host: Host, tmp_path: Path) ->
         http_host.add(f"/r{n}", Resource(location=f"/r{n + 1}"))
     http_host.add(f"/r{MAX_REDIRECTS + 1}", Resource(DATA[:10]))
     loop = DownloadJob(http_host.url("/r0"), tmp_path / "loop.mp3")
-    elsewhere = http_host.add("/ftp.mp3", Resource(location="ftp://example.org/x.mp3"))
-    ftp = DownloadJob(elsewhere, tmp_path / "ftp.mp3")
-    events = run([job, loop, ftp])
+    elsewhere = {
+        scheme: DownloadJob(http_host.add(f"/{scheme}.mp3", Resource(location=where)),
+                            tmp_path / f"{scheme}.mp3")
+        for scheme, where in (("ftp", "ftp://example.org/x.mp3"), ("file", "file:///etc/passwd"),
+                              ("data", "data:audio/mpeg;base64,AAAA"))
+    }  # fmt: skip
+    events = run([job, loop, *elsewhere.values()])
     assert last(events, job) == Finished(job, 4000)
     assert job.target.read_bytes() == DATA[:4000]
     assert last(events, loop) == Failed(loop, f"more than {MAX_REDIRECTS} redirects (HTTP 302)")
-    assert last(events, ftp) == Failed(
-        ftp, "redirected to 'ftp://example.org/x.mp3', which is not http(s)"
+    for scheme, refused in elsewhere.items():  # file: and data: are not "too many redirects"
+        where = http_host.resources[f"/{scheme}.mp3"].location
+        assert last(events, refused) == Failed(
+            refused,
+            f"redirected to {where!r}: fo-cast follows redirects to http(s) URLs only, "
+            f"not {scheme}: URLs",
+        )
+    assert not any(p.name.startswith((".ftp", ".file", ".data")) for p in tmp_path.iterdir())
+
+
+def test_a_url_that_is_not_valid_or_has_credentials_fails_at_once(
+    http_host: Host, tmp_path: Path
+) -> None:
+    host = http_host.base.removeprefix("http://")
+    bad = DownloadJob("http://[::1/ep.mp3", tmp_path / "bad.mp3")
+    secret = DownloadJob(f"http://user:pw@{host}/ep.mp3", tmp_path / "secret.mp3")
+    events = run([bad, secret])
+    assert len(events) == 2
+    assert last(events, bad) == Failed(bad, "not a valid URL (Invalid IPv6 URL)")
+    assert last(events, secret) == Failed(
+        secret, "a URL with credentials (user:password@) is not accepted; give one without them"
     )
+    assert http_host.requests == []
 
 
 def test_an_existing_target_is_not_fetched_again(http_host: Host, tmp_path: Path) -> None:

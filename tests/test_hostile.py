@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -368,6 +369,149 @@ def test_settings_file_that_is_a_folder_is_an_error(sample: Path) -> None:
     assert "episodes/fo-cast.toml: not a file" in result.stderr
 
 
+def test_a_pipe_in_the_catalogue_never_blocks_a_run(sample: Path) -> None:
+    """A FIFO just made (so the snapshot would hash it) beside the media, as the media, and
+    as a companion: each run ends, naming what is not a file (it hung, reading the pipe)."""
+    folder = sample / EPISODE
+    os.mkfifo(folder / "stray")
+    (folder / "audio.mp3").unlink()
+    os.mkfifo(folder / "audio.mp3")
+    other = sample / "exclusive" / "2024-12-07-trump-won-again"
+    (other / "companion.md").unlink()
+    os.mkfifo(other / "companion.md")
+    result = fo_cast("validate", sample)  # a hang fails on run_fo_cast's timeout
+    assert result.returncode == 1, result.stderr
+    assert (
+        f"episodes/{EPISODE}/episode.yaml:8: media[0].file: not a regular file (a pipe, socket "
+        "or device; fo-cast reads only files): 'audio.mp3'" in result.stderr
+    )
+    assert (
+        "episodes/exclusive/2024-12-07-trump-won-again/episode.yaml:2: companion: 'companion.md' "
+        "is not a regular file (a pipe, socket or device); write the companion in a file"
+        in result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    ["fo-cast.toml", "talks/show.yaml", f"{EPISODE}/episode.yaml"],
+)
+def test_a_manifest_that_leads_outside_the_catalogue_is_never_read(
+    sample: Path, tmp_path: Path, manifest: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.write_text("{ [ neither YAML nor TOML", encoding="utf-8")  # read, it would say so
+    (sample / manifest).unlink()
+    (sample / manifest).symlink_to(outside)
+    result = fo_cast("validate", sample)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"episodes/{manifest}: a symlink leading outside the catalogue; fo-cast reads only "
+        "what is inside it: put the file itself here"
+    )
+    assert "TOML" not in result.stderr and "YAML" not in result.stderr
+
+
+def test_schema_and_new_never_write_through_a_symlink_out(sample: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "theirs.json"
+    outside.write_text("precious", encoding="utf-8")
+    (sample / ".schema").mkdir(exist_ok=True)
+    (sample / ".schema" / "show.schema.json").unlink(missing_ok=True)
+    (sample / ".schema" / "show.schema.json").symlink_to(outside)
+    assert fo_cast("schema", sample).returncode == 0
+    assert outside.read_text(encoding="utf-8") == "precious"  # the link replaced, not followed
+    assert not (sample / ".schema" / "show.schema.json").is_symlink()
+    shutil.rmtree(sample / ".schema")
+    (tmp_path / "elsewhere").mkdir()
+    (sample / ".schema").symlink_to(tmp_path / "elsewhere")
+    result = fo_cast("schema", sample)
+    assert result.returncode != 0 and "leads outside the catalogue" in result.stderr
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    (sample / ".schema").unlink()
+    shutil.move(sample / "live", tmp_path / "live")
+    (sample / "live").symlink_to(tmp_path / "live")
+    before = sorted(p.name for p in (tmp_path / "live").iterdir())
+    result = fo_cast("new", "episode", "--show", "live", "--catalogue", sample, "Hi")
+    assert result.returncode != 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"fo-cast: {sample / 'live'}: a symlink on the way leads outside the catalogue (to "
+        f"{tmp_path / 'live'}); fo-cast writes only inside it: remove the symlink or write "
+        "there yourself"
+    )
+    assert sorted(p.name for p in (tmp_path / "live").iterdir()) == before
+    os.mkfifo(tmp_path / "pipe.mp3")
+    result = fo_cast(
+        "new", "episode", "--show", "talks", "--catalogue", sample, "Hi",
+        "--chapters-from", tmp_path / "pipe.mp3",
+    )  # fmt: skip
+    assert "not a file; name the media file" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["topics", "search", "assets"])
+def test_a_show_named_like_the_sites_own_folder_is_an_error(
+    sample: Path, tmp_path: Path, name: str
+) -> None:
+    """It failed only in build ("two outputs want the same path"), after a first publish had
+    sent the media: validation names it, and publish sends nothing."""
+    shutil.move(sample / "live", sample / name)
+    result = fo_cast("validate", sample)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        f"episodes/{name}/show.yaml:2: slug: '{name}' is the name of the site's own folder "
+        f"({name}/); give the show another slug (slug: in show.yaml) or rename its folder"
+    )
+    result = fo_cast("publish", sample, "--to", tmp_path / "public", "--now", NOW)
+    assert result.returncode == 1 and not (tmp_path / "public").exists()
+
+
+def test_a_symlink_in_the_target_is_someones_and_blocks_the_plan(
+    sample: Path, tmp_path: Path
+) -> None:
+    """A first publish into a folder holding someone's symlink needs --adopt; with it, the
+    plan that would write beneath the symlinked folder is refused before anything is sent
+    (it sent the media, then failed on the pages)."""
+    target, theirs = tmp_path / "public", tmp_path / "theirs"
+    target.mkdir()
+    theirs.mkdir()
+    (target / "talks").symlink_to(theirs)
+    result = fo_cast("publish", sample, "--to", target, "--now", NOW)
+    assert result.returncode == 3
+    assert "the target holds 1 file fo-cast did not publish (such as 'talks')" in result.stderr
+    result = fo_cast("publish", sample, "--to", target, "--adopt", "--now", NOW)
+    assert result.returncode == 3
+    assert (
+        "refused: 'talks' at the target is a file or a symlink where the build needs a folder "
+        "(for 'talks/2024-08-04-middle-east-part-1/audio.mp3'); remove it, or publish to "
+        "another target" in result.stderr
+    )
+    assert sorted(p.name for p in target.iterdir()) == [".fo-cast", "talks"]  # its lock
+    assert list(theirs.iterdir()) == []
+
+
+def test_an_empty_to_is_a_usage_error(sample: Path) -> None:
+    # Was: publish to ./public, as if no --to were given (an unset variable in a CI script).
+    result = fo_cast("publish", sample, "--to", "", "--now", NOW)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "fo-cast: --to is empty; give a target (s3://bucket/prefix or a folder)"
+    )
+
+
+def test_a_path_of_a_thousand_folders_is_a_problem_not_a_crash(sample: Path) -> None:
+    manifest = sample / EPISODE / "episode.yaml"
+    edit(manifest, "  - file: audio.mp3", "  - file: " + "a/" * 1000 + "x.mp3")
+    result = fo_cast("validate", sample)
+    assert result.returncode == 1, result.stderr
+    assert "media[0].file: no such file 'a/a/a/" in result.stderr
+
+
+def test_a_settings_file_with_a_byte_order_mark_is_read(sample: Path) -> None:
+    settings = sample / "fo-cast.toml"
+    settings.write_bytes(b"\xef\xbb\xbf" + settings.read_bytes())
+    result = fo_cast("validate", sample)
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize("key", ["title", "publisher", "address"])
 def test_settings_text_with_a_control_character(sample: Path, key: str) -> None:
     # Was: validate passes; [site] title makes `build` crash in lxml (ValueError: All strings
@@ -481,3 +625,13 @@ def test_an_unreachable_s3_endpoint_is_one_line_and_quick(
     ]
     assert "never-shown" not in result.stdout + result.stderr
     assert "NEVERSHOWN" not in result.stdout + result.stderr
+
+
+def test_import_never_writes_through_a_symlinked_show_folder(sample: Path, tmp_path: Path) -> None:
+    feed = Path(__file__).parent / "fixtures" / "feeds" / "pumuckl-br.xml"
+    (tmp_path / "elsewhere").mkdir()
+    (sample / "imported").symlink_to(tmp_path / "elsewhere")
+    result = fo_cast("import", feed, "--show", "imported", "--catalogue", sample)
+    assert result.returncode != 0
+    assert "a symlink on the way leads outside the catalogue" in result.stderr
+    assert list((tmp_path / "elsewhere").iterdir()) == []

@@ -376,6 +376,39 @@ def test_paged_feed_followed_to_the_end(root: Path) -> None:
     assert {e.id for e in feedparser.parse(rebuilt(root, "pumuckl")).entries} == whole
 
 
+@pytest.mark.parametrize(
+    ("href", "why"),
+    [
+        ("/etc/passwd", "it is outside the folder of feed.xml, where its pages are read"),
+        ("secret/page-2.xml", "it is outside the folder of feed.xml, where its pages are read"),
+        ("../page-2.xml", "it is outside the folder of feed.xml, where its pages are read"),
+        ("linked.xml", "it is outside the folder of feed.xml, where its pages are read"),
+        ("file:///etc/passwd", "the pages of a feed file are read from its own folder, not "
+         "from URLs (import the feed by its URL to follow them)"),
+        ("https://example.com/page-2.xml", "the pages of a feed file are read from its own "
+         "folder, not from URLs (import the feed by its URL to follow them)"),
+    ],
+)  # fmt: skip
+def test_a_feed_files_next_page_is_read_from_its_folder_only(
+    root: Path, tmp_path: Path, href: str, why: str
+) -> None:
+    """A feed file names whatever it likes as its next page: /etc/passwd, or a file of
+    episodes it should not bring in; fo-cast reads pages beside the file, nothing else."""
+    page_1 = (DERIVED / "pumuckl-page-1.xml").read_text(encoding="utf-8")
+    feeds = tmp_path / "feeds"
+    (feeds / "secret").mkdir(parents=True)
+    (feeds / "feed.xml").write_text(page_1.replace("pumuckl-page-2.xml", href), "utf-8")
+    for where in (feeds / "secret" / "page-2.xml", tmp_path / "page-2.xml"):
+        shutil.copy(DERIVED / "pumuckl-page-2.xml", where)
+    (feeds / "linked.xml").symlink_to(tmp_path / "page-2.xml")  # beside it, leading out
+    result = import_feed(str(feeds / "feed.xml"), root, "pumuckl")
+    assert (result.pages, len(result.written)) == (1, 8)
+    assert result.warnings == [
+        f"page 1: the next page {href!r} (atom:link rel=next) was not followed: {why}; its "
+        "episodes are not imported"
+    ]
+
+
 # --- over HTTP ------------------------------------------------------------------------------
 
 
@@ -386,6 +419,7 @@ class Server:
         self.short: set[str] = set()  # paths served with a Content-Length past the body
         self.headers: dict[str, dict[str, str]] = {}  # extra headers of a path
         self.redirects: dict[str, str] = {}  # path -> where a 302 sends the client
+        self.trickle: set[str] = set()  # paths sent 10 bytes at once, then a byte a second
         self.seen_headers: list[dict[str, str]] = []
         outer = self
 
@@ -411,6 +445,12 @@ class Server:
                 for name, value in outer.headers.get(self.path, {}).items():
                     self.send_header(name, value)
                 self.end_headers()
+                if self.path in outer.trickle:  # every read answered in time, never done
+                    self.wfile.write(body[:10])
+                    for byte in body[10:]:
+                        time.sleep(1)
+                        self.wfile.write(bytes([byte]))
+                    return
                 self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
@@ -438,6 +478,18 @@ def test_paged_feed_over_http(root: Path, server: Server) -> None:
     assert (result.pages, len(result.written)) == (2, 15)
     assert server.requests == ["/feed.xml", "/pumuckl-page-2.xml"]
     assert f"{server.url}/feed.xml" in (root / "pumuckl" / "show.yaml").read_text()
+
+
+def test_paged_feed_over_http_follows_http_pages_only(root: Path, server: Server) -> None:
+    page_1 = (DERIVED / "pumuckl-page-1.xml").read_text(encoding="utf-8")
+    server.files["/feed.xml"] = page_1.replace("pumuckl-page-2.xml", "file:///etc/passwd").encode()
+    result = import_feed(f"{server.url}/feed.xml", root, "pumuckl")
+    assert (result.pages, len(result.written)) == (1, 8)
+    assert result.warnings == [
+        "page 1: the next page 'file:///etc/passwd' (atom:link rel=next) was not followed: "
+        "fo-cast fetches http(s) URLs only, not file: URLs; its episodes are not imported"
+    ]
+    assert server.requests == ["/feed.xml"]
 
 
 def test_paging_loop_is_bounded(tmp_path: Path) -> None:
@@ -814,15 +866,31 @@ def test_media_download_puts_the_files_in_the_episode_folder(
     assert guids == {"one-GUID"}
 
 
-def test_media_download_with_a_wrong_length_writes_nothing(root: Path, server: Server) -> None:
+@pytest.mark.parametrize(
+    ("redirect", "reason"),
+    [
+        (None, "the server has 10 bytes but the feed says 99"),
+        (
+            "file:///etc/passwd",
+            "redirected to 'file:///etc/passwd': fo-cast follows redirects to http(s) URLs "
+            "only, not file: URLs",
+        ),
+    ],
+)
+def test_media_download_that_fails_writes_nothing(
+    root: Path, server: Server, redirect: str | None, reason: str
+) -> None:
+    """A wrong length, or a redirect to a file: URL (it said "redirects in a loop")."""
     server.files["/one.mp3"] = b"x" * 10
+    if redirect is not None:
+        server.redirects["/one.mp3"] = redirect
     server.files["/art.png"] = b"artwork"
     server.files["/feed.xml"] = download_feed(server, 99)
     with pytest.raises(ImportRefused) as refused:
         import_feed(f"{server.url}/feed.xml", root, "dl", ImportOptions(media="download"))
     assert str(refused.value) == (
         f"1 download failed, nothing imported (run again to resume): {server.url}/one.mp3: "
-        "the server has 10 bytes but the feed says 99"
+        + reason
     )
     assert not (root / "dl").exists()
 
@@ -1013,6 +1081,64 @@ def test_a_redirect_loop_is_one_line(server: Server) -> None:
     assert str(looped.value) == (
         f"{server.url}/a: the server redirects in a loop (or too many times); "
         "give the feed's final URL"
+    )
+
+
+def test_a_redirect_to_another_scheme_is_refused_in_words(root: Path, server: Server) -> None:
+    """Only http(s) redirects are followed: urllib would follow ftp: (logging in as
+    anonymous) and answer file: and data: as if they were one redirect too many."""
+    import socket
+
+    with socket.socket() as ftp:  # where an FTP client would connect: nobody may
+        ftp.bind(("127.0.0.1", 0))
+        ftp.listen()
+        ftp.setblocking(False)
+        port = ftp.getsockname()[1]
+        server.redirects["/ftp"] = f"ftp://127.0.0.1:{port}/x"
+        server.redirects["/file"] = "file:///etc/passwd"
+        server.redirects["/data"] = "data:text/plain,hi"
+        for path, scheme in (("/ftp", "ftp"), ("/file", "file"), ("/data", "data")):
+            result = CliRunner().invoke(
+                app, ["import", f"{server.url}{path}", "--show", "s", "--catalogue", str(root)]
+            )
+            assert result.exit_code == 1
+            assert result.output == (
+                f"fo-cast: {server.url}{path}: redirected to {server.redirects[path]!r}: "
+                f"fo-cast follows redirects to http(s) URLs only, not {scheme}: URLs\n"
+            )
+        with pytest.raises(BlockingIOError):
+            ftp.accept()
+    assert sorted(p.name for p in root.iterdir()) == ["fo-cast.toml"]
+
+
+def test_a_url_that_is_not_valid_or_has_credentials_is_one_line(root: Path, server: Server) -> None:
+    server.files["/ok"] = b"<rss/>"
+    host = server.url.removeprefix("http://")
+    for url, message in (
+        ("http://[::1", "http://[::1: not a valid URL (Invalid IPv6 URL)"),
+        (f"http://user:pw@{host}/ok", f"http://...@{host}/ok: a URL with credentials "
+         "(user:password@) is not accepted; give one without them"),
+    ):  # fmt: skip
+        result = CliRunner().invoke(app, ["import", url, "--show", "s", "--catalogue", str(root)])
+        assert result.exit_code == 1
+        assert result.output == f"fo-cast: {message}\n"
+    assert server.requests == []
+
+
+def test_the_deadline_bounds_a_server_that_trickles(root: Path, server: Server) -> None:
+    """Each read gets a byte in time; the whole fetch still stops at the deadline (2.5 s:
+    half a second from the bytes sent at 1 s and 2 s)."""
+    from fo_cast.catalogue.feedread import Fetcher
+
+    server.files["/slow.xml"] = (DERIVED / "pumuckl-page-2.xml").read_bytes()[:40]
+    server.trickle.add("/slow.xml")
+    began = time.monotonic()
+    with pytest.raises(FeedError) as late:
+        import_feed(f"{server.url}/slow.xml", root, "s", fetch=Fetcher(deadline=2.5))
+    assert time.monotonic() - began < 4
+    assert str(late.value) == (
+        f"{server.url}/slow.xml: gave up after 2.5 s with 12 B arrived; the server sends too "
+        "slowly, try again later"
     )
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from fo_cast import rules
 from fo_cast.catalogue.models import Chapter, Episode, Media, Person, Show, Status
+from fo_cast.catalogue.settings import Settings
 
 EPISODE = {"guid": "g", "title": "T"}
 SHOW = {
@@ -47,10 +48,14 @@ def test_is_live() -> None:
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [(0, 0.0), (90, 90.0), (90.5, 90.5), ("90", 90.0), ("1:30", 90.0), ("12:30", 750.0),
-     ("01:02:03", 3723.0), ("1:02:03.250", 3723.25), ("0:00", 0.0)],
+     ("01:02:03", 3723.0), ("1:02:03.250", 3723.25), ("0:00", 0.0), (3_600_000, 3600000.0),
+     ("1000:00:00", 3600000.0)],
 )  # fmt: skip
 def test_chapter_start(value: object, seconds: float) -> None:
     assert Chapter.model_validate({"start": value, "title": "C"}).start == seconds
+
+
+TOO_LONG = "must be 3600000 seconds (1000 hours) or less; no episode runs longer"
 
 
 @pytest.mark.parametrize(
@@ -62,6 +67,12 @@ def test_chapter_start(value: object, seconds: float) -> None:
         (-1, "must be zero or more seconds"),
         (float("nan"), "must be zero or more seconds"),
         (float("inf"), "must be zero or more seconds"),
+        # past 1000 hours: a typo, and more milliseconds than tag can write (was exit 70)
+        (1e308, TOO_LONG),
+        (3_600_000.5, TOO_LONG),
+        (10**400, TOO_LONG),
+        ("9" * 400, TOO_LONG),
+        ("1000:00:01", TOO_LONG),
         (True, "give seconds (90) or a time ('1:30', '1:02:03')"),
         ([1], "give seconds (90) or a time ('1:30', '1:02:03')"),
     ],
@@ -89,6 +100,43 @@ def test_published_needs_a_timezone() -> None:
     assert [loc for loc, _ in errors(Episode, {**EPISODE, "published": "2024-08-04T15:00"})] == [
         ("published",)
     ]
+
+
+@pytest.mark.parametrize(
+    ("published", "year"),
+    [("9999-12-31T23:59:59-23:59", 9999), ("9999-01-01T00:00:00+00:00", 9999),
+     ("1899-12-31T23:59:59+00:00", 1899)],
+)  # fmt: skip
+def test_published_year_out_of_range(published: str, year: int) -> None:
+    # 9999-12-31T23:59:59-23:59 is in the year 10000 in UTC: tag stopped with OverflowError
+    assert errors(Episode, {**EPISODE, "published": published}) == [
+        (("published",), f"the year {year} cannot be right; write a year from 1900 to 9998")
+    ]
+
+
+@pytest.mark.parametrize("published", ["9998-12-31T23:59:59-23:59", "1900-01-01T00:00:00+23:59"])
+def test_published_years_at_the_ends_convert_to_utc(published: str) -> None:
+    when = Episode.model_validate({**EPISODE, "published": published}).published
+    assert when is not None and 1899 <= when.astimezone(UTC).year <= 9999
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "loc", "char"),
+    [
+        (Episode, {**EPISODE, "companion": "a\x00b.md"}, ("companion",), 0),
+        (Episode, {**EPISODE, "transcript": "a\x00b"}, ("transcript",), 0),
+        (Episode, {**EPISODE, "image": "a\x00b.png"}, ("image",), 0),
+        (Episode, {**EPISODE, "image": "https://x.example/a\x00.png"}, ("image",), 0),
+        (Episode, {**EPISODE, "media": [{"file": "audio.mp3\x00"}]}, ("media", 0, "file"), 0),
+        (Episode, {**EPISODE, "media": [{"file": "a\tb.mp3"}]}, ("media", 0, "file"), 9),
+        (Show, {**SHOW, "artwork": "a\x00.png"}, ("artwork",), 0),
+        (Show, {**SHOW, "link": "https://x.example/\x7f"}, ("link",), 0x7F),
+        (Settings, {"media": {"folder": "\x00"}}, ("media", "folder"), 0),
+    ],
+)  # fmt: skip
+def test_a_control_character_in_a_path_or_url(model, data: dict, loc: tuple, char: int) -> None:
+    # os.stat() raised "embedded null byte" (exit 70) for all but companion
+    assert errors(model, data) == [(loc, f"contains the control character U+{char:04X}; remove it")]
 
 
 @pytest.mark.parametrize(
@@ -200,6 +248,8 @@ def test_parse_clock(text: str, seconds: float | None) -> None:
         (rules.check_relative_path, "a/../../b.mp3",
          "'a/../../b.mp3' climbs out of its folder with '..'; keep the file inside"),
         (rules.check_relative_path, " ", "must not be empty"),
+        (rules.check_no_control, "a\x00b", "contains the control character U+0000; remove it"),
+        (rules.check_no_control, "a\x85", "contains the control character U+0085; remove it"),
         (rules.check_slug, "Talks", "'Talks' is not a slug; use lowercase letters, digits "
             "and dashes"),
         (rules.check_slug, "a--b", "'a--b' is not a slug; use lowercase letters, digits "
@@ -227,6 +277,7 @@ def test_rule_messages(check, value: str, message: str) -> None:
             "Film/After Shows"),
         (rules.check_relative_path, "media/audio.mp3"), (rules.check_relative_path, "./a.mp3"),
         (rules.check_slug, "2024-08-04-middle-east-part-1"),
+        (rules.check_no_control, "Média/été 1 –  x.mp3"),
     ],
 )  # fmt: skip
 def test_rules_accept(check, value: str) -> None:

@@ -473,7 +473,7 @@ def test_json_ld_and_text_cannot_break_out(sample: Path) -> None:
     )
     companion = sample / "exclusive" / "2024-07-23-russia-charm-offensive" / "companion.md"
     companion.write_text(
-        '<script>alert(2)</script>\n\n<img src=x onerror="alert(3)">\n\n'
+        '<script>alert(2)</script>\n\n<img src=https://x.example/a.png onerror="alert(3)">\n\n'
         "[x](javascript:alert(4)) <iframe src=https://evil.example/></iframe> ]]>\n",
         encoding="utf-8",
     )

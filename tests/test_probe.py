@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -138,6 +139,52 @@ def test_probe_image_of_text(tmp_path: Path) -> None:
         probe_image(tmp_path / "art.png")
     assert str(caught.value) == "is not an image fo-cast can read; save it as JPEG or PNG"
     assert str(tmp_path) not in str(caught.value)
+
+
+@functools.cache
+def _image(kind: str) -> bytes:
+    """Returns a 3000x3000 RGB image, PNG or JPEG, with some detail for the JPEG to encode."""
+    import io
+
+    from PIL import Image
+
+    image = Image.linear_gradient("L").resize((3000, 3000)).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, format=kind, quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "cut", "reason"),
+    [
+        ("art.png", lambda data: data[:200], "Truncated File Read"),
+        ("art.png", lambda data: data[: len(data) // 2], "Truncated File Read"),
+        ("art.png", lambda data: data[:-12], "truncated PNG file"),  # no IEND
+        ("art.png", lambda data: data[:100] + bytes([data[100] ^ 1]) + data[101:],
+         "broken PNG file (bad header checksum in b'IDAT')"),
+        ("art.jpg", lambda data: data[:200], "Truncated File Read"),
+        ("art.jpg", lambda data: data[: len(data) // 2],
+         "image file is truncated (1 bytes not processed)"),
+    ],
+)  # fmt: skip
+def test_a_truncated_or_damaged_image_is_refused(name: str, cut, reason: str, tmp_path) -> None:
+    # Pillow opens an image from its header alone: a cut one passed, and tag failed on it
+    path = tmp_path / name
+    path.write_bytes(cut(_image("PNG" if name.endswith(".png") else "JPEG")))
+    with pytest.raises(ProbeError) as caught:
+        probe_image(path)
+    assert str(caught.value) == f"is truncated or damaged ({reason}); export it again"
+
+
+@pytest.mark.parametrize(("kind", "extra"), [("PNG", b""), ("JPEG", b""), ("JPEG", b"\0" * 16)])
+def test_a_whole_image_passes(kind: str, extra: bytes, tmp_path: Path) -> None:
+    # bytes after a JPEG's end marker: decoded (at an eighth of its size), and found whole
+    data = _image(kind) + extra
+    (tmp_path / "art").write_bytes(data)
+    info = probe_image(tmp_path / "art")
+    assert (info.format, info.width, info.height, info.mode, info.size) == (
+        kind, 3000, 3000, "RGB", len(data)
+    )  # fmt: skip
 
 
 def test_cache_returns_stored_facts_without_opening(tmp_path: Path, monkeypatch) -> None:

@@ -187,3 +187,33 @@ def test_cli_probe_prints_a_media_entry_to_paste(http_host: Host) -> None:
     missing = CliRunner().invoke(app, ["probe", http_host.url("/gone.mp3")])
     assert missing.exit_code == 1
     assert missing.stderr == f"{http_host.url('/gone.mp3')}: HTTP 404 Not Found\n"
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "file", "data"])
+def test_a_redirect_to_another_scheme_is_one_line(http_host: Host, scheme: str) -> None:
+    where = {"ftp": "ftp://127.0.0.1/x", "file": "file:///etc/passwd", "data": "data:,x"}[scheme]
+    url = http_host.add("/moved", Resource(location=where))
+    message = (
+        f"redirected to {where!r}: fo-cast follows redirects to http(s) URLs only, "
+        f"not {scheme}: URLs"
+    )
+    with pytest.raises(RemoteError) as raised:
+        probe_url(url)
+    assert str(raised.value) == message
+    result = CliRunner().invoke(app, ["probe", url])
+    assert result.exit_code == 1
+    assert result.stderr == f"{url}: {message}\n"
+
+
+def test_a_url_that_is_not_valid_or_has_credentials_is_one_line(http_host: Host) -> None:
+    host = http_host.base.removeprefix("http://")
+    for url, shown, message in (
+        ("http://[::1", "http://[::1", "not a valid URL (Invalid IPv6 URL)"),
+        (f"http://user:pw@{host}/ok", f"http://...@{host}/ok",
+         "a URL with credentials (user:password@) is not accepted; give one without them"),
+    ):  # fmt: skip
+        result = CliRunner().invoke(app, ["probe", url, "--format", "json"])
+        assert result.exit_code == 1
+        assert result.stderr == f"{shown}: {message}\n"
+        assert "pw" not in result.output
+    assert http_host.requests == []

@@ -183,7 +183,13 @@ def test_publish_never_writes_or_deletes_through_a_symlink(
         return
     # fo-cast's own records behind the link: not even read (exit 4, the target is unusable)
     assert result.returncode == (4 if how == "record folder" else 3), result.stderr
-    assert "its folder is a symlink leading out of the target" in result.stderr
+    if how == "record folder":
+        assert "its folder is a symlink leading out of the target" in result.stderr
+    else:  # refused by the plan, before anything is sent (and nothing is pruned)
+        assert "at the target is a file or a symlink where the build needs a folder" in (
+            result.stderr
+        )
+        assert "Nothing was published." in result.stderr
 
 
 # --- base_url: valid absolute URLs only -------------------------------------------------------

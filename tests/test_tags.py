@@ -491,3 +491,61 @@ def test_an_m4a_keeps_its_brand_and_gets_atoms_and_chapters(sample: Path, media:
         "0 files tagged, 22 unchanged, 2 skipped."
     )
     assert (folder / "audio.m4a").read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        ("published: 2024-07-23T15:00:00+00:00", "published: 9999-12-31T23:59:59-23:59", 4,
+         "published: the year 9999 cannot be right; write a year from 1900 to 9998"),
+        ('start: "0:06"', "start: 1e308", 22,
+         "chapters[2].start: must be 3600000 seconds (1000 hours) or less; no episode runs "
+         "longer"),
+    ],
+)  # fmt: skip
+def test_a_date_or_chapter_out_of_range_is_a_problem(
+    sample: Path, old: str, new: str, line: int, message: str
+) -> None:
+    # tag stopped with OverflowError (exit 70): the UTC date, the chapter's milliseconds
+    edit(sample / EPISODE / "episode.yaml", old, new)
+    result = invoke("tag", sample)
+    assert result.exit_code == 1
+    assert f"episodes/{EPISODE}/episode.yaml:{line}: {message}" in result.stderr.splitlines()
+
+
+def test_the_tag_date_is_in_utc_or_as_written_past_its_range() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from fo_cast.tagging import _utc_date
+
+    assert _utc_date(datetime(2024, 8, 4, 1, tzinfo=timezone(timedelta(hours=2)))) == "2024-08-03"
+    west = timezone(-timedelta(hours=23, minutes=59))  # in UTC the year 10000
+    assert _utc_date(datetime(9999, 12, 31, 23, 59, 59, tzinfo=west)) == "9999-12-31"
+
+
+def test_chapter_marks_end_at_the_media_however_late_a_start() -> None:
+    from types import SimpleNamespace
+
+    from fo_cast.catalogue.models import Chapter
+    from fo_cast.tagging import chapter_marks
+
+    late = [
+        Chapter.model_construct(start=s, title=t, url=None) for s, t in [(1e308, "b"), (4.0, "a")]
+    ]
+    entry = SimpleNamespace(episode=SimpleNamespace(chapters=late))
+    assert chapter_marks(entry, 10.0, with_urls=False) == (  # type: ignore[arg-type]
+        tags_module.ChapterMark(4000, 10000, "a", None),
+        tags_module.ChapterMark(10000, 10000, "b", None),
+    )
+
+
+def test_a_cover_that_cannot_be_decoded_names_the_file(tmp_path: Path, media: Path) -> None:
+    # Pillow's "image file is truncated" was all tag said (exit 4)
+    art = tmp_path / "artwork.png"
+    data = (media / "art-1400.png").read_bytes()
+    art.write_bytes(data[: len(data) // 2])
+    with pytest.raises(tags_module.TagError) as caught:
+        tags_module.cover_image(art)
+    assert str(caught.value) == (
+        f"{art}: cannot make the cover of it (image file is truncated); export it again"
+    )

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
 
 from fo_cast.catalogue.companions import check_references, episode_folders
 from fo_cast.catalogue.models import Media
 from fo_cast.catalogue.placeholders import check_placeholders
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
 from fo_cast.media.probe import MediaInfo, ProbeCache, Probed, ProbeError, cache_key, probe_image
+from fo_cast.outputs import SITE_FOLDERS
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import check_media_name, is_url
 from fo_cast.state import PROBE_CACHE
@@ -94,6 +95,14 @@ def _check_unique_slugs(catalogue: Catalogue, report: Report) -> None:
     """Show slugs are unique in the catalogue, episode slugs within their show (URLs)."""
     show_slugs: dict[str, ShowEntry] = {}
     for show in catalogue.shows:
+        if f"{show.slug}/" in SITE_FOLDERS:
+            report.add(
+                show.manifest,
+                "slug",
+                f"'{show.slug}' is the name of the site's own folder ({show.slug}/); give the "
+                "show another slug (slug: in show.yaml) or rename its folder",
+                show.doc.line_of(("slug",)),
+            )
         if show.slug in show_slugs:
             report.add(
                 show.manifest,
@@ -163,9 +172,18 @@ def _existing(
     except OSError:
         stat = None
     if stat is None or not S_ISREG(stat.st_mode):
-        report.add(manifest, field_name, f"no such file '{relative}'", line)
+        report.add(manifest, field_name, f"{_not_a_file(stat)} '{relative}'", line)
         return None
     return stat
+
+
+def _not_a_file(stat: os.stat_result | None) -> str:
+    """Returns how to say that a path holds no regular file: none at all, or something else."""
+    if stat is None:
+        return "no such file"
+    if S_ISDIR(stat.st_mode):
+        return "a folder, not a file:"
+    return "not a regular file (a pipe, socket or device; fo-cast reads only files):"
 
 
 def _check_show_files(
@@ -273,7 +291,7 @@ def _existing_media(
     where = f"looked in {entry.manifest.parent}/ and {entry.elsewhere}/"
     if not folder.is_dir():
         where += f"; the media folder {folder} is not there: mount it or correct its path"
-    report.add(entry.manifest, field_name, f"no such file '{relative}' ({where})", line)
+    report.add(entry.manifest, field_name, f"{_not_a_file(stat)} '{relative}' ({where})", line)
     return path, None
 
 

@@ -145,7 +145,7 @@ def references(text: str) -> tuple[Reference, ...]:
     searched: dict[str, int] = {}  # url -> the line after the last one it was found on
     for match in TAG_RE.finditer(markdown_html(text)):
         attributes = {
-            name.lower(): html.unescape(next(v for v in values if v is not None))
+            name.lower(): html.unescape("".join(values))  # the one alternative that matched
             for name, *values in ATTRIBUTE_RE.findall(match.group(2))
         }
         image = match.group(1).lower() == "img"

@@ -12,7 +12,9 @@ that XML does not define, bare `&`, and a tag that does not match (libxml2's rec
 What no app reads is refused with one line: an empty file, an HTML page, a truncated
 download, an Atom feed.
 
-Paged feeds (RFC 5005, `<atom:link rel="next">`) are followed to the end, MAX_PAGES at most.
+Paged feeds (RFC 5005, `<atom:link rel="next">`) are followed to the end, MAX_PAGES at most:
+over http(s) to http(s) pages, and from a feed file to files in its own folder only (a feed
+names whatever it likes, /etc/passwd too); a page not followed is a warning.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import codecs
 import html.entities
 import http.client
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,17 +32,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from lxml import etree
 
 from fo_cast.errors import FoCastError
+from fo_cast.media.download import (
+    RedirectRefused,
+    describe_network_error,
+    opener,
+    redacted,
+    refused_url,
+)
 from fo_cast.units import format_size
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MAX_PAGES = 100
 MAX_FEED_BYTES = 256_000_000  # for all pages together; Apple stops at far less
 FETCH_DEADLINE = 120.0  # seconds for all pages together
+FEED_REDIRECTS = 10  # urllib's own bound, which feed imports always had
 USER_AGENT = "fo-cast (podcast import)"
 
 
@@ -56,6 +67,7 @@ class SourceFeed:
     items: list[etree._Element] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     pages: int = 1
+    warnings: list[str] = field(default_factory=list)  # next pages not followed, and why
 
 
 def _parser(recover: bool = False) -> etree.XMLParser:
@@ -96,7 +108,7 @@ def read_source(
     feed = SourceFeed(source=source, channel=channel, repairs=repairs)
     feed.items.extend(_items(channel))
     seen = {_absolute(source)}
-    page_url = _next_page(channel, source)
+    page_url = _next_page(channel, source, feed)
     while page_url is not None:
         if page_url in seen:
             feed.repairs.append(f"page {feed.pages} links back to {page_url}; stopped there")
@@ -111,7 +123,7 @@ def read_source(
         feed.pages += 1
         feed.repairs.extend(f"page {feed.pages}: {r}" for r in page_repairs)
         feed.items.extend(_items(page))
-        page_url = _next_page(page, page_url)
+        page_url = _next_page(page, page_url, feed)
     return feed
 
 
@@ -120,11 +132,16 @@ def _absolute(source: str) -> str:
 
 
 def _is_url(source: str) -> bool:
-    return urlsplit(source).scheme in ("http", "https")
+    # By its start, not urlsplit(), which raises on a URL that is not valid ("http://[::1"):
+    # that one is refused by _read in words.
+    return source.strip().lower().startswith(("http://", "https://"))
 
 
 def _read(source: str, fetch: Callable[[str], bytes]) -> bytes:
     if _is_url(source):
+        refused = refused_url(source)
+        if refused is not None:
+            raise FeedError(f"{redacted(source)}: {refused}")
         return fetch(source)
     if "://" in source:
         raise FeedError(f"{source}: only files and http(s) URLs can be imported")
@@ -136,39 +153,99 @@ def _read(source: str, fetch: Callable[[str], bytes]) -> bytes:
         raise FeedError(f"{source}: cannot read it: {exc.strerror or exc}") from None
 
 
-def _next_page(channel: etree._Element, source: str) -> str | None:
-    for link in channel.iterchildren(f"{{{ATOM_NS}}}link"):
-        if link.get("rel") == "next" and (link.get("href") or "").strip():
-            href = link.get("href", "").strip()
-            if _is_url(source):
-                return urljoin(source, href)
-            if _is_url(href):
-                return href
-            return str((Path(source).resolve().parent / href).resolve())
-    return None
+def _next_page(channel: etree._Element, source: str, feed: SourceFeed) -> str | None:
+    """Returns the page after this one (atom:link rel=next), None when there is none or it
+    is not followed (a warning in feed says why)."""
+    href = next(
+        (
+            (link.get("href") or "").strip()
+            for link in channel.iterchildren(f"{{{ATOM_NS}}}link")
+            if link.get("rel") == "next" and (link.get("href") or "").strip()
+        ),
+        None,
+    )
+    if href is None:
+        return None
+    why, page = _unfollowed(source, href)
+    if why is not None:
+        feed.warnings.append(
+            f"page {feed.pages}: the next page {redacted(href)!r} (atom:link rel=next) was "
+            f"not followed: {why}; its episodes are not imported"
+        )
+        return None
+    return page
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _unfollowed(source: str, href: str) -> tuple[str | None, str]:
+    """Returns (why not, "") for a next page fo-cast does not follow, or (None, where it is):
+    a URL's pages are http(s) URLs; a file's are files in the file's own folder."""
+    if _is_url(source):
+        try:
+            page = urljoin(source, href)
+        except ValueError as exc:
+            return f"not a valid URL ({exc})", ""
+        return refused_url(page), page
+    folder = Path(source).resolve().parent
+    if _SCHEME.match(href):  # http:, file:, data: ...
+        return (
+            "the pages of a feed file are read from its own folder, not from URLs (import "
+            "the feed by its URL to follow them)",
+            "",
+        )
+    path = (folder / href).resolve()  # a link that leads out of the folder leads out of it
+    if path.parent != folder:
+        return f"it is outside the folder of {Path(source).name}, where its pages are read", ""
+    return None, str(path)
 
 
 class Fetcher:
-    """Reads URLs with urllib: one deadline and one size bound for every page of a feed."""
+    """Reads URLs with urllib: one deadline and one size bound for every page of a feed.
+
+    The deadline bounds each fetch as a whole, not only each read: a server that trickles a
+    byte a second answers every read in time, so the fetch runs aside and is abandoned when
+    time is up (as media.remote.probe_url does).
+    """
 
     def __init__(self, deadline: float = FETCH_DEADLINE, max_bytes: int = MAX_FEED_BYTES):
         self.ends = time.monotonic() + deadline
         self.deadline = deadline
         self.left = max_bytes
         self.max_bytes = max_bytes
+        self.opener = opener(FEED_REDIRECTS)
 
     def __call__(self, url: str) -> bytes:
+        outcome: list[bytes | BaseException] = []
+        got = [0]  # body bytes read so far, as the worker counts them
+
+        def run() -> None:
+            try:
+                outcome.append(self._fetch(url, got))
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run, daemon=True, name="fo-cast-feed-fetch")
+        worker.start()
+        worker.join(max(0.0, self.ends - time.monotonic()))
+        if not outcome:  # the worker stops at its next read, past the deadline too
+            raise self._late(url, got[0])
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _fetch(self, url: str, got: list[int]) -> bytes:
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
         request = urllib.request.Request(url, headers=headers)
         chunks: list[bytes] = []
-        got = 0
         try:
-            with urllib.request.urlopen(request, timeout=self._remaining(url)) as response:
+            with self.opener.open(request, timeout=self._remaining(url, got)) as response:
                 expected = response.headers.get("Content-Length")
                 unpack = _Unpacker(url, response.headers.get("Content-Encoding"))
                 kept = 0
-                while chunk := response.read(1 << 16):
-                    got += len(chunk)
+                while chunk := response.read1(1 << 16):  # what has arrived, not 64 KB
+                    got[0] += len(chunk)
                     for piece in unpack(chunk):
                         kept += len(piece)
                         if kept > self.left:
@@ -177,42 +254,54 @@ class Fetcher:
                                 "fo-cast imports"
                             )
                         chunks.append(piece)
-                    self._remaining(url)
-                if expected is None or not expected.isdigit() or int(expected) == got:
+                    self._remaining(url, got)
+                if expected is None or not expected.isdigit() or int(expected) == got[0]:
                     unpack.end()  # a compressed stream cut short: truncated
+        except RedirectRefused as exc:
+            raise FeedError(f"{url}: {exc}") from None
         except urllib.error.HTTPError as exc:
-            if 300 <= exc.code < 400:  # urllib follows redirects: 10 at most, never a loop
+            if 300 <= exc.code < 400:  # FEED_REDIRECTS at most, never a loop
                 raise FeedError(
                     f"{url}: the server redirects in a loop (or too many times); give the "
                     "feed's final URL"
                 ) from None
             raise FeedError(f"{url}: the server answered {exc.code} {exc.reason}") from None
         except http.client.IncompleteRead as exc:
-            got += len(exc.partial)
+            got[0] += len(exc.partial)
             raise FeedError(
-                f"{url}: the download is truncated ({got} of {got + (exc.expected or 0)} "
-                "bytes); fetch it again"
+                f"{url}: the download is truncated ({got[0]} of "
+                f"{got[0] + (exc.expected or 0)} bytes); fetch it again"
             ) from None
         except http.client.HTTPException as exc:
-            raise FeedError(f"{url}: cannot fetch it: {exc}") from None
+            raise FeedError(f"{url}: cannot fetch it: {describe_network_error(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-                raise FeedError(f"{url}: no answer within {self.deadline:g} s") from None
-            raise FeedError(f"{url}: cannot fetch it: {reason}") from None
+                raise self._late(url, got[0]) from None
+            raise FeedError(f"{url}: cannot fetch it: {describe_network_error(exc)}") from None
         data = b"".join(chunks)
         self.left -= len(data)
-        if expected is not None and expected.isdigit() and int(expected) != got:
+        if expected is not None and expected.isdigit() and int(expected) != got[0]:
             raise FeedError(
-                f"{url}: the download is truncated ({got} of {int(expected)} bytes); fetch it again"
+                f"{url}: the download is truncated ({got[0]} of {int(expected)} bytes); "
+                "fetch it again"
             )
         return data
 
-    def _remaining(self, url: str) -> float:
+    def _remaining(self, url: str, got: list[int]) -> float:
         left = self.ends - time.monotonic()
         if left <= 0:
-            raise FeedError(f"{url}: no answer within {self.deadline:g} s")
+            raise self._late(url, got[0])
         return left
+
+    def _late(self, url: str, got: int) -> FeedError:
+        """Returns the error of a fetch past the deadline: no answer, or too slow a one."""
+        if not got:
+            return FeedError(f"{url}: no answer within {self.deadline:g} s")
+        return FeedError(
+            f"{url}: gave up after {self.deadline:g} s with {format_size(got)} arrived; the "
+            "server sends too slowly, try again later"
+        )
 
 
 class _Unpacker:

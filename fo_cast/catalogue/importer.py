@@ -43,6 +43,7 @@ from fo_cast.catalogue.reader import (
     episode_cache_payload,
     load_settings,
     media_folder,
+    refuse_outside,
 )
 from fo_cast.catalogue.scaffold import SCHEMA_DIR, _quoted, slugify
 from fo_cast.errors import FoCastError, UsageError
@@ -128,6 +129,7 @@ def import_feed(
         raise UsageError(f"--show: {exc}") from None
     if not catalogue.is_dir():
         raise UsageError(f"{catalogue}: no such folder; give the catalogue (fo-cast new show)")
+    refuse_outside(catalogue, catalogue / show)  # a symlinked show folder: never written through
     feed = read_source(source, fetch)
     channel = Tags(feed.channel)
     locked = (channel.text("podcast", "locked") or "").lower() == "yes"
@@ -137,6 +139,7 @@ def import_feed(
             "import it. If the show is yours, run again with --i-own-this-feed"
         )
     result = ImportResult(show=show, source=source, repairs=feed.repairs, pages=feed.pages)
+    result.warnings.extend(feed.warnings)  # next pages not followed
     folder = catalogue / show
     show_yaml = None
     if not (folder / SHOW_FILE).exists():
@@ -557,7 +560,7 @@ def download_media(
         if options.on_event is not None:
             options.on_event(event)
         if isinstance(event, download.Failed):
-            failures.append(f"{event.job.url}: {event.reason}")
+            failures.append(f"{download.redacted(event.job.url)}: {event.reason}")
     if failures:
         raise ImportRefused(
             f"{plural(len(failures), 'download')} failed, nothing imported (run again to "

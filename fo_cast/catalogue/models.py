@@ -39,6 +39,12 @@ def _not_blank(value: str) -> str:
 _xml_safe = rules.check_xml_safe
 
 
+# No episode runs 1000 hours: a time past that is a typo (1e308, or 400 digits), which would
+# overflow the milliseconds tag writes (ID3 CHAP frames hold 32 bits of them: 1193 hours).
+MAX_HOURS = 1000
+MAX_SECONDS = MAX_HOURS * 3600
+
+
 def _seconds(value: Any) -> float:
     """Returns seconds from 90, 90.5, "1:30", "01:02:03" or "01:02:03.250"."""
     if isinstance(value, bool):
@@ -46,13 +52,22 @@ def _seconds(value: Any) -> float:
     if isinstance(value, int | float):
         if value < 0 or value != value or value in (float("inf"),):
             raise ValueError("must be zero or more seconds")
-        return float(value)
-    if isinstance(value, str):
-        seconds = rules.parse_clock(value)
-        if seconds is None:
+        seconds: float = value
+    elif isinstance(value, str):
+        try:
+            parsed = rules.parse_clock(value)
+        except OverflowError:  # hundreds of digits: more than a float holds
+            parsed = float("inf")
+        if parsed is None:
             raise ValueError(f"'{value}' is not a time; write seconds (90) or '1:30' / '1:02:03'")
-        return seconds
-    raise ValueError("give seconds (90) or a time ('1:30', '1:02:03')")
+        seconds = parsed
+    else:
+        raise ValueError("give seconds (90) or a time ('1:30', '1:02:03')")
+    if seconds > MAX_SECONDS:  # compared before float(): a YAML integer may have 400 digits
+        raise ValueError(
+            f"must be {MAX_SECONDS} seconds ({MAX_HOURS} hours) or less; no episode runs longer"
+        )
+    return float(seconds)
 
 
 def _not_a_number(value: Any) -> Any:
@@ -63,10 +78,17 @@ def _not_a_number(value: Any) -> Any:
     return value
 
 
+# RFC 822 dates carry four-digit years, and no podcast predates 1900. The year 9999 is out:
+# 9999-12-31T23:59:59-23:59 is in 10000 in UTC, which no datetime holds (feeds, ID3 TDRC and
+# MP4 ©day are all dated in UTC), and tag's clock for "every episode" is 9999-12-31 UTC.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+
+
 def _plausible_year(value: datetime) -> datetime:
-    # RFC 822 dates carry four-digit years, and no podcast predates 1900.
-    if not 1900 <= value.year <= 9999:
-        raise ValueError(f"the year {value.year} cannot be right; write a four-digit year")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(
+            f"the year {value.year} cannot be right; write a year from {FIRST_YEAR} to {LAST_YEAR}"
+        )
     return value
 
 
@@ -91,11 +113,14 @@ Seconds = Annotated[
 ]
 # Apple stores season and episode numbers as 32-bit integers, JSON readers as 53-bit floats.
 PositiveInt = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
-Url = Annotated[str, AfterValidator(rules.check_url)]
+# Every path and URL is checked for control characters first: a NUL in one is a problem at
+# its line, not a ValueError from os.stat() or the XML writer later.
+NoControl = AfterValidator(rules.check_no_control)
+Url = Annotated[str, NoControl, AfterValidator(rules.check_url)]
 Email = Annotated[str, AfterValidator(rules.check_email)]
-RelPath = Annotated[str, AfterValidator(rules.check_relative_path)]
+RelPath = Annotated[str, NoControl, AfterValidator(rules.check_relative_path)]
 # A file of the catalogue, or (for imported shows) the URL where it is already served.
-FileOrUrl = Annotated[str, AfterValidator(rules.check_file_or_url)]
+FileOrUrl = Annotated[str, NoControl, AfterValidator(rules.check_file_or_url)]
 
 
 def _uuid(value: str) -> str:

@@ -6,13 +6,14 @@ to the folder holding the catalogue), the line, and the field path into the mani
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,6 +22,7 @@ from fo_cast.catalogue import yaml12
 from fo_cast.catalogue.messages import field_path, validation_message
 from fo_cast.catalogue.models import Episode, Show
 from fo_cast.catalogue.settings import MEDIA_ENV, SETTINGS_FILE, Settings
+from fo_cast.errors import FoCastError
 from fo_cast.limits import (
     MAX_DEPTH,
     TOO_DEEP,
@@ -172,7 +174,7 @@ def _parse_ahead(root: Path, name: PurePosixPath, cache: ManifestCache) -> None:
             except OSError:
                 continue
             key = f"{name}/{show.name}/{folder.name}/{EPISODE_FILE}"
-            if S_ISREG(st.st_mode) and not cache.holds(key, st):
+            if S_ISREG(st.st_mode) and not cache.holds(key, st) and is_inside(root, manifest):
                 todo.append((key, str(manifest), st.st_size, st.st_mtime_ns))
     if len(todo) < PARSE_AHEAD_MIN:
         return
@@ -182,6 +184,12 @@ def _parse_ahead(root: Path, name: PurePosixPath, cache: ManifestCache) -> None:
         if payload is not None:
             cache.remember(key, size, mtime_ns, payload)
 
+
+# A manifest or the settings reached through a symlink that leads out of the catalogue.
+OUTSIDE = (
+    "a symlink leading outside the catalogue; fo-cast reads only what is inside it: "
+    "put the file itself here"
+)
 
 PARSE_AHEAD_MIN = 200  # fewer manifests to parse than this: not worth a worker
 
@@ -193,7 +201,7 @@ def _payloads(todo: list[tuple[str, str, int, int]]) -> list[tuple[str, int, int
     for key, path, size, mtime_ns in todo:
         payload = None
         try:
-            text = Path(path).read_bytes().decode("utf-8")
+            text = read_file(Path(path)).decode("utf-8")
             st = os.stat(path)
             if (st.st_size, st.st_mtime_ns) == (size, mtime_ns):
                 payload = episode_cache_payload(text)
@@ -253,16 +261,23 @@ def _load_settings(root: Path, name: PurePosixPath, report: Report) -> Settings:
     shown = name / SETTINGS_FILE
     if not path.exists():
         return Settings.model_validate({})
+    if not is_inside(root, path):
+        report.add(shown, "", OUTSIDE)
+        return Settings.model_validate({})
     if not path.is_file():
         report.add(shown, "", f"not a file; {SETTINGS_FILE} holds the catalogue's settings")
         return Settings.model_validate({})
     try:
-        data = load_toml(path.read_bytes().decode("utf-8"))
+        # an editor's byte-order mark is no TOML, but no reason to refuse the file either
+        data = load_toml(read_file(path).decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError:
         report.add(shown, "", "not UTF-8 text; save it as UTF-8")
         return Settings.model_validate({})
     except TooDeep as exc:
         report.add(shown, "", f"{exc}; the settings need two levels")
+        return Settings.model_validate({})
+    except OSError as exc:
+        report.add(shown, "", f"cannot read it: {exc.strerror or exc}")
         return Settings.model_validate({})
     except tomllib.TOMLDecodeError as exc:
         line = _toml_line(str(exc))
@@ -284,7 +299,11 @@ def _load_show(
     root: Path, folder: Path, shown: PurePosixPath, report: Report, cache: ManifestCache
 ) -> tuple[ShowEntry | None, list[EpisodeEntry]]:
     """Returns the show (None if its show.yaml has errors) and the episodes read in it."""
-    doc = _read_yaml(folder / SHOW_FILE, shown, report)
+    if is_inside(root, folder / SHOW_FILE):
+        doc = _read_yaml(folder / SHOW_FILE, shown, report)
+    else:
+        report.add(shown, "", OUTSIDE)
+        doc = None
     show = _validate(Show, doc.data, shown, doc, report) if doc is not None else None
     slug = (show.slug if show else None) or folder.name
     if (show is None or show.slug is None) and not _is_slug(slug):
@@ -305,6 +324,9 @@ def _load_episodes(
     for episode_folder in _subfolders(folder):
         manifest = episode_folder / EPISODE_FILE
         episode_shown = PurePosixPath(f"{shown.parent}/{episode_folder.name}/{EPISODE_FILE}")
+        if not is_inside(root, manifest):
+            report.add(episode_shown, "", OUTSIDE)
+            continue
         try:
             stat: os.stat_result | None = os.stat(manifest)
         except OSError:
@@ -474,6 +496,17 @@ def is_inside(root: Path, path: Path) -> bool:
     return real.startswith(top) or real + os.sep == top
 
 
+def refuse_outside(root: Path, path: Path) -> None:
+    """Raises FoCastError when path, symlinks followed, is not inside the catalogue root: a
+    symlinked folder on the way would make fo-cast write someone else's files."""
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    if real != top and not real.startswith(top.rstrip(os.sep) + os.sep):
+        raise FoCastError(
+            f"{path}: a symlink on the way leads outside the catalogue (to {real}); fo-cast "
+            "writes only inside it: remove the symlink or write there yourself"
+        )
+
+
 # Resolved folders, so that checking every file of a large catalogue costs one lstat per file
 # rather than one per path component; cleared at each load_catalogue().
 _REAL_FOLDERS: dict[str, str] = {}
@@ -483,14 +516,26 @@ _REAL_TOPS: dict[Path, str] = {}
 def _realpath(path: str) -> str:
     """Returns os.path.realpath(path), with one lstat per new folder rather than per part."""
     path = os.path.abspath(path)
-    head, tail = os.path.split(path)
-    if not tail:  # the file system's root
-        return path
-    real_head = _REAL_FOLDERS.get(head)
-    if real_head is None:
-        real_head = _REAL_FOLDERS[head] = _realpath(head)
-    joined = os.path.join(real_head, tail)
-    return os.path.realpath(joined) if os.path.islink(joined) else joined
+    # Up to the nearest folder already resolved (or the file system's root), then down again:
+    # a loop, not a recursion, whatever the number of parts.
+    parts: list[tuple[str, str]] = []  # (the path so far, its last part), from the file up
+    head = path
+    while True:
+        parent, tail = os.path.split(head)
+        if not tail:  # the file system's root
+            real = head
+            break
+        parts.append((head, tail))
+        if (known := _REAL_FOLDERS.get(parent)) is not None:
+            real = known
+            break
+        head = parent
+    for n, (whole, tail) in enumerate(reversed(parts)):
+        joined = os.path.join(real, tail)
+        real = os.path.realpath(joined) if os.path.islink(joined) else joined
+        if n < len(parts) - 1:  # a folder on the way: resolved once for every later path
+            _REAL_FOLDERS[whole] = real
+    return real
 
 
 def _is_slug(value: str) -> bool:
@@ -503,10 +548,23 @@ def _is_slug(value: str) -> bool:
     return True
 
 
+def read_file(path: Path) -> bytes:
+    """Returns the bytes of the regular file at path; raises OSError for anything else (a
+    pipe or a device would block a read, or never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(path))
+        if not S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device)")
+        return file.read()
+
+
 def read_text(path: Path, shown: PurePosixPath, field: str, report: Report) -> str | None:
     """Returns the UTF-8 text of path, or None after adding a problem saying why not."""
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)
     except FileNotFoundError:
         report.add(shown.parent, field, f"no such file '{shown.name}'")
         return None
@@ -567,12 +625,15 @@ def _read_companion(root: Path, entry: EpisodeEntry, report: Report) -> str | No
         )
         return None
     if not os.path.isfile(path):
-        report.add(
-            entry.manifest,
-            field_name,
-            f"no such file '{relative}'; write the companion",
-            entry.doc.line_of((field_name,)),
-        )
+        message = f"no such file '{relative}'; write the companion"
+        if os.path.isdir(path):
+            message = f"'{relative}' is a folder; write the companion in a file"
+        elif os.path.lexists(path) and os.path.exists(path):
+            message = (
+                f"'{relative}' is not a regular file (a pipe, socket or device); write the "
+                "companion in a file"
+            )
+        report.add(entry.manifest, field_name, message, entry.doc.line_of((field_name,)))
         return None
     text = read_text(path, shown, "", report)
     if text is None:

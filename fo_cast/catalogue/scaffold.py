@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 import uuid
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from fo_cast.catalogue.models import Episode, Show
-from fo_cast.catalogue.reader import EPISODE_FILE, SHOW_FILE
+from fo_cast.catalogue.reader import EPISODE_FILE, SHOW_FILE, refuse_outside
 from fo_cast.errors import FoCastError
 from fo_cast.rules import check_slug, first_xml_illegal
+from fo_cast.state import atomic_write
 from fo_cast.units import format_clock
 
 SCHEMA_DIR = ".schema"
@@ -68,13 +70,15 @@ def slugify(title: str, max_length: int = 60) -> str:
 def write_schemas(catalogue: Path) -> list[Path]:
     """Returns the JSON Schema files written into the catalogue's .schema folder."""
     folder = catalogue / SCHEMA_DIR
+    refuse_outside(catalogue, folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, model in (("show", Show), ("episode", Episode)):
         schema = model.model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         path = folder / f"{name}.schema.json"
-        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        # a new file renamed into place: a symlink there is replaced, never written through
+        atomic_write(path, json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
         written.append(path)
     return written
 
@@ -110,7 +114,7 @@ def new_show(catalogue: Path, slug: str, title: str | None = None) -> Path:
     if title is not None:
         _check_title(title)
     folder = catalogue / slug
-    if folder.exists():
+    if os.path.lexists(folder):
         raise FoCastError(f"{folder} already exists; choose another slug")
     folder.mkdir(parents=True)
     manifest = folder / SHOW_FILE
@@ -159,6 +163,8 @@ def _chapters_yaml(media: Path) -> str:
     when it has none or cannot be read."""
     from fo_cast.media.probe import probe_chapters
 
+    if not media.is_file():  # a pipe or a device would block the read, or never end it
+        raise FoCastError(f"--chapters-from {media}: not a file; name the media file")
     try:
         marks = probe_chapters(media)
     except FoCastError as exc:
@@ -186,12 +192,13 @@ def new_episode(
     show_folder = catalogue / show
     if not (show_folder / SHOW_FILE).is_file():
         raise FoCastError(f"no show '{show}' in {catalogue} (no {show}/{SHOW_FILE})")
+    refuse_outside(catalogue, show_folder)
     _check_title(title)
     chapters = _chapters_yaml(chapters_from) if chapters_from is not None else ""
     slug = slugify(title)
     name = f"{date:%Y-%m-%d}-{slug}" if date else slug
     folder = show_folder / name
-    if folder.exists():
+    if os.path.lexists(folder):
         raise FoCastError(f"{folder} already exists; choose another title or date")
     folder.mkdir(parents=True)
     published = f"published: {date.isoformat()}\n" if date else ""

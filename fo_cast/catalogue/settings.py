@@ -87,7 +87,7 @@ MEDIA_ENV = "FO_CAST_MEDIA"  # overrides [media] folder, for one machine's mount
 
 
 class MediaSettings(Section):
-    folder: str | None = Field(
+    folder: Annotated[str, AfterValidator(rules.check_no_control)] | None = Field(
         None,
         description=(
             "A folder outside the checkout holding media too big for git (a disk, a NAS, a "

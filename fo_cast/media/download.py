@@ -23,11 +23,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
 
+from fo_cast.errors import FoCastError
 from fo_cast.limits import load_json
 
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
+FETCHED_SCHEMES = ("http", "https")  # what fo-cast requests, and follows redirects to
 USER_AGENT = "fo-cast/1"
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 _RANGE_UNSATISFIED = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
@@ -183,21 +186,81 @@ class _Again(Exception):
         self.restart = restart
 
 
+class RedirectRefused(FoCastError):
+    """A server redirected to a URL fo-cast does not follow (not http(s), or not valid)."""
+
+
+def redacted(url: str) -> str:
+    """Returns url with what stands before an @ in its host part shown as `...`: a user name
+    and password, which no message may echo. Plain string work: it never fails."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    if "@" not in rest[:end]:
+        return url
+    return f"{scheme}://...@{rest[:end].rsplit('@', 1)[1]}{rest[end:]}"
+
+
+def refused_url(url: str, redirect: bool = False) -> str | None:
+    """Returns why fo-cast does not fetch url (or, with redirect, follow a redirect to it),
+    as words to print after the URL; None for an http(s) URL it fetches.
+
+    The one rule for every request fo-cast makes: feeds, their pages, media and probes."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - a port that is no number raises only when read
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    scheme = parts.scheme.lower()
+    if scheme not in FETCHED_SCHEMES:
+        what = "follows redirects to" if redirect else "fetches"
+        other = f"{scheme}: URLs" if scheme else "URLs without http:// or https://"
+        return f"fo-cast {what} http(s) URLs only, not {other}"
+    if "@" in parts.netloc:  # urllib would take user:password@ for part of the host name
+        return "a URL with credentials (user:password@) is not accepted; give one without them"
+    if not parts.hostname:
+        return "not a valid URL (it names no host)"
+    return None
+
+
 class _Redirects(urllib.request.HTTPRedirectHandler):
     max_redirections = MAX_REDIRECTS
 
-    def redirect_request(
+    def http_error_302(
         self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
-        headers: http.client.HTTPMessage, newurl: str,
-    ) -> urllib.request.Request | None:  # fmt: skip
-        if not newurl.lower().startswith(("http://", "https://")):
-            raise _Giveup(f"redirected to {newurl!r}, which is not http(s)")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        headers: http.client.HTTPMessage,
+    ) -> Any:  # fmt: skip
+        # Checked before urllib's own check, which follows ftp: and answers a file: or data:
+        # URL with an HTTPError 302 that reads like one redirect too many.
+        location = headers.get("Location") or headers.get("URI")
+        if location:
+            try:
+                target = urljoin(req.full_url, location.strip())
+            except ValueError:
+                target = location.strip()
+            reason = refused_url(target, redirect=True)
+            if reason is not None:
+                raise RedirectRefused(f"redirected to {_shown(target)!r}: {reason}")
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
-def opener() -> urllib.request.OpenerDirector:
-    """Returns a urllib opener that follows at most MAX_REDIRECTS http(s) redirects."""
-    return urllib.request.build_opener(_Redirects)
+def _shown(url: str, most: int = 100) -> str:
+    """Returns url as a message shows it: without credentials, cut short (a data: URL)."""
+    url = redacted(url)
+    return url if len(url) <= most else url[: most - 3] + "..."
+
+
+def opener(max_redirects: int = MAX_REDIRECTS) -> urllib.request.OpenerDirector:
+    """Returns a urllib opener that follows at most max_redirects redirects, to http(s) URLs
+    only; a redirect anywhere else raises RedirectRefused."""
+
+    class Bounded(_Redirects):
+        max_redirections = max_redirects
+
+    return urllib.request.build_opener(Bounded)
 
 
 def describe_http_error(exc: urllib.error.HTTPError) -> str:
@@ -244,12 +307,15 @@ class _Fetcher:
     def run(self, job: DownloadJob) -> None:
         try:
             self.emit(self._download(job))
-        except _Giveup as exc:
+        except (_Giveup, RedirectRefused) as exc:  # a redirect elsewhere: the same next time
             self.emit(Failed(job, str(exc)))
         except OSError as exc:  # the disk: full, read-only, no permission
             self.emit(Failed(job, f"cannot write {job.target.name}: {exc.strerror or exc}"))
 
     def _download(self, job: DownloadJob) -> Finished:
+        refused = refused_url(job.url)
+        if refused is not None:
+            raise _Giveup(refused)
         if job.target.exists():
             size = job.target.stat().st_size
             if job.length is None or size == job.length:

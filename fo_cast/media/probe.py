@@ -13,7 +13,7 @@ import struct
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import mutagen
 from mutagen.mp3 import MP3, BitrateMode
@@ -31,6 +31,9 @@ from fo_cast.media.tags import (
 )
 from fo_cast.rules import MEDIA_TYPES, check_media_name
 from fo_cast.state import atomic_write
+
+if TYPE_CHECKING:
+    from PIL.ImageFile import ImageFile
 
 CACHE_VERSION = 3  # 2: MP4 durations from the movie header, AAC channels; 3: tag digests
 
@@ -508,21 +511,28 @@ class ImageInfo:
 
 
 def probe_image(path: Path) -> ImageInfo:
-    """Returns the format, colour mode and pixel size of an image; raises ProbeError if none."""
+    """Returns the format, colour mode and pixel size of an image; raises ProbeError if none,
+    or if the image is truncated or damaged (tag could not make a cover of it)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with path.open("rb") as fileobj:
             if is_lfs_pointer(fileobj.read(len(LFS_POINTER))):
                 raise LfsPointerError(f"is {LFS_MESSAGE}")
-        with Image.open(path) as image:
-            return ImageInfo(
-                format=image.format or "unknown",
-                mode=image.mode,
-                width=image.width,
-                height=image.height,
-                size=path.stat().st_size,
-            )
+            size = os.fstat(fileobj.fileno()).st_size
+            fileobj.seek(max(size - 2, 0))
+            tail = fileobj.read(2)
+            fileobj.seek(0)
+            with Image.open(fileobj) as image:
+                info = ImageInfo(
+                    format=image.format or "unknown",
+                    mode=image.mode,
+                    width=image.width,
+                    height=image.height,
+                    size=size,
+                )
+                _check_complete(image, tail)
+                return info
     except UnidentifiedImageError:
         # Pillow's message names the absolute path; the problem already names the file
         raise ProbeError("is not an image fo-cast can read; save it as JPEG or PNG") from None
@@ -533,8 +543,31 @@ def probe_image(path: Path) -> ImageInfo:
             "has a text or colour-profile chunk too large to unpack safely; "
             "save the image again without metadata"
         ) from None
-    except OSError as exc:
-        raise ProbeError(f"cannot be read ({exc.strerror or exc})") from exc
+    except (OSError, SyntaxError) as exc:
+        if isinstance(exc, OSError) and exc.strerror:  # the file system's, not Pillow's
+            raise ProbeError(f"cannot be read ({exc.strerror})") from exc
+        # Pillow's "image file is truncated", "Truncated File Read", "broken PNG file"
+        raise ProbeError(f"is truncated or damaged ({exc}); export it again") from None
+
+
+_JPEG_END = b"\xff\xd9"  # the EOI marker
+
+
+def _check_complete(image: ImageFile, tail: bytes) -> None:
+    """Raises Pillow's OSError or SyntaxError when the open image's data stops short or is
+    damaged (a truncated file, a bad checksum).
+
+    Cheaply, not by decoding every pixel (validate opens every artwork): a PNG's chunks are
+    read through to IEND with their checksums (verify(), no inflating); a JPEG that ends in
+    its end marker is taken as whole, and one that does not (truncated, or with bytes after
+    the image) is decoded at an eighth of its size, which reads all its data.
+    """
+    if image.format == "JPEG":
+        if tail != _JPEG_END:
+            image.draft(None, (1, 1))
+            image.load()
+    else:
+        image.verify()
 
 
 @dataclass

@@ -21,9 +21,12 @@ from urllib.parse import unquote, urlsplit
 
 from fo_cast.media.download import (
     USER_AGENT,
+    RedirectRefused,
     describe_http_error,
     describe_network_error,
     opener,
+    redacted,
+    refused_url,
 )
 from fo_cast.media.probe import MediaInfo, ProbeError, probe_stream
 from fo_cast.rules import MEDIA_TYPES
@@ -68,6 +71,9 @@ def probe_url(
 ) -> RemoteMedia:
     """Returns the facts of the media at an http(s) URL; raises RemoteError (or ProbeError
     for media that is not usable) reading at most max_bytes within deadline seconds."""
+    refused = refused_url(url)
+    if refused is not None:  # not a valid URL, or one with credentials: nothing is sent
+        raise RemoteError(refused)
     # The deadline is checked before each request; a server that trickles one answer a byte
     # at a time would outlast it, so the probe runs aside and is abandoned when time is up.
     outcome: list[RemoteMedia | BaseException] = []
@@ -190,6 +196,8 @@ class RangeReader(io.RawIOBase):
             raise RemoteError(f"gave up after {self.deadline:g} s")
         try:
             return self.opener.open(request, timeout=min(self.timeout, left))
+        except RedirectRefused as exc:
+            raise RemoteError(str(exc)) from None
         except urllib.error.HTTPError as exc:
             exc.close()
             raise RemoteError(describe_http_error(exc)) from exc
@@ -283,7 +291,8 @@ def _start(content_range: str) -> int | None:
 
 
 def probe_all(targets: list[str]) -> list[dict[str, Any]]:
-    """Returns one row per file or URL: {"file"|"url": ..., facts...} or {..., "error": ...}."""
+    """Returns one row per file or URL: {"file"|"url": ..., facts...} or {..., "error": ...};
+    a URL's credentials (user:password@) are never in a row."""
     from pathlib import Path
 
     from fo_cast.media.probe import probe_chapters, probe_media
@@ -291,6 +300,7 @@ def probe_all(targets: list[str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for target in targets:
         key = "url" if is_url(target) else "file"
+        shown = redacted(target) if key == "url" else target
         try:
             if key == "url":
                 remote = probe_url(target)
@@ -305,8 +315,8 @@ def probe_all(targets: list[str]) -> list[dict[str, Any]]:
                     for c in probe_chapters(Path(target), info)
                 ]
         except ProbeError as exc:
-            rows.append({key: target, "error": str(exc)})
+            rows.append({key: shown, "error": str(exc)})
             continue
         facts.pop("tags", None)  # digests for validate, nothing a person reads
-        rows.append({key: target, **facts})
+        rows.append({key: shown, **facts})
     return rows

@@ -257,11 +257,18 @@ def read_fields(path: Path, duration: float) -> TagFields:
 
 def cover_image(path: Path) -> bytes:
     """Returns the artwork as an RGB JPEG at most COVER_SIZE px on its longer side (the same
-    bytes for the same file: Pillow's encoder is deterministic)."""
+    bytes for the same file: Pillow's encoder is deterministic); raises TagError naming the
+    file when it cannot be decoded."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        picture = image.convert("RGB")
+    try:
+        with Image.open(path) as image:
+            picture = image.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.strerror:
+            raise TagError(f"{path}: cannot read it ({exc.strerror})") from exc
+        # Pillow's "image file is truncated" names no file; validate's probe catches most
+        raise TagError(f"{path}: cannot make the cover of it ({exc}); export it again") from exc
     if max(picture.size) > COVER_SIZE:
         picture.thumbnail((COVER_SIZE, COVER_SIZE), Image.Resampling.LANCZOS)
     out = io.BytesIO()

@@ -183,6 +183,7 @@ def plan_publish(
             plan.unchanged.append(output.path)
         else:
             plan.uploads.append(Upload(output, content_hash, policy, reason, detail, stat))
+    plan.refusals.extend(_blocked(plan.uploads, remote))
     built = {o.path for o in outputs}
     plan.keys = [o.path for o in outputs]
     extra = sorted(key for key in remote if key not in built)
@@ -208,6 +209,24 @@ def plan_publish(
         plan.record = None if unchanged else updated.to_bytes()
         plan.record_tag = record.tag
     return plan
+
+
+def _blocked(uploads: list[Upload], remote: Mapping[str, RemoteObject]) -> list[str]:
+    """Returns why uploads cannot land: an object at the target (a file, someone's symlink)
+    where the build needs a folder; refused before anything is sent, not after the media."""
+    blocked: dict[str, str] = {}
+    for upload in uploads:
+        parts = upload.key.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder in remote and folder not in blocked:
+                blocked[folder] = upload.key
+                break
+    return [
+        f"'{folder}' at the target is a file or a symlink where the build needs a folder (for "
+        f"'{key}'); remove it, or publish to another target"
+        for folder, key in blocked.items()
+    ]
 
 
 def _refuse_foreign(

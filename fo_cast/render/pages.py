@@ -28,7 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from fo_cast.catalogue.models import Person
-from fo_cast.outputs import Body, Output, Stage
+from fo_cast.outputs import ASSETS, Body, Output, Stage
 from fo_cast.render.cache import RenderCache, key
 from fo_cast.render.search import SEARCH, search_bundles
 from fo_cast.render.site import EpisodeView, ShowView, Site, fingerprint_of
@@ -155,7 +155,7 @@ class _Renderer:
             "robots.txt", "text/plain; charset=utf-8", Stage.ASSET, data=render_robots(site)
         )
         for name, content_type in STATIC.items():
-            yield Output(f"assets/{name}", content_type, Stage.ASSET, data=_static(name))
+            yield Output(f"{ASSETS}{name}", content_type, Stage.ASSET, data=_static(name))
 
     # Each page is keyed by the fingerprints of the site, its show and every episode it shows.
 
@@ -326,7 +326,7 @@ def _common(site: Site) -> dict[str, Any]:
         "site": settings,
         "base_url": site.base_url,
         "shows": [(s.path, s.show.title) for s in site.shows],
-        "assets": {name: f"assets/{name}?v={_static_version(name)}" for name in STATIC},
+        "assets": {name: f"{ASSETS}{name}?v={_static_version(name)}" for name in STATIC},
     }
 
 

@@ -36,12 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from fo_cast.errors import FoCastError
-from fo_cast.outputs import Body, Output, Stage
+from fo_cast.outputs import SEARCH, Body, Output, Stage
 from fo_cast.render.cache import RenderCache, Stored, key
 from fo_cast.render.site import ShowView, Site
 from fo_cast.workers import cores
 
-SEARCH = "search/"
 # What the browser fetches of a bundle; the Pagefind UI scripts are not used (search.js is).
 KEPT_SUFFIXES = (".pf_meta", ".pf_index", ".pf_fragment", ".pf_filter", ".pagefind")
 KEPT_NAMES = ("pagefind.js", "pagefind-worker.js", "pagefind-entry.json")

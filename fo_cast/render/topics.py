@@ -17,9 +17,8 @@ from functools import lru_cache
 
 from slugify import slugify
 
+from fo_cast.outputs import TOPICS
 from fo_cast.render.site import EpisodeView, Site
-
-TOPICS = "topics/"
 
 
 @lru_cache(maxsize=4096)

@@ -43,10 +43,11 @@ class LocalStorage:
     mtime it had when written, so listing a folder of 1.5 GB of media hashes nothing, and
     whether fo-cast wrote it: files it did not write are never deleted.
 
-    Symlinks inside the folder are not fo-cast's: they are not listed (so never pruned), and
-    nothing is written or deleted through a folder symlink that leads out of the target
-    (StorageError instead). The target folder itself may be a symlink; that is the user's
-    choice.
+    Symlinks inside the folder are not fo-cast's: they are listed as someone else's (so a
+    first publish needs --adopt, and they are never pruned), a plan that would write beneath
+    one is refused, and nothing is written or deleted through a folder symlink that leads out
+    of the target (StorageError instead). The target folder itself may be a symlink; that is
+    the user's choice.
     """
 
     def __init__(self, root: Path) -> None:
@@ -72,17 +73,19 @@ class LocalStorage:
         known = self._index.known()  # what this instance wrote since it was saved counts too
         pending = self._read_pending()
         found: dict[str, RemoteObject] = {}
+        links: dict[str, RemoteObject] = {}  # someone's symlinks: listed, never fo-cast's
         for dirpath, dirnames, filenames in os.walk(self.root):
             rel = PurePosixPath(Path(dirpath).relative_to(self.root).as_posix())
             if rel == PurePosixPath("."):
                 dirnames[:] = [d for d in dirnames if d + "/" != RESERVED_PREFIX]
-            for name in filenames:
-                if name.endswith(TEMP_SUFFIX) or os.path.islink(os.path.join(dirpath, name)):
-                    continue
+            for name in [*filenames, *dirnames]:
                 key = str(rel / name) if rel != PurePosixPath(".") else name
-                found[key] = self._describe_file(key, known.get(key), pending.get(key, ()))
+                if os.path.islink(os.path.join(dirpath, name)):  # os.walk never enters one
+                    links[key] = RemoteObject(key, 0, None, "symlink")
+                elif name in filenames and not name.endswith(TEMP_SUFFIX):
+                    found[key] = self._describe_file(key, known.get(key), pending.get(key, ()))
         self._index.seen(found, known)
-        return found
+        return {**found, **links}
 
     def state(self) -> TargetState:
         """Returns the state a walk of the folder shows: each file's size and mtime, and the
