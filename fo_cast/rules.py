@@ -35,6 +35,9 @@ FEED_TAGS = {
     "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "i", "li", "ol", "p",
     "pre", "strong", "ul",
 }  # fmt: skip
+# The URL schemes a companion's links and images keep; the sanitiser drops the others
+# (javascript:, data:, file:...), and validation warns of them.
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 # Dropped with their content, not just unwrapped: their text is code or markup, never prose.
 CONTENT_TAGS = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg",
                 "math", "textarea", "select", "title"}  # fmt: skip

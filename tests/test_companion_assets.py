@@ -227,3 +227,17 @@ def test_raw_img_attributes_are_read_unquoted_too(sample: Path) -> None:
         f"{shown}/companion.md:{line + 1}: companion: the image 'missing.png' names no file or "
         "episode; add the file beside the companion or fix it",
     ]
+
+
+def test_a_link_the_page_drops_by_its_scheme_is_a_warning(sample: Path) -> None:
+    line = _append(
+        sample / EPISODE / "companion.md",
+        "\nSee [this](javascript:alert(1)), ![a chart](file:///etc/passwd) and "
+        "[mail](mailto:a@example.org).\n",
+    )
+    shown = f"episodes/{EPISODE}/companion.md"
+    kept = "is dropped from the page and the feed: only http, https and mailto links are kept"
+    assert _lines(sample) == [
+        f"{shown}:{line + 1}: warning: companion: the image 'file:///etc/passwd' {kept}",
+        f"{shown}:{line + 1}: warning: companion: the link 'javascript:alert(1)' {kept}",
+    ]

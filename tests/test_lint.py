@@ -275,3 +275,15 @@ def test_funding_text_over_128_characters_is_an_error(root: Path) -> None:
     assert problems(root) == [
         f"{TALKS}:23: funding[0].text: is too long; keep it to 128 characters"
     ]
+
+
+def test_a_chapter_past_the_end_of_the_media_is_a_warning(root: Path) -> None:
+    """The sample's audio runs 11.18 s: a chapter at 0:12 cannot be reached."""
+    episode = "episodes/talks/2024-08-04-middle-east-part-1/episode.yaml"
+    edit(root, episode, 'start: "0:06"', 'start: "0:12"')
+    assert problems(root) == [
+        f"{episode}:25: warning: chapters[2].start: 0:12 is past the end of the media (0:11); "
+        "apps cannot reach it: correct the time or remove the chapter"
+    ]
+    edit(root, episode, 'start: "0:12"', 'start: "0:11"')
+    assert problems(root) == []

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 from fo_cast.catalogue.models import Status
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, is_inside
 from fo_cast.problems import Report, Severity
-from fo_cast.rules import CONTENT_TAGS, PAGE_TAGS
+from fo_cast.rules import CONTENT_TAGS, LINK_SCHEMES, PAGE_TAGS
 
 TAG_RE = re.compile(r"<(a|img)\b([^>]*)>", re.IGNORECASE)
 # Any tag in cmark's HTML: cmark writes only tags the page keeps, so the others are the
@@ -32,7 +32,8 @@ ATTRIBUTE_RE = re.compile(r"""([A-Za-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>
 HINT_RE = re.compile(
     r"!\[|<img|\b(?:src|href)\s*="
     r"|\]\(\s*<?(?![A-Za-z][A-Za-z0-9+.-]*:)"  # an inline link without a scheme
-    r"|^ {0,3}\[[^\]]+\]:\s*<?(?![A-Za-z][A-Za-z0-9+.-]*:)",  # a link definition without one
+    r"|^ {0,3}\[[^\]]+\]:\s*<?(?![A-Za-z][A-Za-z0-9+.-]*:)"  # a link definition without one
+    r"|\]\(\s*<?(?!(?:https?|mailto):)[A-Za-z][A-Za-z0-9+.-]*:",  # a scheme the page drops
     re.IGNORECASE | re.MULTILINE,
 )
 SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -271,6 +272,17 @@ def check_references(
                 reference.line,
                 Severity.WARNING,
             )
+        scheme = SCHEME_RE.match(reference.url)
+        if scheme is not None and scheme.group()[:-1].lower() not in LINK_SCHEMES:
+            report.add(
+                shown,
+                "companion",
+                f"the {what} '{reference.url}' is dropped from the page and the feed: only "
+                "http, https and mailto links are kept",
+                reference.line,
+                Severity.WARNING,
+            )
+            continue
         if not reference.relative:
             continue
         resolved = resolve_reference(catalogue, entry, reference, folders)

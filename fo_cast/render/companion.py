@@ -23,7 +23,7 @@ from functools import lru_cache
 import nh3
 
 from fo_cast.catalogue.companions import markdown_html
-from fo_cast.rules import CONTENT_TAGS, FEED_TAGS, PAGE_TAGS
+from fo_cast.rules import CONTENT_TAGS, FEED_TAGS, LINK_SCHEMES, PAGE_TAGS
 
 PAGE_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -42,7 +42,6 @@ PAGE_ATTRIBUTE_VALUES = {"td": ALIGN, "th": ALIGN}
 # writes itself, so an editor's markup cannot borrow the page's own styles.
 PAGE_CLASSES = {"p": {"credit", "disclaimer"}}
 FEED_ATTRIBUTES = {"a": {"href"}, "ol": {"start"}}
-URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "noopener noreferrer"
 HEADING_RE = re.compile(r"<(/?)h([1-6])(?=[\s>])", re.IGNORECASE)
 
@@ -103,7 +102,7 @@ def _cleaner(feed: bool) -> nh3.Cleaner:
             tags=FEED_TAGS,
             clean_content_tags=CONTENT_TAGS,
             attributes=FEED_ATTRIBUTES,
-            url_schemes=URL_SCHEMES,
+            url_schemes=set(LINK_SCHEMES),
             link_rel=LINK_REL,
             strip_comments=True,
         )
@@ -113,7 +112,7 @@ def _cleaner(feed: bool) -> nh3.Cleaner:
         attributes=PAGE_ATTRIBUTES,
         tag_attribute_values=PAGE_ATTRIBUTE_VALUES,
         allowed_classes=PAGE_CLASSES,
-        url_schemes=URL_SCHEMES,
+        url_schemes=set(LINK_SCHEMES),
         link_rel=LINK_REL,
         strip_comments=True,
     )

@@ -21,6 +21,7 @@ from fo_cast.outputs import FEED_FILE, VIDEO_FILE, Output
 from fo_cast.problems import Problem, Severity
 from fo_cast.render import feeds
 from fo_cast.render.site import Enclosure, EpisodeView, ShowView, Site
+from fo_cast.units import format_clock
 
 APPLE, SPOTIFY, YOUTUBE, PODCAST_INDEX = "Apple Podcasts", "Spotify", "YouTube", "Podcast Index"
 MAX_DESCRIPTION_BYTES = 4000  # Apple: channel description and item description
@@ -302,9 +303,28 @@ def lint_episode(show: ShowView, episode: EpisodeView) -> Iterator[Problem]:
         yield from _artwork(entry, ("image",), model.image)
     for enclosure in episode.enclosures:
         yield from _enclosure(episode, enclosure)
+    yield from _chapters(episode)
     yield from _people(entry, model.people)
     for index, credit in enumerate(model.credits):  # credits become writers' podcast:person
         yield from _person_name(entry, ("credits", index, "name"), credit.name)
+
+
+def _chapters(episode: EpisodeView) -> Iterator[Problem]:
+    """Yields a warning for each chapter that starts at or past the end of the media: no app
+    can play it, and tag writes it as a chapter of no length."""
+    duration = episode.duration
+    if duration <= 0:  # not known (a URL without a duration): nothing to compare with
+        return
+    for index, chapter in enumerate(episode.episode.chapters):
+        if chapter.start >= duration:
+            yield _at(
+                episode.entry,
+                ("chapters", index, "start"),
+                f"{format_clock(chapter.start)} is past the end of the media "
+                f"({format_clock(duration)}); apps cannot reach it: correct the time or remove "
+                "the chapter",
+                Severity.WARNING,
+            )
 
 
 def _media_loc(episode: EpisodeView, enclosure: Enclosure) -> Loc:
