@@ -197,6 +197,18 @@ def test_second_import_writes_nothing(root: Path) -> None:
     assert snapshot(root / "pumuckl") == before
 
 
+def test_a_second_import_that_writes_nothing_still_reports_the_show(root: Path) -> None:
+    """A scheduled re-import fails while the show has errors (it exited 0: nothing written)."""
+    import_feed(str(FEEDS / "pumuckl-br.xml"), root, "pumuckl")
+    show = root / "pumuckl" / "show.yaml"
+    show.write_text(show.read_text(encoding="utf-8").replace("language:", "lang:"), "utf-8")
+    argv = ["import", str(FEEDS / "pumuckl-br.xml"), "--show", "pumuckl"]
+    result = CliRunner().invoke(app, [*argv, "--catalogue", str(root)])
+    assert result.exit_code == 1, result.output
+    assert "nothing written" in result.output
+    assert "pumuckl/show.yaml" in result.output and "lang" in result.output
+
+
 def test_newer_items_add_exactly_those(root: Path, tmp_path: Path) -> None:
     text = (FEEDS / "pumuckl-br.xml").read_text(encoding="utf-8")
     first, rest = text.split("<item>", 1)

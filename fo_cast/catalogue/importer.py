@@ -151,6 +151,10 @@ def import_feed(
     episodes = list(_new_episodes(feed, folder, existing, elsewhere, result, unrecorded))
     _unique_numbers(episodes, result)
     if show_yaml is None and not episodes and not unrecorded:
+        # Nothing new to write; the show is still checked, so a re-import in a scheduled job
+        # fails while the show has errors (it exited 0, speaking only of what it wrote).
+        if validate is not None:
+            result.report = _of_show(validate(catalogue), catalogue, show)
         return result
     show_files: dict[str, Path] = {}
     if options.media == "download":
