@@ -653,6 +653,18 @@ def main() -> None:
     # A cancelled CI job gets SIGTERM: stop as on Ctrl-C, so the target's lock is released.
     signal.signal(signal.SIGTERM, _interrupted)
     gcpause.for_one_command()
+    for arg in sys.argv[1:]:
+        # Bytes that are not UTF-8 arrive as surrogates, which no URL, feed or file name
+        # fo-cast writes can hold: refused here, not as a UnicodeEncodeError deep inside.
+        bad = next((c for c in arg if "\udc80" <= c <= "\udcff"), None)
+        if bad is not None:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            typer.echo(
+                f"fo-cast: the argument '{shown}' is not UTF-8 (byte 0x{ord(bad) - 0xDC00:02x});"
+                " give names, paths and URLs in UTF-8",
+                err=True,
+            )
+            sys.exit(ExitCode.USAGE)
     try:
         app()
     except KeyboardInterrupt:

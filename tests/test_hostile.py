@@ -12,6 +12,8 @@ import http.client
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -635,3 +637,101 @@ def test_import_never_writes_through_a_symlinked_show_folder(sample: Path, tmp_p
     assert result.returncode != 0
     assert "a symlink on the way leads outside the catalogue" in result.stderr
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_publishing_into_a_parent_target_never_prunes_the_nested_one(
+    sample: Path, s3_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s3://bucket/p/show published, then s3://bucket/p (its parent) with --prune: the parent
+    deleted every live file of the child, whose objects carry fo-cast's own marks."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    parent = f"s3://{s3_server.bucket}/nest-{os.getpid()}"
+    common = ("--endpoint-url", s3_server.endpoint, "--now", NOW)
+    assert invoke("publish", sample, "--to", f"{parent}/show", *common).exit_code == 0
+    storage = storage_for(f"{parent}/show", s3_server.endpoint)
+    child = sorted(storage.list())
+    result = invoke("publish", sample, "--to", parent, *common)
+    assert result.exit_code == 3
+    assert "fo-cast did not publish (such as 'show/" in result.stderr  # needs --adopt
+    result = invoke(
+        "publish", sample, "--to", parent, "--adopt", "--prune", "--max-deletes", "100000", *common
+    )
+    assert result.exit_code == 0, result.stderr
+    assert sorted(storage.list()) == child
+    result = invoke("publish", sample, "--to", parent, "--prune", *common)
+    assert result.exit_code == 0 and sorted(storage.list()) == child
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "file:///etc/passwd", "ftp://example.org/", "https://u:pw@example.org/"]
+)
+def test_a_notify_endpoint_must_be_an_http_url(sample: Path, url: str) -> None:
+    # Was: podcastindex_url = "file:///etc/passwd" was opened locally at publish, and "not a
+    # url" printed a thread's stack trace.
+    with open(sample / "fo-cast.toml", "a", encoding="utf-8") as settings:
+        settings.write(f'\n[notify]\npodcastindex_url = "{url}"\n')
+    result = fo_cast("validate", sample)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        f"episodes/fo-cast.toml: notify.podcastindex_url: '{url}' is not an http(s) URL "
+        "fo-cast sends to (no spaces, quotes or user:password@); such as https://hub.example.org/"
+    )
+
+
+def test_an_endpoint_that_is_no_s3_server_is_one_line(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A web server answering 200 and a page to every request: exit 70 (KeyError: 'ETag')."""
+    import http.server
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "any")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "any")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def answer(self) -> None:
+            if length := int(self.headers.get("Content-Length") or 0):
+                self.rfile.read(length)
+            body = b"<html><body>hello</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = answer
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        result = fo_cast(
+            "publish", sample, "--to", "s3://pods/w", "--endpoint-url", endpoint, "--now", NOW
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.strip().endswith(
+        "cannot write .fo-cast/lock.json: the answer carries no ETag; is the endpoint an S3 "
+        "server? (check --endpoint-url)"
+    )
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error(sample: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fo_cast", "validate", os.fsdecode(b"\xff")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "fo-cast: the argument '\\xff' is not UTF-8 (byte 0xff); give names, paths and URLs "
+        "in UTF-8"
+    )

@@ -70,8 +70,10 @@ class SlowHandler(socketserver.BaseRequestHandler):
             for _ in range(65536):
                 send(b"\xff")
                 time.sleep(self.server.interval)
-        elif path == "/trickle-body":
+        elif path in ("/trickle-body", "/trickle-closing"):  # closing: HTTP/1.0-like
             send(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n")
+            if path == "/trickle-closing":  # the reply takes the socket off the connection
+                send(b"Connection: close\r\n")
             send(b"Content-Length: 100000\r\n\r\n")
             for _ in range(100000):
                 send(b"<")
@@ -106,6 +108,7 @@ TOO_SLOW = "no complete answer within 2 s (the server is too slow)"
     [
         ("/trickle-head", TOO_SLOW),
         ("/trickle-body", TOO_SLOW),
+        ("/trickle-closing", TOO_SLOW),  # ran past 300 s: the watchdog found no socket
         ("/silent", "cannot fetch: timed out"),  # the per-read timeout
         ("/loop", "more than 5 redirects"),
         ("/huge", "answer larger than 64 MB; a feed is far smaller"),

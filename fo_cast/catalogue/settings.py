@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
@@ -56,23 +57,38 @@ class Publish(Section):
     )
 
 
+# An endpoint publish sends to: http(s), no spaces or quotes, no user:password@.
+_HTTP_URL = re.compile(r"https?://[^\s<>\"'@/]+(?:/[^\s<>\"']*)?")
+
+
+def _endpoint(value: str) -> str:
+    if not _HTTP_URL.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not an http(s) URL fo-cast sends to (no spaces, quotes or "
+            "user:password@); such as https://hub.example.org/"
+        )
+    return value
+
+
+Endpoint = Annotated[str, AfterValidator(_endpoint)]
+
+
 class Notify(Section):
     """Whom publish tells about changed feeds; nobody unless switched on."""
 
     podcastindex: bool = Field(False, description="Ping the Podcast Index (pubnotify).")
-    podcastindex_url: str = Field(
+    podcastindex_url: Endpoint = Field(
         "https://hub.podcastindex.org/pubnotify", description="The Podcast Index ping endpoint."
     )
     podping: bool = Field(False, description="Send a Podping (needs the token in the env).")
-    podping_url: str = Field("https://podping.cloud/", description="The Podping endpoint.")
+    podping_url: Endpoint = Field("https://podping.cloud/", description="The Podping endpoint.")
     podping_token_env: str = Field(
         "PODPING_TOKEN", description="Environment variable holding the Podping token."
     )
-    websub_hub: str | None = Field(
+    websub_hub: Endpoint | None = Field(
         None,
         description="A WebSub hub (e.g. https://pubsubhubbub.appspot.com/): the feeds name "
         'it in <atom:link rel="hub">, and publish pings it.',
-        pattern=r"^https?://[^\s<>\"']+$",
     )
     tries: Annotated[StrictInt, Field(ge=1, le=10)] = Field(
         3, description="Tries per notification, with backoff between them."

@@ -165,16 +165,39 @@ def _send(ping: Ping, timeout: float) -> str:
     return outcome[0]
 
 
+class _Unfollowed(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: a ping with a token must not carry it to wherever one leads."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 def _send_now(ping: Ping, timeout: float) -> str:
-    request = urllib.request.Request(
-        ping.url, data=ping.body, method=ping.method, headers=ping.headers
-    )
+    from fo_cast.errors import FoCastError
+    from fo_cast.media.download import opener, refused_url
+
+    refused = refused_url(ping.url)  # http(s) only, no user:password@ (the one rule)
+    if refused is not None:
+        return f"not sent: {refused}"
+    secret = "Authorization" in ping.headers
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
+        request = urllib.request.Request(
+            ping.url, data=ping.body, method=ping.method, headers=ping.headers
+        )
+        client = urllib.request.build_opener(_Unfollowed) if secret else opener()
+        with client.open(request, timeout=timeout) as reply:
             reply.read(64 * 1024)
             return ""
     except urllib.error.HTTPError as error:
+        if secret and 300 <= error.code < 400:
+            return (
+                f"HTTP {error.code}: redirected elsewhere, where a ping carrying a token is not "
+                "sent; give the service's final URL"
+            )
         return f"HTTP {error.code} {error.reason}"
+    except FoCastError as error:  # a redirect to a URL fo-cast does not follow
+        return str(error)
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
-        return f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+        text = " ".join(str(reason).split())  # urllib's own messages span lines
+        return f"{type(reason).__name__}: {text}" if text else type(reason).__name__

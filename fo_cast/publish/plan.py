@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -166,6 +167,7 @@ def plan_publish(
 
         max_deletes = MAX_DELETES
     plan = Plan()
+    remote, nested = _without_nested_targets(remote)
     outputs = Build([*build.outputs, *redirects]).ordered()
     hashes = hash_sources(outputs, {} if hash_cache is None else hash_cache)
     for output in outputs:
@@ -184,6 +186,11 @@ def plan_publish(
         else:
             plan.uploads.append(Upload(output, content_hash, policy, reason, detail, stat))
     plan.refusals.extend(_blocked(plan.uploads, remote))
+    plan.refusals.extend(
+        f"'{folder}' at the target is another fo-cast target (it holds {folder}{RESERVED_PREFIX})"
+        f", where the build would write '{key}'; publish to another target"
+        for folder, key in _into(plan.uploads, nested).items()
+    )
     built = {o.path for o in outputs}
     plan.keys = [o.path for o in outputs]
     extra = sorted(key for key in remote if key not in built)
@@ -209,6 +216,36 @@ def plan_publish(
         plan.record = None if unchanged else updated.to_bytes()
         plan.record_tag = record.tag
     return plan
+
+
+def _without_nested_targets(
+    remote: Mapping[str, RemoteObject],
+) -> tuple[dict[str, RemoteObject], set[str]]:
+    """Returns the listing with every object of another fo-cast target below this one (a
+    folder holding its own `.fo-cast/` records) marked as not this target's, and those
+    folders: publishing into a parent never prunes, nor counts as its own, a child's files."""
+    marker = "/" + RESERVED_PREFIX
+    nested = {key[: key.index(marker) + 1] for key in remote if marker in key}
+    if not nested:
+        return dict(remote), nested
+
+    def inside(key: str) -> bool:
+        return any(key.startswith(folder) for folder in nested)
+
+    return {
+        key: dataclasses.replace(obj, ours=False) if obj.ours and inside(key) else obj
+        for key, obj in remote.items()
+    }, nested
+
+
+def _into(uploads: list[Upload], nested: set[str]) -> dict[str, str]:
+    """Returns, by nested target folder, the first upload that would land inside it."""
+    found: dict[str, str] = {}
+    for upload in uploads:
+        for folder in nested:
+            if upload.key.startswith(folder) and folder not in found:
+                found[folder] = upload.key
+    return found
 
 
 def _blocked(uploads: list[Upload], remote: Mapping[str, RemoteObject]) -> list[str]:

@@ -239,11 +239,15 @@ def _fetch_once(
     except ValueError as error:  # a port that is not a number
         raise _Failure(f"cannot fetch: {error}") from error
     expired = threading.Event()
+    # The socket as sent on: a reply that closes the connection (HTTP/1.0, Connection: close)
+    # takes it off the connection object, while its body is still read from it.
+    sent: list[socket.socket] = []
 
     def expire() -> None:
         expired.set()
-        with contextlib.suppress(OSError, AttributeError):
-            connection.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read at once
+        for sock in [*sent, connection.sock]:
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read at once
 
     watchdog = threading.Timer(remaining, expire)
     watchdog.daemon = True
@@ -251,6 +255,8 @@ def _fetch_once(
     target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     try:
         connection.request(method, target, headers={"User-Agent": USER_AGENT, **(headers or {})})
+        if connection.sock is not None:
+            sent.append(connection.sock)
         reply = connection.getresponse()
         body = b""
         if method == "GET":

@@ -319,8 +319,9 @@ class S3Storage:
             with self._errors(f"read {key}"):
                 reply = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
                 body: bytes = reply["Body"].read()
-                self._tags[key] = str(reply["ETag"])
-                return body, str(reply["ETag"])
+                etag = self._etag_of(reply, f"read {key}")
+                self._tags[key] = etag
+                return body, etag
         except _Missing:
             self._tags[key] = None
             return None, None
@@ -340,8 +341,20 @@ class S3Storage:
                 )
         except _Changed:
             return None
-        self._tags[key] = str(reply["ETag"])
-        return str(reply["ETag"])
+        etag = self._etag_of(reply, f"write {key}")
+        self._tags[key] = etag
+        return etag
+
+    def _etag_of(self, reply: Any, doing: str) -> str:
+        """Returns the ETag of an S3 answer; a server that gives none is no S3 (a web page
+        answering 200 to everything), which nothing fo-cast does can work with."""
+        etag = reply.get("ETag") if isinstance(reply, dict) else None
+        if not etag:
+            raise StorageError(
+                f"{self.describe()}: cannot {doing}: the answer carries no ETag; is the "
+                "endpoint an S3 server? (check --endpoint-url)"
+            )
+        return str(etag)
 
     def delete_if(self, key: str, tag: str) -> bool:
         try:
@@ -366,7 +379,7 @@ class S3Storage:
                 reply = self._client.put_object(
                     Bucket=self.bucket, Key=key, Body=body, ContentLength=output.length, **args
                 )
-        return str(reply["ETag"]).strip('"')
+        return self._etag_of(reply, f"write {output.path}").strip('"')
 
     def _upload_parts(
         self, source: Path, key: str, args: dict[str, Any], progress: Progress | None

@@ -41,6 +41,7 @@ class Recorder:
     port: int = 0
     requests: list[Request] = field(default_factory=list)
     fail_first: int = 0  # answer 503 to this many requests; -1: to all
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location of a 302
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -67,6 +68,12 @@ def recorder() -> Iterator[Recorder]:
                     Request(self.command, parts.path, parse_qsl(parts.query), headers, body)
                 )
                 fail = rec.fail_first < 0 or len(rec.requests) <= rec.fail_first
+            if parts.path in rec.redirects:
+                self.send_response(302)
+                self.send_header("Location", rec.redirects[parts.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(503 if fail else 200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -226,3 +233,19 @@ def test_podping_without_its_token_is_a_warning(
         "warning: Podping is on in fo-cast.toml but PODPING_TOKEN is not set; no Podping was sent"
     ) in result.stderr.splitlines()
     assert "/" not in [r.path for r in recorder.requests]
+
+
+def test_a_ping_with_a_token_never_follows_a_redirect(
+    catalogue: Path, tmp_path: Path, recorder: Recorder
+) -> None:
+    """Podping's answer 302 to another host received the token (urllib keeps Authorization
+    across hosts): a ping carrying one follows no redirect, and says so."""
+    recorder.redirects["/"] = f"http://localhost:{recorder.port}/elsewhere"
+    result = publish(catalogue, tmp_path / "public")
+    assert result.exit_code == 0, result.stderr
+    assert [r for r in recorder.requests if r.path == "/elsewhere"] == []
+    assert (
+        "warning: could not notify Podping of https://podcasts.fairobserver.com/talks/feed.xml "
+        "(HTTP 302: redirected elsewhere, where a ping carrying a token is not sent; give the "
+        "service's final URL; tried 3 times)" in result.stderr
+    )
