@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -549,3 +550,37 @@ def test_a_cover_that_cannot_be_decoded_names_the_file(tmp_path: Path, media: Pa
     assert str(caught.value) == (
         f"{art}: cannot make the cover of it (image file is truncated); export it again"
     )
+
+
+def test_a_read_only_media_file_stays_read_only_once_tagged(sample: Path) -> None:
+    """tag replaces the file with its tagged copy: the copy takes the file's mode (444 came
+    back 644)."""
+    path = sample / EPISODE / "audio.mp3"
+    path.chmod(0o444)
+    result = invoke("tag", sample)
+    assert result.exit_code == 0, result.output
+    assert f"episodes/{EPISODE}/audio.mp3: tagged (" in result.stdout
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert ID3(path)["TIT2"].text == ["Russia Has Kicked Off a New Charm Offensive"]
+
+
+def test_a_file_that_cannot_be_replaced_is_named(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An immutable file (chattr +i) refuses the rename: the message named the temp copy."""
+    import errno
+
+    def refuse(source: object, target: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(tags_module.os, "replace", refuse)
+    path = sample / EPISODE / "audio.mp3"
+    before = path.read_bytes()
+    result = runner.invoke(app, ["tag", str(sample)])
+    assert isinstance(result.exception, tags_module.TagError)
+    assert str(result.exception) == (
+        f"{path}: cannot replace it with its tagged copy (Operation not permitted); is it or "
+        "its folder immutable or read-only?"
+    )
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tagging")] == []

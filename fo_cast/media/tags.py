@@ -17,6 +17,7 @@ give the same bytes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -292,11 +293,26 @@ def write_tags(
         else:
             _copy_mp4(path, tmp, wanted, duration)
             _write_mp4(tmp, wanted, cover)
-        os.replace(tmp, path)
+        shutil.copymode(path, tmp)  # a read-only file stays read-only
+        _replace(tmp, path)
     except (mutagen.MutagenError, ValueError) as exc:
         raise TagError(f"{path.name}: cannot write its tags ({exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """Renames the tagged copy over the file; one the system will not let go of (immutable,
+    a read-only mount) is named, not the copy."""
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EACCES, errno.EROFS):
+            raise
+        raise TagError(
+            f"{path}: cannot replace it with its tagged copy ({exc.strerror}); is it or its "
+            "folder immutable or read-only?"
+        ) from exc
 
 
 def _encoded(text: str) -> dict[str, Any]:
