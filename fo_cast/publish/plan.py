@@ -7,7 +7,7 @@ import enum
 import hashlib
 import json
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -185,12 +185,7 @@ def plan_publish(
             plan.unchanged.append(output.path)
         else:
             plan.uploads.append(Upload(output, content_hash, policy, reason, detail, stat))
-    plan.refusals.extend(_blocked(plan.uploads, remote))
-    plan.refusals.extend(
-        f"'{folder}' at the target is another fo-cast target (it holds {folder}{RESERVED_PREFIX})"
-        f", where the build would write '{key}'; publish to another target"
-        for folder, key in _into(plan.uploads, nested).items()
-    )
+    plan.refusals.extend(_refuse_beneath(plan.uploads, remote, nested))
     built = {o.path for o in outputs}
     plan.keys = [o.path for o in outputs]
     extra = sorted(key for key in remote if key not in built)
@@ -218,6 +213,14 @@ def plan_publish(
     return plan
 
 
+def _folders(key: str) -> Iterator[str]:
+    """Yields the folders on the way to a key, outermost first: "a/b/c.mp3" -> "a/", "a/b/"."""
+    end = key.find("/")
+    while end >= 0:
+        yield key[: end + 1]
+        end = key.find("/", end + 1)
+
+
 def _without_nested_targets(
     remote: Mapping[str, RemoteObject],
 ) -> tuple[dict[str, RemoteObject], set[str]]:
@@ -228,41 +231,41 @@ def _without_nested_targets(
     nested = {key[: key.index(marker) + 1] for key in remote if marker in key}
     if not nested:
         return dict(remote), nested
-
-    def inside(key: str) -> bool:
-        return any(key.startswith(folder) for folder in nested)
-
     return {
-        key: dataclasses.replace(obj, ours=False) if obj.ours and inside(key) else obj
+        key: dataclasses.replace(obj, ours=False)
+        if obj.ours and any(f in nested for f in _folders(key))
+        else obj
         for key, obj in remote.items()
     }, nested
 
 
-def _into(uploads: list[Upload], nested: set[str]) -> dict[str, str]:
-    """Returns, by nested target folder, the first upload that would land inside it."""
+def _first_in(uploads: list[Upload], folders: Callable[[str], bool]) -> dict[str, str]:
+    """Returns, by the outermost folder of an upload's key that `folders` picks, the first
+    upload beneath it."""
     found: dict[str, str] = {}
     for upload in uploads:
-        for folder in nested:
-            if upload.key.startswith(folder) and folder not in found:
-                found[folder] = upload.key
+        folder = next((f for f in _folders(upload.key) if folders(f)), None)
+        if folder is not None:
+            found.setdefault(folder, upload.key)
     return found
 
 
-def _blocked(uploads: list[Upload], remote: Mapping[str, RemoteObject]) -> list[str]:
-    """Returns why uploads cannot land: an object at the target (a file, someone's symlink)
-    where the build needs a folder; refused before anything is sent, not after the media."""
-    blocked: dict[str, str] = {}
-    for upload in uploads:
-        parts = upload.key.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            folder = "/".join(parts[:depth])
-            if folder in remote and folder not in blocked:
-                blocked[folder] = upload.key
-                break
-    return [
-        f"'{folder}' at the target is a file or a symlink where the build needs a folder (for "
-        f"'{key}'); remove it, or publish to another target"
-        for folder, key in blocked.items()
+def _refuse_beneath(
+    uploads: list[Upload], remote: Mapping[str, RemoteObject], nested: set[str]
+) -> list[str]:
+    """Returns why uploads cannot land, refused before anything is sent (not after the
+    media): an object at the target (a file, someone's symlink) where the build needs a
+    folder, or another fo-cast target's folder."""
+    files = _first_in(uploads, lambda folder: folder[:-1] in remote)
+    refusals = [
+        f"'{folder[:-1]}' at the target is a file or a symlink where the build needs a folder "
+        f"(for '{key}'); remove it, or publish to another target"
+        for folder, key in files.items()
+    ]
+    return refusals + [
+        f"'{folder}' at the target is another fo-cast target (it holds {folder}{RESERVED_PREFIX})"
+        f", where the build would write '{key}'; publish to another target"
+        for folder, key in _first_in(uploads, nested.__contains__).items()
     ]
 
 

@@ -293,7 +293,7 @@ class LocalStorage:
     def _read_pending(self) -> dict[str, set[str]]:
         """Returns the content each pending record (of this or a killed publish) says was
         about to be written, by key; a damaged record counts as none."""
-        folder = self._path(PENDING + "x").parent
+        folder = self._path(PENDING.rstrip("/"))
         try:
             names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
         except FileNotFoundError:
