@@ -6,6 +6,7 @@ import enum
 import json
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -52,8 +53,29 @@ app = typer.Typer(
 new_app = typer.Typer(help="Scaffold a new show or episode.", no_args_is_help=True)
 app.add_typer(new_app, name="new")
 
+
+def _folder(what: str, example: str) -> Callable[[str | Path], Path]:
+    """Returns the parser of a folder argument or option, which refuses "" (exit 2): an
+    unset variable in a script, which Path("") would read as the current folder."""
+
+    def parse(value: str | Path) -> Path:
+        if not str(value).strip():
+            _fail(f"{what} is empty; name a folder, such as {example}", ExitCode.USAGE)
+        return Path(value)
+
+    return parse
+
+
 CatalogueArg = Annotated[
-    Path, typer.Argument(help="The catalogue folder (holds fo-cast.toml and the shows).")
+    Path,
+    typer.Argument(
+        help="The catalogue folder (holds fo-cast.toml and the shows).",
+        parser=_folder("the catalogue folder", "episodes"),
+    ),
+]
+CatalogueOption = Annotated[
+    Path,
+    typer.Option(help="The catalogue folder.", parser=_folder("--catalogue", "episodes")),
 ]
 _state = {"traceback": False}
 
@@ -296,7 +318,12 @@ def build(
 
 @app.command("serve")
 def serve_tree(
-    directory: Annotated[Path, typer.Argument(help="The built tree to serve.")] = Path("feeds"),
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="The built tree to serve.", parser=_folder("the folder to serve", "feeds")
+        ),
+    ] = Path("feeds"),
     host: Annotated[
         str, typer.Option(help="Address to listen on; 0.0.0.0 lets phones on the network in.")
     ] = "127.0.0.1",
@@ -557,7 +584,7 @@ class MediaMode(enum.StrEnum):
 def import_show(
     source: Annotated[str, typer.Argument(help="The feed: a file or an http(s) URL.")],
     show: Annotated[str, typer.Option(help="Slug of the show folder to write or add to.")],
-    catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    catalogue: CatalogueOption = Path("episodes"),
     media: Annotated[
         MediaMode, typer.Option(help="url: keep media at the source; download: fetch it.")
     ] = MediaMode.URL,
@@ -603,7 +630,7 @@ def _print_download(event: object) -> None:
 def new_show(
     slug: Annotated[str, typer.Argument(help="URL name of the show: lowercase, dashes.")],
     title: Annotated[str | None, typer.Option(help="The show's title.")] = None,
-    catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    catalogue: CatalogueOption = Path("episodes"),
 ) -> None:
     """Create a show folder with a show.yaml to fill in.
 
@@ -626,7 +653,7 @@ def new_episode(
         datetime | None,
         typer.Option(help="Publication time, with timezone, e.g. 2024-07-23T15:00:00+00:00."),
     ] = None,
-    catalogue: Annotated[Path, typer.Option(help="The catalogue folder.")] = Path("episodes"),
+    catalogue: CatalogueOption = Path("episodes"),
     chapters_from: Annotated[
         Path | None, typer.Option(help="Take the chapters from this media file's tags.")
     ] = None,

@@ -27,6 +27,7 @@ from fo_cast.media.tags import (
     DIGEST_SIZE,
     TOC_TITLE,
     ChapterMark,
+    TagError,
     TagFields,
     cover_image,
     differing,
@@ -175,7 +176,10 @@ def tag_catalogue(
         for show in site.shows:
             for entry in show.entry.episodes:
                 for media in entry.episode.media:
-                    result = _tag_one(show, entry, media, probed, covers, dry_run)
+                    try:
+                        result = _tag_one(show, entry, media, probed, covers, dry_run)
+                    except TagError as exc:
+                        raise TagError(f"{exc} ({_stopped_at(run, site)})") from exc
                     run.results.append(result)
                     if result.outcome is Outcome.TAGGED and media.file is not None:
                         _remember(probes, root, entry.media_file(media.file), probed)
@@ -183,6 +187,24 @@ def tag_catalogue(
         covers.save()
         probes.save()
     return run
+
+
+def _stopped_at(run: TagRun, site: Site) -> str:
+    """Returns how far a run that stopped on a file got: how many of the local media files
+    it tags it had tagged (those stay tagged; a second run finds them unchanged)."""
+    total = sum(
+        1
+        for show in site.shows
+        for entry in _episodes(show)
+        for media in entry.episode.media
+        if media.file is not None
+    )
+    tagged = run.count(Outcome.TAGGED)
+    were = "was" if tagged == 1 else "were"
+    return (
+        f"{tagged} of {total} files {were} tagged before this one; "
+        "run `fo-cast tag` again after fixing it"
+    )
 
 
 def _remember(probes: ProbeCache, root: Path, path: Path, probed: Probed) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -12,7 +13,7 @@ from conftest import MEDIA
 import fo_cast
 from fo_cast.catalogue.checks import check_artwork, validate_catalogue
 from fo_cast.catalogue.reader import load_catalogue
-from fo_cast.media.probe import Probed
+from fo_cast.media.probe import ProbeCache, Probed
 from fo_cast.problems import Report
 
 EPISODE = "talks/2024-08-04-middle-east-part-1"
@@ -34,14 +35,15 @@ def test_probed_holds_media_and_artwork(sample: Path) -> None:
 def test_second_validate_opens_no_media(sample: Path, monkeypatch) -> None:
     first = fo_cast.check(sample).probed
     cache = json.loads((sample / ".fo-cast" / "probe.json").read_text(encoding="utf-8"))
-    assert len(cache["entries"]) == len(first.media)
+    assert len(cache["entries"]) == len(first.media) + len(first.images)
 
     def refuse(path: Path) -> None:
         raise AssertionError(f"opened {path}")
 
     monkeypatch.setattr("fo_cast.media.probe.probe_media", refuse)
+    monkeypatch.setattr("fo_cast.media.probe.probe_image", refuse)  # artwork too
     second = fo_cast.check(sample).probed
-    assert second.media == first.media
+    assert second.media == first.media and second.images == first.images
     # touching one file probes exactly that one again
     audio = sample / EPISODE / "audio.mp3"
     stat = audio.stat()
@@ -157,9 +159,40 @@ def test_transcript_must_be_vtt_or_srt(sample: Path) -> None:
 )  # fmt: skip
 def test_artwork_rules(name: str, messages: list[str]) -> None:
     report, probed = Report(), Probed()
-    check_artwork(MEDIA / name, PurePosixPath("s/show.yaml"), "artwork", 4, probed, report)
+    args = (MEDIA / name, PurePosixPath("s/show.yaml"), "artwork", 4, probed)
+    check_artwork(MEDIA, *args, ProbeCache(None), report)
     assert [p.message for p in report] == messages
     assert all((p.field, p.line) == ("artwork", 4) for p in report)
+
+
+@pytest.mark.parametrize("name", ["art-rect.png", "tone.mp3"])
+def test_artwork_facts_are_taken_once_per_file_as_it_is(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PNG's image data is inflated whole to know it is complete (100 ms at 3000 px): the
+    probe cache keeps what was found, problems too, until the file changes."""
+    from fo_cast.media import probe
+
+    art = tmp_path / name
+    shutil.copyfile(MEDIA / name, art)
+    opened: list[Path] = []
+    real = probe.probe_image
+    monkeypatch.setattr(probe, "probe_image", lambda path: opened.append(path) or real(path))
+    messages = []
+    for _ in range(2):
+        cache, report = ProbeCache(tmp_path / "probe.json"), Report()
+        check_artwork(
+            tmp_path, art, PurePosixPath("s/show.yaml"), "artwork", 4, Probed(), cache, report
+        )
+        cache.save()
+        messages.append([p.message for p in report])
+    assert opened == [art] and messages[0] == messages[1] != []
+    art.write_bytes(art.read_bytes() + b"\0")  # changed: looked at again
+    cache = ProbeCache(tmp_path / "probe.json")
+    check_artwork(
+        tmp_path, art, PurePosixPath("s/show.yaml"), "artwork", 4, Probed(), cache, Report()
+    )
+    assert opened == [art, art]
 
 
 def test_validate_catalogue_only_adds_to_the_report(sample: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MEDIA
+from PIL import Image
 
 from fo_cast.media.probe import ProbeCache, ProbeError, probe_image, probe_media
 
@@ -174,6 +175,93 @@ def test_a_truncated_or_damaged_image_is_refused(name: str, cut, reason: str, tm
     with pytest.raises(ProbeError) as caught:
         probe_image(path)
     assert str(caught.value) == f"is truncated or damaged ({reason}); export it again"
+
+
+def _with_idat(png: bytes, change) -> bytes:
+    """Returns the PNG with its image data (the IDAT chunks, joined) changed, in one IDAT
+    chunk whose CRC is right: the damage is in the data, as an encoder could have written it."""
+    import struct
+    import zlib
+
+    chunks, position = [], 8
+    while position < len(png):
+        length, kind = struct.unpack(">I4s", png[position : position + 8])
+        chunks.append((kind, png[position + 8 : position + 8 + length]))
+        position += 12 + length
+    data = change(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    out, idat_written = [png[:8]], False
+    for kind, body in chunks:
+        if kind == b"IDAT":
+            if idat_written:
+                continue
+            kind, body, idat_written = b"IDAT", data, True
+        crc = zlib.crc32(kind + body)
+        out.append(struct.pack(">I4s", len(body), kind) + body + struct.pack(">I", crc))
+    return b"".join(out)
+
+
+def _flipped(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+
+DATA_CHECK = "Error -3 while decompressing data: incorrect data check"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda data: _flipped(data, len(data) // 2), f"its image data is damaged: {DATA_CHECK}"),
+        # the last four bytes are the stream's Adler-32
+        (lambda data: _flipped(data, len(data) - 1), f"its image data is damaged: {DATA_CHECK}"),
+        (lambda data: _flipped(data, 0),
+         "its image data is damaged: Error -3 while decompressing data: incorrect header check"),
+        (lambda data: data[: len(data) // 2], "its image data stops short"),
+        (lambda data: b"", "its image data stops short"),
+    ],
+)  # fmt: skip
+def test_a_png_whose_image_data_is_damaged_is_refused(change, reason: str, tmp_path) -> None:
+    # Was: verify() checks each chunk's CRC, not the data the CRC was computed over, so
+    # these passed validate; tag failed on them ("broken data stream"), as would an app.
+    path = tmp_path / "art.png"
+    path.write_bytes(_with_idat(_image("PNG"), change))
+    with pytest.raises(ProbeError) as caught:
+        probe_image(path)
+    assert str(caught.value) == f"is truncated or damaged ({reason}); export it again"
+    with Image.open(path) as image, pytest.raises(OSError):
+        image.load()  # what tag met making the cover: "broken data stream", "truncated"
+
+
+def test_a_png_of_many_idat_chunks_is_one_stream(tmp_path) -> None:
+    """Encoders split the image data into chunks (Pillow: 64 KiB each); the stream begins
+    in the first and ends in the last, and a flip in a middle one is found."""
+    import random
+
+    noise = random.Random(0).randbytes(1400 * 1400 * 3)
+    path = tmp_path / "art.png"
+    Image.frombytes("RGB", (1400, 1400), noise).save(path, format="PNG")
+    whole = path.read_bytes()
+    assert whole.count(b"IDAT") > 50
+    assert probe_image(path).size == len(whole)
+    path.write_bytes(_with_idat(whole, lambda data: _flipped(data, len(data) // 2)))
+    with pytest.raises(ProbeError) as caught:
+        probe_image(path)
+    assert str(caught.value) == (
+        f"is truncated or damaged (its image data is damaged: {DATA_CHECK}); export it again"
+    )
+
+
+def test_validate_names_the_artwork_whose_image_data_is_damaged(sample: Path) -> None:
+    from tests.helpers import invoke
+
+    artwork = sample / "talks" / "artwork.png"
+    artwork.write_bytes(_with_idat(artwork.read_bytes(), lambda data: _flipped(data, 1000)))
+    result = invoke("validate", sample)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "episodes/talks/show.yaml:9: artwork: artwork.png is truncated or damaged (its image "
+        f"data is damaged: {DATA_CHECK}); export it again",
+        "1 error in 1 file.",
+    ]
 
 
 @pytest.mark.parametrize(("kind", "extra"), [("PNG", b""), ("JPEG", b""), ("JPEG", b"\0" * 16)])

@@ -580,7 +580,84 @@ def test_a_file_that_cannot_be_replaced_is_named(
     assert isinstance(result.exception, tags_module.TagError)
     assert str(result.exception) == (
         f"{path}: cannot replace it with its tagged copy (Operation not permitted); is it or "
-        "its folder immutable or read-only?"
+        "its folder immutable or read-only? (0 of 22 files were tagged before this one; run "
+        "`fo-cast tag` again after fixing it)"
     )
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tagging")] == []
+
+
+STOP = "live/2024-09-13-south-korea-quad/audio.mp3"  # the 14th of the 22 files tag writes
+LATER = "talks/2024-08-16-scotus-40-year-rules/audio.mp3"
+
+
+def test_a_stop_says_how_many_files_were_tagged_before_it(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped on an immutable file, tag named it and why, not that 13 files were already
+    tagged (and stay so): the count, and that a second run goes on from there."""
+    import errno
+    import os
+
+    stop, later = sample / STOP, sample / LATER
+    stopped, untouched = stop.read_bytes(), later.read_bytes()
+    replace = os.replace
+
+    def refuse_one(source: str | Path, target: str | Path) -> None:
+        if Path(target) == stop:  # the only fault: chattr +i needs root, and root ignores it
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        replace(source, target)
+
+    monkeypatch.setattr(tags_module.os, "replace", refuse_one)
+    result = runner.invoke(app, ["tag", str(sample)])
+    assert isinstance(result.exception, tags_module.TagError)
+    assert str(result.exception) == (
+        f"{stop}: cannot replace it with its tagged copy (Operation not permitted); is it or "
+        "its folder immutable or read-only? (13 of 22 files were tagged before this one; run "
+        "`fo-cast tag` again after fixing it)"
+    )
+    # the files before it really are tagged, it and those after it are as they were
+    assert ID3(sample / EPISODE / "audio.mp3")["TGID"].text == [GUID]
+    video = MP4(sample / EPISODE / "video.mp4").tags
+    assert video is not None and video["egid"] == [GUID + ":video"]
+    assert (stop.read_bytes(), later.read_bytes()) == (stopped, untouched)
+    assert not list(sample.rglob("*.tagging"))
+
+    monkeypatch.setattr(tags_module.os, "replace", replace)  # fixed: the run goes on
+    again = invoke("tag", sample)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == "9 files tagged, 13 unchanged, 2 skipped."
+
+
+def test_a_folder_that_takes_no_new_file_is_named_not_the_copy(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only folder (or mount) refuses the tagged copy before any rename: the message
+    named the copy (.audio.mp3.<pid>.tagging: Permission denied), an OSError, no count."""
+    import errno
+    import os
+
+    folder = sample / EPISODE
+    before = hashes(sample)
+    if os.geteuid() == 0:  # root writes into a 0o555 folder: refuse as the kernel would
+        touch = Path.touch
+
+        def refuse_here(self: Path, *args: object, **kwargs: object) -> None:
+            if self.parent == folder:
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            touch(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Path, "touch", refuse_here)
+    folder.chmod(0o555)
+    try:
+        result = runner.invoke(app, ["tag", str(sample)])
+    finally:
+        folder.chmod(0o755)
+    assert isinstance(result.exception, tags_module.TagError)
+    assert str(result.exception) == (
+        f"{folder / 'audio.mp3'}: cannot write its tagged copy beside it (Permission denied); "
+        "is its folder read-only? (0 of 22 files were tagged before this one; run `fo-cast "
+        "tag` again after fixing it)"
+    )
+    assert hashes(sample) == before
+    assert not list(sample.rglob("*.tagging"))

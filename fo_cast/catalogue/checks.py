@@ -15,7 +15,7 @@ from fo_cast.catalogue.companions import check_references, episode_folders
 from fo_cast.catalogue.models import Media
 from fo_cast.catalogue.placeholders import check_placeholders
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, ShowEntry, is_inside
-from fo_cast.media.probe import MediaInfo, ProbeCache, Probed, ProbeError, cache_key, probe_image
+from fo_cast.media.probe import MediaInfo, ProbeCache, Probed, ProbeError, cache_key
 from fo_cast.outputs import SITE_FOLDERS
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import check_media_name, is_url
@@ -36,7 +36,7 @@ def validate_catalogue(catalogue: Catalogue, report: Report, use_cache: bool = T
     if len(cache.entries) < len(episodes) // 2:  # mostly cold: probe on every core first
         _probe_ahead(catalogue, episodes, cache)
     for show in catalogue.shows:
-        _check_show_files(catalogue, show, probed, report)
+        _check_show_files(catalogue, show, probed, cache, report)
         check_placeholders(show, report)
         for entry in show.episodes:
             _check_episode_files(catalogue, entry, probed, cache, report)
@@ -187,7 +187,7 @@ def _not_a_file(stat: os.stat_result | None) -> str:
 
 
 def _check_show_files(
-    catalogue: Catalogue, show: ShowEntry, probed: Probed, report: Report
+    catalogue: Catalogue, show: ShowEntry, probed: Probed, cache: ProbeCache, report: Report
 ) -> None:
     relative = show.show.artwork
     if is_url(relative):  # served elsewhere (an imported show): nothing to open here
@@ -195,20 +195,23 @@ def _check_show_files(
     path = show.folder / relative
     line = show.doc.line_of(("artwork",))
     if _existing(catalogue, path, show.manifest, "artwork", line, report, relative):
-        check_artwork(path, show.manifest, "artwork", line, probed, report)
+        check_artwork(catalogue.root, path, show.manifest, "artwork", line, probed, cache, report)
 
 
 def check_artwork(
+    root: Path,
     path: Path,
     manifest: PurePosixPath,
     field_name: str,
     line: int | None,
     probed: Probed,
+    cache: ProbeCache,
     report: Report,
 ) -> None:
-    """Adds a problem for each of Apple's artwork rules the image breaks."""
+    """Adds a problem for each of Apple's artwork rules the image breaks (the image's facts
+    from cache, under its path from the catalogue root, while the file is unchanged)."""
     try:
-        info = probe_image(path)
+        info = cache.probe_image(path, cache_key(root, path))
     except ProbeError as exc:
         report.add(manifest, field_name, f"{path.name} {exc}", line)
         return
@@ -251,7 +254,8 @@ def _check_episode_files(
         path = entry.file(episode.image)
         line = entry.doc.line_of(("image",))
         if _existing(catalogue, path, entry.manifest, "image", line, report, episode.image):
-            check_artwork(path, entry.manifest, "image", line, probed, report)
+            root = catalogue.root
+            check_artwork(root, path, entry.manifest, "image", line, probed, cache, report)
     # a companion outside the catalogue is reported (and not read) by load_catalogue
     kinds = [probed.media[p].kind for p in _local_media(entry) if p in probed.media]
     if kinds.count("audio") > 1 or kinds.count("video") > 1:

@@ -287,6 +287,7 @@ def write_tags(
     through a copy beside it and one rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tagging")
     try:
+        _start_copy(tmp, path)
         if container == "mp3":
             shutil.copyfile(path, tmp)
             _write_id3(tmp, wanted, cover)
@@ -301,13 +302,30 @@ def write_tags(
         tmp.unlink(missing_ok=True)
 
 
+_REFUSED = (errno.EPERM, errno.EACCES, errno.EROFS)  # what a locked file or folder answers
+
+
+def _start_copy(tmp: Path, path: Path) -> None:
+    """Creates the tagged copy's file beside path; a folder that takes no new file (read-only,
+    a read-only mount) is named with the media file, not the copy (nor ffmpeg's words)."""
+    try:
+        tmp.touch()
+    except OSError as exc:
+        if exc.errno not in _REFUSED:
+            raise
+        raise TagError(
+            f"{path}: cannot write its tagged copy beside it ({exc.strerror}); is its folder "
+            "read-only?"
+        ) from exc
+
+
 def _replace(tmp: Path, path: Path) -> None:
     """Renames the tagged copy over the file; one the system will not let go of (immutable,
     a read-only mount) is named, not the copy."""
     try:
         os.replace(tmp, path)
     except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EACCES, errno.EROFS):
+        if exc.errno not in _REFUSED:
             raise
         raise TagError(
             f"{path}: cannot replace it with its tagged copy ({exc.strerror}); is it or its "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -327,6 +328,65 @@ def hash_file(path: Path, progress: Progress | None = None) -> str:
     return digest.hexdigest()
 
 
+# AWS's rules for a bucket name (general purpose buckets), which S3 compatibles follow.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_S3_FIX = "an S3 target is s3://bucket/prefix, such as s3://podcasts/shows/weekly"
+
+
+def _s3_target(url: str) -> tuple[str, str]:
+    """Returns the bucket and prefix of an s3:// URL, its one trailing slash dropped; raises
+    ConfigError for a URL the server would refuse, or would read otherwise than it looks.
+
+    A key is a string, not a path: under `a//c`, `a/./c` or `a/../c` every key would hold
+    an empty, '.' or '..' folder that URLs cannot reach (browsers and CDNs resolve those
+    away), and what the server thinks of it is only known at the first upload.
+    """
+    if bad := _CONTROL.search(url):  # before urlsplit, which drops tabs and newlines
+        raise ConfigError(
+            f"{_shown(url)}: the target URL holds a control character "
+            f"({_shown(bad.group())}); type it again without it"
+        )
+    if "?" in url or "#" in url:  # urlsplit would cut the prefix short there
+        raise ConfigError(
+            f"{url}: a target URL has no query or fragment ('?', '#'); remove them: {_S3_FIX}"
+        )
+    parts = urlsplit(url)
+    bucket, path = parts.netloc, parts.path
+    if not bucket:
+        raise ConfigError(f"{url}: an S3 target needs a bucket: s3://bucket/prefix")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket or _IP_ADDRESS.fullmatch(bucket):
+        raise ConfigError(
+            f"{url}: '{bucket}' is not an S3 bucket name; name it with 3 to 63 lowercase "
+            "letters, digits, dots and hyphens, starting and ending with a letter or digit "
+            "(no '..', not an IP address)"
+        )
+    if "\\" in path:
+        raise ConfigError(
+            f"{url}: the prefix holds a backslash; separate its folders with '/': {_S3_FIX}"
+        )
+    segments = path[1:].split("/") if path[1:] else []
+    if segments and not segments[-1]:
+        segments.pop()  # one trailing slash: s3://bucket/show/ is s3://bucket/show
+    if "" in segments:
+        raise ConfigError(
+            f"{url}: the prefix has an empty segment ('//'); write each '/' once, as in "
+            f"s3://{bucket}/{'/'.join(s for s in segments if s)}"
+        )
+    if dots := next((s for s in segments if s in (".", "..")), None):
+        raise ConfigError(
+            f"{url}: the prefix has a '{dots}' segment, which S3 would keep in every key as "
+            f"a folder of that name; write the prefix without it: {_S3_FIX}"
+        )
+    return bucket, "/".join(segments)
+
+
+def _shown(text: str) -> str:
+    """Returns text with its control characters as escapes, so a message stays one line."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
 def storage_for(url: str, endpoint_url: str | None = None, **options: Any) -> Storage:
     """Returns the Storage for a target URL: file:///folder or a plain path, or s3://bucket/prefix.
 
@@ -334,7 +394,13 @@ def storage_for(url: str, endpoint_url: str | None = None, **options: Any) -> St
     backend (S3: max_attempts, retry_mode, connect_timeout, read_timeout, workers,
     multipart_threshold, multipart_chunksize, part_concurrency, checksum).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": a '[' in the host
+        raise ConfigError(
+            f"{_shown(url)}: not a target URL ({exc}); use s3://bucket/prefix or "
+            "file:///path/to/folder"
+        ) from None
     if "@" in parts.netloc:
         # Never echo it: what stands before the @ is most likely a key.
         raise ConfigError(
@@ -344,9 +410,8 @@ def storage_for(url: str, endpoint_url: str | None = None, **options: Any) -> St
     if parts.scheme == "s3":
         from fo_cast.storage.s3 import S3Storage
 
-        if not parts.netloc:
-            raise ConfigError(f"{url}: an S3 target needs a bucket: s3://bucket/prefix")
-        return S3Storage(parts.netloc, parts.path.strip("/"), endpoint_url=endpoint_url, **options)
+        bucket, prefix = _s3_target(url)
+        return S3Storage(bucket, prefix, endpoint_url=endpoint_url, **options)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise ConfigError(f"{url}: file URLs name a local folder: file:///path/to/folder")
