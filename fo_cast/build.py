@@ -291,12 +291,14 @@ def _render_pages(site: Site, folder: Path | None) -> list[Output]:
     search_cache = RenderCache(folder, "search")
     outputs: list[Output] = []
 
+    render = pages.Pages(site, page_cache)
+
     def rendered() -> Iterator[Output]:  # the search index takes the pages as they render
-        for output in pages.iter_pages(site, page_cache):
+        for output in render.render():
             outputs.append(output)
             yield output
 
-    bundles = search.render_search_index(site, rendered(), search_cache)
+    bundles = search.render_search_index(site, rendered(), search_cache, ahead=render)
     page_cache.save()
     search_cache.save()
     return outputs + bundles

@@ -156,7 +156,9 @@ def _update(
                     continue
         changed.append(output)
     removed = sorted(set(record) - marks.keys())
-    if _has_symlinked_folder(root, [*marks, *removed, TREE_RECORD]):
+    # the folders of what is written or removed (a file the tree holds as it was recorded,
+    # same inode, is left alone wherever its folder points)
+    if _has_symlinked_folder(root, [*(o.path for o in changed), *removed, TREE_RECORD]):
         # Writing or moving files through it would change whatever it points at (the
         # catalogue itself, once). A symlink is nothing a build wrote: replace the tree whole.
         raise _Rewrite

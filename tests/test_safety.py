@@ -603,3 +603,35 @@ def test_imported_show_notes_nested_thousands_deep_become_plain_text(
     from fo_cast.catalogue.feedmap import companion_markdown
 
     assert companion_markdown(notes) == markdown
+
+
+def test_the_readers_symlink_check_resolves_paths_as_the_kernel_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader resolves a folder once for all its files; '..' after a symlink is the
+    link target's parent (the kernel's reading), not the folder holding the link."""
+    from fo_cast.catalogue import reader
+
+    (tmp_path / "cat" / "show" / "ep").mkdir(parents=True)
+    (tmp_path / "cat" / "show" / "ep" / "companion.md").write_text("x", encoding="utf-8")
+    (tmp_path / "outside" / "deep").mkdir(parents=True)
+    (tmp_path / "outside" / "secret.png").write_bytes(b"x")
+    (tmp_path / "cat" / "show" / "ep" / "pics").symlink_to(tmp_path / "outside" / "deep")
+    (tmp_path / "cat" / "show" / "ep" / "late.md").symlink_to(tmp_path / "outside" / "secret.png")
+    monkeypatch.chdir(tmp_path)
+    root = Path("cat")
+    cases = {
+        "cat/show/ep/companion.md": True,
+        "cat/show/ep/companion.md ": True,  # a name with a space, the same folder resolved
+        "cat/show/ep/late.md": False,  # a file symlinked out, in a folder already resolved
+        "cat/show/ep/pics/../secret.png": False,  # /outside/secret.png
+        "cat/show/ep/pics/../../cat/show/ep/companion.md": True,  # deep/../.. is tmp_path
+        "cat/show/../show/ep/companion.md": True,
+        str(tmp_path / "cat" / "show" / "ep" / "companion.md"): True,
+    }
+    reader._REAL_FOLDERS.clear()
+    reader._REAL_TOPS.clear()
+    for _ in range(2):  # resolving, then with every folder known
+        for path, inside in cases.items():
+            assert reader._realpath(path) == os.path.realpath(path), path
+            assert reader.is_inside(root, Path(path)) is inside, path

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from stat import S_ISDIR, S_ISREG
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -61,13 +61,12 @@ class EpisodeEntry:
     def media_file(self, relative: str) -> Path:
         """Returns where a media file is: in the episode folder if it is there, else in the
         media folder when the file is there, else the episode folder's (missing) path."""
-        local = self.folder / relative
-        if self.elsewhere is None:
-            return local
-        found = self._found.get(relative)
+        found = self._found.get(relative)  # asked some five times per file a run
         if found is None:
-            other = self.elsewhere / relative
-            found = other if not os.path.lexists(local) and os.path.exists(other) else local
+            found = local = self.folder / relative
+            if self.elsewhere is not None:
+                other = self.elsewhere / relative
+                found = other if not os.path.lexists(local) and os.path.exists(other) else local
             self._found[relative] = found
         return found
 
@@ -250,10 +249,21 @@ def _subfolders(folder: Path) -> list[Path]:
     """Returns the folders inside, sorted, skipping hidden ones and those starting with '_'."""
     try:
         with os.scandir(folder) as entries:  # d_type tells folders apart without a stat each
-            names = sorted(e.name for e in entries if e.name[0] not in "._" and e.is_dir())
+            found = sorted(
+                (e.name, e.is_symlink()) for e in entries if e.name[0] not in "._" and e.is_dir()
+            )
     except OSError:
         return []
-    return [folder / n for n in names]
+    # A folder resolved (see _realpath) holds these as they are, those not symlinks: each
+    # resolved now, without an lstat, for the files later checked in it.
+    real = _REAL_FOLDERS.get(str(folder))
+    folders = []
+    for name, link in found:
+        subfolder = folder / name
+        if real is not None and not link:
+            _REAL_FOLDERS[str(subfolder)] = os.path.join(real, name)
+        folders.append(subfolder)
+    return folders
 
 
 def _load_settings(root: Path, name: PurePosixPath, report: Report) -> Settings:
@@ -515,6 +525,17 @@ _REAL_TOPS: dict[Path, str] = {}
 
 def _realpath(path: str) -> str:
     """Returns os.path.realpath(path), with one lstat per new folder rather than per part."""
+    given_folder, _, name = path.rpartition(os.sep)
+    known = _REAL_FOLDERS.get(given_folder) if name not in ("", ".", "..") else None
+    if known is not None:  # the usual case: a file in a folder already resolved
+        joined = os.path.join(known, name)
+        try:
+            link = S_ISLNK(os.lstat(joined).st_mode)
+        except OSError:
+            link = False
+        return os.path.realpath(joined) if link else joined
+    if os.pardir in path.split(os.sep):  # '..' after a symlink is the link's parent: the kernel's
+        return os.path.realpath(path)  # reading, never abspath's, which drops the link
     path = os.path.abspath(path)
     # Up to the nearest folder already resolved (or the file system's root), then down again:
     # a loop, not a recursion, whatever the number of parts.
@@ -535,6 +556,9 @@ def _realpath(path: str) -> str:
         real = os.path.realpath(joined) if os.path.islink(joined) else joined
         if n < len(parts) - 1:  # a folder on the way: resolved once for every later path
             _REAL_FOLDERS[whole] = real
+    real_folder = _REAL_FOLDERS.get(os.path.dirname(path))
+    if given_folder and real_folder is not None:  # its folder as given: found at once next
+        _REAL_FOLDERS[given_folder] = real_folder
     return real
 
 

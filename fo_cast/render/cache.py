@@ -11,16 +11,21 @@ On disk, under `<catalogue>/.fo-cast/render/`, one cache per part of the build (
 not be able to run code):
 
     <part>.json         {"version", "code", "pack", "size",
-                         "entries": {key: [offset, length, crc32 of key + bytes]}}
+                         "entries": {key: [offset, length, crc32, sha256, note]}}
     <part>-<token>.bin  the entries' bytes, one after another
+
+An entry keeps the SHA-256 of its bytes (what the output tree and publish compare) and a
+renderer's note about them (an episode page's is the digest of what search indexes), so a
+build that finds an entry reads its bytes once, for the CRC, and hashes them no more; the
+CRC-32 covers the key, the digest, the note and the bytes.
 
 A build appends each piece to the pack as it renders it, so what it rendered never piles up
 in memory: the build's outputs point into the pack (`Stored`, `Joined`) and the output tree
 reads them back when it writes them. At the end it rewrites the index, which lists only the
 entries that build used. A cache that opens a pack mostly unused rewrites it first, before
 anything points into it. A damaged or stale cache only makes a build slower: a missing pack,
-an entry outside it or one whose CRC (of its key and bytes) does not match is a miss; an
-entry found is read and checked whole, and its SHA-256 taken then.
+an entry outside it or one whose CRC does not match is a miss; an entry found is read and
+checked whole.
 """
 
 from __future__ import annotations
@@ -178,13 +183,16 @@ class Pack:
 class Stored:
     """Bytes at a place in a pack (see outputs.Body): read back when written or uploaded."""
 
-    __slots__ = ("pack", "offset", "length", "sha256")
+    __slots__ = ("pack", "offset", "length", "sha256", "note")
 
-    def __init__(self, pack: Pack, offset: int, length: int, sha256: str = "") -> None:
+    def __init__(
+        self, pack: Pack, offset: int, length: int, sha256: str = "", note: str = ""
+    ) -> None:
         self.pack, self.offset, self.length, self.sha256 = pack, offset, length, sha256
+        self.note = note  # what the renderer noted about the bytes (see RenderCache.put)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Stored, (self.pack, self.offset, self.length, self.sha256))
+        return (Stored, (self.pack, self.offset, self.length, self.sha256, self.note))
 
     def read(self) -> bytes:
         return self.pack.read(self.offset, self.length)
@@ -263,7 +271,7 @@ class RenderCache:
     give each its own cache.
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, folder: Path | None = None, part: str = "render") -> None:
         self.folder = folder
@@ -271,7 +279,7 @@ class RenderCache:
         self.hits = 0
         self.misses = 0
         self._memory: dict[str, bytes] = {}  # without a pack: what this process rendered
-        self._stored: dict[str, list[int]] = {}  # in the pack: key -> [offset, length, crc32]
+        self._stored: dict[str, list[Any]] = {}  # key -> [offset, length, crc32, sha256, note]
         self._used: set[str] = set()
         self._pack: Pack | None = None
         self._pack_size = 0  # the end of what the index (or this build) vouches for
@@ -311,6 +319,11 @@ class RenderCache:
         if size - live > max(live, MIN_COMPACT):
             self._compact()
 
+    def has(self, key: str) -> bool:
+        """Returns whether an entry is under key, reading nothing (it may yet prove damaged
+        when read: a miss then)."""
+        return key in self._memory or key in self._stored
+
     def get(self, key: str) -> bytes | None:
         """Returns the bytes stored under key, or None."""
         found = self._lookup(key)
@@ -338,9 +351,10 @@ class RenderCache:
         self._used.add(key)
         return found
 
-    def put(self, key: str, data: bytes) -> bytes | Body:
+    def put(self, key: str, data: bytes, note: str = "") -> bytes | Body:
         """Stores data under key for this render and the next; returns it as kept: the bytes,
-        or their place in the pack."""
+        or their place in the pack, with the note (a short string the renderer derives from
+        the bytes, given back with them when found: see Stored.note)."""
         self._used.add(key)
         if not self._failed:
             try:
@@ -349,9 +363,11 @@ class RenderCache:
                 self._failed = True  # a full disk, a file where the folder goes: in memory
             else:
                 assert self._pack is not None
-                self._stored[key] = [offset, len(data), _check(key, data)]
+                sha256 = hashlib.sha256(data).hexdigest()
+                entry = [offset, len(data), _check(key, sha256, note, data), sha256, note]
+                self._stored[key] = entry
                 self._dirty = True
-                return Stored(self._pack, offset, len(data), hashlib.sha256(data).hexdigest())
+                return Stored(self._pack, offset, len(data), sha256, note)
         self._memory[key] = data
         return data
 
@@ -363,10 +379,16 @@ class RenderCache:
             self.put(key, data)
         return data
 
-    def fetch_body(self, key: str, render: Callable[[], bytes]) -> bytes | Body:
-        """Returns what is under key as fetch() does, but as kept: from a pack, its place."""
+    def fetch_body(
+        self, key: str, render: Callable[[], bytes], note: Callable[[bytes], str] | None = None
+    ) -> bytes | Body:
+        """Returns what is under key as fetch() does, but as kept: from a pack, its place
+        (with note(bytes) when it was rendered and stored, as put() keeps it)."""
         found = self.find(key)
-        return self.put(key, render()) if found is None else found
+        if found is not None:
+            return found
+        data = render()
+        return self.put(key, data, note(data) if note is not None else "")
 
     def fetch_both(self, key: str, render: Callable[[], bytes]) -> tuple[bytes, bytes | Body]:
         """Returns the bytes under key (rendered only when missing) and how they are kept."""
@@ -379,18 +401,18 @@ class RenderCache:
     def _read(self, key: str) -> tuple[bytes, bytes | Body] | None:
         entry = self._stored.get(key)
         try:
-            offset, length, crc = entry  # type: ignore[misc]
+            offset, length, crc, sha256, note = entry  # type: ignore[misc]
             pack = self._pack
             if pack is None or offset < 0 or length < 0 or offset + length > self._pack_size:
                 raise ValueError(key)
             data = pack.read(offset, length)
-            if _check(key, data) != crc:
+            if _check(key, sha256, note, data) != crc:
                 raise ValueError(key)
-        except (OSError, ValueError, TypeError, FoCastError):
+        except (OSError, ValueError, TypeError, AttributeError, FoCastError):
             del self._stored[key]
             self._dirty = True
             return None
-        return data, Stored(pack, offset, length, hashlib.sha256(data).hexdigest())
+        return data, Stored(pack, offset, length, sha256, note)
 
     def _append(self, data: bytes) -> int:
         """Appends data to the pack (a new one when there is none) in one write, so another
@@ -429,7 +451,7 @@ class RenderCache:
                     except (OSError, ValueError, TypeError, IndexError, FoCastError):
                         continue  # damaged: dropped
                     file.write(data)
-                    stored[k] = [offset, len(data), entry[2]]
+                    stored[k] = [offset, len(data), *entry[2:]]
                     offset += len(data)
             self._pack, self._pack_size, self._stored = Pack(str(path)), offset, stored
             self._write_index()
@@ -486,9 +508,11 @@ class RenderCache:
             self._fd = None
 
 
-def _check(key: str, data: bytes) -> int:
-    """Returns the CRC-32 of an entry under its key: bytes moved to another key do not pass."""
-    return zlib.crc32(data, zlib.crc32(key.encode("ascii")))
+def _check(key: str, sha256: str, note: str, data: bytes) -> int:
+    """Returns the CRC-32 of an entry under its key: bytes moved to another key, or given
+    another digest or note, do not pass."""
+    head = f"{key}\x00{sha256}\x00{note}\x00".encode()
+    return zlib.crc32(data, zlib.crc32(head))
 
 
 def _pread(fd: int, length: int, offset: int) -> bytes:

@@ -337,28 +337,34 @@ def _media_loc(episode: EpisodeView, enclosure: Enclosure) -> Loc:
 
 
 def _enclosure(episode: EpisodeView, enclosure: Enclosure) -> Iterator[Problem]:
-    entry = episode.entry
-    loc = _media_loc(episode, enclosure)
+    problems: list[tuple[str, Severity]] = []
     if not enclosure.is_video and enclosure.type not in SPOTIFY_AUDIO_TYPES:
-        yield _at(entry, loc, f"{enclosure.type} is not an audio type Spotify takes ({SPOTIFY})")
+        problems.append(
+            (f"{enclosure.type} is not an audio type Spotify takes ({SPOTIFY})", Severity.ERROR)
+        )
     parts = urlsplit(enclosure.url)
     if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", enclosure.url):
-        yield _at(
-            entry, loc, f"'{enclosure.url}' is not an absolute URL without spaces ({SPOTIFY})"
+        problems.append(
+            (f"'{enclosure.url}' is not an absolute URL without spaces ({SPOTIFY})", Severity.ERROR)
         )
     elif parts.scheme != "https" and enclosure.path is None:  # base_url is linted once
-        yield _at(
-            entry, loc, f"'{enclosure.url}' is not https; serve media over https ({SPOTIFY})",
-            Severity.WARNING,
-        )  # fmt: skip
+        message = f"'{enclosure.url}' is not https; serve media over https ({SPOTIFY})"
+        problems.append((message, Severity.WARNING))
     if enclosure.length <= 0:
-        yield _at(entry, loc, f"the enclosure length must be the size in bytes ({SPOTIFY})")
+        problems.append(
+            (f"the enclosure length must be the size in bytes ({SPOTIFY})", Severity.ERROR)
+        )
     if enclosure.duration is None:
-        yield _at(
-            entry, loc,
-            f"has no duration; apps show none until they play it, so give duration ({APPLE})",
-            Severity.WARNING,
-        )  # fmt: skip
+        problems.append(
+            (
+                f"has no duration; apps show none until they play it, so give duration ({APPLE})",
+                Severity.WARNING,
+            )
+        )
+    if problems:  # which media entry it is: looked up only for a problem (10,000 are clean)
+        loc = _media_loc(episode, enclosure)
+        for message, severity in problems:
+            yield _at(episode.entry, loc, message, severity)
 
 
 # --- site -----------------------------------------------------------------------------------

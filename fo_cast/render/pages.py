@@ -30,7 +30,7 @@ from markupsafe import Markup
 from fo_cast.catalogue.models import Person
 from fo_cast.outputs import ASSETS, Body, Output, Stage
 from fo_cast.render.cache import RenderCache, key
-from fo_cast.render.search import SEARCH, search_bundles
+from fo_cast.render.search import SEARCH, article_digest, search_bundles
 from fo_cast.render.site import EpisodeView, ShowView, Site, fingerprint_of
 from fo_cast.render.topics import TOPICS, Topic, collect_topics, topic_page_path, topic_path
 from fo_cast.units import format_clock, format_size
@@ -111,7 +111,42 @@ def render_pages(site: Site, cache: RenderCache | None = None) -> list[Output]:
 def iter_pages(site: Site, cache: RenderCache | None = None) -> Iterator[Output]:
     """Yields what render_pages() returns, in the same order, each output as it is rendered
     (the search index takes the episode pages while the others render)."""
-    return _Renderer(site, RenderCache() if cache is None else cache).render()
+    return Pages(site, cache).render()
+
+
+class Pages:
+    """A render of a site's pages, and ahead of it the episode pages the cache lacks: the
+    search index sends their bundles to Pagefind before the other pages render."""
+
+    def __init__(self, site: Site, cache: RenderCache | None = None) -> None:
+        self._renderer = _Renderer(site, RenderCache() if cache is None else cache)
+
+    def render(self) -> Iterator[Output]:
+        """Yields what render_pages() returns, in the same order, as each is rendered."""
+        return self._renderer.render()
+
+    def changed_episodes(self) -> list[str]:
+        """Returns the paths of the episode pages that the cache lacks (to render), in the
+        render's order, rendering nothing."""
+        renderer = self._renderer
+        return [
+            episode.path + "index.html"
+            for index in renderer.indexes
+            for episode in index.newest
+            if not renderer.cache.has(renderer.episode_key(index, episode))
+        ]
+
+    def episode_pages(self, paths: set[str]) -> dict[str, Output]:
+        """Returns the episode pages at paths, rendered now or taken from the cache (the
+        render then finds them there)."""
+        renderer = self._renderer
+        return {
+            output.path: output
+            for index in renderer.indexes
+            for episode in index.newest
+            if episode.path + "index.html" in paths
+            for output in (renderer.episode_page(index, episode),)
+        }
 
 
 class _Renderer:
@@ -135,12 +170,13 @@ class _Renderer:
         )
         self.show_keys = {show.path: show.fingerprint for show in site.shows}
         self.episode_keys = {id(e): e.fingerprint for show in site.shows for e in show.episodes}
+        self.indexes = [ShowIndex.of(show) for show in site.shows]
+        self.page_keys: dict[int, str] = {}  # id(episode) -> its page's key, once taken
 
     def render(self) -> Iterator[Output]:
         site = self.site
         yield self.home()
-        for show in site.shows:
-            index = ShowIndex.of(show)
+        for index in self.indexes:
             yield from self.show_pages(index)
             yield from (self.episode_page(index, episode) for episode in index.newest)
         topics = collect_topics(site)
@@ -209,11 +245,14 @@ class _Renderer:
             outputs.append(_page_output(path + "index.html", self.cache.fetch_body(page_key, make)))
         return outputs
 
-    def episode_page(self, index: ShowIndex, episode: EpisodeView) -> Output:
+    def episode_key(self, index: ShowIndex, episode: EpisodeView) -> str:
+        found = self.page_keys.get(id(episode))
+        if found is not None:
+            return found
         recent = index.recent(episode)
         series = index.series_of(episode)
         keys = self.episode_keys
-        page_key = key(
+        found = self.page_keys[id(episode)] = key(
             f"episode/{len(recent)}/{len(series)}",
             self.site_key,
             self.show_keys[index.show.path],
@@ -221,6 +260,11 @@ class _Renderer:
             *(keys[id(e)] for e in recent),
             *(keys[id(e)] for e in series),
         )
+        return found
+
+    def episode_page(self, index: ShowIndex, episode: EpisodeView) -> Output:
+        recent = index.recent(episode)
+        page_key = self.episode_key(index, episode)
 
         def make() -> bytes:
             context = episode_context(self.site, index, episode, self.common)
@@ -232,7 +276,8 @@ class _Renderer:
             episode.__dict__.pop("companion", None)
             return page
 
-        return _page_output(episode.path + "index.html", self.cache.fetch_body(page_key, make))
+        body = self.cache.fetch_body(page_key, make, note=article_digest)
+        return _page_output(episode.path + "index.html", body)
 
     def topics_index(self, topics: list[Topic]) -> Output:
         listed = [(t.slug, t.name, len(t.episodes)) for t in topics]

@@ -33,13 +33,16 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fo_cast.errors import FoCastError
 from fo_cast.outputs import SEARCH, Body, Output, Stage
 from fo_cast.render.cache import RenderCache, Stored, key
 from fo_cast.render.site import ShowView, Site
 from fo_cast.workers import cores
+
+if TYPE_CHECKING:
+    from fo_cast.render.pages import Pages
 
 # What the browser fetches of a bundle; the Pagefind UI scripts are not used (search.js is).
 KEPT_SUFFIXES = (".pf_meta", ".pf_index", ".pf_fragment", ".pf_filter", ".pagefind")
@@ -68,7 +71,10 @@ def search_bundles(site: Site) -> list[str]:
 
 
 def render_search_index(
-    site: Site, pages: Iterable[Output], cache: RenderCache | None = None
+    site: Site,
+    pages: Iterable[Output],
+    cache: RenderCache | None = None,
+    ahead: Pages | None = None,
 ) -> list[Output]:
     """Returns the Pagefind bundles indexing the episode pages among `pages`.
 
@@ -77,11 +83,16 @@ def render_search_index(
     core while the next pages render. A bundle whose pages are unchanged is taken from
     `cache`; the others are indexed again, one Pagefind service per core, each bundle by one
     service (the bytes are the same as indexed one after another, in any order of arrival).
+
+    With `ahead` (the render that yields `pages`), a few changed pages (an edit or two) are
+    rendered before the rest, and their bundles go to Pagefind at once: indexing the one
+    bundle that changed then takes no longer than rendering the pages that did not.
     """
     cache = RenderCache() if cache is None else cache
     bundles = _bundles(site)
     bundle_of = {path: name for name, (_, paths) in bundles.items() for path in paths}
-    arrived: dict[str, dict[str, bytes]] = {name: {} for name in bundles}
+    # bundle -> page path -> (digest of what is indexed of it, the page)
+    arrived: dict[str, dict[str, tuple[str, Output]]] = {name: {} for name in bundles}
     files_of: dict[str, list[tuple[str, bytes | Body]]] = {}
 
     def keep(name: str, packed: bytes, kept: bytes | Body) -> None:
@@ -93,25 +104,48 @@ def render_search_index(
 
     jobs = max(1, cores())
     waiting: deque[tuple[str, str, Future[bytes]]] = deque()
+    early: dict[str, tuple[str, Future[bytes]]] = {}  # bundle -> (its key, sent ahead)
 
     def settle_oldest() -> None:  # the cache is this thread's: what was indexed goes in here
         name, bundle_key, indexed = waiting.popleft()
         packed = indexed.result()
         keep(name, *cache.fetch_both(bundle_key, lambda: packed))
 
+    def bundle_key_of(name: str, got: dict[str, tuple[str, Output]]) -> str:
+        show, paths = bundles[name]
+        digests = [(path, got[path][0]) for path in paths]  # in the bundle's order
+        return key(f"search/{name}", _digest(name, show.show.language, digests))
+
     with _Services(jobs) as services, ThreadPoolExecutor(jobs) as pool:
 
-        def complete(name: str) -> None:
+        def index(name: str, got: dict[str, tuple[str, Output]]) -> Future[bytes]:
             show, paths = bundles[name]
+            # only the pages of a bundle indexed again are read back
+            pages_of = [(path, searchable(got[path][1].data or b"")) for path in paths]
+            return pool.submit(services.indexed, pages_of, show.show.language)
+
+        if ahead is not None:
+            changed = list(dict.fromkeys(bundle_of[p] for p in ahead.changed_episodes()))
+            if len(changed) <= jobs:  # an edit or two; a larger change streams as it renders
+                for bundle in changed:
+                    rendered = ahead.episode_pages(set(bundles[bundle][1]))
+                    got = {path: (_noted(o), o) for path, o in rendered.items()}
+                    bundle_key = bundle_key_of(bundle, got)
+                    if not cache.has(bundle_key):
+                        early[bundle] = (bundle_key, index(bundle, got))
+
+        def complete(name: str) -> None:
             got = arrived.pop(name)
-            pages_of = [(path, got[path]) for path in paths]  # in the bundle's order
-            language = show.show.language
-            bundle_key = key(f"search/{name}", _digest(name, language, pages_of))
-            found = cache.lookup(bundle_key)
-            if found is not None:
-                keep(name, *found)
-                return
-            waiting.append((name, bundle_key, pool.submit(services.indexed, pages_of, language)))
+            bundle_key = bundle_key_of(name, got)
+            sent = early.pop(name, None)
+            if sent is not None and sent[0] == bundle_key:
+                waiting.append((name, bundle_key, sent[1]))
+            else:
+                found = cache.lookup(bundle_key)
+                if found is not None:
+                    keep(name, *found)
+                    return
+                waiting.append((name, bundle_key, index(name, got)))
             while len(waiting) > jobs:  # as many bundles in memory as there are services
                 settle_oldest()
 
@@ -120,7 +154,7 @@ def render_search_index(
             if name is None or not output.rendered:
                 continue
             got = arrived[name]
-            got[output.path] = searchable(output.data or b"")
+            got[output.path] = (_noted(output), output)
             if len(got) == len(bundles[name][1]):
                 complete(name)
         if arrived:  # the pages of a bundle that never arrived: a render left them out
@@ -190,12 +224,25 @@ def searchable(page: bytes) -> bytes:
     return b"<!doctype html>\n<html>\n<body>\n" + article + b"\n</body>\n</html>\n"
 
 
-def _digest(name: str, language: str, pages: list[tuple[str, bytes]]) -> bytes:
-    """Returns a digest of what a bundle indexes: its name, language, pages and their bytes."""
+def _noted(output: Output) -> str:
+    """Returns the article digest of an episode page: noted in the render cache, or taken."""
+    content = output.content
+    noted = content.note if isinstance(content, Stored) else ""
+    return noted or article_digest(output.data or b"")
+
+
+def article_digest(page: bytes) -> str:
+    """Returns the digest of what the index takes of an episode page (searchable(page)): the
+    pages' render cache keeps it beside the page, so an unchanged page is not read for it."""
+    return hashlib.blake2b(searchable(page), digest_size=16).hexdigest()
+
+
+def _digest(name: str, language: str, pages: list[tuple[str, str]]) -> bytes:
+    """Returns a digest of what a bundle indexes: its name, language, and its pages' paths
+    and article digests, in order."""
     digest = hashlib.blake2b(f"{name}\x00{language}\x00".encode(), digest_size=16)
-    for path, body in pages:
-        digest.update(f"{path}\x00{len(body)}\x00".encode())
-        digest.update(body)
+    for path, article in pages:
+        digest.update(f"{path}\x00{article}\x00".encode())
     return digest.digest()
 
 
