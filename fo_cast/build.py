@@ -241,6 +241,11 @@ def _render(
 
     report = result.report
     result.outputs.extend(files_of(site))
+    if with_feeds and with_pages:  # taken once, before the fork: both processes key by them
+        for show in site.shows:
+            show.fingerprint  # noqa: B018 - a cached property, taken for its side effect
+            for episode in show.episodes:
+                episode.fingerprint  # noqa: B018
     feeds_part = _Part(_render_feeds, site, folder, with_feeds)
     # the feeds on the other core while the pages render on this one
     with forked(feeds_part, parallel=with_feeds and with_pages) as feeds_done:

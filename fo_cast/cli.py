@@ -299,7 +299,9 @@ def _check_out(catalogue: Path, out: Path) -> None:
 @app.command()
 def build(
     catalogue: CatalogueArg = Path("episodes"),
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("feeds"),
+    out: Annotated[
+        Path, typer.Option(help="Output folder.", parser=_folder("--out", "feeds"))
+    ] = Path("feeds"),
     base_url: BaseUrlOption = None,
     now: NowOption = None,
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,

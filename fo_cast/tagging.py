@@ -178,8 +178,12 @@ def tag_catalogue(
                 for media in entry.episode.media:
                     try:
                         result = _tag_one(show, entry, media, probed, covers, dry_run)
-                    except TagError as exc:
-                        raise TagError(f"{exc} ({_stopped_at(run, site)})") from exc
+                    except (TagError, OSError) as exc:  # OSError: a full disk, say
+                        said = str(exc)
+                        if isinstance(exc, OSError) and exc.strerror:
+                            where = entry.media_file(media.file) if media.file else entry.folder
+                            said = f"{exc.filename or where}: {exc.strerror}"
+                        raise TagError(f"{said} ({_stopped_at(run, site)})") from exc
                     run.results.append(result)
                     if result.outcome is Outcome.TAGGED and media.file is not None:
                         _remember(probes, root, entry.media_file(media.file), probed)

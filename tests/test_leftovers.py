@@ -131,6 +131,10 @@ EMPTY_OPTION = "fo-cast: --catalogue is empty; name a folder, such as episodes"
         (["import", "feed.xml", "--show", "talks", "--catalogue", ""], EMPTY_OPTION),
         (["new", "show", "talks", "--catalogue", ""], EMPTY_OPTION),
         (["new", "episode", "A Title", "--show", "talks", "--catalogue", ""], EMPTY_OPTION),
+        (
+            ["build", "episodes", "--out", ""],
+            "fo-cast: --out is empty; name a folder, such as feeds",
+        ),
     ],
 )
 def test_an_empty_catalogue_is_a_usage_error(

@@ -250,8 +250,12 @@ def test_a_crash_while_writing_leaves_the_file_as_it_was(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(tags_module._ChapterOrderID3, "save", crash)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(tags_module.TagError) as raised:
         fo_cast.build.tag_media(sample)
+    assert str(raised.value) == (
+        f"{path}: No space left on device (0 of 22 files were tagged before this one; run "
+        "`fo-cast tag` again after fixing it)"
+    )
     assert path.read_bytes() == before
     assert not list(sample.rglob("*.tagging"))
 
@@ -627,6 +631,34 @@ def test_a_stop_says_how_many_files_were_tagged_before_it(
     again = invoke("tag", sample)
     assert again.exit_code == 0, again.output
     assert again.stdout.splitlines()[-1] == "9 files tagged, 13 unchanged, 2 skipped."
+
+
+def test_a_full_disk_stops_tag_with_the_count_too(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any error of the system on the way (a full disk while the copy is written) ends the
+    run with the file, the reason and how far it got, like a refused file."""
+    import errno
+    import os
+
+    stop = sample / STOP
+    replace = os.replace
+
+    def full(source: str | Path, target: str | Path) -> None:
+        if Path(target) == stop:
+            raise OSError(errno.ENOSPC, "No space left on device", str(source))
+        replace(source, target)
+
+    monkeypatch.setattr(tags_module.os, "replace", full)
+    result = runner.invoke(app, ["tag", str(sample)])
+    assert isinstance(result.exception, tags_module.TagError)
+    message = str(result.exception)
+    assert message.endswith(
+        ": No space left on device (13 of 22 files were tagged before this one; run "
+        "`fo-cast tag` again after fixing it)"
+    )
+    assert stop.name in message
+    assert not list(sample.rglob("*.tagging"))
 
 
 def test_a_folder_that_takes_no_new_file_is_named_not_the_copy(

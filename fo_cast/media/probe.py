@@ -12,10 +12,10 @@ import shutil
 import struct
 import subprocess
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import mutagen
 from mutagen.mp3 import MP3, BitrateMode
@@ -398,6 +398,9 @@ def cache_key(root: Path, path: Path) -> str:
     return str(path)[len(prefix) :] if str(path).startswith(prefix) else str(path)
 
 
+_Facts = TypeVar("_Facts", "MediaInfo", "ImageInfo")  # what ProbeCache keeps of a file
+
+
 class ProbeCache:
     """Probe results by path, remembered with the file's size and mtime."""
 
@@ -439,51 +442,44 @@ class ProbeCache:
 
     def probe(self, path: Path, key: str, stat: os.stat_result | None = None) -> MediaInfo:
         """Returns the cached facts for path if it has not changed, probing it otherwise."""
-        stat = stat or path.stat()
+        return self._cached(path, key, stat or path.stat(), "info", MediaInfo, probe_media)
+
+    def probe_image(self, path: Path, key: str) -> ImageInfo:
+        """Returns the cached facts of an artwork file if it has not changed, probing it
+        otherwise (a PNG's image data is inflated whole to know it is complete: some 10 ms
+        for 1400 px, 100 ms for 3000, paid once per file)."""
+        return self._cached(path, f"image:{key}", path.stat(), "image", ImageInfo, probe_image)
+
+    def _cached(
+        self,
+        path: Path,
+        key: str,
+        stat: os.stat_result,
+        name: str,
+        kind: type[_Facts],
+        probe: Callable[[Path], _Facts],
+    ) -> _Facts:
+        """Returns the facts (`kind`, kept under `name` in the entry) remembered for the file
+        as it is, else those `probe` finds, remembered with its size and mtime; a ProbeError
+        is remembered too, and raised again while the file is unchanged."""
         entry = self.entries.get(key)
         if self.has(key, stat):
             assert entry is not None
             if "error" in entry:
                 raise ProbeError(str(entry["error"]))
             try:
-                return MediaInfo(**entry["info"])
+                return kind(**entry[name])
             except (KeyError, TypeError):
                 pass  # written by another version: probe again
         record: dict[str, Any] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         self.entries[key] = record
         self.dirty = True
         try:
-            info = probe_media(path)
+            info = probe(path)
         except ProbeError as exc:
             record["error"] = str(exc)
             raise
-        record["info"] = asdict(info)
-        return info
-
-    def probe_image(self, path: Path, key: str) -> ImageInfo:
-        """Returns the cached facts of an artwork file if it has not changed, probing it
-        otherwise (a PNG's image data is inflated whole to know it is complete: some 10 ms
-        for 1400 px, 100 ms for 3000, paid once per file)."""
-        stat = path.stat()
-        image_key = f"image:{key}"
-        entry = self.entries.get(image_key)
-        if self.has(image_key, stat):
-            assert entry is not None
-            if "error" in entry:
-                raise ProbeError(str(entry["error"]))
-            try:
-                return ImageInfo(**entry["image"])
-            except (KeyError, TypeError):
-                pass  # written by another version: probe again
-        record: dict[str, Any] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-        self.entries[image_key] = record
-        self.dirty = True
-        try:
-            info = probe_image(path)
-        except ProbeError as exc:
-            record["error"] = str(exc)
-            raise
-        record["image"] = asdict(info)
+        record[name] = asdict(info)
         return info
 
     def remember(self, path: Path, key: str, info: MediaInfo) -> None:
