@@ -33,7 +33,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fo_cast.errors import FoCastError
 from fo_cast.outputs import SEARCH, Body, Output, Stage
@@ -41,8 +41,18 @@ from fo_cast.render.cache import RenderCache, Stored, key
 from fo_cast.render.site import ShowView, Site
 from fo_cast.workers import cores
 
-if TYPE_CHECKING:
-    from fo_cast.render.pages import Pages
+
+class Ahead(Protocol):
+    """The render whose pages the index takes (pages.Pages), asked before it starts."""
+
+    def changed_episodes(self) -> list[str]:
+        """The paths of the episode pages the page cache lacks, rendering nothing."""
+        ...
+
+    def episode_pages(self, paths: set[str]) -> dict[str, Output]:
+        """The episode pages at paths, rendered now or taken from the cache."""
+        ...
+
 
 # What the browser fetches of a bundle; the Pagefind UI scripts are not used (search.js is).
 KEPT_SUFFIXES = (".pf_meta", ".pf_index", ".pf_fragment", ".pf_filter", ".pagefind")
@@ -74,7 +84,7 @@ def render_search_index(
     site: Site,
     pages: Iterable[Output],
     cache: RenderCache | None = None,
-    ahead: Pages | None = None,
+    ahead: Ahead | None = None,
 ) -> list[Output]:
     """Returns the Pagefind bundles indexing the episode pages among `pages`.
 
