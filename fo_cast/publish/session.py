@@ -66,19 +66,19 @@ class Session:
 
     def pings(self) -> tuple[list[Ping], list[str]]:
         """Returns the notifications this plan's changed feeds call for, and warnings."""
+        if self.notify_settings is None:  # no [notify]: notify.py (and pydantic) not loaded
+            return [], []
         from fo_cast.publish.notify import changed_feeds, plan_pings
 
-        if self.notify_settings is None:
-            return [], []
         return plan_pings(changed_feeds(self.plan, self.base_url), self.notify_settings)
 
     def notify(self) -> tuple[list[Notice], list[str]]:
         """Sends the notifications (after the feeds arrived); returns how each went."""
-        from fo_cast.publish.notify import send_pings
-
         pings, warnings = self.pings()
         if not pings:
             return [], warnings
+        from fo_cast.publish.notify import send_pings
+
         assert self.notify_settings is not None
         return send_pings(pings, self.notify_settings), warnings
 

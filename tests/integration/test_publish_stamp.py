@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -145,9 +146,11 @@ def test_nothing_changed_costs_one_listing_and_no_lock(
     assert list((catalogue / PUBLISH_STAMPS).glob("*.json"))
     bucket.requests.clear()
     nothing_built(monkeypatch)
+    monkeypatch.delitem(sys.modules, "fo_cast.publish.notify", raising=False)
 
     code, second, stderr = publish(catalogue, bucket.options)
     assert code == 0, stderr
+    assert "fo_cast.publish.notify" not in sys.modules  # no [notify]: not even loaded
     assert (uploaded(second), second["uploaded"], second["deleted"]) == ([], 0, 0)
     assert sorted(second["plan"]["unchanged"]) == sorted(u["key"] for u in first["plan"]["uploads"])
     assert second["skipped"] == first["uploaded"]
