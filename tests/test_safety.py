@@ -635,3 +635,15 @@ def test_the_readers_symlink_check_resolves_paths_as_the_kernel_does(
         for path, inside in cases.items():
             assert reader._realpath(path) == os.path.realpath(path), path
             assert reader.is_inside(root, Path(path)) is inside, path
+    # the catalogue named from a folder beside it: '../' in front is the current folder's
+    # parent (resolved already), read without the kernel's walk and then found at once
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    reader._REAL_FOLDERS.clear()
+    reader._REAL_TOPS.clear()
+    for _ in range(2):
+        for path, inside in cases.items():
+            beside = f"../{path}" if not path.startswith("/") else path
+            assert reader._realpath(beside) == os.path.realpath(beside), beside
+            assert reader.is_inside(Path("../cat"), Path(beside)) is inside, beside
+    assert "../cat/show/ep" in reader._REAL_FOLDERS  # resolved once for every later file

@@ -534,8 +534,11 @@ def _realpath(path: str) -> str:
         except OSError:
             link = False
         return os.path.realpath(joined) if link else joined
-    if os.pardir in path.split(os.sep):  # '..' after a symlink is the link's parent: the kernel's
-        return os.path.realpath(path)  # reading, never abspath's, which drops the link
+    if os.pardir in _after_leading_parents(path):
+        # '..' after a symlink is the link target's parent: the kernel's reading, never
+        # abspath's, which drops the link ('../' in front goes up from the current folder,
+        # itself resolved: abspath reads that as the kernel does)
+        return os.path.realpath(path)
     path = os.path.abspath(path)
     # Up to the nearest folder already resolved (or the file system's root), then down again:
     # a loop, not a recursion, whatever the number of parts.
@@ -560,6 +563,15 @@ def _realpath(path: str) -> str:
     if given_folder and real_folder is not None:  # its folder as given: found at once next
         _REAL_FOLDERS[given_folder] = real_folder
     return real
+
+
+def _after_leading_parents(path: str) -> list[str]:
+    """Returns the parts of a relative path after its leading '..' and '.' parts."""
+    parts = path.split(os.sep)
+    start = 0
+    while start < len(parts) and parts[start] in (os.pardir, os.curdir):
+        start += 1
+    return parts[start:]
 
 
 def _is_slug(value: str) -> bool:
