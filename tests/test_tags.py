@@ -595,27 +595,37 @@ STOP = "live/2024-09-13-south-korea-quad/audio.mp3"  # the 14th of the 22 files 
 LATER = "talks/2024-08-16-scotus-40-year-rules/audio.mp3"
 
 
+def tag_stopped_at(stop: Path, error: OSError) -> str:
+    """Runs `fo-cast tag` on the catalogue holding stop, with the rename of its tagged copy
+    failing with error (every other file tagged as usual); returns what the run stopped with."""
+    import os
+
+    replace = os.replace
+
+    def fail_one(source: str | Path, target: str | Path) -> None:
+        if Path(target) == stop:
+            raise error
+        replace(source, target)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tags_module.os, "replace", fail_one)
+        result = runner.invoke(app, ["tag", str(stop.parents[2])])
+    assert isinstance(result.exception, tags_module.TagError)
+    return str(result.exception)
+
+
 def test_a_stop_says_how_many_files_were_tagged_before_it(
     sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stopped on an immutable file, tag named it and why, not that 13 files were already
     tagged (and stay so): the count, and that a second run goes on from there."""
     import errno
-    import os
 
     stop, later = sample / STOP, sample / LATER
     stopped, untouched = stop.read_bytes(), later.read_bytes()
-    replace = os.replace
-
-    def refuse_one(source: str | Path, target: str | Path) -> None:
-        if Path(target) == stop:  # the only fault: chattr +i needs root, and root ignores it
-            raise PermissionError(errno.EPERM, "Operation not permitted")
-        replace(source, target)
-
-    monkeypatch.setattr(tags_module.os, "replace", refuse_one)
-    result = runner.invoke(app, ["tag", str(sample)])
-    assert isinstance(result.exception, tags_module.TagError)
-    assert str(result.exception) == (
+    # the only fault: chattr +i needs root, and root ignores it
+    message = tag_stopped_at(stop, PermissionError(errno.EPERM, "Operation not permitted"))
+    assert message == (
         f"{stop}: cannot replace it with its tagged copy (Operation not permitted); is it or "
         "its folder immutable or read-only? (13 of 22 files were tagged before this one; run "
         "`fo-cast tag` again after fixing it)"
@@ -627,8 +637,7 @@ def test_a_stop_says_how_many_files_were_tagged_before_it(
     assert (stop.read_bytes(), later.read_bytes()) == (stopped, untouched)
     assert not list(sample.rglob("*.tagging"))
 
-    monkeypatch.setattr(tags_module.os, "replace", replace)  # fixed: the run goes on
-    again = invoke("tag", sample)
+    again = invoke("tag", sample)  # fixed (nothing refused any more): the run goes on
     assert again.exit_code == 0, again.output
     assert again.stdout.splitlines()[-1] == "9 files tagged, 13 unchanged, 2 skipped."
 
@@ -639,25 +648,13 @@ def test_a_full_disk_stops_tag_with_the_count_too(
     """Any error of the system on the way (a full disk while the copy is written) ends the
     run with the file, the reason and how far it got, like a refused file."""
     import errno
-    import os
 
     stop = sample / STOP
-    replace = os.replace
-
-    def full(source: str | Path, target: str | Path) -> None:
-        if Path(target) == stop:
-            raise OSError(errno.ENOSPC, "No space left on device", str(source))
-        replace(source, target)
-
-    monkeypatch.setattr(tags_module.os, "replace", full)
-    result = runner.invoke(app, ["tag", str(sample)])
-    assert isinstance(result.exception, tags_module.TagError)
-    message = str(result.exception)
-    assert message.endswith(
-        ": No space left on device (13 of 22 files were tagged before this one; run "
+    message = tag_stopped_at(stop, OSError(errno.ENOSPC, "No space left on device"))
+    assert message == (  # an error naming no file: the media file it was tagging
+        f"{stop}: No space left on device (13 of 22 files were tagged before this one; run "
         "`fo-cast tag` again after fixing it)"
     )
-    assert stop.name in message
     assert not list(sample.rglob("*.tagging"))
 
 
