@@ -87,6 +87,12 @@ class Output:
         init(self, "size", size)
         init(self, "redirect", redirect)
 
+    def __reduce__(self) -> tuple[type[Output], tuple[object, ...]]:
+        # the feed worker sends some 20,000 of them: by their fields, not dataclasses' slow
+        # setstate (see FeedItem)
+        fields = (self.path, self.content_type, self.stage, self.content, self.source)
+        return (Output, (*fields, self.size, self.redirect))
+
     @property
     def data(self) -> bytes | None:
         """The rendered bytes (read from where they are kept), None for a file (source)."""

@@ -669,3 +669,20 @@ def test_the_command_line_freezes_what_a_paused_block_leaves(command_line: bool)
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout == f"True {command_line}\n"
+
+
+def test_outputs_and_feed_items_cross_from_a_worker_whole() -> None:
+    """Output and FeedItem pickle by their fields (the feed worker sends 20,000 of each): every
+    field comes back, so a field added later cannot be dropped on the way."""
+    import dataclasses
+
+    from fo_cast.outputs import FeedItem, Stage
+
+    page = Output("show/ep/index.html", "text/html", Stage.ASSET, b"<p>", redirect="/new/")
+    media = Output("show/ep/a.mp3", "audio/mpeg", Stage.MEDIA, source=Path("/m/a.mp3"), size=9)
+    item = FeedItem("show/feed.xml", "guid-1", "https://x/a.mp3", "T", "e/s/ep/episode.yaml", "p")
+    for original in (page, media, item):
+        fields = [f.name for f in dataclasses.fields(original)]  # type: ignore[arg-type]
+        assert len(original.__reduce__()[1]) == len(fields)
+        moved = pickle.loads(pickle.dumps(original))
+        assert [getattr(moved, n) for n in fields] == [getattr(original, n) for n in fields]

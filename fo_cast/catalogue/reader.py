@@ -54,16 +54,23 @@ class EpisodeEntry:
     # this episode's folder in the media folder (MEDIA/SHOW/EPISODE), when there is one
     elsewhere: Path | None = None
     _found: dict[str, Path] = field(default_factory=dict, repr=False, compare=False)
+    # file() and shown() by relative path: the checks ask for each some twice per run, and
+    # pathlib's join is the larger part of asking
+    _files: dict[str, Path] = field(default_factory=dict, repr=False, compare=False)
+    _shown: dict[str, PurePosixPath] = field(default_factory=dict, repr=False, compare=False)
 
     def file(self, relative: str) -> Path:
-        return self.folder / relative
+        found = self._files.get(relative)
+        if found is None:
+            found = self._files[relative] = self.folder / relative
+        return found
 
     def media_file(self, relative: str) -> Path:
         """Returns where a media file is: in the episode folder if it is there, else in the
         media folder when the file is there, else the episode folder's (missing) path."""
         found = self._found.get(relative)  # asked some five times per file a run
         if found is None:
-            found = local = self.folder / relative
+            found = local = self.file(relative)
             if self.elsewhere is not None:
                 other = self.elsewhere / relative
                 found = other if not os.path.lexists(local) and os.path.exists(other) else local
@@ -71,7 +78,10 @@ class EpisodeEntry:
         return found
 
     def shown(self, relative: str) -> PurePosixPath:
-        return self.manifest.parent / relative
+        found = self._shown.get(relative)
+        if found is None:
+            found = self._shown[relative] = self.manifest.parent / relative
+        return found
 
 
 @dataclass
@@ -127,6 +137,7 @@ def load_catalogue(
     cache = ManifestCache(root / MANIFEST_CACHE if use_cache else None)
     _REAL_FOLDERS.clear()
     _REAL_TOPS.clear()
+    _LISTED.clear()
     name = PurePosixPath(root.resolve().name)
     settings = _load_settings(root, name, report)
     catalogue = Catalogue(root=root, settings=settings)
@@ -245,8 +256,20 @@ def _find_media_folder(catalogue: Catalogue, environ: Mapping[str, str] | None) 
         entry.elsewhere = folder / entry.folder.relative_to(catalogue.root)
 
 
+# Each folder's subfolders as _subfolders() listed them: parsing ahead and reading list the
+# same folders, one after the other; cleared at each load_catalogue().
+_LISTED: dict[Path, list[Path]] = {}
+
+
 def _subfolders(folder: Path) -> list[Path]:
     """Returns the folders inside, sorted, skipping hidden ones and those starting with '_'."""
+    listed = _LISTED.get(folder)
+    if listed is None:
+        listed = _LISTED[folder] = _list_subfolders(folder)
+    return listed
+
+
+def _list_subfolders(folder: Path) -> list[Path]:
     try:
         with os.scandir(folder) as entries:  # d_type tells folders apart without a stat each
             found = sorted(
