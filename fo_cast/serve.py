@@ -152,7 +152,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 def _not_modified_since(header: str, mtime: float) -> bool:
     try:
         since = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a year of 20 digits
         return False
     if since is None or since.tzinfo is None:
         return False

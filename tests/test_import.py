@@ -676,6 +676,41 @@ def test_not_a_feed_is_refused_with_one_line(
     assert sorted(p.name for p in root.iterdir()) == ["fo-cast.toml"]
 
 
+def test_what_xml_allows_around_the_root_is_no_junk_nor_truncation() -> None:
+    """A "<?xml" in a feed's text (no declaration before it) is text, not a declaration to cut
+    the feed at; a processing instruction after </rss> is XML, not a truncated feed."""
+    channel = (
+        b'<rss version="2.0"><channel><title>T</title><description><![CDATA[Paste <?xml '
+        b'version="1.0"?> at the top]]></description><item><title>E</title></item></channel>'
+    )
+    read, repairs = read_source_bytes(channel + b"</rss>")
+    assert read.findtext("description") == 'Paste <?xml version="1.0"?> at the top'
+    assert repairs == []
+    read, repairs = read_source_bytes(channel + b"</rss>\n<?generator x 1.0?>\n<!-- at 12 -->\n")
+    assert read.findtext("item/title") == "E" and repairs == []
+
+
+def test_a_tail_of_comments_before_junk_is_refused_at_once(root: Path, tmp_path: Path) -> None:
+    """The truncation check once took 2^n steps for n comments after </rss>: 40 took hours.
+    (An alarm turns such a hang into a failure.)"""
+    import signal
+
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(b'<?xml version="1.0"?><rss><channel><title>T</title></channel></rss>'
+                     + b"<!--x-->" * 40 + b"junk")  # fmt: skip
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the truncation check hung"))
+    signal.alarm(20)
+    try:
+        args = ["import", str(feed), "--show", "x", "--catalogue", str(root)]
+        result = CliRunner().invoke(app, args)
+    finally:
+        signal.alarm(0)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"fo-cast: {feed}: is truncated (it stops at line 1 before </rss>); download it again\n"
+    )
+
+
 def test_truncated_download_is_refused(root: Path, server: Server) -> None:
     body = (FEEDS / "pumuckl-br.xml").read_bytes()
     server.files["/feed.xml"] = body
@@ -742,6 +777,8 @@ def test_cli_summary(root: Path) -> None:
         ("Tuesday, 10 Jun 2003 04:00 GMT", datetime(2003, 6, 10, 4, tzinfo=UTC)),
         ("2003-06-10T04:00:00Z", datetime(2003, 6, 10, 4, tzinfo=UTC)),
         ("yesterday", None),
+        ("Mon, 05 Aug 99999 10:00:00 GMT", None),  # past datetime's year 9999
+        ("Mon, 05 Aug 99999999999999999999 10:00:00 GMT", None),  # past C's long: Overflow
     ],
 )
 def test_rfc822_variants(text: str, expected: object) -> None:

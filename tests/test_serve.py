@@ -209,6 +209,8 @@ def test_if_modified_since_gets_304_unless_the_file_is_newer(port: int) -> None:
     assert request(port, "GET", "/show/feed.xml", {"If-Modified-Since": later})[0] == 304
     assert request(port, "GET", "/show/feed.xml", {"If-Modified-Since": earlier})[0] == 200
     assert request(port, "GET", "/show/feed.xml", {"If-Modified-Since": "garbage"})[0] == 200
+    huge = "Mon, 05 Aug 99999999999999999999 10:00:00 GMT"  # OverflowError in the parser
+    assert request(port, "GET", "/show/feed.xml", {"If-Modified-Since": huge})[0] == 200
 
 
 def test_if_none_match_wins_over_if_modified_since(port: int) -> None:

@@ -176,7 +176,7 @@ def _rfc822(text: str) -> datetime | None:
         text = last[0] + " +0000"
     try:
         parsed = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year past C's long
         return None
     if zone is not None:
         parsed = parsed.replace(tzinfo=zone)

@@ -88,9 +88,16 @@ _ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
 _BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]{1,31};)")
 _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
 _ENTITY_DECLARED = re.compile(rb"<!ENTITY\s+([A-Za-z][A-Za-z0-9]{1,31})\s")
+# The root element's end, then at most comments and processing instructions (XML allows both
+# after the root: <?generator ...?>, <!-- cached 12:00 -->). Each ends at its first "-->" or
+# "?>": a lazy ".*?" there let the tail split in 2^n ways, and 30 comments before junk took
+# minutes to refuse.
 _ROOT_END = re.compile(
-    rb"</(?:[A-Za-z_][\w.-]*:)?(rss|feed|rdf:RDF|RDF)\s*>\s*(<!--.*?-->\s*)*$", re.S
+    rb"</(?:[A-Za-z_][\w.-]*:)?(rss|feed|rdf:RDF|RDF)\s*>"
+    rb"(?:\s|<!--(?:[^-]|-(?!->))*-->|<\?(?:[^?]|\?(?!>))*\?>)*$"
 )
+# The root element's start: "<?xml" after it is text of the feed, not its declaration
+_ROOT_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(rss|feed|RDF)[\s>/]")
 
 
 def read_source(
@@ -379,7 +386,9 @@ def _trim_front(data: bytes, where: str, repairs: list[str]) -> bytes:
     if not data.strip():
         raise FeedError(f"{where}: is empty; not a feed")
     declaration = data.find(b"<?xml")
-    if declaration > 0 and declaration < 4096:
+    if 0 < declaration < 4096 and _ROOT_START.search(data, 0, declaration):
+        declaration = -1  # the feed began before it: "<?xml" in a description, say
+    if 0 < declaration < 4096:
         junk = data[:declaration]
         what = "blank lines" if not junk.strip() else f"{len(junk)} bytes"
         repairs.append(f"removed {what} before the XML declaration")
