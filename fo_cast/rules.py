@@ -46,6 +46,12 @@ CONTENT_TAGS = {"script", "style", "iframe", "object", "embed", "noscript", "tem
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+def xml_safe(text: str) -> str:
+    """Returns text with each character XML 1.0 cannot carry replaced by U+FFFD, as CommonMark
+    and HTML replace a reference to no character at all."""
+    return _XML_ILLEGAL.sub("\ufffd", text)
+
+
 def first_xml_illegal(text: str) -> str | None:
     """Returns the first character XML 1.0 cannot carry, or None."""
     match = _XML_ILLEGAL.search(text)

@@ -241,3 +241,38 @@ def test_a_link_the_page_drops_by_its_scheme_is_a_warning(sample: Path) -> None:
         f"{shown}:{line + 1}: warning: companion: the image 'file:///etc/passwd' {kept}",
         f"{shown}:{line + 1}: warning: companion: the link 'javascript:alert(1)' {kept}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "point"),
+    [("&#x1;", "0001"), ("&#65534;", "FFFE"), ("&#xffff;", "FFFF"),
+     ('<abbr title="&#x0B;">x</abbr>', "000B")],
+)  # fmt: skip
+def test_a_reference_to_a_character_no_feed_carries_is_a_warning_and_a_replacement(
+    sample: Path, written: str, point: str
+) -> None:
+    """A character reference is decoded by cmark-gfm, or by the sanitiser in the editor's HTML:
+    to a control character (which makes a feed unreadable to every XML parser), or, for
+    U+FFFE and U+FFFF, to bytes that are not UTF-8. Validation warns at its line; the build
+    writes U+FFFD in its place (it stopped with exit 70). In code it shows as written."""
+    reference = written if written.startswith("&") else "&#x0B;"
+    line = _append(
+        sample / EPISODE / "companion.md", f"\nIn code `&#x1;` is shown.\n\nSee {written} here.\n"
+    )
+    assert _lines(sample) == [
+        f"episodes/{EPISODE}/companion.md:{line + 3}: warning: companion: {reference} stands "
+        f"for U+{point}, which no feed (XML) can carry; pages and feeds show U+FFFD (\ufffd) in "
+        "its place: remove it"
+    ]
+    _checked, result = build_catalogue(sample, now=NOW)
+    assert not result.report.errors
+    outputs = {o.path: o.data for o in result.outputs if o.rendered}
+    page = outputs[f"{EPISODE}/index.html"]
+    assert page is not None and "\ufffd".encode() in page and b"<code>&amp;#x1;</code>" in page
+    feed = outputs["exclusive/feed.xml"]
+    parsed = feedparser.parse(feed)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    item = next(e for e in parsed.entries if e.link.endswith("2024-12-07-trump-won-again/"))
+    if written.startswith("&"):  # the feed's sanitiser keeps no <abbr> nor its title
+        assert "\ufffd" in item.content[0].value
+    assert json.loads(outputs["exclusive/feed.json"] or b"")["items"]

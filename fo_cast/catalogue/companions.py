@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 from fo_cast.catalogue.models import Status
 from fo_cast.catalogue.reader import Catalogue, EpisodeEntry, is_inside
 from fo_cast.problems import Report, Severity
-from fo_cast.rules import CONTENT_TAGS, LINK_SCHEMES, PAGE_TAGS
+from fo_cast.rules import CONTENT_TAGS, LINK_SCHEMES, PAGE_TAGS, first_xml_illegal
 
 TAG_RE = re.compile(r"<(a|img)\b([^>]*)>", re.IGNORECASE)
 # Any tag in cmark's HTML: cmark writes only tags the page keeps, so the others are the
@@ -39,6 +39,11 @@ HINT_RE = re.compile(
 SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # "www.example.com/book": a web address missing its https://, common in imported feeds.
 HOST_LIKE_RE = re.compile(r"^(?:www\.[^/]+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/.*)$", re.I)
+
+
+# A numeric character reference, as CommonMark and HTML read them (decimal or hexadecimal)
+_NUMERIC_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
+_NONCHARACTER_REF = re.compile(r"&#(?:[xX]0*[Ff][Ff][Ff][EeFf]|0*6553[45]);")
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,16 @@ def _renderer() -> Callable[[str], str]:
     options = cmark.Options.CMARK_OPT_UNSAFE
     freeing = _cmark_freeing(cmark)
     if freeing is None:
-        return lambda text: cmark.markdown_to_html_with_extensions(text, options, ["table"])
+
+        def plain(text: str) -> str:
+            try:
+                return str(cmark.markdown_to_html_with_extensions(text, options, ["table"]))
+            except UnicodeDecodeError:  # see render() below
+                return str(cmark.markdown_to_html_with_extensions(
+                    _NONCHARACTER_REF.sub("&#xFFFD;", text), options, ["table"]
+                ))  # fmt: skip
+
+        return plain
     # cmarkgfm's markdown_to_html_with_extensions never frees the document it parses nor the
     # HTML it renders (about 6 KB a companion: 60 MB for 10,000 of them): the same calls,
     # and both freed with the functions cmark-gfm allocated them with.
@@ -98,7 +112,8 @@ def _renderer() -> Callable[[str], str]:
                 extensions = cmark.parser_get_syntax_extensions(parser)
                 raw = lib.cmark_render_html(root, options, extensions)
                 try:
-                    return str(ffi.string(raw).decode("utf-8"))
+                    # cmark-gfm writes &#xFFFE; and &#xFFFF; as one byte each, no UTF-8
+                    return str(ffi.string(raw).decode("utf-8", "replace"))
                 finally:
                     free(address(raw))
             finally:
@@ -240,16 +255,63 @@ def resolve_reference(
     return Resolved(Kind.FILE, Path(path))
 
 
+def xml_illegal_reference(text: str) -> tuple[str, int, int] | None:
+    """Returns the first numeric character reference of a companion that stands for a
+    character XML cannot carry (a control character, U+FFFE, U+FFFF), with that character and
+    the line, or None. Not one in code, which shows as written (cmark escapes its "&")."""
+    if "&#" not in text:
+        return None
+    found: dict[str, list[int]] = {}  # each reference to such a character: where it is
+    for match in _NUMERIC_REF.finditer(text):
+        hexadecimal, decimal = match.groups()
+        point = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        # 0, surrogates and past U+10FFFF: CommonMark and HTML read them as U+FFFD already
+        if (
+            0 < point <= 0x10FFFF
+            and not 0xD800 <= point <= 0xDFFF
+            and first_xml_illegal(chr(point))
+        ):
+            found.setdefault(match.group(), []).append(match.start())
+    if not found:
+        return None
+    rendered = markdown_html(text)
+    for written, starts in found.items():
+        # in code (or not a reference to CommonMark) it is shown as written: "&amp;#x1;"
+        if rendered.count("&amp;" + written[1:]) >= len(starts):
+            continue
+        point = int(written[3:-1], 16) if written[2] in "xX" else int(written[2:-1])
+        # the first not inside `code` on its line, for the line (cmark knows no more of it)
+        start = next((n for n in starts if _outside_code_span(text, n)), starts[0])
+        return written, point, text.count("\n", 0, start) + 1
+    return None
+
+
+def _outside_code_span(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    return text.count("`", line_start, start) % 2 == 0
+
+
 def check_references(
     catalogue: Catalogue, entry: EpisodeEntry, folders: dict[str, EpisodeEntry], report: Report
 ) -> None:
     """Adds a problem for each reference of the companion that cannot be published: a missing
     file or one outside the catalogue or the episode's folder (errors), an image without alt
-    text (a warning); and a warning for each kind of HTML tag of the editor's that the page
-    drops."""
+    text (a warning); a warning for each kind of HTML tag of the editor's that the page
+    drops, and one for a character reference to a character no feed can carry."""
     if entry.companion is None:
         return
     shown = entry.shown(entry.episode.companion)
+    illegal = xml_illegal_reference(entry.companion)
+    if illegal is not None:
+        written, point, at = illegal
+        report.add(
+            shown,
+            "companion",
+            f"{written} stands for U+{point:04X}, which no feed (XML) can carry; pages and feeds "
+            "show U+FFFD (\ufffd) in its place: remove it",
+            at,
+            Severity.WARNING,
+        )
     for name, line in dropped_tags(entry.companion):
         if name in CONTENT_TAGS:
             what = "is removed from the page and the feed with all it holds"

@@ -23,7 +23,7 @@ from functools import lru_cache
 import nh3
 
 from fo_cast.catalogue.companions import markdown_html
-from fo_cast.rules import CONTENT_TAGS, FEED_TAGS, LINK_SCHEMES, PAGE_TAGS
+from fo_cast.rules import CONTENT_TAGS, FEED_TAGS, LINK_SCHEMES, PAGE_TAGS, xml_safe
 
 PAGE_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -124,8 +124,10 @@ def render_markdown(text: str) -> str:
 
 
 def sanitise(fragment: str, feed: bool = False) -> str:
-    """Returns the HTML fragment with everything unsafe removed, and valid HTML."""
-    return _valid(_cleaner(feed).clean(fragment))
+    """Returns the HTML fragment with everything unsafe removed, and valid HTML (and XML: a
+    character reference such as &#x1; stands for a character no feed can carry; validation
+    warns of it, and U+FFFD takes its place)."""
+    return xml_safe(_valid(_cleaner(feed).clean(fragment)))
 
 
 # nh3 serialises attributes quoted and in a fixed form, so these patterns see every case.
