@@ -711,6 +711,38 @@ def test_a_tail_of_comments_before_junk_is_refused_at_once(root: Path, tmp_path:
     )
 
 
+def test_show_notes_referring_to_characters_xml_lacks_import_clean(
+    root: Path, tmp_path: Path
+) -> None:
+    """&#x1; and &#xFFFE; inside CDATA are no XML error, but decode (in HTML) to characters
+    no feed can carry: the import wrote them into companion.md, then refused its own
+    catalogue (exit 1). They are U+FFFD now, as CommonMark writes a reference to no character."""
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><title>T</title>'
+        "<link>https://example.com/</link><description>d</description><language>en</language>"
+        "<itunes:owner><itunes:email>a@example.com</itunes:email></itunes:owner>"
+        '<itunes:image href="https://example.com/art.png"/><itunes:category text="News"/>'
+        "<item><title>E</title><guid>g-1</guid>"
+        "<pubDate>Mon, 01 Jan 2024 09:00:00 +0000</pubDate>"
+        "<description><![CDATA[sum &#x2; y]]></description>"
+        "<content:encoded><![CDATA[<p>a &#x1; b &#xFFFE; c</p>]]></content:encoded>"
+        '<enclosure url="https://example.com/e.mp3" length="100" type="audio/mpeg"/>'
+        "</item></channel></rss>",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["import", str(feed), "--show", "t", "--catalogue", str(root)])
+    assert result.exit_code == 0, result.output
+    (companion,) = (root / "t").glob("*/companion.md")
+    assert companion.read_text(encoding="utf-8") == "a \ufffd b \ufffd c\n"
+    checked = check(root, now=NOW)
+    assert not checked.report.errors
+    (episode,) = checked.catalogue.shows[0].episodes
+    assert episode.episode.guid == "g-1" and "\x02" not in (episode.episode.summary or "")
+
+
 def test_truncated_download_is_refused(root: Path, server: Server) -> None:
     body = (FEEDS / "pumuckl-br.xml").read_bytes()
     server.files["/feed.xml"] = body

@@ -196,20 +196,22 @@ def looks_like_html(text: str) -> bool:
 
 
 def plain_text(text: str) -> str:
-    """Returns HTML (or text) as plain text: tags dropped, entities decoded, paragraphs kept."""
+    """Returns HTML (or text) as plain text: tags dropped, entities decoded, paragraphs kept
+    (a reference to a character XML cannot carry, such as &#x1;, decoded to U+FFFD)."""
     if not looks_like_html(text):
-        return html.unescape(text).strip()
+        return rules.xml_safe(html.unescape(text).strip())
     spaced = re.sub(r"(?i)<br\s*/?>|</p\s*>|</li\s*>|</h\d\s*>|</div\s*>", "\n", text)
     stripped = html.unescape(_TAG.sub("", spaced))
     lines = [" ".join(line.split()) for line in stripped.splitlines()]
     paragraphs = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", paragraphs).strip()
+    return rules.xml_safe(re.sub(r"\n{3,}", "\n\n", paragraphs).strip())
 
 
 def companion_markdown(text: str) -> str:
-    """Returns show notes as Markdown: HTML through markdownify, plain text as paragraphs."""
+    """Returns show notes as Markdown: HTML through markdownify, plain text as paragraphs
+    (a character XML cannot carry, which entities decode to, as U+FFFD: see plain_text)."""
     if not looks_like_html(text):
-        return _escape_markdown(html.unescape(text).strip()) + "\n"
+        return _escape_markdown(rules.xml_safe(html.unescape(text).strip())) + "\n"
     from bs4 import BeautifulSoup  # loaded on first use: validate never needs them
 
     text = _SCRIPTS.sub("", text)  # markdownify keeps the text of stripped tags
@@ -220,7 +222,7 @@ def companion_markdown(text: str) -> str:
         )
     except TooDeep:  # kept as plain paragraphs, which need no nesting
         return _escape_markdown(plain_text(text)) + "\n"
-    return re.sub(r"\n{3,}", "\n\n", markdown).strip() + "\n"
+    return rules.xml_safe(re.sub(r"\n{3,}", "\n\n", markdown).strip()) + "\n"
 
 
 @functools.cache
