@@ -55,6 +55,11 @@ def refuse_output(catalogue: Path, out: Path) -> str | None:
     A build never writes into the catalogue or a folder holding it, nor into a folder of
     someone else's files: `--out .` or `--out ~/Documents` would otherwise lose them.
     """
+    if out.is_symlink() and not out.exists():  # it would make folders wherever it points
+        return (
+            f"is a symlink to {os.readlink(out)}, which is not there: create that folder, or "
+            "give the output folder itself"
+        )
     overlap = overlap_with(catalogue, out)
     if overlap:
         return f"{overlap}; build replaces that folder whole"
@@ -115,6 +120,9 @@ def _write_whole(result: Build, out: Path, stamp: dict[str, object] | None) -> N
     """Writes the whole build aside, then puts it in out's place in one rename."""
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
+        # mkdtemp makes it 0700: the tree keeps the folder's mode, or takes a new folder's
+        # (a web server running as another user must read it)
+        os.chmod(staging, _folder_mode(out))
         keep = out / KEEP
         if keep.is_file():
             shutil.copy2(keep, staging / KEEP, follow_symlinks=False)
@@ -470,6 +478,16 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+def _folder_mode(out: Path) -> int:
+    """Returns the permissions of the folder out, or those a new folder gets (the umask's)."""
+    try:
+        return stat.S_IMODE(os.stat(out).st_mode)
+    except OSError:
+        mask = os.umask(0o022)  # the only way to read it is to set it: put back at once
+        os.umask(mask)
+        return 0o777 & ~mask
 
 
 def _swap(staging: Path, out: Path) -> None:

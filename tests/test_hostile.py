@@ -735,3 +735,34 @@ def test_an_argument_that_is_not_utf8_is_a_usage_error(sample: Path) -> None:
         "fo-cast: the argument '\\xff' is not UTF-8 (byte 0xff); give names, paths and URLs "
         "in UTF-8"
     )
+
+
+def test_build_refuses_a_dangling_symlink_as_out(sample: Path, tmp_path: Path) -> None:
+    """A symlink to nowhere made its target's folders, wherever it pointed."""
+    out = tmp_path / "site"
+    out.symlink_to(tmp_path / "elsewhere" / "deep" / "x")
+    result = invoke("build", sample, "--out", out, "--now", NOW)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"fo-cast: --out {out} is a symlink to {tmp_path}/elsewhere/deep/x, which is not "
+        "there: create that folder, or give the output folder itself\n"
+    )
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_the_built_tree_is_readable_by_a_web_server(sample: Path, tmp_path: Path) -> None:
+    """The tree's folder took mkdtemp's 0700, even over an empty folder made 0755: a web
+    server running as another user could not read it. It keeps the folder's mode now, or a
+    new folder's (the umask's)."""
+    old = os.umask(0o022)
+    try:
+        assert invoke("build", sample, "--out", tmp_path / "new", "--now", NOW).exit_code == 0
+        kept = tmp_path / "kept"
+        kept.mkdir()
+        kept.chmod(0o750)
+        assert invoke("build", sample, "--out", kept, "--now", NOW).exit_code == 0
+        assert invoke("build", sample, "--out", kept, "--now", NOW).exit_code == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o755
+    assert kept.stat().st_mode & 0o777 == 0o750
