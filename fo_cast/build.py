@@ -318,8 +318,10 @@ def files_of(site: Site) -> list[Output]:
         if art.path is not None and art.source is not None:  # not served elsewhere
             outputs.append(Output(art.path, art.type, Stage.ASSET, source=art.source))
         for episode in show.episodes:
+            taken: dict[str, Path] = {}  # what this episode's folder carries, by output path
             for enclosure in episode.enclosures:
                 if enclosure.path is not None and enclosure.source is not None:
+                    taken[enclosure.path] = enclosure.source
                     outputs.append(
                         Output(
                             enclosure.path, enclosure.type, Stage.MEDIA,
@@ -328,6 +330,9 @@ def files_of(site: Site) -> list[Output]:
                     )  # fmt: skip
             for sidecar in (episode.transcript, episode.image, *episode.assets):
                 if sidecar is not None and sidecar.path and sidecar.source is not None:
+                    if taken.get(sidecar.path) == sidecar.source:
+                        continue  # the companion links the episode's own audio: one file
+                    taken[sidecar.path] = sidecar.source
                     outputs.append(
                         Output(sidecar.path, sidecar.type, Stage.ASSET, source=sidecar.source)
                     )

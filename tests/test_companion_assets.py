@@ -276,3 +276,40 @@ def test_a_reference_to_a_character_no_feed_carries_is_a_warning_and_a_replaceme
     if written.startswith("&"):  # the feed's sanitiser keeps no <abbr> nor its title
         assert "\ufffd" in item.content[0].value
     assert json.loads(outputs["exclusive/feed.json"] or b"")["items"]
+
+
+def test_a_link_to_the_episodes_own_audio_is_that_one_file(sample: Path) -> None:
+    """A companion that links its episode's audio ("download the MP3") made the build stop:
+    "two outputs want the same path" (exit 4). It is the same file: published once."""
+    _append(sample / EPISODE / "companion.md", "\n[Download the MP3](audio.mp3)\n")
+    assert _lines(sample) == []
+    _checked, result = build_catalogue(sample, now=NOW)
+    assert [o.stage for o in result.outputs if o.path == f"{EPISODE}/audio.mp3"] == [Stage.MEDIA]
+    page = next(o.data for o in result.outputs if o.path == f"{EPISODE}/index.html")
+    assert page is not None and b'href="audio.mp3"' in page
+
+
+def test_two_files_published_under_one_name_are_an_error_where_written(sample: Path) -> None:
+    """Media, images and transcripts are published flat in the episode's folder, companion
+    files as they are; one named as a file fo-cast writes there, or two under one name, made
+    the build stop naming neither (exit 4) after validate passed."""
+    folder = sample / EPISODE
+    (folder / "index.html").write_text("<h1>handout</h1>")
+    (folder / "sub").mkdir()
+    (folder / "transcript.vtt").rename(folder / "sub" / "transcript.vtt")
+    (folder / "transcript.vtt").write_text("WEBVTT\n")  # another file, the same name
+    manifest = folder / "episode.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("transcript: transcript.vtt", "transcript: sub/transcript.vtt")
+    )
+    line = _append(
+        folder / "companion.md", "\n[The handout](index.html) and [text](transcript.vtt).\n"
+    )
+    shown = f"episodes/{EPISODE}/companion.md:{line + 1}: companion:"
+    problems = [str(p) for p in fo_cast.validate(sample).errors]
+    assert problems == [
+        f"{shown} 'index.html' would be published as index.html, the name of the episode's "
+        "page; rename the file",
+        f"{shown} 'transcript.vtt' is published as transcript.vtt, as 'sub/transcript.vtt' is; "
+        "rename one",
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from fo_cast import rules
@@ -303,10 +303,51 @@ def lint_episode(show: ShowView, episode: EpisodeView) -> Iterator[Problem]:
         yield from _artwork(entry, ("image",), model.image)
     for enclosure in episode.enclosures:
         yield from _enclosure(episode, enclosure)
+    yield from _clashes(episode)
     yield from _chapters(episode)
     yield from _people(entry, model.people)
     for index, credit in enumerate(model.credits):  # credits become writers' podcast:person
         yield from _person_name(entry, ("credits", index, "name"), credit.name)
+
+
+def _clashes(episode: EpisodeView) -> Iterator[Problem]:
+    """Yields an error for each file the episode's folder would get twice: two catalogue files
+    published under one name (media and images go in flat: sub/audio.mp3 as audio.mp3), or a
+    file named as one fo-cast writes there (the page, the chapters)."""
+    entry = episode.entry
+    taken: dict[str, tuple[Path | None, str]] = {
+        episode.path + "index.html": (None, "the episode's page")
+    }
+    if episode.chapters is not None and episode.chapters.path is not None:
+        taken[episode.chapters.path] = (None, "the chapters fo-cast writes")
+    files: list[tuple[str, Path | None, Loc, str]] = []
+    for index, media in enumerate(entry.episode.media):
+        if media.file is not None:
+            path = episode.path + PurePosixPath(media.file).name
+            files.append((path, entry.media_file(media.file), ("media", index, "file"), media.file))
+    for name, sidecar in (("image", episode.image), ("transcript", episode.transcript)):
+        if sidecar is not None and sidecar.path is not None:
+            files.append((sidecar.path, sidecar.source, (name,), getattr(entry.episode, name)))
+    companion = entry.shown(entry.episode.companion)
+    for asset in episode.assets:
+        if asset.path is not None:
+            relative = asset.path[len(episode.path) :]
+            files.append((asset.path, asset.source, (), relative))
+    for path, source, loc, written in files:
+        other = taken.get(path)
+        if other is not None and other[0] != source:
+            name = path[len(episode.path) :]
+            if other[0] is None:
+                message = f"'{written}' would be published as {name}, the name of {other[1]}"
+                message += "; rename the file"
+            else:
+                message = f"'{written}' is published as {name}, as {other[1]} is; rename one"
+            if loc:
+                yield _at(entry, loc, message)
+            else:
+                line = episode.asset_lines.get(path)
+                yield Problem(companion, "companion", message, line, Severity.ERROR)
+        taken.setdefault(path, (source, f"'{written}'"))
 
 
 def _chapters(episode: EpisodeView) -> Iterator[Problem]:

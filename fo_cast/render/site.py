@@ -136,6 +136,8 @@ class EpisodeView:
     # companion URL as written -> (output path it points at, "?query#fragment" kept)
     links: dict[str, tuple[str, str]] = field(default_factory=dict)
     og_image: tuple[str, str] = ("", "")  # (absolute URL, alt text) of the Open Graph image
+    # output path of each companion file -> the companion line that first references it
+    asset_lines: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def episode(self) -> Episode:
@@ -372,6 +374,7 @@ def _resolve_companion(
             view.links[reference.url] = (path, reference.suffix)
             if path not in seen:
                 seen.add(path)
+                view.asset_lines[path] = reference.line
                 view.assets.append(
                     Sidecar(site.url(path), path, asset_type(resolved.path), resolved.path)
                 )
