@@ -83,9 +83,22 @@ def parse_clock(text: str) -> float | None:
 
 
 def check_url(value: str) -> str:
-    parts = urlsplit(value)
+    """Accepts an absolute http(s) URL that can go into a public feed: with a port that
+    exists, and no user or password."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # brackets holding no IPv6 address
+        raise ValueError(f"'{value}' is not an absolute http(s) URL") from None
+    try:
+        port = parts.port
+    except ValueError:  # past 65535, or not a number
+        port = -1
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
         raise ValueError(f"'{value}' is not an absolute http(s) URL")
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"'{value}' has a port that does not exist")
+    if "@" in parts.netloc:  # not echoed: it holds the password
+        raise ValueError("the URL carries a user or password, which would be public; remove it")
     return value
 
 

@@ -226,6 +226,12 @@ def test_parse_clock(text: str, seconds: float | None) -> None:
         (rules.check_url, "ftp://x.org/", "'ftp://x.org/' is not an absolute http(s) URL"),
         (rules.check_url, "https://x.org/a b", "'https://x.org/a b' is not an absolute "
             "http(s) URL"),
+        # a media URL went into the public feed with these (base_url refused them)
+        (rules.check_url, "https://x.org:99999/a.mp3",
+         "'https://x.org:99999/a.mp3' has a port that does not exist"),
+        (rules.check_url, "https://me:secret@x.org/a.mp3",
+         "the URL carries a user or password, which would be public; remove it"),
+        (rules.check_url, "https://[x/a.mp3", "'https://[x/a.mp3' is not an absolute http(s) URL"),
         (rules.check_email, "a@b", "'a@b' is not an email address"),
         (rules.check_email, "a..b@example.com", "'a..b@example.com' is not an email address"),
         (rules.check_email, "a b@example.com", "'a b@example.com' is not an email address"),
