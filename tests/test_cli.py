@@ -176,6 +176,18 @@ def test_probe_broken_file_exits_1(media: Path) -> None:
     assert result.stdout.startswith(str(media / "tone.mp3"))
 
 
+def test_probe_says_what_a_target_is_when_it_is_no_file(tmp_path: Path) -> None:
+    """A missing path or a folder was "not a media type Apple accepts", and an ftp:// URL
+    "cannot read it: No such file or directory"."""
+    missing, ftp = tmp_path / "gone", "ftp://example.com/a.mp3"
+    result = invoke("probe", missing, tmp_path, ftp)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{missing}: no such file\n{tmp_path}: a folder, not a media file\n"
+        f"{ftp}: only http:// and https:// URLs can be probed\n"
+    )
+
+
 def test_schema_command(sample: Path) -> None:
     result = invoke("schema", sample)
     assert result.exit_code == 0

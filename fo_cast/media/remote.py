@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import re
 import threading
 import time
 import urllib.error
@@ -290,6 +291,19 @@ def _start(content_range: str) -> int | None:
     return int(words) if words.isdigit() else None
 
 
+def _refuse_no_file(target: str) -> None:
+    """Raises ProbeError saying what target is when it is not a file to open: no such file, a
+    folder, or a URL of a scheme other than http(s) (which probe_media read as a file name)."""
+    import os
+
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", target):
+        raise ProbeError("only http:// and https:// URLs can be probed")
+    if os.path.isdir(target):
+        raise ProbeError("a folder, not a media file")
+    if not os.path.exists(target):
+        raise ProbeError("no such file")
+
+
 def probe_all(targets: list[str]) -> list[dict[str, Any]]:
     """Returns one row per file or URL: {"file"|"url": ..., facts...} or {..., "error": ...};
     a URL's credentials (user:password@) are never in a row."""
@@ -308,6 +322,7 @@ def probe_all(targets: list[str]) -> list[dict[str, Any]]:
                 if remote.final_url != target:
                     facts["final_url"] = remote.final_url
             else:
+                _refuse_no_file(target)
                 info = probe_media(Path(target))
                 facts = dict(info.__dict__)
                 facts["chapters"] = [
