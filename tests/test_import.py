@@ -431,6 +431,7 @@ class Server:
         self.short: set[str] = set()  # paths served with a Content-Length past the body
         self.headers: dict[str, dict[str, str]] = {}  # extra headers of a path
         self.redirects: dict[str, str] = {}  # path -> where a 302 sends the client
+        self.bare: dict[str, int] = {}  # path -> a status sent with no Location, no body
         self.trickle: set[str] = set()  # paths sent 10 bytes at once, then a byte a second
         self.seen_headers: list[dict[str, str]] = []
         outer = self
@@ -441,6 +442,11 @@ class Server:
                 outer.seen_headers.append(dict(self.headers))
                 if self.path == "/slow":
                     time.sleep(2)
+                if self.path in outer.bare:
+                    self.send_response(outer.bare[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if self.path in outer.redirects:
                     self.send_response(302)
                     self.send_header("Location", outer.redirects[self.path])
@@ -756,6 +762,30 @@ def test_truncated_download_is_refused(root: Path, server: Server) -> None:
     with pytest.raises(FeedError, match=r"/missing.xml: the server answered 404 Not Found$"):
         import_feed(f"{server.url}/missing.xml", root, "p")
     assert sorted(p.name for p in root.iterdir()) == ["fo-cast.toml"]
+
+
+def test_odd_answers_are_named_for_what_they_are(root: Path, server: Server) -> None:
+    """A 302 or 300 without a Location was "the server redirects in a loop"; a gzip body of
+    two members (RFC 1952 allows it: `gzip -c a b`, pigz) was "truncated"."""
+    server.bare.update({"/moved": 302, "/choices": 300})
+    for path, status in (("/moved", "302 Found"), ("/choices", "300 Multiple Choices")):
+        with pytest.raises(FeedError) as refused:
+            import_feed(f"{server.url}{path}", root, "p")
+        assert str(refused.value) == (
+            f"{server.url}{path}: the server answered {status} without saying where to go (no "
+            "Location); give the feed's own URL"
+        )
+    body = (FEEDS / "pumuckl-br.xml").read_bytes()
+    half = len(body) // 2
+    server.files["/two.xml"] = gzip.compress(body[:half]) + gzip.compress(body[half:])
+    server.headers["/two.xml"] = {"Content-Encoding": "gzip"}
+    result = import_feed(f"{server.url}/two.xml", root, "p")
+    assert len(result.written) > 2
+    probed = CliRunner().invoke(app, ["probe", f"{server.url}/moved"])
+    assert probed.exit_code == 1
+    assert probed.stderr == (
+        f"{server.url}/moved: HTTP 302 Found without saying where to go (no Location)\n"
+    )
 
 
 def test_locked_feed_needs_the_owner_flag(root: Path, tmp_path: Path) -> None:

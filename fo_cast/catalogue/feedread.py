@@ -267,6 +267,11 @@ class Fetcher:
         except RedirectRefused as exc:
             raise FeedError(f"{url}: {exc}") from None
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400 and not exc.headers.get("Location"):
+                raise FeedError(
+                    f"{url}: the server answered {exc.code} {exc.reason} without saying where "
+                    "to go (no Location); give the feed's own URL"
+                ) from None
             if 300 <= exc.code < 400:  # FEED_REDIRECTS at most, never a loop
                 raise FeedError(
                     f"{url}: the server redirects in a loop (or too many times); give the "
@@ -275,9 +280,10 @@ class Fetcher:
             raise FeedError(f"{url}: the server answered {exc.code} {exc.reason}") from None
         except http.client.IncompleteRead as exc:
             got[0] += len(exc.partial)
+            # a chunked answer says no length: only how much came (expected: what is missing)
+            size = f"{got[0]} of {got[0] + exc.expected}" if exc.expected else f"after {got[0]}"
             raise FeedError(
-                f"{url}: the download is truncated ({got[0]} of "
-                f"{got[0] + (exc.expected or 0)} bytes); fetch it again"
+                f"{url}: the download is truncated ({size} bytes); fetch it again"
             ) from None
         except http.client.HTTPException as exc:
             raise FeedError(f"{url}: cannot fetch it: {describe_network_error(exc)}") from None
@@ -354,6 +360,10 @@ class _Unpacker:
             if piece:
                 yield piece
             data = self.inflate.unconsumed_tail
+            if self.inflate.eof and self.inflate.unused_data and self.name != "deflate":
+                # gzip allows members one after another (RFC 1952): gzip -c a b, pigz
+                data = self.inflate.unused_data
+                self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
     def end(self) -> None:
         if self.inflate is not False and self.inflate is not None and not self.inflate.eof:

@@ -265,6 +265,8 @@ def opener(max_redirects: int = MAX_REDIRECTS) -> urllib.request.OpenerDirector:
 
 def describe_http_error(exc: urllib.error.HTTPError) -> str:
     """Returns 'HTTP 404 Not Found' (or the loop message of too many redirects)."""
+    if exc.code in (301, 302, 303, 307, 308) and not exc.headers.get("Location"):
+        return f"HTTP {exc.code} {exc.reason} without saying where to go (no Location)".strip()
     if exc.code in (301, 302, 303, 307, 308):
         return f"more than {MAX_REDIRECTS} redirects (HTTP {exc.code})"
     return f"HTTP {exc.code} {exc.reason}".rstrip()
