@@ -1305,6 +1305,16 @@ def test_an_enclosure_url_with_a_space_is_taken_escaped(root: Path, tmp_path: Pa
     assert "guid: g-1" in manifest
 
 
+def test_an_enclosure_url_with_non_ascii_letters_is_taken_escaped() -> None:
+    """As the README says: it was kept raw (only a space made the importer escape it)."""
+    from fo_cast.catalogue.feedconvert import _url
+
+    assert _url(" https://example.com/für/ä.mp3?x=ü ") == (
+        "https://example.com/f%C3%BCr/%C3%A4.mp3?x=%C3%BC"
+    )
+    assert _url("https://example.com/a%20b.mp3") == "https://example.com/a%20b.mp3"
+
+
 def test_a_feed_without_categories_gets_an_empty_list_and_one_clear_error(
     root: Path, tmp_path: Path
 ) -> None:

@@ -287,3 +287,15 @@ def test_a_chapter_past_the_end_of_the_media_is_a_warning(root: Path) -> None:
     ]
     edit(root, episode, 'start: "0:12"', 'start: "0:11"')
     assert problems(root) == []
+
+
+def test_chapters_out_of_order_are_a_warning_at_the_first(root: Path) -> None:
+    """Apps list chapters as they come and play each until the next one starts: a chapter
+    at or before the one above it was written into chapters.json and the tags unremarked."""
+    episode = "episodes/talks/2024-08-04-middle-east-part-1/episode.yaml"
+    edit(root, episode, 'start: "0:06"', 'start: "0:00"')
+    assert problems(root) == [
+        f"{episode}:25: warning: chapters[2].start: 0:00 is not after the chapter before "
+        "(0:03); apps list chapters as they come and play each until the next: put them in "
+        "order, one time each"
+    ]

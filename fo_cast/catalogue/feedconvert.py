@@ -89,11 +89,20 @@ def _url(value: str | None) -> str | None:
     a non-ASCII letter: apps and browsers escape them when they fetch) is taken escaped."""
     if value is None:
         return None
+    value = value.strip()
+    if not value.isascii():  # ä.mp3: escaped in the path, query and fragment (not the host)
+        try:
+            parts = urllib.parse.urlsplit(value)
+        except ValueError:
+            return None
+        value = urllib.parse.urlunsplit(
+            (parts.scheme, parts.netloc, *(urllib.parse.quote(p, safe=URL_SAFE) for p in parts[2:]))
+        )
     try:
-        return rules.check_url(value.strip())
+        return rules.check_url(value)
     except ValueError:
         pass
-    escaped = urllib.parse.quote(value.strip(), safe=URL_SAFE)
+    escaped = urllib.parse.quote(value, safe=URL_SAFE)
     try:
         return rules.check_url(escaped)
     except ValueError:

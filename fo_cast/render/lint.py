@@ -353,10 +353,22 @@ def _clashes(episode: EpisodeView) -> Iterator[Problem]:
 def _chapters(episode: EpisodeView) -> Iterator[Problem]:
     """Yields a warning for each chapter that starts at or past the end of the media: no app
     can play it, and tag writes it as a chapter of no length."""
+    chapters = episode.episode.chapters
+    for index in range(1, len(chapters)):
+        if chapters[index].start <= chapters[index - 1].start:
+            yield _at(
+                episode.entry,
+                ("chapters", index, "start"),
+                f"{format_clock(chapters[index].start)} is not after the chapter before "
+                f"({format_clock(chapters[index - 1].start)}); apps list chapters as they come "
+                "and play each until the next: put them in order, one time each",
+                Severity.WARNING,
+            )
+            break
     duration = episode.duration
     if duration <= 0:  # not known (a URL without a duration): nothing to compare with
         return
-    for index, chapter in enumerate(episode.episode.chapters):
+    for index, chapter in enumerate(chapters):
         if chapter.start >= duration:
             yield _at(
                 episode.entry,
