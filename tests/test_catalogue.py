@@ -180,3 +180,15 @@ def test_a_cold_read_parses_ahead_on_every_core_to_the_same_catalogue(
     assert [e.doc.line_of(("title",)) for e in catalogue.episodes()] == [
         e.doc.line_of(("title",)) for e in plain.episodes()
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "empty"),
+    [("<!-- a -->\n\n<!-- b -->\n", True), ("<!-- open to the end\ntext", True),
+     ("<!-- a -->\nThe article.", False), ("The article. <!-- a -->", False),
+     ("`<!-- a -->`", False)],
+)  # fmt: skip
+def test_a_companion_of_html_comments_alone_has_no_article(text: str, empty: bool) -> None:
+    from fo_cast.catalogue.reader import _only_comments
+
+    assert _only_comments(text) is empty

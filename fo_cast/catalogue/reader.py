@@ -700,6 +700,12 @@ def _read_companion(root: Path, entry: EpisodeEntry, report: Report) -> str | No
     if not text.strip():
         report.add(shown, "", "the companion is empty; write the episode's article")
         return None
+    if _only_comments(text):
+        report.add(
+            shown, "", "the companion holds only HTML comments, which no page shows; write the "
+            "episode's article",
+        )  # fmt: skip
+        return None
     bad = first_xml_illegal(text)
     if bad is not None:
         bad_line = text[: text.index(bad)].count("\n") + 1
@@ -712,6 +718,18 @@ def _read_companion(root: Path, entry: EpisodeEntry, report: Report) -> str | No
         report.add(shown, "", f"quotes, lists or HTML elements {TOO_DEEP}; flatten them", deep)
         return None
     return text
+
+
+def _only_comments(text: str) -> bool:
+    """Returns whether text is nothing but HTML comments (one left open runs to the end, as
+    in CommonMark): the sanitiser drops them all, and the page would have no article."""
+    rest = text.strip()
+    while rest.startswith("<!--"):
+        end = rest.find("-->", 4)
+        if end < 0:
+            return True
+        rest = rest[end + 3 :].lstrip()
+    return not rest
 
 
 def _validate(
