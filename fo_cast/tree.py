@@ -65,6 +65,11 @@ def refuse_output(catalogue: Path, out: Path) -> str | None:
         return f"{overlap}; build replaces that folder whole"
     if out.exists() and not out.is_dir():
         return "is not a folder"
+    for parent in out.absolute().parents:  # the nearest that is there must be a folder
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                return f"is inside {parent}, which is a file, not a folder"
+            break
     if out.is_dir() and not (out / BUILT_MARK).is_file():
         others = sorted(p.name for p in out.iterdir() if p.name != "README.md")
         if others:
@@ -118,7 +123,10 @@ def _clear_leftovers(out: Path) -> None:
 
 def _write_whole(result: Build, out: Path, stamp: dict[str, object] | None) -> None:
     """Writes the whole build aside, then puts it in out's place in one rename."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    except OSError as error:  # named for the folder asked for, not the one beside it
+        raise OSError(error.errno, f"cannot write beside it: {error.strerror}", str(out)) from None
     try:
         # mkdtemp makes it 0700: the tree keeps the folder's mode, or takes a new folder's
         # (a web server running as another user must read it)

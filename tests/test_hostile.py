@@ -72,10 +72,12 @@ def test_console_script_prints_fo_cast_errors_as_one_line(sample: Path) -> None:
 
 
 def test_console_script_prints_os_errors_as_one_line(sample: Path, tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    result = fo_cast("build", sample, "--out", blocker / "out", "--now", NOW)
+    # /proc takes no new folders: the kernel refuses what the tree writes there (an --out
+    # inside a file, the case this test used before, is now refused up front, exit 2)
+    result = fo_cast("build", sample, "--out", "/proc/fo-cast-out", "--now", NOW)
     assert result.returncode == 4
+    # the folder asked for, not the temporary one beside it
+    assert result.stderr.startswith("fo-cast: /proc/fo-cast-out: cannot write beside it: ")
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("fo-cast: ")
     assert len(result.stderr.splitlines()) == 1
@@ -766,3 +768,15 @@ def test_the_built_tree_is_readable_by_a_web_server(sample: Path, tmp_path: Path
         os.umask(old)
     assert (tmp_path / "new").stat().st_mode & 0o777 == 0o755
     assert kept.stat().st_mode & 0o777 == 0o750
+
+
+def test_build_refuses_out_inside_a_file(sample: Path, tmp_path: Path) -> None:
+    """It was "File exists", exit 4, naming no option."""
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "sub"
+    result = invoke("build", sample, "--out", out, "--now", NOW)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"fo-cast: --out {out} is inside {tmp_path / 'afile'}, which is a file, not a folder\n"
+    )
+    assert (tmp_path / "afile").read_text() == "x"
