@@ -312,30 +312,20 @@ def _render_pages(site: Site, folder: Path | None) -> list[Output]:
 def files_of(site: Site) -> list[Output]:
     """Returns the catalogue files the tree carries as they are: media, artwork, transcripts,
     and the files companions reference."""
+    from fo_cast.render.site import Enclosure
+
     outputs = []
     for show in site.shows:
         art = show.artwork
         if art.path is not None and art.source is not None:  # not served elsewhere
             outputs.append(Output(art.path, art.type, Stage.ASSET, source=art.source))
         for episode in show.episodes:
-            taken: dict[str, Path] = {}  # what this episode's folder carries, by output path
-            for enclosure in episode.enclosures:
-                if enclosure.path is not None and enclosure.source is not None:
-                    taken[enclosure.path] = enclosure.source
-                    outputs.append(
-                        Output(
-                            enclosure.path, enclosure.type, Stage.MEDIA,
-                            source=enclosure.source, size=enclosure.length,
-                        )
-                    )  # fmt: skip
-            for sidecar in (episode.transcript, episode.image, *episode.assets):
-                if sidecar is not None and sidecar.path and sidecar.source is not None:
-                    if taken.get(sidecar.path) == sidecar.source:
-                        continue  # the companion links the episode's own audio: one file
-                    taken[sidecar.path] = sidecar.source
-                    outputs.append(
-                        Output(sidecar.path, sidecar.type, Stage.ASSET, source=sidecar.source)
-                    )
+            for path, source, item in episode.folder_files():
+                if isinstance(item, Enclosure):
+                    stage, size = Stage.MEDIA, item.length
+                    outputs.append(Output(path, item.type, stage, source=source, size=size))
+                else:
+                    outputs.append(Output(path, item.type, Stage.ASSET, source=source))
     return outputs
 
 

@@ -261,7 +261,7 @@ def xml_illegal_reference(text: str) -> tuple[str, int, int] | None:
     the line, or None. Not one in code, which shows as written (cmark escapes its "&")."""
     if "&#" not in text:
         return None
-    found: dict[str, list[int]] = {}  # each reference to such a character: where it is
+    found: dict[str, tuple[int, list[int]]] = {}  # each such reference: its character, where
     for match in _NUMERIC_REF.finditer(text):
         hexadecimal, decimal = match.groups()
         point = int(hexadecimal, 16) if hexadecimal else int(decimal)
@@ -271,15 +271,14 @@ def xml_illegal_reference(text: str) -> tuple[str, int, int] | None:
             and not 0xD800 <= point <= 0xDFFF
             and first_xml_illegal(chr(point))
         ):
-            found.setdefault(match.group(), []).append(match.start())
+            found.setdefault(match.group(), (point, []))[1].append(match.start())
     if not found:
         return None
     rendered = markdown_html(text)
-    for written, starts in found.items():
+    for written, (point, starts) in found.items():
         # in code (or not a reference to CommonMark) it is shown as written: "&amp;#x1;"
         if rendered.count("&amp;" + written[1:]) >= len(starts):
             continue
-        point = int(written[3:-1], 16) if written[2] in "xX" else int(written[2:-1])
         # the first not inside `code` on its line, for the line (cmark knows no more of it)
         start = next((n for n in starts if _outside_code_span(text, n)), starts[0])
         return written, point, text.count("\n", 0, start) + 1

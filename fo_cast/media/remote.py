@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import os
 import re
 import threading
 import time
@@ -294,8 +295,6 @@ def _start(content_range: str) -> int | None:
 def _refuse_no_file(target: str) -> None:
     """Raises ProbeError saying what target is when it is not a file to open: no such file, a
     folder, or a URL of a scheme other than http(s) (which probe_media read as a file name)."""
-    import os
-
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", target):
         raise ProbeError("only http:// and https:// URLs can be probed")
     if os.path.isdir(target):

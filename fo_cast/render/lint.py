@@ -314,40 +314,38 @@ def _clashes(episode: EpisodeView) -> Iterator[Problem]:
     """Yields an error for each file the episode's folder would get twice: two catalogue files
     published under one name (media and images go in flat: sub/audio.mp3 as audio.mp3), or a
     file named as one fo-cast writes there (the page, the chapters)."""
-    entry = episode.entry
+    entry, model = episode.entry, episode.episode
     taken: dict[str, tuple[Path | None, str]] = {
         episode.path + "index.html": (None, "the episode's page")
     }
     if episode.chapters is not None and episode.chapters.path is not None:
         taken[episode.chapters.path] = (None, "the chapters fo-cast writes")
-    files: list[tuple[str, Path | None, Loc, str]] = []
-    for index, media in enumerate(entry.episode.media):
-        if media.file is not None:
-            path = episode.path + PurePosixPath(media.file).name
-            files.append((path, entry.media_file(media.file), ("media", index, "file"), media.file))
-    for name, sidecar in (("image", episode.image), ("transcript", episode.transcript)):
-        if sidecar is not None and sidecar.path is not None:
-            files.append((sidecar.path, sidecar.source, (name,), getattr(entry.episode, name)))
-    companion = entry.shown(entry.episode.companion)
-    for asset in episode.assets:
-        if asset.path is not None:
-            relative = asset.path[len(episode.path) :]
-            files.append((asset.path, asset.source, (), relative))
-    for path, source, loc, written in files:
-        other = taken.get(path)
-        if other is not None and other[0] != source:
-            name = path[len(episode.path) :]
-            if other[0] is None:
-                message = f"'{written}' would be published as {name}, the name of {other[1]}"
-                message += "; rename the file"
-            else:
-                message = f"'{written}' is published as {name}, as {other[1]} is; rename one"
-            if loc:
-                yield _at(entry, loc, message)
-            else:
-                line = episode.asset_lines.get(path)
-                yield Problem(companion, "companion", message, line, Severity.ERROR)
-        taken.setdefault(path, (source, f"'{written}'"))
+    for path, source, item in episode.folder_files():
+        name = path[len(episode.path) :]
+        loc: Loc = ()  # a file the companion references: named at its line there
+        written: str | None = name
+        if isinstance(item, Enclosure):
+            loc = _media_loc(episode, item)  # ("media", index, "file") for a file
+            written = model.media[int(loc[1])].file if len(loc) == 3 else name
+        elif item is episode.image:
+            loc, written = ("image",), model.image
+        elif item is episode.transcript:
+            loc, written = ("transcript",), model.transcript
+        written = written or name
+        other = taken.setdefault(path, (source, f"'{written}'"))
+        if other[0] == source:
+            continue
+        if other[0] is None:
+            message = f"'{written}' would be published as {name}, the name of {other[1]}"
+            message += "; rename the file"
+        else:
+            message = f"'{written}' is published as {name}, as {other[1]} is; rename one"
+        if loc:
+            yield _at(entry, loc, message)
+        else:  # a file the companion references
+            shown = entry.shown(model.companion)
+            line = episode.asset_lines.get(path)
+            yield Problem(shown, "companion", message, line, Severity.ERROR)
 
 
 def _chapters(episode: EpisodeView) -> Iterator[Problem]:

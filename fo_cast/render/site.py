@@ -229,6 +229,22 @@ class EpisodeView:
     def enclosures(self) -> list[Enclosure]:
         return [e for e in (self.audio, self.video) if e is not None]
 
+    def folder_files(self) -> list[tuple[str, Path, Enclosure | Sidecar]]:
+        """Returns the catalogue files the episode's folder carries as they are, media first:
+        (output path, source, what names it). A file named twice (the companion links the
+        episode's own audio) comes once; two files under one path both come (lint names
+        them, and the build refuses them)."""
+        files: list[tuple[str, Path, Enclosure | Sidecar]] = []
+        taken: dict[str, Path] = {}
+        for item in (*self.enclosures, self.transcript, self.image, *self.assets):
+            if item is None or not item.path or item.source is None:
+                continue  # served elsewhere, or written by fo-cast (the chapters)
+            if taken.get(item.path) == item.source:
+                continue
+            taken.setdefault(item.path, item.source)
+            files.append((item.path, item.source, item))
+        return files
+
 
 @dataclass
 class ShowView:
