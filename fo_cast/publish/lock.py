@@ -26,7 +26,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -232,6 +232,12 @@ class TargetLock:
             raise LockLost(
                 f"{self._lost}; stopped before writing feeds or records. Run publish again."
             )
+
+    @contextlib.contextmanager
+    def between_renewals(self) -> Iterator[None]:
+        """Holds renewals off: a test hook stops the process here, never mid-renewal."""
+        with self._guard:
+            yield
 
     def release(self) -> None:
         """Stops renewing and removes the lock if it is still ours (never another's)."""

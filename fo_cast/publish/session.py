@@ -165,7 +165,8 @@ def prepare_publish(catalogue: Path, options: PublishOptions) -> Session:
             kept.extra = {"target": url, "endpoint": endpoint_url, "base_url": session.base_url}
             session.pending_stamp = stamp.PendingStamp(stamp.stamp_file(catalogue, options), kept)
         if session.lock is not None and os.environ.get(STOP_AFTER_PLAN_ENV):
-            os.kill(os.getpid(), signal.SIGSTOP)
+            with session.lock.between_renewals():
+                os.kill(os.getpid(), signal.SIGSTOP)
     except BaseException:  # Ctrl-C or SIGTERM too: never leave the lock behind
         session.close()
         raise

@@ -31,6 +31,7 @@ from fo_cast.storage import (
 
 TEMP_SUFFIX = ".fo-cast-tmp"
 CAS_LOCK = RESERVED_PREFIX + ".cas.lock"  # flock()ed while a record is compared and swapped
+CAS_WAIT = 10.0  # seconds to wait for that flock before saying who holds it
 # What a publish is about to write, saved before each stage's uploads (`intend`): one file a
 # stage, removed once the index that records the writes is saved.
 PENDING = RESERVED_PREFIX + "pending/"
@@ -221,22 +222,25 @@ class LocalStorage:
         """Returns the new tag (sha256), or None if the file's content is no longer `tag`.
 
         Every fo-cast process compares and renames under one flock() on the target, so
-        two publishes cannot both swap the same record (a rename alone could not tell).
+        two publishes cannot both swap the same record (a rename alone could not tell). The
+        bytes are written and synced before the flock is taken: it is held for a read and a
+        rename only, so a publish stopped (Ctrl-Z) at any moment hardly ever holds it.
         """
         target = self._path(key)
         try:
-            with self._cas_lock():
-                if self.read_tagged(key)[1] != tag:
-                    return None
-                temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
-                try:
-                    with open(temp, "wb") as out:
-                        out.write(data)
-                        out.flush()
-                        os.fsync(out.fileno())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+            try:
+                with open(temp, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                with self._cas_lock():
+                    if self.read_tagged(key)[1] != tag:
+                        return None
                     os.replace(temp, target)
-                finally:
-                    temp.unlink(missing_ok=True)
+            finally:
+                temp.unlink(missing_ok=True)
         except OSError as error:
             raise StorageError(f"{self.describe()}: cannot write {key}: {error}") from error
         self._tags[key] = hashlib.sha256(data).hexdigest()
@@ -255,11 +259,29 @@ class LocalStorage:
 
     @contextlib.contextmanager
     def _cas_lock(self) -> Iterator[None]:
+        """Holds the target's flock(); waits for it at most CAS_WAIT seconds.
+
+        Another fo-cast holds it for a read and a rename, a few milliseconds: one that keeps
+        it longer is stopped (Ctrl-Z, SIGSTOP) or hung on a dead network share, and waiting
+        on it without end would hang this publish too, and every one after it.
+        """
         path = self._path(CAS_LOCK)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            deadline = time.monotonic() + CAS_WAIT
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StorageError(
+                            f"{self.describe()}: another fo-cast process has held "
+                            f"{CAS_LOCK} for over {CAS_WAIT:g} s (stopped with Ctrl-Z, or "
+                            "hung?); resume or end it (fg, kill), then run publish again"
+                        ) from None
+                    time.sleep(0.02)
             yield
         finally:
             os.close(fd)  # closing releases the flock

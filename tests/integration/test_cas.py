@@ -59,6 +59,35 @@ def test_conditional_writes(storage: Storage) -> None:
     assert storage.read_tagged(".fo-cast/x.json") == (None, None)
 
 
+def test_a_stopped_process_holding_the_folders_flock_is_named_not_waited_on_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish stopped with Ctrl-Z mid-swap keeps the target's flock: the next one (a
+    breaker too) says so in bounded time instead of hanging, and goes on once it is free."""
+    import fcntl
+
+    from fo_cast.errors import StorageError
+    from fo_cast.storage import local
+
+    monkeypatch.setattr(local, "CAS_WAIT", 0.3)
+    storage = storage_for(str(tmp_path / "target"))
+    tag = storage.write_if(".fo-cast/x.json", b"1", None)
+    holder = os.open(tmp_path / "target" / local.CAS_LOCK, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another open file: conflicts as another process's
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageError, match=r"held \.fo-cast/\.cas\.lock for over 0\.3 s"):
+            storage.write_if(".fo-cast/x.json", b"2", tag)
+        with pytest.raises(StorageError, match="Ctrl-Z"):
+            storage.delete_if(".fo-cast/x.json", tag or "")
+        assert time.monotonic() - started < 5
+    finally:
+        os.close(holder)
+    assert storage.read(".fo-cast/x.json") == b"1"
+    assert not list((tmp_path / "target").rglob("*.fo-cast-tmp"))  # no temp left behind
+    assert storage.write_if(".fo-cast/x.json", b"2", tag) is not None
+
+
 def item(n: int) -> FeedItem:
     return FeedItem("feed.xml", f"guid-{n}", f"https://x.test/{n}.mp3", f"Episode {n}", "e.yaml")
 
