@@ -93,8 +93,12 @@ def parse_range(header: str, size: int) -> ByteRange | None:
     unit, equals, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or not equals:
         return None
-    specs = spec.replace(" ", "").replace("\t", "").split(",", MAX_RANGES)
-    if len(specs) > MAX_RANGES:
+    specs = spec.replace(" ", "").replace("\t", "").split(",", 2 * MAX_RANGES)
+    if len(specs) > 2 * MAX_RANGES:
+        raise Unsatisfiable
+    # A list may hold empty elements ("0-5, "), which a recipient ignores (RFC 9110 5.6.1).
+    specs = [one for one in specs if one]
+    if not specs or len(specs) > MAX_RANGES:
         raise Unsatisfiable
     if len(specs) > 1:
         for one in specs:

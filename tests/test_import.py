@@ -841,6 +841,9 @@ def test_cli_summary(root: Path) -> None:
         ("yesterday", None),
         ("Mon, 05 Aug 99999 10:00:00 GMT", None),  # past datetime's year 9999
         ("Mon, 05 Aug 99999999999999999999 10:00:00 GMT", None),  # past C's long: Overflow
+        ("Mon, 05 Aug 0000 10:00:00 GMT", None),  # not the year 2000, as email.utils reads it
+        ("Mon, 05 Aug 0099 10:00:00 GMT", None),  # nor 1999
+        ("Mon, 05 Aug 1999 10:00:00 GMT", datetime(1999, 8, 5, 10, tzinfo=UTC)),
     ],
 )
 def test_rfc822_variants(text: str, expected: object) -> None:

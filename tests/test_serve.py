@@ -306,6 +306,8 @@ def test_parse_range() -> None:
     assert parse_range("bytes = 2 - 3", 10) == ByteRange(2, 3)
     assert parse_range("BYTES=1-", 10) == ByteRange(1, 9)
     assert parse_range("bytes=0-1,3-4", 10) is None
+    assert parse_range("bytes=0-5, ", 10) == ByteRange(0, 5)  # empty list elements: ignored
+    assert parse_range("bytes=,2-3,,", 10) == ByteRange(2, 3)
     assert parse_range("items=0-1", 10) is None
     assert parse_range("bytes=0-" + "9" * 5000, 10) == ByteRange(0, 9)
     assert parse_range("bytes=-" + "9" * 5000, 10) == ByteRange(0, 9)

@@ -178,6 +178,9 @@ def _rfc822(text: str) -> datetime | None:
         parsed = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):  # a year past C's long
         return None
+    years = [t for t in text.replace(",", " ").split() if t.isdigit() and len(t) >= 3]
+    if years and int(years[0]) != parsed.year:
+        return None  # "0000" or "0099": email.utils reads them as two-digit years (2000, 1999)
     if zone is not None:
         parsed = parsed.replace(tzinfo=zone)
     if parsed.tzinfo is None:  # "-0000": the time is UTC, its zone unknown
