@@ -420,13 +420,13 @@ def publish(
 
     if to is not None and not to.strip():  # an unset variable in a script: not the default
         _fail("--to is empty; give a target (s3://bucket/prefix or a folder)", ExitCode.USAGE)
-    options = PublishOptions(
-        to=to, endpoint_url=endpoint_url, base_url=base_url, max_deletes=max_deletes,
-        prune=prune, adopt=adopt, force=force, allow_removal=tuple(allow_removal or ()),
-        strict=strict, read_timeout=timeout, max_attempts=tries, now=_now(now),
-        lock=not dry_run, wait=wait, break_lock=break_lock, lease=lease,
-    )  # fmt: skip
     try:
+        options = PublishOptions(
+            to=to, endpoint_url=endpoint_url, base_url=base_url, max_deletes=max_deletes,
+            prune=prune, adopt=adopt, force=force, allow_removal=tuple(allow_removal or ()),
+            strict=strict, read_timeout=timeout, max_attempts=tries, now=_now(now),
+            lock=not dry_run, wait=wait, break_lock=break_lock, lease=lease,
+        )  # fmt: skip
         session = prepare_publish(catalogue, options)
     except UsageError as exc:
         _fail(str(exc), ExitCode.USAGE)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import math
 import os
 import socket
 import subprocess
@@ -37,6 +38,8 @@ from fo_cast.limits import load_json
 from fo_cast.storage import LOCK_KEY, Storage
 
 DEFAULT_LEASE = 120.0  # seconds; renewed every third of it
+MAX_LEASE = 86400.0  # a day: a longer lease would outlive a killed publish for no reason
+FUTURE_SKEW = 86400.0  # a lock renewed further ahead of the reader's clock counts as expired
 LEASE_ENV = "FO_CAST_LOCK_LEASE"  # seconds; for tests and slow links
 # The holder stops writing once its last renewal is this share of the lease old: what is
 # left of the lease covers the upload it may have in flight.
@@ -69,16 +72,43 @@ class Holder:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Holder:
-        """Returns the holder a lock names; a damaged lock counts as long expired."""
+        """Returns the holder a lock names; a damaged lock (not JSON, a field missing or of
+        the wrong type, a time or lease not a finite number) counts as long expired."""
+        damaged = DAMAGED
         try:
             row = load_json(data)
-            return cls(**{k: row[k] for k in row if k in cls.__dataclass_fields__})
-        except (ValueError, TypeError, AttributeError):
-            return cls("?", "?", 0, 0.0, 0.0, 0.0)
+        except ValueError:
+            return damaged
+        if not isinstance(row, dict):
+            return damaged
+        texts = [row.get(k) for k in ("host", "user")]
+        optional = [row.get(k, "") for k in ("token",)] + [row.get("commit") or ""]
+        numbers = [row.get(k) for k in ("started", "renewed", "lease")]
+        pid = row.get("pid")
+        if (
+            not all(isinstance(t, str) for t in [*texts, *optional])
+            or not all(_finite(n) for n in numbers)
+            or not isinstance(pid, int)
+            or isinstance(pid, bool)
+            or not 0 <= pid < 1 << 31
+        ):
+            return damaged
+        return cls(
+            host=row["host"],
+            user=row["user"],
+            pid=pid,
+            started=float(row["started"]),
+            renewed=float(row["renewed"]),
+            lease=float(row["lease"]),
+            commit=row.get("commit") or None,
+            token=row.get("token", ""),
+        )
 
     def expired(self, now: float) -> bool:
         """Returns whether the lease ran out, or the holder's process is gone from this host
         (a pid can only be checked here: on another host only the lease tells)."""
+        if self.renewed > now + FUTURE_SKEW:  # a clock that wrong would hold it for years
+            return True
         return now > self.renewed + self.lease or self.dead()
 
     def dead(self) -> bool:
@@ -95,6 +125,8 @@ class Holder:
     def describe(self, now: float | None = None) -> str:
         """Returns 'ana@laptop (pid 4242, commit 1a2b3c4), publishing since ... (40 s ago);
         lease renewed 3 s ago', as of now (default: the clock)."""
+        if self == DAMAGED:
+            return "an unreadable holder (the lock is damaged: not one fo-cast wrote)"
         now = time.time() if now is None else now
         commit = f", commit {self.commit[:7]}" if self.commit else ""
         who = f"{self.user}@{self.host} (pid {self.pid}{commit})"
@@ -106,6 +138,9 @@ class Holder:
             gone = _seconds(now - self.renewed - self.lease)
             return f"{text}; its lease expired {gone} ago (killed?)"
         return f"{text}; lease renewed {_seconds(now - self.renewed)} ago"
+
+
+DAMAGED = Holder("?", "?", 0, 0.0, 0.0, 0.0)  # what a lock that cannot be read counts as
 
 
 class TargetLock:
@@ -263,12 +298,23 @@ class TargetLock:
 
 
 def lease_from_env() -> float:
-    """Returns the lease in seconds: FO_CAST_LOCK_LEASE if set (at least 1), else 120."""
+    """Returns the lease in seconds: FO_CAST_LOCK_LEASE if set (1 s to a day), else 120."""
     value = os.environ.get(LEASE_ENV)
     try:
-        return max(1.0, float(value)) if value else DEFAULT_LEASE
+        lease = float(value) if value else DEFAULT_LEASE
     except ValueError:
         return DEFAULT_LEASE
+    return min(MAX_LEASE, max(1.0, lease)) if math.isfinite(lease) else DEFAULT_LEASE
+
+
+def _finite(value: object) -> bool:
+    """Returns whether value is a JSON number of this world (not NaN, not Infinity)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < 1e15
+    )
 
 
 def git_commit(folder: Path) -> str | None:

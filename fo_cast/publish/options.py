@@ -3,8 +3,14 @@ fills it, `session.prepare_publish()` and the publish stamp read it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
+
+from fo_cast.errors import UsageError
+
+# The longest each wait may be told: beyond, a typo (or inf) would hang a CI job for days.
+LIMITS = {"read_timeout": (1.0, 3600.0), "wait": (0.0, 86400.0), "lease": (1.0, 86400.0)}
 
 
 @dataclass(frozen=True)
@@ -27,3 +33,10 @@ class PublishOptions:
     wait: float = 0  # seconds to wait for another publish's lock
     break_lock: bool = False  # take over an expired lock
     lease: float | None = None  # seconds; else FO_CAST_LOCK_LEASE, else 120
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and low <= value <= high):
+                option = "--timeout" if name == "read_timeout" else f"--{name}"
+                raise UsageError(f"{option} {value:g}: give seconds from {low:g} to {high:g}")

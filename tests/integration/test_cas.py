@@ -179,3 +179,50 @@ def test_the_lock_names_the_catalogues_git_commit(storage: Storage) -> None:
     with TargetLock(storage, catalogue=Path("/")) as lock:  # not a checkout: no commit
         assert Holder.from_bytes(storage.read(LOCK_KEY) or b"").commit is None
         lock.check()
+
+
+@pytest.mark.parametrize(
+    "lock",
+    [
+        b'{"host": "h", "user": "u", "pid": 1, "started": 0, "renewed": "yesterday", "lease": 1}',
+        b'{"host": "h", "user": "u", "pid": "42", "started": 0, "renewed": 0, "lease": 120}',
+        b'{"host": "h", "user": "u", "pid": 1, "started": 0, "renewed": 4e9, "lease": 1, '
+        b'"commit": 1234567}',
+        b'{"host": "h", "user": "u", "pid": 1, "started": 0, "renewed": NaN, "lease": 120}',
+        b'{"host": "h", "user": "u", "pid": 1, "started": 0, "renewed": 0, "lease": Infinity}',
+        b'{"host": "h", "user": "u", "pid": 1000000000000000000000, "started": 0, '
+        b'"renewed": 0, "lease": 120}',
+        b'{"host": "h", "user": "u", "pid": true, "started": 0, "renewed": 0, "lease": 120}',
+        b'["a", "list"]',
+        b"not json",
+    ],
+)
+def test_a_lock_of_the_wrong_shape_is_damaged_and_long_expired(lock: bytes) -> None:
+    """Hand-made or damaged, a lock never stops a publish with a traceback: it reads as
+    unreadable and expired, so --break-lock takes it over and says what it was."""
+    from fo_cast.publish.lock import DAMAGED
+
+    holder = Holder.from_bytes(lock)
+    assert holder == DAMAGED and holder.expired(time.time())
+    assert holder.describe() == "an unreadable holder (the lock is damaged: not one fo-cast wrote)"
+
+
+def test_a_lock_renewed_more_than_a_day_ahead_counts_as_expired() -> None:
+    now = time.time()
+    ahead = Holder("h", "u", 1, now, now + 2 * 86400, 120.0)
+    assert ahead.expired(now)
+    assert not Holder("h", "u", 1, now, now + 60, 120.0).expired(now)  # a clock a bit fast
+
+
+def test_leases_and_waits_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fo_cast.errors import UsageError
+    from fo_cast.publish.lock import lease_from_env
+    from fo_cast.publish.options import PublishOptions
+
+    for value, lease in [("1e308", 86400.0), ("inf", 120.0), ("nan", 120.0), ("0.1", 1.0)]:
+        monkeypatch.setenv("FO_CAST_LOCK_LEASE", value)
+        assert lease_from_env() == lease
+    for option in [{"wait": float("inf")}, {"lease": 1e308}, {"read_timeout": float("nan")}]:
+        with pytest.raises(UsageError, match="give seconds from"):
+            PublishOptions(**option)  # type: ignore[arg-type]
+    assert PublishOptions(wait=600, lease=120, read_timeout=30).wait == 600
