@@ -432,8 +432,12 @@ def publish(
         _fail(str(exc), ExitCode.USAGE)
     except LockHeld as exc:
         _fail(str(exc), ExitCode.LOCKED)
-    with session:
-        _publish_session(session, strict, dry_run, verbose, fmt)
+    try:
+        with session:
+            _publish_session(session, strict, dry_run, verbose, fmt)
+    finally:
+        if session.unreleased:
+            typer.echo(f"fo-cast: warning: {session.unreleased}", err=True)
 
 
 def _publish_session(

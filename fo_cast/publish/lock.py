@@ -44,6 +44,7 @@ LEASE_ENV = "FO_CAST_LOCK_LEASE"  # seconds; for tests and slow links
 # The holder stops writing once its last renewal is this share of the lease old: what is
 # left of the lease covers the upload it may have in flight.
 SAFE_SHARE = 0.6
+QUICK_TRIES = 3  # tries of the lock without a pause: one released meanwhile is retried at once
 
 
 class LockHeld(FoCastError):
@@ -170,6 +171,7 @@ class TargetLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
+        self.unreleased: str | None = None  # why release() could not remove the lock, if so
 
     def acquire(self) -> TargetLock:
         """Returns self once the lock is ours; raises LockHeld when it stays taken."""
@@ -185,11 +187,13 @@ class TargetLock:
             commit=git_commit(self._catalogue) if self._catalogue else None,
             token=uuid.uuid4().hex,
         )
+        tries = 0
         while True:
+            tries += 1
             self._holder = replace(self._holder, renewed=self.clock())
             tag = self.storage.write_if(LOCK_KEY, self._holder.to_bytes(), None)
             if tag is None:
-                tag = self._take_over_or_wait(deadline)
+                tag = self._take_over_or_wait(deadline, tries)
             if tag is not None:
                 self._tag = tag
                 self._renewed_at = time.monotonic()
@@ -199,29 +203,46 @@ class TargetLock:
                 self._thread.start()
                 return self
 
-    def _take_over_or_wait(self, deadline: float) -> str | None:
-        """Returns our tag if the lock became ours; None to try again; raises LockHeld."""
+    def _take_over_or_wait(self, deadline: float, tries: int) -> str | None:
+        """Returns our tag if the lock became ours; None to try again; raises LockHeld.
+
+        A lock released (or taken over) between our create and our read is tried again at
+        once, a few times; past that each try waits a second, until `deadline`.
+        """
         assert self._holder is not None
         data, tag = self.storage.read_tagged(LOCK_KEY)
-        if data is None or tag is None:
-            return None  # released meanwhile
-        holder = Holder.from_bytes(data)
-        if holder.token == self._holder.token:
-            return tag  # our own create arrived, its answer was lost and retried
+        holder = None
         now = self.clock()
-        if holder.expired(now) and self.break_lock:
-            new = self.storage.write_if(LOCK_KEY, self._holder.to_bytes(), tag)
-            if new is not None:
-                self.broken = holder
-            return new
+        if data is not None and tag is not None:
+            holder = Holder.from_bytes(data)
+            if holder.token == self._holder.token:
+                return tag  # our own create arrived, its answer was lost and retried
+            if holder.expired(now) and self.break_lock:
+                new = self.storage.write_if(LOCK_KEY, self._holder.to_bytes(), tag)
+                if new is not None:
+                    self.broken = holder
+                    return new
+        raced = holder is None or (self.break_lock and holder.expired(now))
+        if raced and tries < QUICK_TRIES:
+            return None
         left = deadline - time.monotonic()
         if left <= 0:
-            hint = (
-                "; --break-lock takes it over"
-                if holder.expired(now)
-                else "; try again later, or wait with --wait SECONDS"
-            )
-            raise LockHeld(f"{self.storage.describe()} is locked by {holder.describe(now)}{hint}")
+            where = self.storage.describe()
+            if holder is None:
+                raise StorageError(
+                    f"{where}: creating the lock ({LOCK_KEY}) answers that it exists and "
+                    f"reading it finds none, {tries} times: the server does not keep "
+                    "conditional writes consistent; check --endpoint-url, or try again"
+                )
+            if holder.expired(now):
+                hint = (
+                    f"; taking it over failed {tries} times (another publish taking it too?)"
+                    if self.break_lock
+                    else "; --break-lock takes it over"
+                )
+            else:
+                hint = "; try again later, or wait with --wait SECONDS"
+            raise LockHeld(f"{where} is locked by {holder.describe(now)}{hint}")
         time.sleep(min(1.0, left))
         return None
 
@@ -281,9 +302,34 @@ class TargetLock:
             self._thread.join()
         with self._guard:
             tag, self._tag = self._tag, None
-        if tag is not None and self._lost is None:
-            with contextlib.suppress(StorageError):
-                self.storage.delete_if(LOCK_KEY, tag)
+        if tag is None:
+            return
+        # Also when the lease could not be renewed: a delete conditional on our own tag (or,
+        # below, on our token) never removes a lock another publish has taken over since.
+        try:
+            self.storage.delete_if(LOCK_KEY, tag)
+            return
+        except StorageError as error:
+            failed = error
+        # A server without conditional deletes (an S3 compatible answering 501), or one that
+        # failed each try: the lock is still ours if it holds our token (a live lease is
+        # never taken over), so an unconditional delete is as safe here.
+        try:
+            data, _ = self.storage.read_tagged(LOCK_KEY)
+            if data is None:
+                return
+            if self._holder is not None and Holder.from_bytes(data).token == self._holder.token:
+                self.storage.delete([LOCK_KEY])
+                return
+        except StorageError as error:
+            failed = error
+        else:
+            return  # another's lock by now: never ours to remove
+        self.unreleased = (
+            f"the lock on {self.storage.describe()} could not be removed ({failed}); the next "
+            f"publish waits until its lease of {_seconds(self.lease)} has run out, then "
+            "--break-lock takes it over"
+        )
 
     def __enter__(self) -> TargetLock:
         return self.acquire()

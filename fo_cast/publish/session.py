@@ -54,6 +54,7 @@ class Session:
     record: GuardRecord | None = None  # the GUID record as read under the lock
     ahead: MediaAhead | None = None  # media uploads started while the build rendered
     pending_stamp: stamp.PendingStamp | None = None  # kept once the plan was carried out
+    unreleased: str | None = None  # why close() could not remove the target's lock, if so
 
     @property
     def failed(self) -> bool:
@@ -88,6 +89,7 @@ class Session:
             self.ahead.stop()
         if self.lock is not None:
             self.lock.release()
+            self.unreleased = self.lock.unreleased
             self.lock = None
 
     def __enter__(self) -> Session:

@@ -226,3 +226,23 @@ def test_leases_and_waits_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(UsageError, match="give seconds from"):
             PublishOptions(**option)  # type: ignore[arg-type]
     assert PublishOptions(wait=600, lease=120, read_timeout=30).wait == 600
+
+
+def test_a_lock_whose_renewal_failed_is_still_removed_but_a_taken_one_is_not(
+    storage: Storage,
+) -> None:
+    """A renewal lost to a network blip stops the publish (LockLost) yet the lock, still
+    ours, is removed on the way out; a lock another publish took over is left to it."""
+    lock = TargetLock(storage, lease=30).acquire()
+    lock._lost = "the lease could not be renewed for 20 s"  # as check() finds after a blip
+    with pytest.raises(LockLost):
+        lock.check()
+    lock.release()
+    assert storage.read(LOCK_KEY) is None and lock.unreleased is None
+    lock = TargetLock(storage, lease=30).acquire()
+    _, tag = storage.read_tagged(LOCK_KEY)
+    taker = Holder("other", "u", 1, time.time(), time.time(), 30.0, token="theirs")
+    assert storage.write_if(LOCK_KEY, taker.to_bytes(), tag) is not None  # taken over
+    lock.release()
+    assert Holder.from_bytes(storage.read(LOCK_KEY) or b"").token == "theirs"
+    assert lock.unreleased is None

@@ -130,6 +130,19 @@ SLOW_DOWN = (
     b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code>"
     b"<Message>Please reduce your request rate.</Message></Error>"
 )
+NOT_IMPLEMENTED = (
+    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NotImplemented</Code><Message>A header "
+    b"you provided implies functionality that is not implemented</Message></Error>"
+)
+PRECONDITION_FAILED = (
+    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>PreconditionFailed</Code><Message>At "
+    b"least one of the pre-conditions you specified did not hold</Message></Error>"
+)
+NO_SUCH_KEY = (
+    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code><Message>The "
+    b"specified key does not exist.</Message></Error>"
+)
+LOCK_PATH = "/.fo-cast/lock.json"
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
     "upgrade", "expect",
@@ -149,6 +162,12 @@ class Proxy:
         self.failed = self.puts = 0
         self.hold_parts = False  # hold every UploadPart until `release` is set
         self.delay = 0.0  # seconds every PUT waits before it is passed on: a slow link
+        # "conditional": a DELETE of the lock with If-Match answers 501 (an S3 compatible
+        # without conditional deletes); "all": every DELETE of the lock, and every
+        # DeleteObjects, answers 503
+        self.lock_deletes: str | None = None
+        self.lock_ghost = False  # the lock's create answers 412 (held), reading it 404 (none)
+        self.ghost_requests = 0
         self.part_seen = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -196,6 +215,24 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if proxy.refuse(self.command, self.path):
             self._reply(503, [("Content-Type", "application/xml")], SLOW_DOWN)
             return
+        if proxy.lock_ghost and self.path.split("?")[0].endswith(LOCK_PATH):
+            proxy.ghost_requests += 1
+            if self.command == "PUT":
+                self._reply(412, [("Content-Type", "application/xml")], PRECONDITION_FAILED)
+            else:
+                self._reply(404, [("Content-Type", "application/xml")], NO_SUCH_KEY)
+            return
+        deletes = self.command == "POST" and self.path.endswith("?delete")  # DeleteObjects
+        if deletes and proxy.lock_deletes == "all":
+            self._reply(503, [("Content-Type", "application/xml")], SLOW_DOWN)
+            return
+        if self.command == "DELETE" and self.path.split("?")[0].endswith(LOCK_PATH):
+            if proxy.lock_deletes == "all":
+                self._reply(503, [("Content-Type", "application/xml")], SLOW_DOWN)
+                return
+            if proxy.lock_deletes == "conditional" and self.headers.get("If-Match"):
+                self._reply(501, [("Content-Type", "application/xml")], NOT_IMPLEMENTED)
+                return
         if proxy.delay and self.command == "PUT":
             time.sleep(proxy.delay)
         if proxy.hold_parts and self.command == "PUT" and "uploadId=" in self.path:
@@ -433,6 +470,57 @@ def test_a_server_that_always_answers_503_fails_with_exit_3_and_no_feeds(
     assert "SlowDown" in stderr
     assert objects(s3_server, prefix) == {}
     assert waited < 20
+
+
+def test_a_server_without_conditional_deletes_still_has_the_lock_removed(
+    catalogue: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 compatible answering 501 to DELETE with If-Match: the lock, still ours (our
+    token), goes by a plain DELETE; where even that fails, the publish says the lock stayed."""
+    use_server(s3_server, monkeypatch)
+    defaults = S3Storage.__init__.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "max_attempts", 2)
+    prefix = f"undeletable-{uuid.uuid4().hex[:8]}"
+    to = ["--to", f"s3://{s3_server.bucket}/{prefix}"]
+    lock = LOCK_PATH[1:]  # objects() names keys under the prefix
+    with Proxy(s3_server.endpoint) as proxy:
+        proxy.lock_deletes = "conditional"
+        code, _, stderr = cli_publish(catalogue, *to, "--endpoint-url", proxy.endpoint)
+        assert code == 0, stderr
+        assert lock not in objects(s3_server, prefix) and "warning" not in stderr
+        proxy.lock_deletes = "all"
+        companion = next(catalogue.glob("talks/*/companion.md"))  # a change: a locked publish
+        companion.write_text(companion.read_text(encoding="utf-8") + "\nOne more line.\n")
+        code, _, stderr = cli_publish(catalogue, *to, "--endpoint-url", proxy.endpoint)
+    assert code == 0, stderr  # the publish itself went through
+    assert lock in objects(s3_server, prefix)
+    assert "fo-cast: warning: the lock on s3://" in stderr
+    assert "could not be removed" in stderr and "--break-lock takes it over" in stderr
+
+
+def test_a_lock_that_exists_and_cannot_be_read_ends_in_bounded_time(
+    catalogue: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating the lock answers 412 (held), reading it 404 (none), as a store lagging
+    behind itself would: the publish tries a few times, waits out --wait, and says so,
+    where it once asked again some 20 times a second for ever."""
+    use_server(s3_server, monkeypatch)
+    to = ["--to", f"s3://{s3_server.bucket}/ghost-{uuid.uuid4().hex[:8]}"]
+    with Proxy(s3_server.endpoint) as proxy:
+        proxy.lock_ghost = True
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "fo_cast", "publish", str(catalogue), *to, "--now", NOW,
+             "--endpoint-url", proxy.endpoint, "--wait", "3"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        waited = time.monotonic() - started
+    code, stderr = done.returncode, done.stderr
+    assert code == 4, stderr
+    assert "answers that it exists and reading it finds none" in stderr
+    assert 3 <= waited < 20
+    assert proxy.ghost_requests < 30  # about one try a second once the quick ones are out
 
 
 # --- 4. a lost or damaged hash index ---------------------------------------------------------
