@@ -47,6 +47,14 @@ OWNER_METADATA = "fo-cast-written"
 _CHANGED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 MB = 1024 * 1024
 LIST_PAGE = 1000  # objects per listing request: S3's most
+# A listing page carries at least one of these (a web page answering 200 carries none).
+LISTING_FIELDS = {"Name", "KeyCount", "IsTruncated", "Contents", "Prefix", "MaxKeys"}
+# A record's body (index, GUID record, lock) may take BODY_SECONDS plus a second for each
+# BODY_RATE bytes it holds; one that trickles in more slowly than that ends the read.
+BODY_SECONDS = 60.0
+BODY_RATE = 100_000
+MAX_EMPTY_PAGES = 100  # truncated pages in a row without an object: a server listing for ever
+MAX_LISTED = 50_000_000  # objects under one prefix; past it, a listing that never ends
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -198,17 +206,42 @@ class S3Storage:
     def _listing(self) -> builtins.list[tuple[str, int, str]]:
         """Returns (key, size, ETag) of every object under the prefix, fo-cast's records too."""
         listed = []
+        seen: set[str] = set()
+        empty = 0  # truncated pages in a row without an object
         with self._errors("list"):
             pages = self._client.get_paginator("list_objects_v2")
             start = self.prefix + "/" if self.prefix else ""
-            for page in pages.paginate(
-                Bucket=self.bucket, Prefix=start, PaginationConfig={"PageSize": LIST_PAGE}
-            ):
-                for item in page.get("Contents", []):
-                    key = item["Key"][len(start) :]
-                    if key:
-                        listed.append((key, item["Size"], item["ETag"].strip('"')))
+            try:
+                for page in pages.paginate(
+                    Bucket=self.bucket, Prefix=start, PaginationConfig={"PageSize": LIST_PAGE}
+                ):
+                    if not LISTING_FIELDS & page.keys():  # a web page answering 200
+                        raise self._unlisted("the answer is not an S3 listing")
+                    contents = page.get("Contents") or []
+                    empty = 0 if contents else empty + 1
+                    if empty > MAX_EMPTY_PAGES:
+                        raise self._unlisted(f"{empty} pages in a row held no object, yet more")
+                    if len(seen) > MAX_LISTED:
+                        raise self._unlisted(f"it has gone on past {MAX_LISTED:,} objects")
+                    for item in contents:
+                        whole, size, etag = item.get("Key"), item.get("Size"), item.get("ETag")
+                        if not (isinstance(whole, str) and isinstance(size, int) and etag):
+                            raise self._unlisted(f"an entry lacks its key, size or ETag: {item}")
+                        if whole in seen:  # a server listing the same objects for ever
+                            raise self._unlisted(f"it lists {whole!r} twice")
+                        seen.add(whole)
+                        key = whole[len(start) :]
+                        if key:
+                            listed.append((key, size, str(etag).strip('"')))
+            except ValueError as error:  # botocore could not read a field (a Size of "NaN")
+                raise self._unlisted(f"it cannot be read ({error})") from None
         return listed
+
+    def _unlisted(self, why: str) -> StorageError:
+        return StorageError(
+            f"{self.describe()}: cannot list: {why}; is the endpoint an S3 server? (check "
+            "--endpoint-url)"
+        )
 
     def _where(self) -> str:
         return f"s3\0{self._client.meta.endpoint_url}\0{self.bucket}\0{self.prefix}"
@@ -277,8 +310,7 @@ class S3Storage:
         try:
             with self._errors(f"read {key}"):
                 reply = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
-                body: bytes = reply["Body"].read()
-                return body
+                return self._body(reply, f"read {key}")
         except _Missing:
             return None
 
@@ -318,7 +350,7 @@ class S3Storage:
         try:
             with self._errors(f"read {key}"):
                 reply = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
-                body: bytes = reply["Body"].read()
+                body = self._body(reply, f"read {key}")
                 etag = self._etag_of(reply, f"read {key}")
                 self._tags[key] = etag
                 return body, etag
@@ -344,6 +376,31 @@ class S3Storage:
         etag = self._etag_of(reply, f"write {key}")
         self._tags[key] = etag
         return etag
+
+    def _body(self, reply: Any, doing: str) -> bytes:
+        """Returns the body of a GetObject answer, read in pieces against a deadline: the read
+        timeout bounds each wait for bytes, not a body that trickles in a byte a second."""
+        stream, parts, received = reply["Body"], [], 0
+        # urllib3's read1() returns what has come; read(n) would wait for all n bytes
+        raw: Any = getattr(stream, "_raw_stream", None)
+        read = raw.read1 if hasattr(raw, "read1") else stream.read
+        started = time.monotonic()
+        while piece := read(64 * 1024):
+            parts.append(piece)
+            received += len(piece)
+            if time.monotonic() - started > BODY_SECONDS + received / BODY_RATE:
+                raise StorageError(
+                    f"{self.describe()}: cannot {doing}: {received:,} bytes came in "
+                    f"{time.monotonic() - started:.0f} s, too slowly to wait for the rest "
+                    "(check the network, or the endpoint)"
+                )
+        expected = reply.get("ContentLength")
+        if isinstance(expected, int) and received != expected:
+            raise StorageError(
+                f"{self.describe()}: cannot {doing}: the connection ended after {received:,} "
+                f"of {expected:,} bytes; run it again"
+            )
+        return b"".join(parts)
 
     def _etag_of(self, reply: Any, doing: str) -> str:
         """Returns the ETag of an S3 answer; a server that gives none is no S3 (a web page
@@ -420,11 +477,18 @@ class S3Storage:
     def _head(self, key: str) -> RemoteObject:
         with self._errors(f"inspect {key}"):
             reply = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
-        metadata = reply.get("Metadata", {})
+        metadata = reply.get("Metadata") or {}
         content_hash = metadata.get(HASH_METADATA)
+        size = reply.get("ContentLength")
+        if not isinstance(size, int) or not reply.get("ETag"):
+            raise StorageError(
+                f"{self.describe()}: cannot inspect {key}: the answer carries no "
+                f"{'Content-Length' if not isinstance(size, int) else 'ETag'}; is the "
+                "endpoint an S3 server? (check --endpoint-url)"
+            )
         return RemoteObject(
             key,
-            reply["ContentLength"],
+            size,
             content_hash,
             str(reply["ETag"]).strip('"'),
             reply.get("ContentType"),

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,9 @@ class Proxy:
         # DeleteObjects, answers 503
         self.lock_deletes: str | None = None
         self.lock_ghost = False  # the lock's create answers 412 (held), reading it 404 (none)
+        # answers every listing (ListObjectsV2) in place of the server: (status, body)
+        self.listing: Callable[[], tuple[int, bytes]] | None = None
+        self.trickle = ""  # a GET of a key ending so is answered a byte each 0.2 s
         self.ghost_requests = 0
         self.part_seen = threading.Event()
         self.release = threading.Event()
@@ -215,6 +219,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if proxy.refuse(self.command, self.path):
             self._reply(503, [("Content-Type", "application/xml")], SLOW_DOWN)
             return
+        if proxy.listing is not None and self.command == "GET" and "list-type=2" in self.path:
+            status, answer = proxy.listing()
+            self._reply(status, [("Content-Type", "application/xml")], answer)
+            return
         if proxy.lock_ghost and self.path.split("?")[0].endswith(LOCK_PATH):
             proxy.ghost_requests += 1
             if self.command == "PUT":
@@ -251,6 +259,17 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             upstream.close()
         if self.command != "HEAD":  # a HEAD keeps the object's Content-Length, and no body
             kept = [(k, v) for k, v in kept if k.lower() != "content-length"]
+        if proxy.trickle and self.command == "GET" and self.path.endswith(proxy.trickle):
+            self.send_response_only(reply.status)
+            for name, value in kept:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for n in range(len(data)):
+                self.wfile.write(data[n : n + 1])
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
         self._reply(reply.status, kept, data)
 
     do_PUT = do_POST = do_HEAD = do_DELETE = do_GET
@@ -521,6 +540,81 @@ def test_a_lock_that_exists_and_cannot_be_read_ends_in_bounded_time(
     assert "answers that it exists and reading it finds none" in stderr
     assert 3 <= waited < 20
     assert proxy.ghost_requests < 30  # about one try a second once the quick ones are out
+
+
+def _page(token: str, keys: list[str], size: str = "5") -> bytes:
+    contents = "".join(
+        f"<Contents><Key>{k}</Key><Size>{size}</Size><ETag>&quot;e&quot;</ETag></Contents>"
+        for k in keys
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws'
+        f'.com/doc/2006-03-01/"><Name>b</Name><Prefix>p/</Prefix><KeyCount>{len(keys)}'
+        f"</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>{contents}"
+        f"<NextContinuationToken>{token}</NextContinuationToken></ListBucketResult>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("empty pages for ever", "pages in a row held no object, yet more"),
+        ("the same objects for ever", "twice"),
+        ("a web page", "the answer is not an S3 listing"),
+        ("a size that is no number", "it cannot be read"),
+    ],
+)
+def test_a_hostile_listing_ends_in_one_line_and_exit_4(
+    catalogue: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch, case: str, expected: str
+) -> None:
+    """A listing that never ends (a new continuation token each page), or that is not one
+    (a web server answering 200): where fo-cast once listed for ever, or took an empty
+    target and published over someone's files, it stops at the listing and names it."""
+    use_server(s3_server, monkeypatch)
+    tokens = iter(range(1_000_000))
+    answers: dict[str, Callable[[], tuple[int, bytes]]] = {
+        "empty pages for ever": lambda: (200, _page(f"t{next(tokens)}", [])),
+        "the same objects for ever": lambda: (200, _page(f"t{next(tokens)}", ["p/a", "p/b"])),
+        "a web page": lambda: (200, b"<html><body>Welcome to nginx!</body></html>"),
+        "a size that is no number": lambda: (200, _page("t", ["p/a"], size="NaN")),
+    }
+    to = ["--to", f"s3://{s3_server.bucket}/listing-{uuid.uuid4().hex[:8]}"]
+    with Proxy(s3_server.endpoint) as proxy:
+        proxy.listing = answers[case]
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "fo_cast", "publish", str(catalogue), *to, "--now", NOW,
+             "--endpoint-url", proxy.endpoint],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    assert "cannot list: " in done.stderr and expected in done.stderr
+    assert "Traceback" not in done.stderr and time.monotonic() - started < 60
+    assert objects(s3_server, to[1].rsplit("/", 1)[1]) == {}  # nothing published
+
+
+def test_a_record_that_trickles_in_is_cut_off(
+    s3_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read timeout bounds each wait for bytes; a body sent a byte at a time never
+    trips it, so a record's read has its own deadline (60 s plus its size's worth)."""
+    from fo_cast.storage import s3
+
+    use_server(s3_server, monkeypatch)
+    monkeypatch.setattr(s3, "BODY_SECONDS", 1.0)
+    prefix = f"trickle-{uuid.uuid4().hex[:8]}"
+    s3_server.client().put_object(
+        Bucket=s3_server.bucket, Key=f"{prefix}/.fo-cast/x.json", Body=b"{}" * 100
+    )
+    with Proxy(s3_server.endpoint) as proxy:
+        proxy.trickle = "/.fo-cast/x.json"
+        storage = storage_for(f"s3://{s3_server.bucket}/{prefix}", proxy.endpoint)
+        started = time.monotonic()
+        with pytest.raises(StorageError, match="too slowly to wait for the rest"):
+            storage.read(".fo-cast/x.json")
+        assert time.monotonic() - started < 10  # the whole body would take 40 s
+        proxy.trickle = ""
+        assert storage.read(".fo-cast/x.json") == b"{}" * 100
 
 
 # --- 4. a lost or damaged hash index ---------------------------------------------------------
