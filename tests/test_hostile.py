@@ -668,19 +668,39 @@ def test_publishing_into_a_parent_target_never_prunes_the_nested_one(
 
 
 @pytest.mark.parametrize(
-    "url", ["not a url", "file:///etc/passwd", "ftp://example.org/", "https://u:pw@example.org/"]
+    "url",
+    [
+        "not a url",
+        "file:///etc/passwd",
+        "ftp://example.org/",
+        "https://u:pw@example.org/",
+        "http://127.0.0.1:9/ok/\x01hub",  # once exit 70 at build: XML cannot carry it
+    ],
 )
 def test_a_notify_endpoint_must_be_an_http_url(sample: Path, url: str) -> None:
     # Was: podcastindex_url = "file:///etc/passwd" was opened locally at publish, and "not a
     # url" printed a thread's stack trace.
     with open(sample / "fo-cast.toml", "a", encoding="utf-8") as settings:
-        settings.write(f'\n[notify]\npodcastindex_url = "{url}"\n')
+        written = url.replace("\x01", "\\u0001")  # TOML's escape: the file stays text
+        settings.write(f'\n[notify]\npodcastindex_url = "{written}"\n')
     result = fo_cast("validate", sample)
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == (
-        f"episodes/fo-cast.toml: notify.podcastindex_url: '{url}' is not an http(s) URL "
-        "fo-cast sends to (no spaces, quotes or user:password@); such as https://hub.example.org/"
+        f"episodes/fo-cast.toml: notify.podcastindex_url: {url!r} is not an http(s) URL "
+        "fo-cast sends to (no spaces, quotes, control characters or user:password@); such as "
+        "https://hub.example.org/"
     )
+
+
+@pytest.mark.parametrize(("key", "value"), [("timeout", "inf"), ("backoff", "1e300")])
+def test_notify_waits_are_bounded(sample: Path, key: str, value: str) -> None:
+    """Was: timeout = inf or backoff = 1e300 ended a successful publish in exit 70."""
+    with open(sample / "fo-cast.toml", "a", encoding="utf-8") as settings:
+        settings.write(f"\n[notify]\n{key} = {value}\n")
+    result = fo_cast("validate", sample)
+    assert result.returncode == 1
+    assert f"notify.{key}" in result.stderr.splitlines()[0]
+    assert " or less, got " in result.stderr
 
 
 def test_an_endpoint_that_is_no_s3_server_is_one_line(

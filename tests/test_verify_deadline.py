@@ -187,3 +187,41 @@ def test_a_slow_media_url_probe_ends_within_its_deadline(slow: str, path: str) -
     with pytest.raises(RemoteError, match=r"^gave up after 1 s$"):
         probe_url(slow + path, timeout=1, deadline=1)
     assert time.monotonic() - started < 10
+
+
+def test_a_service_that_never_answers_costs_one_ping_and_all_end_within_the_budget(
+    slow: str,
+) -> None:
+    """Was: six feeds x two dead services x three tries of 10 s held the exit 434 s."""
+    from fo_cast.catalogue.settings import Notify
+    from fo_cast.publish.notify import Ping, send_pings
+
+    feeds = [f"https://x.example/{n}/feed.xml" for n in range(6)]
+    pings = [
+        Ping(service, feed, "POST", slow + "/trickle-head", {}, b"x")
+        for feed in feeds
+        for service in ("WebSub", "Podcast Index")
+    ]
+    started = time.monotonic()
+    notices = send_pings(pings, Notify(tries=2, timeout=1, backoff=0), sleep=lambda _: None)
+    took = time.monotonic() - started
+    assert [(n.ok, n.tries) for n in notices[:2]] == [(False, 2), (False, 2)]
+    assert all(n.tries == 0 and "failed the ping before" in n.message for n in notices[2:])
+    assert took < 10  # two services x two tries of 1 s
+    started = time.monotonic()
+    notices = send_pings(pings[:1], Notify(tries=5, timeout=1, backoff=0), budget=2.5)
+    assert time.monotonic() - started < 6
+    assert notices[0].tries < 5 and not notices[0].ok
+
+
+def test_a_service_url_with_a_query_of_its_own_gets_the_feed_after_an_ampersand() -> None:
+    from fo_cast.catalogue.settings import Notify
+    from fo_cast.publish.notify import plan_pings
+
+    settings = Notify(
+        podcastindex=True, podcastindex_url="https://api.example/pubnotify?apikey=K#x"
+    )
+    pings, _ = plan_pings([("https://f.example/feed.xml", False)], settings)
+    assert pings[0].url == (
+        "https://api.example/pubnotify?apikey=K&url=https%3A%2F%2Ff.example%2Ffeed.xml#x"
+    )

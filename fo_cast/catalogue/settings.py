@@ -58,14 +58,14 @@ class Publish(Section):
 
 
 # An endpoint publish sends to: http(s), no spaces or quotes, no user:password@.
-_HTTP_URL = re.compile(r"https?://[^\s<>\"'@/]+(?:/[^\s<>\"']*)?")
+_HTTP_URL = re.compile(r"https?://[^\s<>\"'@/\x00-\x1f\x7f]+(?:/[^\s<>\"'\x00-\x1f\x7f]*)?")
 
 
 def _endpoint(value: str) -> str:
     if not _HTTP_URL.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not an http(s) URL fo-cast sends to (no spaces, quotes or "
-            "user:password@); such as https://hub.example.org/"
+            f"{value!r} is not an http(s) URL fo-cast sends to (no spaces, quotes, control "
+            "characters or user:password@); such as https://hub.example.org/"
         )
     return value
 
@@ -93,8 +93,8 @@ class Notify(Section):
     tries: Annotated[StrictInt, Field(ge=1, le=10)] = Field(
         3, description="Tries per notification, with backoff between them."
     )
-    timeout: Annotated[float, Field(gt=0)] = Field(10.0, description="Seconds per try.")
-    backoff: Annotated[float, Field(ge=0)] = Field(
+    timeout: Annotated[float, Field(gt=0, le=120)] = Field(10.0, description="Seconds per try.")
+    backoff: Annotated[float, Field(ge=0, le=60)] = Field(
         2.0, description="Seconds before the second try; doubled before each later one."
     )
 

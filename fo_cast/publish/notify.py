@@ -27,6 +27,9 @@ RSS_PREFIX = "application/rss+xml"
 VIDEO_MEDIUM = b"<podcast:medium>video</podcast:medium>"
 
 
+BUDGET = 120.0  # seconds all notifications of one publish may take, retries included
+
+
 def user_agent() -> str:
     try:
         return f"fo-cast/{version('fo-cast')}"
@@ -61,10 +64,11 @@ class Notice:
     def __str__(self) -> str:
         if self.ok:
             return f"notified {self.ping.service} of {self.ping.feed}"
+        tried = f"; tried {self.tries} times" if self.tries else ""
         return (
             f"warning: could not notify {self.ping.service} of {self.ping.feed} "
-            f"({self.message}; tried {self.tries} times); the feed is published, the "
-            "directory will see it when it next polls"
+            f"({self.message}{tried}); the feed is published, the directory will see it "
+            "when it next polls"
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -107,15 +111,13 @@ def plan_pings(
         )
     for feed, video in feeds:
         if settings.podcastindex:
-            url = f"{settings.podcastindex_url}?{urlencode({'url': feed})}"
+            url = _with_query(settings.podcastindex_url, {"url": feed})
             pings.append(Ping("Podcast Index", feed, "GET", url, agent))
         if settings.podping and token:
-            query = urlencode(
-                {"url": feed, "reason": "update", "medium": "video" if video else "podcast"}
-            )
+            query = {"url": feed, "reason": "update", "medium": "video" if video else "podcast"}
             pings.append(
                 Ping(
-                    "Podping", feed, "GET", f"{settings.podping_url}?{query}",
+                    "Podping", feed, "GET", _with_query(settings.podping_url, query),
                     {**agent, "Authorization": token},
                 )
             )  # fmt: skip
@@ -126,25 +128,64 @@ def plan_pings(
     return pings, warnings
 
 
+def _with_query(url: str, fields: Mapping[str, str]) -> str:
+    """Returns url with fields added to its query: after '&' when it has one already (an
+    apikey=... of the service's), never a second '?'."""
+    base, _, fragment = url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    if base.endswith(("?", "&")):
+        joiner = ""
+    return f"{base}{joiner}{urlencode(fields)}" + (f"#{fragment}" if fragment else "")
+
+
 def send_pings(
     pings: Iterable[Ping],
     settings: Notify,
     sleep: Callable[[float], None] = time.sleep,
+    budget: float = BUDGET,
 ) -> list[Notice]:
-    """Returns how each ping went, after up to `settings.tries` tries with backoff."""
+    """Returns how each ping went, in order, after up to `settings.tries` tries with backoff.
+
+    A service that failed every try of one ping is not sent the rest (it is down, or
+    refuses fo-cast), and all pings end within `budget` seconds: a service that never
+    answers once held the end of a publish for tries x timeout x feeds (seven minutes for
+    six feeds at the defaults).
+    """
+    deadline = time.monotonic() + budget
+    failing: dict[str, str] = {}  # service -> why its last ping failed
     notices = []
     for ping in pings:
-        message = ""
-        for attempt in range(1, settings.tries + 1):
-            message = _send(ping, settings.timeout)
-            if not message:
-                notices.append(Notice(ping, True, attempt))
-                break
-            if attempt < settings.tries:
-                sleep(settings.backoff * 2 ** (attempt - 1))
-        else:
-            notices.append(Notice(ping, False, settings.tries, message))
+        if ping.service in failing:
+            why = f"not sent: it failed the ping before ({failing[ping.service]})"
+            notices.append(Notice(ping, False, 0, why))
+            continue
+        notice = _tried(ping, settings, sleep, deadline, budget)
+        if not notice.ok:
+            failing[ping.service] = notice.message
+        notices.append(notice)
     return notices
+
+
+def _tried(
+    ping: Ping,
+    settings: Notify,
+    sleep: Callable[[float], None],
+    deadline: float,
+    budget: float,
+) -> Notice:
+    message = ""
+    for attempt in range(1, settings.tries + 1):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            why = f"not sent: notifications may take {budget:g} s in all"
+            return Notice(ping, False, attempt - 1, message or why)
+        message = _send(ping, min(settings.timeout, left))
+        if not message:
+            return Notice(ping, True, attempt)
+        if attempt < settings.tries:
+            pause = settings.backoff * 2 ** (attempt - 1)
+            sleep(min(pause, max(0.0, deadline - time.monotonic())))
+    return Notice(ping, False, settings.tries, message)
 
 
 def _send(ping: Ping, timeout: float) -> str:
@@ -194,7 +235,8 @@ def _send_now(ping: Ping, timeout: float) -> str:
                 f"HTTP {error.code}: redirected elsewhere, where a ping carrying a token is not "
                 "sent; give the service's final URL"
             )
-        return f"HTTP {error.code} {error.reason}"
+        said = " ".join(str(error.reason).split())  # a redirect loop's spans three lines
+        return f"HTTP {error.code} {said}".rstrip()
     except FoCastError as error:  # a redirect to a URL fo-cast does not follow
         return str(error)
     except (urllib.error.URLError, OSError, ValueError) as error:
