@@ -77,7 +77,7 @@ CatalogueOption = Annotated[
     Path,
     typer.Option(help="The catalogue folder.", parser=_folder("--catalogue", "episodes")),
 ]
-_state = {"traceback": False}
+_state = {"traceback": False, "interrupted": False}
 
 
 @app.callback()
@@ -484,9 +484,11 @@ def _print_plan(plan: Plan, storage: Storage, fmt: Format) -> None:
     if fmt is Format.JSON:
         typer.echo(json.dumps({"target": storage.describe(), "plan": plan.as_dict()}, indent=2))
         return
+    from fo_cast.problems import one_line
+
     typer.echo(f"Plan for {storage.describe()}:")  # describe() never carries credentials
-    for text in plan.lines():
-        typer.echo(text, err=text.startswith("refused:"))
+    for text in plan.lines():  # a key of someone else's may hold any character: escaped
+        typer.echo(one_line(text), err=text.startswith("refused:"))
 
 
 def _run_publish(session: Session, storage: Storage, quiet: bool) -> Summary:
@@ -496,6 +498,7 @@ def _run_publish(session: Session, storage: Storage, quiet: bool) -> Summary:
     """
     from contextlib import closing
 
+    from fo_cast.problems import one_line
     from fo_cast.publish.run import Deleted, Done, Failed, Sent, StageStarted, Uploaded, publish
 
     summary: Summary | None = None
@@ -510,9 +513,9 @@ def _run_publish(session: Session, storage: Storage, quiet: bool) -> Summary:
                     sent = f"{plural(event.uploads, 'upload')} ({format_size(event.bytes)})"
                     typer.echo(f"{event.stage.name.lower()}: {sent}", err=True)
                 elif isinstance(event, Uploaded) and not quiet:
-                    typer.echo(f"uploaded {event.key} ({event.reason})")
+                    typer.echo(one_line(f"uploaded {event.key} ({event.reason})"))
                 elif isinstance(event, Deleted) and not quiet:
-                    typer.echo(f"deleted {event.key}")
+                    typer.echo(one_line(f"deleted {event.key}"))
                 elif isinstance(event, Failed):
                     typer.echo(f"failed {event.key}: {event.message}", err=True)
                 elif isinstance(event, Done):
@@ -685,6 +688,7 @@ def main() -> None:
     # so this wrapper leaves with sys.exit.
     # A cancelled CI job gets SIGTERM: stop as on Ctrl-C, so the target's lock is released.
     signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     gcpause.for_one_command()
     for arg in sys.argv[1:]:
         # Bytes that are not UTF-8 arrive as surrogates, which no URL, feed or file name
@@ -703,6 +707,10 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)
+    except SystemExit as exit_:  # Typer turns Ctrl-C into a silent exit 130
+        if exit_.code == 130 and _state.get("interrupted"):
+            typer.echo("Interrupted.", err=True)
+        raise
     except (FoCastError, OSError) as exc:
         # OSError: the environment (unwritable folder, full disk, a path that is a file).
         if _state["traceback"]:
@@ -721,6 +729,7 @@ def main() -> None:
 
 
 def _interrupted(signum: int, frame: object) -> None:
+    _state["interrupted"] = True
     raise KeyboardInterrupt
 
 

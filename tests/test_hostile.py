@@ -800,3 +800,23 @@ def test_build_refuses_out_inside_a_file(sample: Path, tmp_path: Path) -> None:
         f"fo-cast: --out {out} is inside {tmp_path / 'afile'}, which is a file, not a folder\n"
     )
     assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_someone_elses_file_names_are_shown_escaped_never_as_terminal_codes(
+    sample: Path, tmp_path: Path
+) -> None:
+    """A key holding ESC [2J (clear the screen) and a newline: click removed the codes
+    when stderr is no terminal, naming a file that is not there ('aRED.txt')."""
+    target = tmp_path / "public"
+    target.mkdir()
+    (target / "a\x1b[2J\x1b[31mRED\x1b[0m.txt").write_bytes(b"theirs")
+    (target / "line1\nfo-cast: published OK\r.txt").write_bytes(b"theirs")
+    result = fo_cast("publish", sample, "--to", target)
+    assert result.returncode == 3
+    refusal = next(line for line in result.stderr.splitlines() if line.startswith("refused:"))
+    assert "(such as 'a\\x1b[2J\\x1b[31mRED\\x1b[0m.txt')" in refusal
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    result = fo_cast("publish", sample, "--to", target, "--adopt", "--verbose")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout + result.stderr
+    assert (target / "line1\nfo-cast: published OK\r.txt").read_bytes() == b"theirs"

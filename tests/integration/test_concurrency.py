@@ -363,6 +363,7 @@ def test_a_terminated_publish_releases_its_lock(target: Target, tmp_path: Path) 
     holder.send_signal(signal.SIGCONT)
     code, _, err = finish(holder)
     assert code == 130, err
+    assert err.splitlines()[-1] == "Interrupted."  # Typer's own exit 130 said nothing
     assert target.storage().read(LOCK_KEY) is None
 
 
