@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 from fo_cast.catalogue.settings import Notify
 from fo_cast.outputs import Stage
 from fo_cast.publish.plan import Plan
+from fo_cast.units import plural
 
 RSS_PREFIX = "application/rss+xml"
 VIDEO_MEDIUM = b"<podcast:medium>video</podcast:medium>"
@@ -64,7 +65,7 @@ class Notice:
     def __str__(self) -> str:
         if self.ok:
             return f"notified {self.ping.service} of {self.ping.feed}"
-        tried = f"; tried {self.tries} times" if self.tries else ""
+        tried = f"; tried {plural(self.tries, 'time')}" if self.tries else ""
         return (
             f"warning: could not notify {self.ping.service} of {self.ping.feed} "
             f"({self.message}{tried}); the feed is published, the directory will see it "
