@@ -48,6 +48,7 @@ VIDEO_FEED = "video.xml"  # the video feed's name beside the audio feed (render/
 EVERY_EPISODE = datetime(9999, 12, 31, tzinfo=UTC)
 _COVER_VERSION = f"{COVER_SIZE}px-q{COVER_QUALITY}"  # a new size or quality: new covers
 _DESC_LIMIT = 255  # iTunes' short description atom (desc); ldes holds the whole summary
+_CHPL_LIMIT = 255  # bytes of a chapter title an MP4 chapter box (Nero chpl) holds
 
 
 # What a file should hold
@@ -80,11 +81,25 @@ def desired_fields(
         guid=guid,
         feed_url=feed_url,
         podcast=True,
-        chapters=chapter_marks(entry, info.duration, with_urls=mp3),
+        chapters=_chapters_for(chapter_marks(entry, info.duration, with_urls=mp3), mp3),
         toc_title=TOC_TITLE if mp3 and episode.chapters else None,
         cover=cover,
         version="2.3" if mp3 else None,
     )
+
+
+def _chapters_for(marks: tuple[ChapterMark, ...], mp3: bool) -> tuple[ChapterMark, ...]:
+    """Returns the chapters as the file can hold them: an MP4's chapter box (chpl) keeps 255
+    bytes of a title and ends a line at a carriage return, so a title longer, or with one,
+    would be written again at every run and never match."""
+    if mp3:
+        return marks
+    return tuple(mark._replace(title=_mp4_title(mark.title)) for mark in marks)
+
+
+def _mp4_title(title: str) -> str:
+    title = title.replace("\r\n", "\n").replace("\r", "\n")
+    return title.encode("utf-8")[:_CHPL_LIMIT].decode("utf-8", "ignore")
 
 
 def _utc_date(when: datetime) -> str:

@@ -690,3 +690,54 @@ def test_a_folder_that_takes_no_new_file_is_named_not_the_copy(
     )
     assert hashes(sample) == before
     assert not list(sample.rglob("*.tagging"))
+
+
+def test_an_mp4_ffmpeg_reads_nothing_from_is_refused_and_left_as_it_was(sample: Path) -> None:
+    """A damaged movie header: ffmpeg's copy once held only the chapter track and the
+    cover, replaced the video, and `tag` said 'tagged'."""
+    path = sample / EPISODE / "video.mp4"
+    data = bytearray(path.read_bytes())
+    at = data.find(b"moov")
+    data[at + 8 : at + 40] = b"\xff" * 32  # the mvhd box header and its first fields
+    path.write_bytes(bytes(data))
+    from tests.helpers import run_fo_cast
+
+    result = run_fo_cast("tag", sample)
+    assert result.returncode == 4
+    assert "video.mp4: ffmpeg reads no audio or video from it" in result.stderr
+    assert path.read_bytes() == bytes(data)
+    assert not list(sample.rglob("*.tagging"))
+
+
+def test_long_or_carriage_return_mp4_chapter_titles_are_tagged_once(sample: Path) -> None:
+    """An MP4 chapter box keeps 255 bytes of a title and ends it at a carriage return: such
+    titles were written again at every run (and 200 accented letters failed the run)."""
+    manifest = sample / EPISODE / "episode.yaml"
+    long_title = "é" * 200  # 400 bytes
+    edit(manifest, "title: Introduction", f"title: {long_title}")
+    edit(manifest, "title: The main argument", 'title: "Part one\\rcontinued"')
+    assert invoke("tag", sample).exit_code == 0
+    chapters = MP4(sample / EPISODE / "video.mp4").chapters or []
+    assert [c.title for c in chapters][:2] == ["é" * 127, "Part one\ncontinued"]
+    tagged = hashes(sample)
+    second = invoke("tag", sample)
+    assert second.exit_code == 0 and second.stdout.splitlines()[-1].startswith("0 files tagged")
+    assert hashes(sample) == tagged
+    report = invoke("validate", sample)
+    assert "disagree" not in report.stdout + report.stderr
+
+
+def test_a_video_only_mp4_gets_its_chapters(sample: Path) -> None:
+    """ffmpeg was asked for the audio (-map 0:a) a video-only file does not have."""
+    path = sample / EPISODE / "video.mp4"
+    silent = path.with_name("silent.mp4")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", str(silent)],
+        check=True,
+    )
+    silent.replace(path)
+    result = invoke("tag", sample)
+    assert result.exit_code == 0, result.stderr
+    assert [c.title for c in MP4(path).chapters or []] == [
+        "Introduction", "The main argument", "What comes next"
+    ]  # fmt: skip

@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -470,6 +471,12 @@ def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, duration: float) -> None
     if tool is None or current == wanted.chapters:
         shutil.copyfile(path, tmp)
         return
+    before = _media_packets(path)
+    if before is not None and not any(before.values()):
+        raise TagError(
+            f"{path}: ffmpeg reads no audio or video from it (a damaged movie header?), so "
+            "it cannot be rewritten with chapters; export the file again"
+        )
     with tempfile.TemporaryDirectory(prefix="fo-cast-chapters-") as folder:
         meta = Path(folder) / "chapters.ffmeta"
         meta.write_text(ffmetadata(wanted.chapters), encoding="utf-8")
@@ -477,7 +484,7 @@ def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, duration: float) -> None
             tool, "-nostdin", "-v", "error", "-y", "-i", str(path), "-i", str(meta),
             # audio, video (not cover pictures) and subtitles: an earlier chapter track is a
             # data stream, and ffmpeg writes the new one from the metadata file
-            "-map", "0:a", "-map", "0:V?", "-map", "0:s?", "-map_metadata", "0",
+            "-map", "0:a?", "-map", "0:V?", "-map", "0:s?", "-map_metadata", "0",
             "-map_chapters", "1" if wanted.chapters else "-1",
             "-codec", "copy", "-fflags", "+bitexact", "-movflags", "+faststart",
             "-f", _MUXERS.get(path.suffix.lower(), "mp4"), str(tmp),
@@ -486,6 +493,40 @@ def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, duration: float) -> None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise TagError(f"{path.name}: ffmpeg could not write its chapters ({last})")
+    after = _media_packets(tmp)
+    if before is not None and after != before:  # never replace the media by less of it
+        raise TagError(
+            f"{path}: the copy ffmpeg wrote with the chapters does not hold the same audio "
+            f"and video (packets {before} before, {after} after); the file was left as it was"
+        )
+
+
+def _media_packets(path: Path) -> dict[str, int] | None:
+    """Returns the audio and video packets ffprobe reads from a file, by stream type (None
+    without ffprobe): what a chapter rewrite must keep, packet for packet."""
+    tool = shutil.which("ffprobe")
+    if tool is None:
+        return None
+    command = [
+        tool, "-v", "error", "-count_packets", "-show_entries",
+        "stream=codec_type,nb_read_packets,disposition:stream_disposition=attached_pic",
+        "-of", "json", str(path),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        streams = json.loads(done.stdout or "{}").get("streams", [])
+    except ValueError:
+        return {}
+    found: dict[str, int] = {"audio": 0, "video": 0}
+    for stream in streams:
+        kind = stream.get("codec_type")
+        if kind not in found or stream.get("disposition", {}).get("attached_pic"):
+            continue  # cover art is a picture the copy may add or drop
+        try:
+            found[kind] += int(stream.get("nb_read_packets") or 0)
+        except ValueError:
+            continue
+    return found
 
 
 def ffmetadata(marks: tuple[ChapterMark, ...]) -> str:

@@ -123,6 +123,21 @@ def cli_publish(catalogue: Path, *options: str) -> tuple[int, dict[str, Any], st
     return result.exit_code, report, result.stderr
 
 
+def two_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two tries a request keep a test quick; the default's would back off for ~8 s each."""
+    defaults = S3Storage.__init__.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "max_attempts", 2)
+
+
+def process_publish(catalogue: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """Runs `fo-cast publish` in its own process, as a user would (main()'s error lines)."""
+    return subprocess.run(
+        [sys.executable, "-m", "fo_cast", "publish", str(catalogue), "--now", NOW, *options],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
 def uploaded(report: dict[str, Any]) -> set[str]:
     return {u["key"] for u in report["plan"]["uploads"]}
 
@@ -474,10 +489,7 @@ def test_a_server_that_always_answers_503_fails_with_exit_3_and_no_feeds(
     catalogue: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_server(s3_server, monkeypatch)
-    # Two tries a request keep this quick; the default's five would back off for ~8 s each.
-    defaults = S3Storage.__init__.__kwdefaults__
-    assert defaults is not None
-    monkeypatch.setitem(defaults, "max_attempts", 2)
+    two_tries(monkeypatch)
     prefix = f"down-{uuid.uuid4().hex[:8]}"
     to = ["--to", f"s3://{s3_server.bucket}/{prefix}"]
     with Proxy(s3_server.endpoint, fail_puts=-1) as proxy:
@@ -497,9 +509,7 @@ def test_a_server_without_conditional_deletes_still_has_the_lock_removed(
     """An S3 compatible answering 501 to DELETE with If-Match: the lock, still ours (our
     token), goes by a plain DELETE; where even that fails, the publish says the lock stayed."""
     use_server(s3_server, monkeypatch)
-    defaults = S3Storage.__init__.__kwdefaults__
-    assert defaults is not None
-    monkeypatch.setitem(defaults, "max_attempts", 2)
+    two_tries(monkeypatch)
     prefix = f"undeletable-{uuid.uuid4().hex[:8]}"
     to = ["--to", f"s3://{s3_server.bucket}/{prefix}"]
     lock = LOCK_PATH[1:]  # objects() names keys under the prefix
@@ -529,11 +539,7 @@ def test_a_lock_that_exists_and_cannot_be_read_ends_in_bounded_time(
     with Proxy(s3_server.endpoint) as proxy:
         proxy.lock_ghost = True
         started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "fo_cast", "publish", str(catalogue), *to, "--now", NOW,
-             "--endpoint-url", proxy.endpoint, "--wait", "3"],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        done = process_publish(catalogue, *to, "--endpoint-url", proxy.endpoint, "--wait", "3")
         waited = time.monotonic() - started
     code, stderr = done.returncode, done.stderr
     assert code == 4, stderr
@@ -582,11 +588,7 @@ def test_a_hostile_listing_ends_in_one_line_and_exit_4(
     with Proxy(s3_server.endpoint) as proxy:
         proxy.listing = answers[case]
         started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "fo_cast", "publish", str(catalogue), *to, "--now", NOW,
-             "--endpoint-url", proxy.endpoint],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        done = process_publish(catalogue, *to, "--endpoint-url", proxy.endpoint)
     assert done.returncode == 4, done.stderr
     assert "cannot list: " in done.stderr and expected in done.stderr
     assert "Traceback" not in done.stderr and time.monotonic() - started < 60
