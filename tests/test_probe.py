@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
@@ -341,3 +342,39 @@ def test_a_git_lfs_pointer_says_to_pull(name: str, tmp_path: Path) -> None:
     assert str(raised.value) == (
         "is a git-lfs pointer, not the file itself; run `git lfs pull` to fetch it"
     )
+
+
+def _syncsafe(n: int) -> bytes:
+    return bytes((n >> shift) & 0x7F for shift in (21, 14, 7, 0))
+
+
+def _compressed_tag(inflated: int, major: int = 4) -> bytes:
+    """An ID3v2 tag of one zlib-compressed PRIV frame that inflates to `inflated` bytes."""
+    data = zlib.compress(b"x\0" + b"\0" * inflated, 9)
+    if major == 4:  # compression + data length indicator, sizes syncsafe
+        body = _syncsafe(inflated + 2) + data
+        frame = b"PRIV" + _syncsafe(len(body)) + b"\x00\x09" + body
+    else:  # v2.3: compression, then the inflated size as a plain integer
+        body = (inflated + 2).to_bytes(4, "big") + data
+        frame = b"PRIV" + len(body).to_bytes(4, "big") + b"\x00\x80" + body
+    return b"ID3" + bytes((major, 0, 0)) + _syncsafe(len(frame)) + frame
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_an_id3_frame_that_inflates_to_gigabytes_is_refused_before_it_is_read(
+    tmp_path: Path, major: int
+) -> None:
+    """Was: a 1 MB MP3 whose frame inflated to 1 GiB took 3 GB to validate, 5 GB to tag."""
+    from fo_cast.media import tags
+    from fo_cast.media.tags import TagError, read_fields
+
+    audio = (MEDIA / "tone.mp3").read_bytes()
+    bomb = tmp_path / "audio.mp3"
+    bomb.write_bytes(_compressed_tag(tags.MAX_INFLATED + 1000, major) + audio)
+    with pytest.raises(ProbeError, match=r"^its ID3 frame 'PRIV' inflates past 16 MB"):
+        probe_media(bomb)
+    with pytest.raises(TagError, match=r"audio\.mp3: its ID3 frame 'PRIV' inflates past"):
+        read_fields(bomb, 1.0)
+    small = tmp_path / "small.mp3"  # a compressed frame of a sane size is read as before
+    small.write_bytes(_compressed_tag(1000, major) + audio)
+    assert probe_media(small).kind == "audio"

@@ -27,6 +27,7 @@ from fo_cast.media.tags import (
     ChapterMark,
     TagError,
     TagFields,
+    bomb_in,
     fields_of_id3,
     fields_of_mp4,
     read_fields,
@@ -132,6 +133,8 @@ def _looks_like_mp4(head: bytes) -> bool:
 
 
 def _probe_mp3(fileobj: BinaryIO, size: int) -> MediaInfo:
+    if (bomb := bomb_in(fileobj)) is not None:
+        raise ProbeError(bomb)
     try:
         audio = MP3(fileobj)
     except mutagen.MutagenError as exc:

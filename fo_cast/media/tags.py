@@ -25,9 +25,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import mutagen
 from mutagen.id3 import (
@@ -74,6 +75,80 @@ _MP4_OWNED = (
 
 class TagError(FoCastError):
     """A media file could not be tagged (unreadable tags, ffmpeg failed)."""
+
+
+MAX_INFLATED = 16 << 20  # bytes a compressed ID3 frame may inflate to (a cover is far less)
+
+
+def inflation_bomb(head: bytes) -> str | None:
+    """Returns why an ID3v2 tag at the start of `head` must not be parsed, or None.
+
+    mutagen inflates every zlib-compressed frame whole: a 1 MB file whose frame inflates to
+    1 GiB took 3 GB to validate and 5 GB to tag. Each compressed frame is inflated here up
+    to MAX_INFLATED bytes first; past that the file is refused, before mutagen reads it.
+    """
+    if len(head) < 10 or head[:3] != b"ID3" or head[3] not in (3, 4):
+        return None  # no tag, or v2.2, which has no compressed frames
+    major, flags = head[3], head[5]
+    end = 10 + _syncsafe(head[6:10])
+    body = head[10:end]
+    if major == 3 and flags & 0x80:  # the whole tag unsynchronised
+        body = body.replace(b"\xff\x00", b"\xff")
+    at = 0
+    if flags & 0x40 and len(body) >= 4:  # an extended header
+        at = _syncsafe(body[:4]) if major == 4 else int.from_bytes(body[:4], "big") + 4
+    while at + 10 <= len(body) and body[at : at + 1] not in (b"\x00", b""):
+        name = body[at : at + 4].decode("latin-1")
+        sized = body[at + 4 : at + 8]
+        size = _syncsafe(sized) if major == 4 else int.from_bytes(sized, "big")
+        form = body[at + 9]
+        data = body[at + 10 : at + 10 + size]
+        at += 10 + size
+        compressed = form & (0x08 if major == 4 else 0x80)
+        if not compressed:
+            continue
+        if major == 4:
+            if form & 0x02:  # this frame unsynchronised
+                data = data.replace(b"\xff\x00", b"\xff")
+            data = data[4:] if form & 0x01 else data  # the data length indicator
+        else:
+            data = data[4:]  # v2.3: the inflated size, then the data
+        inflater = zlib.decompressobj()
+        try:
+            inflated = inflater.decompress(data, MAX_INFLATED + 1)
+        except zlib.error:
+            continue  # mutagen reports a frame it cannot inflate
+        if len(inflated) > MAX_INFLATED:
+            return (
+                f"its ID3 frame {name!r} inflates past {MAX_INFLATED >> 20} MB (a "
+                "compression bomb); remove the tag, for example with ffmpeg -map_metadata -1"
+            )
+    return None
+
+
+def bomb_in(fileobj: BinaryIO) -> str | None:
+    """Returns inflation_bomb() of the ID3v2 tag at the start of an open file, leaving the
+    file where it was."""
+    where = fileobj.tell()
+    try:
+        fileobj.seek(0)
+        header = fileobj.read(10)
+        if len(header) < 10 or header[:3] != b"ID3":
+            return None
+        return inflation_bomb(header + fileobj.read(_syncsafe(header[6:10])))
+    finally:
+        fileobj.seek(where)
+
+
+def _refuse_bomb(path: Path) -> None:
+    with open(path, "rb") as file:
+        why = bomb_in(file)
+    if why is not None:
+        raise TagError(f"{path}: {why}")
+
+
+def _syncsafe(four: bytes) -> int:
+    return sum((b & 0x7F) << (7 * (3 - n)) for n, b in enumerate(four[:4]))
 
 
 class ChapterMark(NamedTuple):
@@ -248,13 +323,14 @@ def read_fields(path: Path, duration: float) -> TagFields:
     """Returns the fo-cast fields of a media file; raises TagError when it cannot be read."""
     try:
         if path.suffix.lower() == ".mp3":
+            _refuse_bomb(path)
             try:
                 return fields_of_id3(ID3(path))
             except ID3NoHeaderError:
                 return TagFields()
         return fields_of_mp4(MP4(path), duration)
     except (mutagen.MutagenError, OSError, ValueError) as exc:
-        raise TagError(f"{path.name}: cannot read its tags ({exc})") from exc
+        raise TagError(f"{path}: cannot read its tags ({exc})") from exc
 
 
 def cover_image(path: Path) -> bytes:
@@ -290,6 +366,7 @@ def write_tags(
     try:
         _start_copy(tmp, path)
         if container == "mp3":
+            _refuse_bomb(path)
             shutil.copyfile(path, tmp)
             _write_id3(tmp, wanted, cover)
         else:
@@ -298,7 +375,7 @@ def write_tags(
         shutil.copymode(path, tmp)  # a read-only file stays read-only
         _replace(tmp, path)
     except (mutagen.MutagenError, ValueError) as exc:
-        raise TagError(f"{path.name}: cannot write its tags ({exc})") from exc
+        raise TagError(f"{path}: cannot write its tags ({exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -492,7 +569,7 @@ def _copy_mp4(path: Path, tmp: Path, wanted: TagFields, duration: float) -> None
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise TagError(f"{path.name}: ffmpeg could not write its chapters ({last})")
+        raise TagError(f"{path}: ffmpeg could not write its chapters ({last})")
     after = _media_packets(tmp)
     if before is not None and after != before:  # never replace the media by less of it
         raise TagError(
