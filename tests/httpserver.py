@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,8 @@ class Resource:
     location: str | None = None  # a redirect (status 302 unless status says otherwise)
     head: bool = True  # False: HEAD answers 405
     etag: str | None = None  # sent as ETag; an If-Range naming another one gets the whole file
+    endless: bool = False  # no Content-Length, and the body never ends (until the client goes)
+    trickle: float = 0.0  # seconds between the body's bytes (a server stalling its client)
 
 
 @dataclass
@@ -104,10 +107,13 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", resource.content_type)
             if resource.etag is not None:
                 self.send_header("ETag", resource.etag)
-            self.send_header("Content-Length", str(end - start + 1))
+            if not resource.endless:
+                self.send_header("Content-Length", str(end - start + 1))
             self.end_headers()
             if not body:
                 return None
+            if resource.endless or resource.trickle:
+                return self._stream(resource, data[start : end + 1])
             chunk = data[start : end + 1]
             if resource.drop_after is not None and resource.drops > 0:
                 resource.drops -= 1
@@ -119,6 +125,24 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
                 return None
             self._send(chunk)
             return None
+
+        def _stream(self, resource: Resource, chunk: bytes) -> None:
+            self.close_connection = True
+            sent = 0
+            try:
+                while resource.endless or sent < len(chunk):
+                    piece = chunk[sent : sent + 1] if resource.trickle else b"\0" * 65536
+                    self.wfile.write(piece or b"\0")
+                    self.wfile.flush()
+                    sent += len(piece or b"\0")
+                    with host.lock:
+                        host.sent += len(piece or b"\0")
+                    if resource.trickle:
+                        time.sleep(resource.trickle)
+                    if sent > 1 << 30:  # a client that never stops: the test has failed
+                        return
+            except (BrokenPipeError, ConnectionResetError):
+                return
 
         def _send(self, chunk: bytes) -> None:
             with host.lock:  # counted first: the client may have read it before write returns

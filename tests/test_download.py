@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
+import pytest
 from httpserver import Host, Resource
 
 from fo_cast.media.download import (
@@ -272,3 +274,33 @@ def test_closing_the_events_stops_the_downloads(http_host: Host, tmp_path: Path)
     assert not any(job.target.exists() for job in jobs)
     assert all(size < len(big) for name, size in sizes.items() if name.endswith(".part"))
     assert sizes == {p.name: p.stat().st_size for p in tmp_path.iterdir()}  # nothing moves
+
+
+def test_an_endless_body_is_cut_one_byte_past_the_feeds_length(
+    http_host: Host, tmp_path: Path
+) -> None:
+    """Was: a server sending no Content-Length and no end filled the disk (2 GB seen)."""
+    url = http_host.add("/ep.mp3", Resource(DATA[:5000], endless=True, ranges=False))
+    job = DownloadJob(url, tmp_path / "ep.mp3", length=5000)
+    events = run([job])
+    assert isinstance(last(events, job), Failed)
+    assert "expected 5000; the part file was removed" in last(events, job).reason  # type: ignore[union-attr]
+    assert http_host.sent < 50 * 65536  # read up to one chunk past, not on and on
+    assert not part_file(job.target).exists() and not job.target.exists()
+
+
+def test_a_trickling_server_is_given_up_on(
+    http_host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: a byte every 5 s (under the read timeout) held an import for ever."""
+    from fo_cast.media import download
+
+    monkeypatch.setattr(download, "STALL_SECONDS", 1.0)
+    url = http_host.add("/ep.mp3", Resource(DATA[:5000], trickle=0.2))
+    job = DownloadJob(url, tmp_path / "ep.mp3", length=5000)
+    started = time.monotonic()
+    events = run([job])
+    assert time.monotonic() - started < 10
+    failed = last(events, job)
+    assert isinstance(failed, Failed) and "(a stalled server)" in failed.reason
+    assert part_file(job.target).read_bytes() == DATA[: len(part_file(job.target).read_bytes())]

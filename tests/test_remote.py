@@ -217,3 +217,12 @@ def test_a_url_that_is_not_valid_or_has_credentials_is_one_line(http_host: Host)
         assert result.stderr == f"{shown}: {message}\n"
         assert "pw" not in result.output
     assert http_host.requests == []
+
+
+def test_a_range_answered_with_an_endless_body_is_read_one_byte_past(http_host: Host) -> None:
+    """Was: a 206 without Content-Length and without an end was read whole (5 GB of RSS)."""
+    data = (MEDIA / "tone.mp3").read_bytes() * 10
+    url = http_host.add("/endless.mp3", Resource(data, content_type="audio/mpeg", endless=True))
+    with pytest.raises(RemoteError, match=r"^asked for \d+ bytes, the server sent more than"):
+        probe_url(url)
+    assert http_host.sent < 64 << 20

@@ -130,6 +130,13 @@ def _forget(target: Path) -> None:
     validator_file(target).unlink(missing_ok=True)
 
 
+# A download that brings less than STALL_RATE bytes a second over STALL_SECONDS is stalled
+# (a server trickling a byte every few seconds, under the read timeout): it is broken off and
+# reported, its part file kept for the next run to resume.
+STALL_SECONDS = 60.0
+STALL_RATE = 1000
+
+
 def download_all(
     jobs: list[DownloadJob],
     workers: int = 4,
@@ -440,15 +447,26 @@ class _Fetcher:
     ) -> int:
         """Returns the part file's size once the body ends; raises _Again if it breaks off."""
         done = offset
+        limit = job.length if job.length is not None else total
+        window, window_done = time.monotonic(), done  # the stall guard's last minute
         with part.open("ab" if offset else "wb") as out:
             while True:
                 if self.stop.is_set():
                     raise _Giveup("stopped")
-                if ends is not None and time.monotonic() > ends:
+                now = time.monotonic()
+                if ends is not None and now > ends:
                     raise _Giveup(
                         f"gave up after {self.deadline:g} s (the deadline per file); "
                         f"{done} bytes kept in {part.name} for the next run"
                     )
+                if now - window > STALL_SECONDS:
+                    if done - window_done < STALL_RATE * STALL_SECONDS:
+                        out.flush()
+                        raise _Giveup(
+                            f"under {STALL_RATE // 1000} KB/s for {STALL_SECONDS:g} s (a "
+                            f"stalled server); {done} bytes kept in {part.name} for the next run"
+                        )
+                    window, window_done = now, done
                 try:
                     chunk = response.read1(CHUNK)
                 except (OSError, http.client.HTTPException) as exc:
@@ -458,4 +476,6 @@ class _Fetcher:
                     return done
                 out.write(chunk)
                 done += len(chunk)
+                if limit is not None and done > limit:  # an endless body: stop at one past
+                    return done
                 self.emit(Progress(job, len(chunk), done, total))

@@ -209,11 +209,12 @@ class RangeReader(io.RawIOBase):
 
     def _body(self, response: Any, expected: int) -> bytes:
         try:
-            data = bytes(response.read())
+            data = bytes(response.read(expected + 1))  # an endless body: never more
         except (OSError, http.client.HTTPException) as exc:
             raise RemoteError(f"the connection broke: {describe_network_error(exc)}") from exc
         if len(data) != expected:
-            raise RemoteError(f"asked for {expected} bytes, the server sent {len(data)}")
+            sent = f"more than {expected}" if len(data) > expected else str(len(data))
+            raise RemoteError(f"asked for {expected} bytes, the server sent {sent}")
         self.fetched += len(data)
         return data
 
