@@ -741,3 +741,18 @@ def test_a_video_only_mp4_gets_its_chapters(sample: Path) -> None:
     assert [c.title for c in MP4(path).chapters or []] == [
         "Introduction", "The main argument", "What comes next"
     ]  # fmt: skip
+
+
+def test_a_killed_runs_leftover_copy_goes_and_the_owner_stays(sample: Path) -> None:
+    """A SIGKILLed `tag` left its full-size .NAME.PID.tagging copy for ever (its ffmpeg
+    went on writing); and a file root tagged became root's, its owner locked out."""
+    import os
+
+    path = sample / EPISODE / "audio.mp3"
+    stale = path.with_name(".audio.mp3.999999999.tagging")  # no such process
+    stale.write_bytes(b"half a copy")
+    os.chown(path, 65534, 65534)  # the producer's file (the suite runs as root, as CI does)
+    assert invoke("tag", sample).exit_code == 0
+    assert not stale.exists()
+    assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534)
+    assert not list(sample.rglob("*.tagging"))

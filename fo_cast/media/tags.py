@@ -17,7 +17,9 @@ give the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import glob
 import hashlib
 import io
 import json
@@ -363,6 +365,7 @@ def write_tags(
     """Writes the tags into path (an "mp3" or "mp4" container of that duration in seconds)
     through a copy beside it and one rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tagging")
+    _sweep_copies(path)
     try:
         _start_copy(tmp, path)
         if container == "mp3":
@@ -373,6 +376,7 @@ def write_tags(
             _copy_mp4(path, tmp, wanted, duration)
             _write_mp4(tmp, wanted, cover)
         shutil.copymode(path, tmp)  # a read-only file stays read-only
+        _keep_owner(path, tmp)
         _replace(tmp, path)
     except (mutagen.MutagenError, ValueError) as exc:
         raise TagError(f"{path}: cannot write its tags ({exc})") from exc
@@ -381,6 +385,35 @@ def write_tags(
 
 
 _REFUSED = (errno.EPERM, errno.EACCES, errno.EROFS)  # what a locked file or folder answers
+
+
+def _sweep_copies(path: Path) -> None:
+    """Removes the tagged copies of path that a killed `tag` left (its ffmpeg may have gone on
+    writing one after it): .NAME.PID.tagging of a process that is no longer running."""
+    for copy in path.parent.glob(f".{glob.escape(path.name)}.*.tagging"):
+        pid = copy.name[len(path.name) + 2 : -len(".tagging")]
+        if not pid.isdigit() or int(pid) == os.getpid() or _running(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            copy.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def _keep_owner(path: Path, tmp: Path) -> None:
+    """Gives the copy the file's owner and group (root tagging a producer's file left it
+    root's, which its owner could no longer write); a user who may not is left as is."""
+    st = path.stat()
+    with contextlib.suppress(OSError):
+        os.chown(tmp, st.st_uid, st.st_gid)
 
 
 def _start_copy(tmp: Path, path: Path) -> None:
