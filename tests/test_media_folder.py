@@ -97,6 +97,31 @@ def test_a_media_folder_that_is_not_there_is_named(sample: Path, tmp_path: Path)
     ]
 
 
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        ("file", "is a file, not a folder: correct its path"),
+        ("loop", "cannot be read (Too many levels of symbolic links): correct its path or its"),
+        ("dangling", "is a symlink to nothing: correct the link"),
+    ],
+)
+def test_a_media_folder_that_is_no_folder_says_what_it_is(
+    sample: Path, tmp_path: Path, make: str, why: str
+) -> None:
+    """It was 'is not there: mount it' for a file and for a symlink loop alike."""
+    folder = tmp_path / "nas"
+    if make == "file":
+        folder.write_text("not a folder")
+    elif make == "loop":
+        folder.symlink_to(folder)
+    else:
+        folder.symlink_to(tmp_path / "gone")
+    (sample / EPISODE / "video.mp4").unlink()
+    set_folder(sample, str(folder))
+    (line,) = [str(p) for p in fo_cast.validate(sample).problems]
+    assert f"; the media folder {folder} {why}" in line
+
+
 def test_an_unused_media_folder_that_is_not_there_is_no_problem(sample: Path) -> None:
     set_folder(sample, "unmounted")
     assert fo_cast.validate(sample).problems == []

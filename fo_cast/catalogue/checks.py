@@ -294,7 +294,7 @@ def _existing_media(
         return path, stat
     where = f"looked in {entry.manifest.parent}/ and {entry.elsewhere}/"
     if not folder.is_dir():
-        where += f"; the media folder {folder} is not there: mount it or correct its path"
+        where += f"; the media folder {folder} {_not_a_folder(folder)}"
     report.add(entry.manifest, field_name, f"{_not_a_file(stat)} '{relative}' ({where})", line)
     return path, None
 
@@ -335,3 +335,16 @@ def _check_media(
             entry.doc.line_of(("media", index, "type")),
             Severity.WARNING,
         )
+
+
+def _not_a_folder(folder: Path) -> str:
+    """Says why the media folder cannot be looked in, and what to do."""
+    try:
+        folder.stat()
+    except FileNotFoundError:
+        if os.path.islink(folder):
+            return "is a symlink to nothing: correct the link"
+        return "is not there: mount it or correct its path"
+    except OSError as exc:  # a symlink loop, a folder we may not enter
+        return f"cannot be read ({exc.strerror}): correct its path or its permissions"
+    return "is a file, not a folder: correct its path"

@@ -117,7 +117,8 @@ def probe_stream(fileobj: BinaryIO, size: int, suffix: str) -> MediaInfo:
         raise
     except RecursionError:  # boxes in boxes (MP4) or frames in frames (ID3 CHAP), thousands deep
         raise ProbeError(
-            "nested thousands of levels deep (boxes or tag frames); re-encode the file"
+            "nested too deep for fo-cast to read (boxes in boxes, or tag frames in frames); "
+            "re-encode the file"
         ) from None
     except (mutagen.MutagenError, struct.error, ValueError, EOFError, IndexError) as exc:
         raise ProbeError(f"mutagen cannot read it ({_short(exc)}); re-encode the file") from exc
