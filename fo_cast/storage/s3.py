@@ -54,7 +54,7 @@ LISTING_FIELDS = {"Name", "KeyCount", "IsTruncated", "Contents", "Prefix", "MaxK
 BODY_SECONDS = 60.0
 BODY_RATE = 100_000
 MAX_EMPTY_PAGES = 100  # truncated pages in a row without an object: a server listing for ever
-MAX_LISTED = 50_000_000  # objects under one prefix; past it, a listing that never ends
+MAX_LISTED = 10_000_000  # objects under one prefix; past it, a listing that never ends
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -205,8 +205,8 @@ class S3Storage:
 
     def _listing(self) -> builtins.list[tuple[str, int, str]]:
         """Returns (key, size, ETag) of every object under the prefix, fo-cast's records too."""
-        listed = []
-        seen: set[str] = set()
+        listed: builtins.list[tuple[str, int, str]] = []
+        seen: set[str] = set()  # the first key of each page
         empty = 0  # truncated pages in a row without an object
         with self._errors("list"):
             pages = self._client.get_paginator("list_objects_v2")
@@ -221,15 +221,16 @@ class S3Storage:
                     empty = 0 if contents else empty + 1
                     if empty > MAX_EMPTY_PAGES:
                         raise self._unlisted(f"{empty} pages in a row held no object, yet more")
-                    if len(seen) > MAX_LISTED:
+                    if len(listed) > MAX_LISTED:
                         raise self._unlisted(f"it has gone on past {MAX_LISTED:,} objects")
-                    for item in contents:
+                    for n, item in enumerate(contents):
                         whole, size, etag = item.get("Key"), item.get("Size"), item.get("ETag")
                         if not (isinstance(whole, str) and isinstance(size, int) and etag):
                             raise self._unlisted(f"an entry lacks its key, size or ETag: {item}")
-                        if whole in seen:  # a server listing the same objects for ever
-                            raise self._unlisted(f"it lists {whole!r} twice")
-                        seen.add(whole)
+                        if n == 0:  # a page starting where an earlier one did: for ever
+                            if whole in seen:
+                                raise self._unlisted(f"it lists {whole!r} twice")
+                            seen.add(whole)
                         key = whole[len(start) :]
                         if key:
                             listed.append((key, size, str(etag).strip('"')))
