@@ -225,3 +225,39 @@ def test_a_service_url_with_a_query_of_its_own_gets_the_feed_after_an_ampersand(
     assert pings[0].url == (
         "https://api.example/pubnotify?apikey=K&url=https%3A%2F%2Ff.example%2Ffeed.xml#x"
     )
+
+
+def test_a_feed_the_service_refuses_does_not_stop_the_other_feeds_pings() -> None:
+    """A 4xx is about one feed (a directory that does not know it yet): the service is
+    still sent the other feeds' pings, where a dead one is not."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from fo_cast.catalogue.settings import Notify
+    from fo_cast.publish.notify import Ping, send_pings
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(404 if "unknown" in self.path else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/pubnotify?url="
+    try:
+        pings = [
+            Ping("Podcast Index", feed, "GET", base + feed)
+            for feed in ("unknown-feed", "known-feed")
+        ]
+        notices = send_pings(pings, Notify(tries=2, timeout=5, backoff=0), sleep=lambda _: None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(n.ok, n.tries, n.message) for n in notices] == [
+        (False, 2, "HTTP 404 Not Found"),
+        (True, 1, ""),
+    ]

@@ -147,8 +147,8 @@ def send_pings(
 ) -> list[Notice]:
     """Returns how each ping went, in order, after up to `settings.tries` tries with backoff.
 
-    A service that failed every try of one ping is not sent the rest (it is down, or
-    refuses fo-cast), and all pings end within `budget` seconds: a service that never
+    A service that failed every try of one ping (no answer, or a 5xx) is not sent the rest,
+    and all pings end within `budget` seconds: a service that never
     answers once held the end of a publish for tries x timeout x feeds (seven minutes for
     six feeds at the defaults).
     """
@@ -161,7 +161,9 @@ def send_pings(
             notices.append(Notice(ping, False, 0, why))
             continue
         notice = _tried(ping, settings, sleep, deadline, budget)
-        if not notice.ok:
+        if not notice.ok and not notice.message.startswith("HTTP 4"):
+            # down, or failing (5xx): the service's other pings would fare no better; a 4xx
+            # is about this feed (one the directory does not know yet), not the service
             failing[ping.service] = notice.message
         notices.append(notice)
     return notices
