@@ -222,3 +222,58 @@ def test_the_markdown_renderer_is_cmarkgfms_own_rendering(text: str) -> None:
     )
     assert companions._cmark_freeing(cmark) is not None  # the freeing path is the one tested
     assert companions._renderer()(text) == expected
+
+
+XSS_IN_ATTRIBUTES = [
+    '<img alt="x href=">" src=x onerror=window.__pwned=1 y=',
+    '<ol start="1 href="><li>" autofocus tabindex=1 onfocus=alert(2) x=',
+    '<a title="src=" href="b.pdf">b</a>" onmouseover=alert(3) <img src="c.png" alt="d">',
+]
+
+
+@pytest.mark.parametrize("markdown", XSS_IN_ATTRIBUTES)
+def test_rewriting_links_never_breaks_a_tag_open(markdown: str) -> None:
+    """Was: href=" inside another attribute's value was taken for a link and re-escaped,
+    which turned the tag's own '>' into '&gt;' and made the text after it attributes: the
+    script ran on the page and in the feeds (found by a helper's sweep, in Chromium)."""
+    import lxml.html
+
+    from fo_cast.render.companion import rewrite_urls
+
+    rendered = render_companion(markdown + "\n\nSee [the chart](chart.png).", ["Credit"], "Note")
+    for form in (rendered.page, rendered.feed):
+        rewritten = rewrite_urls(form, lambda url: "https://podcasts.example.org/e/" + url)
+        for element in lxml.html.fragments_fromstring(rewritten):
+            if isinstance(element, str):
+                continue
+            for node in element.iter():
+                assert not [a for a in node.attrib if a.lower().startswith("on")], rewritten
+        assert "https://podcasts.example.org/e/chart.png" in rewritten
+
+
+def test_text_that_looks_like_an_attribute_is_not_rewritten() -> None:
+    from fo_cast.render.companion import rewrite_urls
+
+    page = render_companion('Write `<audio src="player.mp3">` or src="data.csv".', [], None).page
+    assert rewrite_urls(page, lambda url: "https://x.example/" + url) == page
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "<!-- a note left open",
+        "<textarea>",
+        "<noscript>",
+        "<style>",
+        '<a href="https://evil.example/">',
+    ],
+)
+def test_an_article_left_open_keeps_the_credits_and_the_disclaimer(ending: str) -> None:
+    """The companion was sanitised with fo-cast's credits after it: an open comment or
+    <textarea> swallowed them, an open <a> made the disclaimer a link to elsewhere."""
+    rendered = render_companion(f"The article.\n\n{ending}\n", ["Produced by Ana"], "Views vary.")
+    assert rendered.page.endswith(
+        '<p class="credit"><em>[Produced by Ana]</em></p>\n'
+        '<p class="disclaimer"><em>Views vary.</em></p>'
+    )
+    assert rendered.feed.endswith("<p><em>[Produced by Ana]</em></p>\n<p><em>Views vary.</em></p>")

@@ -53,23 +53,29 @@ class Companion:
     the feeds alone never needs the page form).
     """
 
-    __slots__ = ("_html", "_page", "_feed")
+    __slots__ = ("_html", "_tail", "_page", "_feed")
 
-    def __init__(self, page: str | None = None, feed: str | None = None, html: str = "") -> None:
+    def __init__(
+        self, page: str | None = None, feed: str | None = None, html: str = "", tail: str = ""
+    ) -> None:
         self._html = html
+        self._tail = tail  # fo-cast's own HTML after the article (credits, disclaimer)
         self._page = page
         self._feed = feed
 
+    # The article and the tail are sanitised apart: an article left open (a comment, a
+    # <textarea>, an <a href>) must not swallow or take over the credits and the disclaimer.
     @property
     def page(self) -> str:
         if self._page is None:
-            self._page = sanitise(self._html)
+            self._page = sanitise(self._html) + (sanitise(self._tail) if self._tail else "")
         return self._page
 
     @property
     def feed(self) -> str:
         if self._feed is None:
-            self._feed = sanitise(self._html, feed=True)
+            tail = sanitise(self._tail, feed=True) if self._tail else ""
+            self._feed = sanitise(self._html, feed=True) + tail
         return self._feed
 
     def __eq__(self, other: object) -> bool:
@@ -142,18 +148,30 @@ def _valid(fragment: str) -> str:
     return REL_WITHOUT_HREF.sub(r"<a\1", fragment)
 
 
-URL_ATTRIBUTE_RE = re.compile(r'\b(href|src)="([^"]*)"')
+# nh3 (html5ever) serialises every tag as <name attr="value" ...>, a value's '"' as &quot; and
+# text's '<' as &lt;: so a '<' and a letter start a tag, and read attribute by attribute from
+# there, a value is consumed whole. Matching href=" anywhere instead found it inside another
+# attribute's value (alt="x href=") or in prose, and broke the tag open.
+TAG_RE = re.compile(r'<([A-Za-z][^\s/>]*)((?:\s+[^\s"\'>/=]+(?:="[^"]*")?)*)(\s*/?>)')
+ATTRIBUTE_RE = re.compile(r'(\s+)([^\s"\'>/=]+)(?:="([^"]*)")?')
+URL_ATTRIBUTES = ("href", "src")
 
 
 def rewrite_urls(fragment: str, resolve: Callable[[str], str]) -> str:
-    """Returns sanitised HTML with every href and src passed through resolve (which takes and
-    returns the URL decoded; nh3 quotes attributes the same way every time)."""
+    """Returns sanitised HTML with every href and src attribute passed through resolve (which
+    takes and returns the URL decoded); nothing else, text and other attributes, changes."""
 
-    def replace(match: re.Match[str]) -> str:
-        url = resolve(html.unescape(match.group(2)))
-        return f'{match.group(1)}="{html.escape(url)}"'
+    def attribute(match: re.Match[str]) -> str:
+        space, name, value = match.groups()
+        if value is None or name.lower() not in URL_ATTRIBUTES:
+            return match.group(0)
+        return f'{space}{name}="{html.escape(resolve(html.unescape(value)))}"'
 
-    return URL_ATTRIBUTE_RE.sub(replace, fragment)
+    def tag(match: re.Match[str]) -> str:
+        attributes = ATTRIBUTE_RE.sub(attribute, match.group(2))
+        return f"<{match.group(1)}{attributes}{match.group(3)}"
+
+    return TAG_RE.sub(tag, fragment)
 
 
 def credits_html(lines: Sequence[str], disclaimer: str | None) -> str:
@@ -179,4 +197,4 @@ def render_companion(
 def _render_companion(
     markdown: str, credit_lines: tuple[str, ...], disclaimer: str | None
 ) -> Companion:
-    return Companion(html=render_markdown(markdown) + credits_html(credit_lines, disclaimer))
+    return Companion(html=render_markdown(markdown), tail=credits_html(credit_lines, disclaimer))
