@@ -68,7 +68,7 @@ def check_xml_safe(value: str) -> str:
     return value
 
 
-_CLOCK = re.compile(r"^(?:(?:(\d+):)?([0-5]?\d):)?([0-5]?\d|\d+)(\.\d+)?$")
+_CLOCK = re.compile(r"^(?:(?:(\d+):)?([0-5]?\d):)?([0-5]?\d|\d+)(\.\d+)?\Z")
 
 
 def parse_clock(text: str) -> float | None:
@@ -107,7 +107,7 @@ def check_url(value: str) -> str:
 _URL_UNSAFE = {'"': "a double quote", "<": "'<'", ">": "'>'", "\\": "a backslash",
                "`": "a backtick", "{": "'{'", "}": "'}'", "|": "'|'", "^": "'^'"}  # fmt: skip
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
 _NETLOC = re.compile(r"^(.*?)(?::\d*)?$")  # host, then any :port
 
 
@@ -181,7 +181,7 @@ def _encode_host(value: str, host: str) -> str:
     return ascii_host + ("." if host.endswith(".") else "")
 
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\Z")
 
 
 def check_email(value: str) -> str:
@@ -213,7 +213,7 @@ def check_file_or_url(value: str) -> str:
     return check_url(value) if is_url(value) else check_relative_path(value)
 
 
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 
 
 def check_slug(value: str) -> str:
@@ -231,7 +231,7 @@ ISO_639_1 = frozenset(
     sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh
     yi yo za zh zu""".split()
 )
-_LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*$")
+_LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*\Z")
 
 
 def check_language(value: str) -> str:
@@ -367,7 +367,7 @@ def check_person_role(value: str) -> str:
 # Control characters (C0, DEL, C1) and lone surrogates, in a path or a URL: os.stat() fails
 # on a NUL or a surrogate with ValueError, an XML writer on the rest, and no file name or
 # URL is meant to hold one; a YAML or TOML escape ("\0", "\x00", "\u0000") puts it there.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")  # and XML's two
 
 
 def check_no_control(value: str) -> str:

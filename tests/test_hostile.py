@@ -820,3 +820,34 @@ def test_someone_elses_file_names_are_shown_escaped_never_as_terminal_codes(
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout + result.stderr
     assert (target / "line1\nfo-cast: published OK\r.txt").read_bytes() == b"theirs"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("language: en", 'language: "en\\n"', "language"),
+        (
+            "email: podcasts@fairobserver.com",
+            'email: "podcasts@fairobserver.com\\n"',
+            "owner.email",
+        ),
+        (
+            "link: https://www.fairobserver.com/",
+            'link: "https://www.fairobserver.com/\\uFFFE"',
+            "link",
+        ),
+        ("language: en", 'language: en\nslug: "excl\\n"', "slug"),
+    ],
+)
+def test_what_validate_passed_build_could_not_write(
+    sample: Path, old: str, new: str, field: str
+) -> None:
+    """'$' matched before a final newline: a slug 'excl\\n' made a folder so named and %0A in
+    every URL, 'en\\n' went into <language>; U+FFFE in a URL passed validate, then the build
+    ended in exit 70 (XML cannot carry it). Each is now an error at its field."""
+    edit(sample / "exclusive" / "show.yaml", old, new)
+    result = fo_cast("validate", sample)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "episodes/exclusive/show.yaml:" in result.stderr
+    assert f": {field}: " in result.stderr
+    assert "Traceback" not in result.stderr

@@ -225,7 +225,7 @@ class AlternateEnclosure(Model):
     """podcast:alternateEnclosure: another rendition of the episode, kept by URL."""
 
     url: Url = Field(description="Where the rendition is served.")
-    type: Annotated[str, AfterValidator(_not_blank)] = Field(description="Its MIME type.")
+    type: Text = Field(description="Its MIME type.")
     length: PositiveInt | None = Field(None, description="Its byte length.")
     title: OptionalText | None = Field(None, description="A label apps show, such as 'Video'.")
 
