@@ -15,12 +15,13 @@ import posixpath
 import re
 import stat
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from fo_cast.errors import FoCastError
@@ -28,6 +29,8 @@ from fo_cast.rules import MEDIA_TYPES
 
 CHUNK = 256 * 1024
 BACKLOG = 128  # pending connections: a phone, a laptop and a link checker at once
+IDLE_SECONDS = 60.0  # a connection that sends or takes nothing for this long is closed (nginx: 60)
+MAX_CONNECTIONS = 256  # open at once; past it a new one is closed at once (each is a thread)
 MAX_RANGES = 16  # more ranges in one Range header are refused (416), never parsed further
 MAX_DIGITS = 19  # a byte position longer than this lies past any file (and int() stays cheap)
 CONTENT_TYPES = {
@@ -169,6 +172,9 @@ class TreeHandler(BaseHTTPRequestHandler):
     server: TreeServer
     server_version = "fo-cast"
     protocol_version = "HTTP/1.1"
+    # A connection idle this long (no request line, or headers trickling) is closed: idle
+    # sockets, each a thread, would otherwise pile up until nobody else gets an answer.
+    timeout = IDLE_SECONDS
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._respond(body=True)
@@ -291,12 +297,14 @@ class TreeHandler(BaseHTTPRequestHandler):
         try:
             while length > 0:
                 chunk = handle.read(min(CHUNK, length))
-                if not chunk:
+                if not chunk:  # truncated while served: the length sent can no longer hold
+                    self.close_connection = True
                     break
                 self.wfile.write(chunk)
                 length -= len(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            # Media players drop connections mid-file all the time; not an error.
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            # Media players drop connections mid-file all the time (or stop reading, paused,
+            # past IDLE_SECONDS); not an error.
             self.close_connection = True
 
 
@@ -312,7 +320,26 @@ class TreeServer(ThreadingHTTPServer):
     ) -> None:
         self.root = root.resolve()
         self.log = log
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, TreeHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serves the connection in a thread, unless MAX_CONNECTIONS are open already: then it
+        is closed at once, so a flood of idle sockets cannot starve every other client."""
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def url(self) -> str:
@@ -375,6 +402,8 @@ class TreeServer(ThreadingHTTPServer):
             return None
         if real != self.root and self.root not in real.parents:
             return None  # a symlink pointing out of the tree
+        if any(p.startswith(".") for p in real.relative_to(self.root).parts):
+            return None  # a symlink to a dot file or folder (.fo-cast/, .git/) is hidden too
         return real
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.utime(path, (MTIME, MTIME))
     (root.parent / "outside.txt").write_bytes(b"outside")
     (root / "escape.txt").symlink_to(root.parent / "outside.txt")
+    (root / "record.txt").symlink_to(root / ".hidden" / "secret.txt")  # a dot file, linked
+    (root / "repo").symlink_to(root / ".hidden")
     return root
 
 
@@ -253,6 +256,8 @@ def test_missing_files_get_the_404_page(port: int) -> None:
         "/..%5coutside.txt",
         "/escape.txt",  # a symlink pointing out of the tree
         "/.hidden/secret.txt",
+        "/record.txt",  # was 200: the dot rule read the URL, not where the link leads
+        "/repo/secret.txt",
         "/show/ep/audio.mp3%00.html",
         "/%ff%fe",
     ],
@@ -470,3 +475,74 @@ def test_two_hundred_clients_at_once_are_all_answered(tree: Path) -> None:
         server.server_close()
     assert queued >= 120  # 6 with the old backlog of 5
     assert answered == [b"HTTP/1.1 200 OK"] * 200
+
+
+def _own_server(tree: Path) -> tuple[Any, int]:
+    server = serve(tree, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def test_an_idle_connection_is_closed_and_a_flood_of_them_starves_nobody(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: no connection ever timed out; 1,100 idle sockets (an HTTP/0.9 line, or nothing)
+    left every other client waiting once the process ran out of files."""
+    import socket
+
+    from fo_cast import serve as serve_module
+
+    monkeypatch.setattr(serve_module.TreeHandler, "timeout", 0.5)
+    monkeypatch.setattr(serve_module, "MAX_CONNECTIONS", 8)
+    server, port = _own_server(tree)
+    try:
+        idle = socket.create_connection(("127.0.0.1", port))
+        idle.settimeout(10)
+        started = time.monotonic()
+        assert idle.recv(1) == b""  # closed by the server
+        assert time.monotonic() - started < 5
+        idle.close()
+        flood = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        time.sleep(0.2)
+        for sock in flood:
+            sock.close()
+        time.sleep(0.8)  # the slots come back as the idle ones time out
+        assert request(port, "GET", "/index.html")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_file_cut_short_while_served_ends_the_connection(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: the length promised could not be sent and the connection stayed open: the
+    client waited for the rest for ever."""
+    import io
+    import socket
+
+    from fo_cast import serve as serve_module
+
+    class Cut(io.BufferedReader):  # the file as it is when truncated after two bytes
+        def read(self, size: int | None = -1) -> bytes:
+            left = 2 - self.tell()
+            return super().read(min(size or 0, left)) if left > 0 else b""
+
+    def cut_open(self: Any, path: Path) -> Any:
+        return Cut(io.FileIO(path))
+
+    monkeypatch.setattr(serve_module.TreeServer, "open", cut_open)
+    server, port = _own_server(tree)
+    try:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.settimeout(10)
+        sock.sendall(b"GET /show/ep/audio.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # ends: the server closed the connection
+            received += chunk
+        sock.close()
+        assert received.endswith(b"\r\n\r\n" + AUDIO[:2])
+        assert f"Content-Length: {len(AUDIO)}".encode() in received
+    finally:
+        server.shutdown()
+        server.server_close()
