@@ -14,6 +14,7 @@ import pytest
 import fo_cast
 from fo_cast.build import build_catalogue
 from fo_cast.outputs import Stage
+from fo_cast.problems import Severity
 from fo_cast.publish.plan import plan_publish
 from fo_cast.tree import write_tree
 from tests.test_plan import published
@@ -294,7 +295,6 @@ def test_two_files_published_under_one_name_are_an_error_where_written(sample: P
     files as they are; one named as a file fo-cast writes there, or two under one name, made
     the build stop naming neither (exit 4) after validate passed."""
     folder = sample / EPISODE
-    (folder / "index.html").write_text("<h1>handout</h1>")
     (folder / "sub").mkdir()
     (folder / "transcript.vtt").rename(folder / "sub" / "transcript.vtt")
     (folder / "transcript.vtt").write_text("WEBVTT\n")  # another file, the same name
@@ -302,14 +302,50 @@ def test_two_files_published_under_one_name_are_an_error_where_written(sample: P
     manifest.write_text(
         manifest.read_text().replace("transcript: transcript.vtt", "transcript: sub/transcript.vtt")
     )
-    line = _append(
-        folder / "companion.md", "\n[The handout](index.html) and [text](transcript.vtt).\n"
-    )
+    line = _append(folder / "companion.md", "\n[The text](transcript.vtt).\n")
     shown = f"episodes/{EPISODE}/companion.md:{line + 1}: companion:"
     problems = [str(p) for p in fo_cast.validate(sample).errors]
+    # (a handout named index.html, the page's name, is refused before: an .html file)
     assert problems == [
-        f"{shown} 'index.html' would be published as index.html, the name of the episode's "
-        "page; rename the file",
         f"{shown} 'transcript.vtt' is published as transcript.vtt, as 'sub/transcript.vtt' is; "
         "rename one",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "why"),
+    [
+        ("notes.html", b"<script>parent.__pwned=1</script>", "is a .html file, which a browser"),
+        ("run.js", b"alert(1)", "is a .js file"),
+        ("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+         "is an SVG holding script"),
+        ("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+         "is an SVG holding script"),
+    ],
+)  # fmt: skip
+def test_a_companion_file_a_browser_would_run_is_an_error(
+    sample: Path, name: str, data: bytes, why: str
+) -> None:
+    """Was: published beside the page as text/html or image/svg+xml, and the page's own link
+    ran its script as the site (a helper's sweep, in Chromium)."""
+    folder = sample / EPISODE
+    (folder / name).write_bytes(data)
+    companion = folder / "companion.md"
+    companion.write_text(
+        companion.read_text(encoding="utf-8") + f"\nSee [the notes]({name}).\n", encoding="utf-8"
+    )
+    (problem,) = [p for p in fo_cast.validate(sample) if name in p.message]
+    assert problem.severity is Severity.ERROR and why in problem.message
+
+
+def test_a_plain_svg_chart_is_published(sample: Path) -> None:
+    folder = sample / EPISODE
+    (folder / "plain.svg").write_bytes(
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" '
+        b'height="4" fill="#c00"/></svg>'
+    )
+    companion = folder / "companion.md"
+    companion.write_text(
+        companion.read_text(encoding="utf-8") + "\n![A red square](plain.svg)\n", encoding="utf-8"
+    )
+    assert not [p for p in fo_cast.validate(sample) if "plain.svg" in p.message]

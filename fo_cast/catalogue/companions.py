@@ -367,10 +367,47 @@ def check_references(
             )
             continue
         message = _problem(resolved, reference)
+        if message is None and resolved.kind is Kind.FILE and resolved.path is not None:
+            message = active_content(resolved.path)
         if message is not None:
             report.add(
                 shown, "companion", f"the {what} '{reference.url}' {message}", reference.line
             )
+
+
+# Files a browser runs when it opens them: beside the page they would run as the site itself.
+ACTIVE_SUFFIXES = {".html", ".htm", ".xhtml", ".xht", ".js", ".mjs", ".shtml", ".php"}
+SVG_ACTIVE_RE = re.compile(
+    rb"<script|<foreignobject|\son[a-z]+\s*=|javascript:|<iframe|<embed|<object|<handler",
+    re.IGNORECASE,
+)
+MAX_SVG_SCAN = 16 << 20
+
+
+def active_content(path: Path) -> str | None:
+    """Returns why a companion's file must not be published beside the page (a page, a script,
+    an SVG holding script: opened from the page's link, each would run as the site), or None."""
+    suffix = path.suffix.lower()
+    if suffix in ACTIVE_SUFFIXES:
+        return (
+            f"is a {suffix} file, which a browser runs as a page of the site; publish it "
+            "elsewhere and link there, or give it as a PDF or text"
+        )
+    if suffix not in (".svg", ".svgz"):
+        return None
+    try:
+        with open(path, "rb") as file:
+            head = file.read(MAX_SVG_SCAN)
+    except OSError:
+        return None  # the file checks say why it cannot be read
+    if suffix == ".svgz" or head[:2] == b"\x1f\x8b":
+        return "is a compressed SVG, which fo-cast cannot check for script; give it as .svg"
+    if SVG_ACTIVE_RE.search(head):
+        return (
+            "is an SVG holding script (a <script>, an on...= handler, a javascript: link or "
+            "embedded HTML), which runs as the site when the SVG is opened; remove it"
+        )
+    return None
 
 
 def _links_to_a_draft(entry: EpisodeEntry, resolved: Resolved) -> bool:
