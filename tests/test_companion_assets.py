@@ -349,3 +349,20 @@ def test_a_plain_svg_chart_is_published(sample: Path) -> None:
         companion.read_text(encoding="utf-8") + "\n![A red square](plain.svg)\n", encoding="utf-8"
     )
     assert not [p for p in fo_cast.validate(sample) if "plain.svg" in p.message]
+
+
+def test_a_reference_is_named_at_its_link_not_where_prose_names_the_file(sample: Path) -> None:
+    """Was: both problems at line 1, which named the files in prose before linking them."""
+    companion = sample / EPISODE / "companion.md"
+    companion.write_text(
+        "We made chart.png and map.pdf for this episode.\n\nThe figures.\n\n"
+        "![The chart](chart.png)\n\nThe [map](map.pdf).\n",
+        encoding="utf-8",
+    )
+    shown = f"episodes/{EPISODE}/companion.md"
+    assert _lines(sample) == [
+        f"{shown}:5: companion: the image 'chart.png' names no file or episode; add the file "
+        "beside the companion or fix it",
+        f"{shown}:7: companion: the link 'map.pdf' names no file or episode; add the file "
+        "beside the companion or fix it",
+    ]

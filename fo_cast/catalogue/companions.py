@@ -194,9 +194,16 @@ def _line_of(url: str, lines: list[str], start: int) -> int | None:
     """Returns the 1-based line, at or after `start`, where url is written (cmark may have
     percent-encoded it, so its decoded form is looked for too)."""
     forms = {url, unquote(url), html.escape(url, quote=False)}
-    for number in (*range(start, len(lines)), *range(0, start)):
-        if any(form in lines[number] for form in forms):
-            return number + 1
+    # where it is written as a link or an image first ("](url", an attribute, "<url>", a
+    # reference "]: url"), then anywhere: prose naming the file before its link is not it
+    written = [
+        f"{before}{form}" for form in forms for before in ("](", "]( ", '"', "'", "<", "]: ")
+    ]
+    order = (*range(start, len(lines)), *range(0, start))
+    for candidates in (written, forms):
+        for number in order:
+            if any(form in lines[number] for form in candidates):
+                return number + 1
     return None
 
 
