@@ -56,6 +56,12 @@ and <a href="data:text/html,<script>alert('data')</script>">data</a>
 <style>body { background: red }</style>
 
 A CDATA terminator ]]> and <div onclick="alert('click')" style="position:fixed">text</div>
+
+<img alt="x href=">" src=x onerror=alert('breakout') y=
+(the relative src="x" below has the page's links rewritten, where this one broke its tag open)
+
+<ol start="1 href="><li>" autofocus tabindex=1 onfocus=alert('focus') x=
+</li></ol>
 """
 SAMPLE_PAGES = [
     "",
