@@ -600,6 +600,10 @@ def import_show(
     i_own_this_feed: Annotated[
         bool, typer.Option(help="Import a feed marked podcast:locked yes: it is yours.")
     ] = False,
+    merge: Annotated[
+        bool,
+        typer.Option(help="Add the feed's episodes to an existing show of another title."),
+    ] = False,
 ) -> None:
     """Import a podcast feed as a show, every GUID kept; a second run adds only new items.
 
@@ -609,7 +613,7 @@ def import_show(
     from fo_cast.catalogue.importer import ImportOptions
 
     options = ImportOptions(
-        media=media.value, i_own_this_feed=i_own_this_feed, on_event=_print_download
+        media=media.value, i_own_this_feed=i_own_this_feed, merge=merge, on_event=_print_download
     )
     try:
         result = import_show(source, catalogue, show, options)

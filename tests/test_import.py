@@ -1381,3 +1381,17 @@ def test_repairs_apply_whichever_damage_comes_first() -> None:
         ]
         assert channel.findtext("title") == "A\u00a0B"
         assert channel.findtext("{http://www.itunes.com/dtds/podcast-1.0.dtd}author") == "C"
+
+
+def test_another_podcast_is_not_merged_into_an_existing_show_unasked(root: Path) -> None:
+    """Was: Crime Junkie's 334 episodes went into FO° Talks, show.yaml untouched, exit 0
+    (found by following the README on a fresh clone)."""
+    import_feed(str(FEEDS / CRIME), root, "talks")  # a show of its own, then another feed
+    before = sorted(p.name for p in (root / "talks").iterdir())
+    other = FEEDS / "reply-all-gimlet-megaphone.xml"
+    with pytest.raises(ImportRefused, match=r"holds the show 'Crime Junkie', and the feed is"):
+        import_feed(str(other), root, "talks")
+    assert sorted(p.name for p in (root / "talks").iterdir()) == before
+    import_feed(str(FEEDS / CRIME), root, "talks")  # its own feed again: a re-import
+    merged = import_feed(str(other), root, "talks", ImportOptions(merge=True))
+    assert merged.written  # its episodes were added

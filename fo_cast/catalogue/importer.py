@@ -96,6 +96,7 @@ class ImportResult(Notes):
 class ImportOptions:
     media: str = "url"  # url: keep media at the source's URLs; download: fetch into folders
     i_own_this_feed: bool = False  # the producer says a podcast:locked feed is theirs
+    merge: bool = False  # add a feed's episodes to an existing show that looks like another
     workers: int = 4  # parallel downloads with media="download"
     parallel: bool | None = None  # convert and write episodes on every core; None: when the
     # import is large (PARALLEL_FROM new episodes or more)
@@ -147,6 +148,8 @@ def import_feed(
             raise ImportRefused(f"{folder}: a folder without {SHOW_FILE} is in the way")
         show_yaml = show_manifest(feed, channel, show, result)
     existing, elsewhere = _existing_guids(folder), _other_shows_guids(catalogue, folder)
+    if show_yaml is None and not options.merge:
+        _refuse_another_show(folder, channel, feed, existing)
     unrecorded: list[dict[str, str]] = []
     episodes = list(_new_episodes(feed, folder, existing, elsewhere, result, unrecorded))
     _unique_numbers(episodes, result)
@@ -199,6 +202,31 @@ class NewEpisode:
     notes: str  # the item's HTML or text, for companion.md
     enclosure_url: str
     files: dict[str, Path] = field(default_factory=dict)  # downloaded: name -> where it is
+
+
+def _refuse_another_show(folder: Path, channel: Tags, feed: SourceFeed, existing: set[str]) -> None:
+    """Raises ImportRefused when an existing show looks like another podcast than the feed:
+    another title, and none of the feed's GUIDs among its episodes (a re-import, or the
+    show's own old feed brought in, share one or the other)."""
+    try:
+        data = yaml12.load((folder / SHOW_FILE).read_text(encoding="utf-8")).data
+    except (OSError, UnicodeDecodeError, yaml12.YamlError):
+        return  # validation names what is wrong with it
+    title = data.get("title") if isinstance(data, dict) else None
+    theirs = channel.text("", "title") or channel.text(ITUNES, "title") or ""
+    if (
+        not isinstance(title, str)
+        or " ".join(title.split()).casefold() == " ".join(theirs.split()).casefold()
+    ):
+        return
+    guids = {Tags(item).text("", "guid") for item in feed.items}
+    if guids & existing:
+        return
+    raise ImportRefused(
+        f"{folder} holds the show '{title}', and the feed is '{theirs}' with none of its "
+        "episodes: import it as a new show (--show another-slug), or pass --merge to add "
+        "its episodes to this one"
+    )
 
 
 def _existing_guids(folder: Path) -> set[str]:
