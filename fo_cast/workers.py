@@ -36,6 +36,19 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def process_running(pid: int) -> bool:
+    """Returns whether a process of this pid runs on this host (one of another user's too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    except (OverflowError, ValueError):
+        return False  # past any pid there can be
+    return True
+
+
 def _can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform != "darwin"  # macOS: fork is unsafe
 

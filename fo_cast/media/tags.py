@@ -58,6 +58,7 @@ from mutagen.id3 import (
 from mutagen.mp4 import MP4, MP4Cover
 
 from fo_cast.errors import FoCastError
+from fo_cast.workers import process_running
 
 COVER_SIZE = 1400  # px: the smallest square Apple accepts, and small enough for every app
 COVER_QUALITY = 85
@@ -392,20 +393,10 @@ def _sweep_copies(path: Path) -> None:
     writing one after it): .NAME.PID.tagging of a process that is no longer running."""
     for copy in path.parent.glob(f".{glob.escape(path.name)}.*.tagging"):
         pid = copy.name[len(path.name) + 2 : -len(".tagging")]
-        if not pid.isdigit() or int(pid) == os.getpid() or _running(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or process_running(int(pid)):
             continue
         with contextlib.suppress(OSError):
             copy.unlink()
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def _keep_owner(path: Path, tmp: Path) -> None:

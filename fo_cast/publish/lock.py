@@ -36,6 +36,7 @@ from types import TracebackType
 from fo_cast.errors import FoCastError, StorageError
 from fo_cast.limits import load_json
 from fo_cast.storage import LOCK_KEY, Storage
+from fo_cast.workers import process_running
 
 DEFAULT_LEASE = 120.0  # seconds; renewed every third of it
 MAX_LEASE = 86400.0  # a day: a longer lease would outlive a killed publish for no reason
@@ -115,13 +116,7 @@ class Holder:
     def dead(self) -> bool:
         if self.host != socket.gethostname() or self.pid <= 0:
             return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False  # alive, another user's
-        return False
+        return not process_running(self.pid)
 
     def describe(self, now: float | None = None) -> str:
         """Returns 'ana@laptop (pid 4242, commit 1a2b3c4), publishing since ... (40 s ago);
