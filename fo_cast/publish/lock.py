@@ -76,25 +76,21 @@ class Holder:
     def from_bytes(cls, data: bytes) -> Holder:
         """Returns the holder a lock names; a damaged lock (not JSON, a field missing or of
         the wrong type, a time or lease not a finite number) counts as long expired."""
-        damaged = DAMAGED
         try:
             row = load_json(data)
         except ValueError:
-            return damaged
+            return DAMAGED
         if not isinstance(row, dict):
-            return damaged
-        texts = [row.get(k) for k in ("host", "user")]
-        optional = [row.get(k, "") for k in ("token",)] + [row.get("commit") or ""]
-        numbers = [row.get(k) for k in ("started", "renewed", "lease")]
+            return DAMAGED
         pid = row.get("pid")
-        if (
-            not all(isinstance(t, str) for t in [*texts, *optional])
-            or not all(_finite(n) for n in numbers)
-            or not isinstance(pid, int)
-            or isinstance(pid, bool)
-            or not 0 <= pid < 1 << 31
+        if not (
+            all(isinstance(row.get(k), str) for k in ("host", "user"))
+            and all(isinstance(row.get(k) or "", str) for k in ("token", "commit"))
+            and all(_finite(row.get(k)) for k in ("started", "renewed", "lease"))
+            and type(pid) is int  # a bool is an int to isinstance()
+            and 0 <= pid < 1 << 31
         ):
-            return damaged
+            return DAMAGED
         return cls(
             host=row["host"],
             user=row["user"],
@@ -103,7 +99,7 @@ class Holder:
             renewed=float(row["renewed"]),
             lease=float(row["lease"]),
             commit=row.get("commit") or None,
-            token=row.get("token", ""),
+            token=row.get("token") or "",
         )
 
     def expired(self, now: float) -> bool:

@@ -53,6 +53,7 @@ LISTING_FIELDS = {"Name", "KeyCount", "IsTruncated", "Contents", "Prefix", "MaxK
 # BODY_RATE bytes it holds; one that trickles in more slowly than that ends the read.
 BODY_SECONDS = 60.0
 BODY_RATE = 100_000
+NOT_S3 = "is the endpoint an S3 server? (check --endpoint-url)"
 MAX_EMPTY_PAGES = 100  # truncated pages in a row without an object: a server listing for ever
 MAX_LISTED = 10_000_000  # objects under one prefix; past it, a listing that never ends
 
@@ -239,10 +240,11 @@ class S3Storage:
         return listed
 
     def _unlisted(self, why: str) -> StorageError:
-        return StorageError(
-            f"{self.describe()}: cannot list: {why}; is the endpoint an S3 server? (check "
-            "--endpoint-url)"
-        )
+        return self._no_s3("list", why)
+
+    def _no_s3(self, doing: str, why: str) -> StorageError:
+        """Returns the error for an answer no S3 server gives (a web page answering 200)."""
+        return StorageError(f"{self.describe()}: cannot {doing}: {why}; {NOT_S3}")
 
     def _where(self) -> str:
         return f"s3\0{self._client.meta.endpoint_url}\0{self.bucket}\0{self.prefix}"
@@ -408,10 +410,7 @@ class S3Storage:
         answering 200 to everything), which nothing fo-cast does can work with."""
         etag = reply.get("ETag") if isinstance(reply, dict) else None
         if not etag:
-            raise StorageError(
-                f"{self.describe()}: cannot {doing}: the answer carries no ETag; is the "
-                "endpoint an S3 server? (check --endpoint-url)"
-            )
+            raise self._no_s3(doing, "the answer carries no ETag")
         return str(etag)
 
     def delete_if(self, key: str, tag: str) -> bool:
@@ -481,17 +480,13 @@ class S3Storage:
         metadata = reply.get("Metadata") or {}
         content_hash = metadata.get(HASH_METADATA)
         size = reply.get("ContentLength")
-        if not isinstance(size, int) or not reply.get("ETag"):
-            raise StorageError(
-                f"{self.describe()}: cannot inspect {key}: the answer carries no "
-                f"{'Content-Length' if not isinstance(size, int) else 'ETag'}; is the "
-                "endpoint an S3 server? (check --endpoint-url)"
-            )
+        if not isinstance(size, int):
+            raise self._no_s3(f"inspect {key}", "the answer carries no Content-Length")
         return RemoteObject(
             key,
             size,
             content_hash,
-            str(reply["ETag"]).strip('"'),
+            self._etag_of(reply, f"inspect {key}").strip('"'),
             reply.get("ContentType"),
             reply.get("CacheControl"),
             # only fo-cast stores its sha256 (or its mark) in the metadata
