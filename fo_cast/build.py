@@ -26,7 +26,7 @@ from fo_cast.state import RENDER_CACHE, REPORT_CACHE
 # The stages are imported where they run: a validate or build with nothing changed since the
 # last run reuses its result (snapshot.py) and loads neither pydantic, mutagen nor jinja2.
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Collection, Iterator
 
     from fo_cast.catalogue.importer import ImportOptions, ImportResult
     from fo_cast.catalogue.reader import Catalogue
@@ -51,11 +51,14 @@ def check(
     use_cache: bool = True,
     now: datetime | None = None,
     base_url: str | None = None,
+    only: Collection[str] | None = None,
 ) -> Checked:
     """Returns the checked catalogue: its probed media, resolved site and every problem.
 
     A catalogue without errors is also linted as the directories will see its feeds, with
-    the episodes live at `now` (default: the current time).
+    the episodes live at `now` (default: the current time). With `only` (episode folders,
+    "show-folder/episode-folder"), those episodes alone are read, in their shows, and
+    fo-cast's caches are neither read nor written (rebuild.py checks what changed).
     """
     from fo_cast.catalogue.checks import validate_catalogue
     from fo_cast.catalogue.reader import load_catalogue
@@ -65,7 +68,9 @@ def check(
 
     clock = now or datetime.now(UTC)
     with paused_gc():
-        catalogue, report = load_catalogue(Path(root), use_cache=use_cache)
+        if only is not None:
+            use_cache = False
+        catalogue, report = load_catalogue(Path(root), use_cache=use_cache, only=only)
         probed = validate_catalogue(catalogue, report, use_cache=use_cache)
         site = None
         if not report.errors:
@@ -148,6 +153,7 @@ class Built:
     files: int = 0
     feeds: int = 0
     reused: bool = False  # nothing changed since the tree was built: nothing read or written
+    rebuilt: bool = False  # only companions changed: only their episodes read (rebuild.py)
 
 
 def build_tree(
@@ -163,6 +169,7 @@ def build_tree(
     holds (the catalogue's snapshot, the options, the live episodes, and every file of the
     tree as that build wrote it), nothing is read, rendered or written either.
     """
+    from fo_cast import rebuild
     from fo_cast.tree import is_intact, read_stamp, write_tree
 
     clock = now or datetime.now(UTC)
@@ -171,6 +178,10 @@ def build_tree(
     if stamp is not None and stamp.holds(taken, clock, root) and is_intact(Path(out)):
         extra = stamp.extra
         return Built(stamp.report(), int(extra["files"]), int(extra["feeds"]), reused=True)
+    # companions edited, nothing else: the edited episodes alone (rebuild.py)
+    rebuilt = rebuild.rebuild(Path(root), Path(out), taken, stamp, clock, base_url, strict)
+    if rebuilt is not None:
+        return rebuilt
     checked, result = build_catalogue(root, now=clock, base_url=base_url, strict=strict)
     if result.report.failed(strict=strict):
         return Built(result.report)
@@ -179,6 +190,7 @@ def build_tree(
     if new is not None:
         new.extra = {"files": len(result.outputs), "feeds": feeds}
     write_tree(result, Path(out), catalogue=Path(root), stamp=new)
+    rebuild.record(Path(out), checked, result, taken, new)
     return Built(result.report, len(result.outputs), feeds)
 
 

@@ -53,6 +53,11 @@ class Snapshot:
     # which a stamp keeps and checks again (an edit within the same tick shows in the bytes)
     recent: dict[str, str] = field(default_factory=dict)
     settled: bool = True  # False: too much was just modified to hash it; store nothing
+    # what went into key apart from the files (code, environment, options), and each
+    # folder's own digest by its path ("" for root): what a rebuild compares (rebuild.py)
+    context: str = field(default="", compare=False)
+    folders: dict[str, str] = field(default_factory=dict, compare=False)
+    lines: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
 
 def take(root: Path | str, *options: str) -> Snapshot | None:
@@ -68,14 +73,18 @@ def take(root: Path | str, *options: str) -> Snapshot | None:
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX))
     context = [os.getcwd(), *(f"{k}={v}" for k, v in env), *options]
     digest.update("\0".join(context).encode("utf-8", "surrogateescape") + b"\0\n")
+    around = digest.hexdigest()
     recent: list[tuple[str, int]] = []
+    folders: dict[str, str] = {}
+    listed: dict[str, list[str]] = {}
     try:
-        if not _walk(str(root), digest, taken - SETTLE_NS, recent):
+        if not _walk(str(root), digest, taken - SETTLE_NS, recent, folders, listed):
             return None
         key = digest.hexdigest()
         if sum(size for _, size in recent) > RECENT_BYTES:
             return Snapshot(key, taken, settled=False)
-        return Snapshot(key, taken, recent=_hashes(Path(root), [n for n, _ in recent]))
+        hashes = _hashes(Path(root), [n for n, _ in recent])
+        return Snapshot(key, taken, hashes, context=around, folders=folders, lines=listed)
     except OSError:
         return None
 
@@ -118,43 +127,77 @@ def _hashes(root: Path, names: list[str]) -> dict[str, str]:
     return {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in names}
 
 
-def _walk(root: str, digest: Any, since: int, recent: list[tuple[str, int]]) -> bool:
+def _walk(
+    root: str,
+    digest: Any,
+    since: int,
+    recent: list[tuple[str, int]],
+    digests: dict[str, str] | None = None,
+    listing: dict[str, list[str]] | None = None,
+) -> bool:
     """Feeds every file under root into digest, folder by folder (depth first, in name order),
-    adding to recent the files modified at or after since; False when a symlink leads to a
-    folder."""
+    adding to recent the files modified at or after since (and to digests each folder's own
+    digest, to listing its lines); False when a symlink leads to a folder."""
     folders = [""]
     while folders:
         relative = folders.pop()
-        folder = os.path.join(root, relative) if relative else root
-        with os.scandir(folder) as found:
-            entries = list(found)
-        lines, subfolders = [], []
-        for entry in entries:
-            name = f"{relative}/{entry.name}" if relative else entry.name
-            st = entry.stat(follow_symlinks=False)
-            if S_ISDIR(st.st_mode):
-                if name != CACHE_DIR:  # fo-cast's own caches: written by the runs themselves
-                    subfolders.append(name)
-                    lines.append(f"{name}/\0{st.st_mode}\0{st.st_ino}\n")
-                continue
-            line = name
-            if S_ISLNK(st.st_mode):  # where it leads, and what is there now
-                line = f"{name}\0->{os.readlink(entry.path)}"
-                try:
-                    st = os.stat(entry.path)
-                except OSError:
-                    lines.append(f"{line}\0dangling\n")
-                    continue
-                if S_ISDIR(st.st_mode):
-                    return False
-            # Only a regular file's bytes can be hashed: a pipe would block, a device never end.
-            if st.st_mtime_ns >= since and S_ISREG(st.st_mode):
-                recent.append((name, st.st_size))
-            lines.append(f"{line}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n")
+        found = folder_lines(root, relative, since, recent)
+        if found is None:
+            return False
+        lines, subfolders = found
         folders.extend(sorted(subfolders, reverse=True))  # popped in name order
-        lines.sort()  # each line starts with its name: the folder's files in name order
-        digest.update("".join(lines).encode("utf-8", "surrogateescape"))
+        text = "".join(lines).encode("utf-8", "surrogateescape")
+        digest.update(text)
+        if digests is not None:
+            digests[relative] = _folder_digest(text)
+        if listing is not None:
+            listing[relative] = lines
     return True
+
+
+def folder_lines(
+    root: str, relative: str, since: int = 1 << 62, recent: list[tuple[str, int]] | None = None
+) -> tuple[list[str], list[str]] | None:
+    """Returns the lines a snapshot takes of one folder's entries (by name: path, type and
+    permissions, size, mtime_ns, inode), in name order, and its subfolders; None when a
+    symlink in it leads to a folder. Files modified at or after since go to recent."""
+    folder = os.path.join(root, relative) if relative else root
+    with os.scandir(folder) as found:
+        entries = list(found)
+    lines, subfolders = [], []
+    for entry in entries:
+        name = f"{relative}/{entry.name}" if relative else entry.name
+        st = entry.stat(follow_symlinks=False)
+        if S_ISDIR(st.st_mode):
+            if name != CACHE_DIR:  # fo-cast's own caches: written by the runs themselves
+                subfolders.append(name)
+                lines.append(f"{name}/\0{st.st_mode}\0{st.st_ino}\n")
+            continue
+        line = name
+        if S_ISLNK(st.st_mode):  # where it leads, and what is there now
+            line = f"{name}\0->{os.readlink(entry.path)}"
+            try:
+                st = os.stat(entry.path)
+            except OSError:
+                lines.append(f"{line}\0dangling\n")
+                continue
+            if S_ISDIR(st.st_mode):
+                return None
+        # Only a regular file's bytes can be hashed: a pipe would block, a device never end.
+        if recent is not None and st.st_mtime_ns >= since and S_ISREG(st.st_mode):
+            recent.append((name, st.st_size))
+        lines.append(f"{line}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n")
+    lines.sort()  # each line starts with its name: the folder's files in name order
+    return lines, subfolders
+
+
+def lines_digest(lines: list[str]) -> str:
+    """Returns a folder's own digest (Snapshot.folders) from its folder_lines()."""
+    return _folder_digest("".join(lines).encode("utf-8", "surrogateescape"))
+
+
+def _folder_digest(text: bytes) -> str:
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -201,11 +244,11 @@ class Stamp:
         """Returns True when the result stored is the result of a run now on root."""
         if snapshot is None or snapshot.key != self.key:
             return False
-        try:
-            if _hashes(Path(root), list(self.recent)) != self.recent:
-                return False
-        except OSError:
-            return False
+        return self.changed_recent(root) == [] and self.holds_at(now)
+
+    def holds_at(self, now: datetime) -> bool:
+        """Returns True when the folders outside the catalogue are as they were and the
+        clock is one the stamp holds for: what holds() checks besides the catalogue's files."""
         if self.outside and _outside_now(list(self.outside)) != self.outside:
             return False
         if self.moment is not None:
@@ -213,6 +256,15 @@ class Stamp:
         return (self.since is None or self.since <= now) and (
             self.until is None or now < self.until
         )
+
+    def changed_recent(self, root: Path | str) -> list[str] | None:
+        """Returns the files hashed when the stamp was taken (modified just before) whose
+        bytes are not the same now; None when one cannot be read."""
+        try:
+            now = _hashes(Path(root), list(self.recent))
+        except OSError:
+            return None
+        return [name for name, digest in self.recent.items() if now[name] != digest]
 
     def report(self) -> Report:
         return Report(list(self.problems))

@@ -172,6 +172,37 @@ def _update(
                     continue
         changed.append(output)
     removed = sorted(set(record) - marks.keys())
+    _apply(out, files, changed, removed, marks, stamp)
+
+
+def update_files(out: Path, outputs: list[Output], removed: list[str], stamp: Stamp) -> None:
+    """Writes these outputs into the tree that out holds and removes the files at removed,
+    leaving every other file as it is (a rebuild knows what changed: rebuild.py), with the
+    same guarantees as write_tree(): written aside, renamed into place (feeds last), the
+    previous tree back on a failure; out's record keeps stamp."""
+    out = out.resolve()
+    _clear_leftovers(out)
+    record = _read_record(out)
+    if record is None:
+        raise FoCastError(f"{out} holds no record of a build; build it whole")
+    gone = set(removed) | {o.path for o in outputs}
+    files = {path: entry for path, entry in record.items() if path not in gone}
+    changed = sorted(outputs, key=lambda o: o.stage)  # a feed goes in last
+    with paused_gc():
+        _apply(out, files, changed, sorted(removed), _marks(changed), stamp.as_dict())
+
+
+def _apply(
+    out: Path,
+    files: dict[str, str],
+    changed: list[Output],
+    removed: list[str],
+    marks: dict[str, str],
+    stamp: dict[str, object] | None,
+) -> None:
+    """Puts the changed outputs in place and removes the files at removed; files holds the
+    record of every other file of the tree, kept as it is."""
+    root = str(out)
     # the folders of what is written or removed (a file the tree holds as it was recorded,
     # same inode, is left alone wherever its folder points)
     if _has_symlinked_folder(root, [*(o.path for o in changed), *removed, TREE_RECORD]):
@@ -450,6 +481,11 @@ def read_stamp(out: Path) -> Stamp | None:
         return Stamp.from_dict(stored.get("stamp"))
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def recorded_paths(out: Path) -> list[str]:
+    """Returns the paths of the files the last write put in out (none without a record)."""
+    return list(_read_record(out) or {})
 
 
 def is_intact(out: Path) -> bool:

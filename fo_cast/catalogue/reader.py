@@ -10,7 +10,7 @@ import errno
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISLNK, S_ISREG
@@ -125,13 +125,19 @@ class Catalogue:
 
 
 def load_catalogue(
-    root: Path, use_cache: bool = True, environ: Mapping[str, str] | None = None
+    root: Path,
+    use_cache: bool = True,
+    environ: Mapping[str, str] | None = None,
+    only: Collection[str] | None = None,
 ) -> tuple[Catalogue, Report]:
     """Returns the catalogue under root and the problems found reading it.
 
     Manifests that were valid and have not changed since the last run (same size and mtime)
     are taken from CATALOGUE/.fo-cast/manifests.json instead of being parsed again. The media
     folder comes from FO_CAST_MEDIA in environ (default: os.environ), else fo-cast.toml.
+
+    With `only` (episode folders as "show-folder/episode-folder"), the catalogue holds those
+    episodes alone, in their shows (a rebuild checks the episodes that changed: rebuild.py).
     """
     report = Report()
     cache = ManifestCache(root / MANIFEST_CACHE if use_cache else None)
@@ -144,8 +150,12 @@ def load_catalogue(
     if not root.is_dir():
         report.add(name, "", "no such folder; give the folder that holds the shows")
         return catalogue, report
-    _parse_ahead(root, name, cache)
+    if only is None:
+        _parse_ahead(root, name, cache)
+    wanted = None if only is None else {p.partition("/")[0] for p in only}
     for folder in _subfolders(root):
+        if wanted is not None and folder.name not in wanted:
+            continue
         manifest = folder / SHOW_FILE
         shown = name / folder.name / SHOW_FILE
         if not manifest.is_file():
@@ -156,12 +166,12 @@ def load_catalogue(
                 severity=Severity.WARNING,
             )
             continue
-        show_entry, episodes = _load_show(root, folder, shown, report, cache)
+        show_entry, episodes = _load_show(root, folder, shown, report, cache, only)
         if show_entry is not None:
             catalogue.shows.append(show_entry)
         else:
             catalogue.orphans.extend(episodes)
-    cache.save()
+    cache.save(forget_unused=only is None)
     _find_media_folder(catalogue, environ)
     return catalogue, report
 
@@ -329,7 +339,12 @@ def _toml_line(message: str) -> int | None:
 
 
 def _load_show(
-    root: Path, folder: Path, shown: PurePosixPath, report: Report, cache: ManifestCache
+    root: Path,
+    folder: Path,
+    shown: PurePosixPath,
+    report: Report,
+    cache: ManifestCache,
+    only: Collection[str] | None = None,
 ) -> tuple[ShowEntry | None, list[EpisodeEntry]]:
     """Returns the show (None if its show.yaml has errors) and the episodes read in it."""
     if is_inside(root, folder / SHOW_FILE):
@@ -342,7 +357,7 @@ def _load_show(
     if (show is None or show.slug is None) and not _is_slug(slug):
         report.add(shown, "slug", f"folder name '{slug}' is not a slug; rename it or set slug")
         show = None
-    episodes = _load_episodes(root, folder, slug, shown, report, cache)
+    episodes = _load_episodes(root, folder, slug, shown, report, cache, only)
     if show is None or doc is None:
         return None, episodes
     entry = ShowEntry(slug=slug, folder=folder, manifest=shown, show=show, doc=doc)
@@ -351,10 +366,18 @@ def _load_show(
 
 
 def _load_episodes(
-    root: Path, folder: Path, slug: str, shown: PurePosixPath, report: Report, cache: ManifestCache
+    root: Path,
+    folder: Path,
+    slug: str,
+    shown: PurePosixPath,
+    report: Report,
+    cache: ManifestCache,
+    only: Collection[str] | None = None,
 ) -> list[EpisodeEntry]:
     episodes = []
     for episode_folder in _subfolders(folder):
+        if only is not None and f"{folder.name}/{episode_folder.name}" not in only:
+            continue
         manifest = episode_folder / EPISODE_FILE
         episode_shown = PurePosixPath(f"{shown.parent}/{episode_folder.name}/{EPISODE_FILE}")
         if not is_inside(root, manifest):

@@ -27,6 +27,7 @@ import functools
 import json
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -157,8 +158,7 @@ def _rss(
 ) -> bytes | Body:
     """Returns the RSS feed of episodes, serialising only the items the cache lacks: bytes, or
     (with a cache on disk) the channel and the items' places in the cache's pack."""
-    feed_url = show.video_feed_url if video and show.video_feed_url else show.feed_url
-    channel = channel_tags(show, feed_url, video)._replace(hub=site.settings.notify.websub_hub)
+    feed_url, channel = _channel(site, show, video)
     updated = newest(episodes, default=site.now)
     label = "rss/video" if video else "rss/audio"
     keys = [key(label, show.fingerprint, e.fingerprint) for e in episodes]
@@ -183,6 +183,65 @@ def _rss(
             return _serialise(show, feed_url, channel, updated, entries, video)
         head = cut[0]
     return joined([head, *parts, FEED_END])  # type: ignore[list-item]
+
+
+def _channel(site: Site, show: ShowView, video: bool) -> tuple[str, ChannelTags]:
+    feed_url = show.video_feed_url if video and show.video_feed_url else show.feed_url
+    channel = channel_tags(show, feed_url, video)._replace(hub=site.settings.notify.websub_hub)
+    return feed_url, channel
+
+
+def feed_item(site: Site, show: ShowView, episode: EpisodeView, feed: str) -> bytes | None:
+    """Returns an episode's item as it sits in the show's feed at path feed (feed.xml,
+    video.xml or feed.json): the very bytes a whole render puts there (an item does not depend
+    on the items beside it). None when the RSS is not laid out as expected."""
+    if feed.endswith(JSON_FILE):
+        return _json_item_bytes(episode)
+    video = feed.endswith(VIDEO_FILE)
+    feed_url, channel = _channel(site, show, video)
+    entry = _item(show, episode, video, channel.persons)
+    cut = _cut(_serialise(show, feed_url, channel, site.now, [entry], video), 1)
+    return None if cut is None else cut[1][0]
+
+
+JSON_ITEM_START = b'{"id":'  # only an item opens with its "id": no object inside one does
+
+
+def item_spans(feed: str, data: bytes) -> list[tuple[int, int]] | None:
+    """Returns where each item of a rendered feed (path feed) sits in its bytes, as (start,
+    end), in feed order; None when the feed is not laid out as these renderers lay it out."""
+    if feed.endswith(JSON_FILE):
+        start = data.find(b',"items":[')
+        if start < 0 or not data.endswith(b"]}\n"):
+            return None
+        at, end = start + len(b',"items":['), len(data) - len(b"]}\n")
+        if at == end:
+            return []
+        starts = [at]
+        found = data.find(b"," + JSON_ITEM_START, at)
+        while 0 <= found < end:
+            starts.append(found + 1)
+            found = data.find(b"," + JSON_ITEM_START, found + 1)
+        if not data.startswith(JSON_ITEM_START, at):
+            return None
+        return [(a, b - 1) for a, b in zip(starts, starts[1:], strict=False)] + [(starts[-1], end)]
+    cut = _cut(data, data.count(ITEM_START))
+    if cut is None:
+        return None
+    head, items = cut
+    spans, at = [], len(head)
+    for item in items:
+        spans.append((at, at + len(item)))
+        at += len(item)
+    return spans
+
+
+def carries(feed: str, item: bytes, guid: str) -> bool:
+    """Returns whether an item's bytes (of the feed at path feed) are those of the GUID."""
+    if feed.endswith(JSON_FILE):
+        return item.startswith(JSON_ITEM_START + _json_dumps(guid).encode("utf-8") + b",")
+    wanted = f'<guid isPermaLink="false">{xml_escape(guid)}</guid>'.encode()
+    return item.count(b"<guid ") == 1 and wanted in item
 
 
 def _cut(data: bytes, count: int) -> tuple[bytes, list[bytes]] | None:

@@ -266,17 +266,24 @@ class _Renderer:
         recent = index.recent(episode)
         page_key = self.episode_key(index, episode)
 
+        span = ""
+
         def make() -> bytes:
+            nonlocal span
             context = episode_context(self.site, index, episode, self.common)
             context["recent_items"] = self.items(recent, context["root"], 3)
             context["subscribe"] = self.subscribe(index.show)
             page = _encode(self.env.get_template("episode.html").render(context))
+            span = companion_span(page, episode.companion.page)
             # Its only page is rendered: the companion's HTML (some 3 KB) need not stay with
             # the episode for the rest of the build (the feeds render it in their own process).
             episode.__dict__.pop("companion", None)
             return page
 
-        body = self.cache.fetch_body(page_key, make, note=article_digest)
+        def note(page: bytes) -> str:
+            return f"{article_digest(page)} {span}".rstrip()
+
+        body = self.cache.fetch_body(page_key, make, note=note)
         return _page_output(episode.path + "index.html", body)
 
     def topics_index(self, topics: list[Topic]) -> Output:
@@ -363,6 +370,31 @@ def _html(path: str, text: str) -> Output:
 
 
 # --- context --------------------------------------------------------------------------------
+
+
+# episode.html puts the companion's HTML right after this: the first time the page has it (the
+# template's own markup; what a manifest or the companion brings before it is escaped).
+COMPANION_START = b'<div class="companion">\n'
+
+
+def companion_span(page: bytes, html: str) -> str:
+    """Returns where the companion's HTML sits in an episode page, as "offset length" (the
+    page cache notes it with the page, so a rebuild after a companion edit puts the new HTML
+    in its place: rebuild.py), or "" when it is not found there as expected."""
+    data = html.encode("utf-8")
+    start = page.find(COMPANION_START)
+    if start < 0:
+        return ""
+    offset = start + len(COMPANION_START)
+    if page[offset : offset + len(data)] != data:
+        return ""
+    return f"{offset} {len(data)}"
+
+
+def replace_companion(page: bytes, span: tuple[int, int], html: str) -> bytes:
+    """Returns the episode page with its companion's HTML (at span) replaced by html."""
+    offset, length = span
+    return page[:offset] + html.encode("utf-8") + page[offset + length :]
 
 
 def _common(site: Site) -> dict[str, Any]:

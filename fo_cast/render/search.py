@@ -69,7 +69,7 @@ def _bundles(site: Site) -> dict[str, tuple[ShowView, list[str]]]:
     groups: dict[str, list[str]] = defaultdict(list)
     for show in site.shows:
         for episode in show.episodes:
-            name = f"{show.slug}-{episode.published.year}"
+            name = bundle_name(show, episode.published.year)
             groups[name].append(episode.path + "index.html")
             found.setdefault(name, (show, groups[name]))
     return dict(sorted(found.items()))
@@ -172,18 +172,33 @@ def render_search_index(
             raise FoCastError(f"the search bundle '{missing}' lacks pages; build again")
         while waiting:
             settle_oldest()
-    outputs = []
-    for name in sorted(files_of):
-        for path, data in files_of[name]:
-            outputs.append(
-                Output(
-                    f"{SEARCH}{name}/{path}",
-                    TYPES.get(Path(path).suffix, "application/octet-stream"),
-                    Stage.ASSET,
-                    data=data,
-                )
-            )
-    return outputs
+    return [output for name in sorted(files_of) for output in _outputs(name, files_of[name])]
+
+
+def _outputs(name: str, files: list[tuple[str, bytes | Body]]) -> list[Output]:
+    """Returns the outputs of a bundle's files, under search/<name>/."""
+    return [
+        Output(
+            f"{SEARCH}{name}/{path}",
+            TYPES.get(Path(path).suffix, "application/octet-stream"),
+            Stage.ASSET,
+            data=data,
+        )
+        for path, data in files
+    ]
+
+
+def bundle_name(show: ShowView, published_year: int) -> str:
+    """Returns the name of the bundle that indexes an episode of show published that year."""
+    return f"{show.slug}-{published_year}"
+
+
+def index_bundle(name: str, language: str, pages: list[tuple[str, bytes]]) -> list[Output]:
+    """Returns the outputs of one bundle indexing the episode pages (path, page), in the
+    bundle's order, as render_search_index() makes it (rebuild.py re-indexes one bundle)."""
+    with Pagefind() as pagefind:
+        packed = _indexed(pagefind, [(path, searchable(page)) for path, page in pages], language)
+    return _outputs(name, [(path, packed[at : at + size]) for path, at, size in _places(packed)])
 
 
 class _Services:
@@ -235,9 +250,10 @@ def searchable(page: bytes) -> bytes:
 
 
 def _noted(output: Output) -> str:
-    """Returns the article digest of an episode page: noted in the render cache, or taken."""
+    """Returns the article digest of an episode page: noted in the render cache (the note's
+    first word: pages.py notes where the companion sits after it), or taken."""
     content = output.content
-    noted = content.note if isinstance(content, Stored) else ""
+    noted = content.note.partition(" ")[0] if isinstance(content, Stored) else ""
     return noted or article_digest(output.data or b"")
 
 

@@ -256,6 +256,9 @@ class ShowView:
     json_feed_url: str
     artwork: Sidecar
     episodes: list[EpisodeView] = field(default_factory=list)  # live, in feed order
+    # Every live episode is video alone: feed.xml carries the very items of video.xml (same
+    # GUIDs, same enclosures), so it is the show's one feed to offer, as video.
+    video_only: bool = False
 
     @property
     def show(self) -> Show:
@@ -290,12 +293,6 @@ class ShowView:
     @property
     def video_episodes(self) -> list[EpisodeView]:
         return [e for e in self.episodes if e.video is not None]
-
-    @property
-    def video_only(self) -> bool:
-        """Every live episode is video alone: feed.xml carries the very items of video.xml
-        (same GUIDs, same enclosures), so it is the show's one feed to offer, as video."""
-        return bool(self.episodes) and all(e.audio is None for e in self.episodes)
 
     @property
     def rss_feeds(self) -> list[tuple[str, str]]:
@@ -432,6 +429,7 @@ def _resolve_show(site: Site, entry: ShowEntry, probed: Probed) -> ShowView:
     )
     if view.video_episodes:
         view.video_feed_url = site.url(path + VIDEO_FILE)
+    view.video_only = bool(view.episodes) and all(e.audio is None for e in view.episodes)
     return view
 
 

@@ -1,0 +1,477 @@
+"""A rebuild after companion edits: only the edited episodes are read, checked and rendered.
+
+An editor changing the article of one episode changes four things of a built tree: the
+episode's page, its items in the show's feeds, the search bundle that indexes the page, and
+the feeds' size in the report. A whole build reads and checks the 10,000 episodes that did
+not change to find that out (some 5 s); `rebuild()` reads the one that did.
+
+After every whole build, `record()` keeps beside the tree (`.fo-cast/rebuild.json`) what a
+rebuild needs: each folder's digest as the build's snapshot took it (snapshot.py), and for
+each live episode whose companion is a file of its own folder, with no problem in the report:
+the digest of its folder without the companion, where the companion sits in its page (the
+page cache notes it), its place in each feed, its search bundle, and the digest of what the
+companion makes of the episode besides its HTML (links, the files it brings, the Open Graph
+image). The show's own facts that depend on all its episodes (which feeds it has) and its
+fingerprint are kept too.
+
+`rebuild()` takes place of a whole build only when all of this holds, and says None otherwise
+(the whole build then runs, as before):
+
+- the record belongs to the build the tree holds (its stamp), the code, environment and
+  options are the same, the clock is one the stamp holds for, the tree is intact;
+- the same folders exist, and the folders that differ are at most MAX_EDITS recorded episode
+  folders in which only the companion changed;
+- those episodes, read and checked on their own (their show with them), have no problem at
+  all, and come out with the same links, files and image, in a show of the same fingerprint.
+
+It then renders the new companion, puts it in place of the old one in the page and the
+feeds' items (each item's bytes are rendered whole, as a whole build renders them), indexes
+the bundle again, and writes those files alone (tree.update_files). The result is the tree a
+whole build would write, byte for byte: the tests compare them for every kind of edit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from fo_cast import snapshot
+from fo_cast.limits import load_json
+from fo_cast.problems import Report
+from fo_cast.state import CACHE_DIR, atomic_write
+
+if TYPE_CHECKING:
+    from fo_cast.build import Built, Checked
+    from fo_cast.outputs import Build, Output
+    from fo_cast.render.site import EpisodeView, ShowView, Site
+
+RECORD = f"{CACHE_DIR}/rebuild.json"  # in the built tree, beside its record (tree.py)
+VERSION = 1
+MAX_EDITS = 4  # more companions changed at once: a whole build
+
+
+@dataclass
+class _Episode:
+    folder: str  # "show-1/2024-08-04-middle-east" (catalogue-relative)
+    facts: dict[str, Any]  # as recorded
+    view: EpisodeView | None = None
+
+
+def record(
+    out: Path,
+    checked: Checked,
+    result: Build,
+    taken: snapshot.Snapshot | None,
+    stamp: snapshot.Stamp | None,
+) -> None:
+    """Stores beside the tree at out what a rebuild of it needs (see above); removes an
+    earlier record when there is nothing to store. Never fails the build."""
+    path = Path(out) / RECORD
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        return
+    if stamp is None or taken is None or checked.site is None or not taken.folders:
+        return
+    data = _facts(checked, result, stamp, taken)
+    with contextlib.suppress(OSError):
+        atomic_write(path, json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+
+
+def _facts(
+    checked: Checked, result: Build, stamp: snapshot.Stamp, taken: snapshot.Snapshot
+) -> dict[str, Any]:
+    from fo_cast.render import search
+    from fo_cast.render.cache import Stored
+    from fo_cast.render.site import item_guid
+
+    site = checked.site
+    assert site is not None
+    root = checked.catalogue.root
+    # an episode with a problem anywhere in its folder is left to a whole build
+    troubled = _named(checked.report)
+    placed = _places(result.items)
+    # where the companion sits in each episode page: noted with the page (pages.py)
+    spans = {
+        o.path: o.content.note.split(" ")[1:]
+        for o in result.outputs
+        if isinstance(o.content, Stored) and o.path.endswith("/index.html")
+    }
+    bundles: dict[str, list[str]] = {}
+    episodes: dict[str, dict[str, Any]] = {}
+    shows: dict[str, dict[str, Any]] = {}
+    for show in site.shows:
+        shows[show.path] = _show_facts(show)
+        for view in show.episodes:
+            name = search.bundle_name(show, view.published.year)
+            page = view.path + "index.html"
+            bundles.setdefault(name, []).append(page)
+            entry = view.entry
+            companion = entry.episode.companion
+            folder = _relative(root, entry.folder)
+            span = spans.get(page)
+            if (
+                folder is None
+                or not companion
+                or "/" in companion
+                or str(entry.manifest.parent) in troubled
+                or not span
+                or len(span) != 2
+            ):
+                continue
+            rest = _rest(taken.lines.get(folder), f"{folder}/{companion}")
+            if rest is None:
+                continue
+            feeds = {}
+            for feed, video in _feeds_of(show, view):
+                where = placed.get((feed, item_guid(view, video)))
+                if where is not None:
+                    feeds[feed] = where
+            episodes[folder] = {
+                "companion": companion,
+                "rest": rest,
+                "show": show.path,
+                "page": [page, int(span[0]), int(span[1])],
+                "feeds": feeds,
+                "bundle": name,
+                "shape": _shape(view),
+            }
+    return {
+        "version": VERSION,
+        "stamp": stamp.key,
+        "context": taken.context,
+        "folders": taken.folders,
+        "shows": shows,
+        "episodes": episodes,
+        "bundles": bundles,
+    }
+
+
+def _named(report: Report) -> set[str]:
+    """Returns every file a problem names and every folder above it."""
+    named: set[str] = set()
+    for problem in report.problems:
+        named.add(str(problem.file))
+        named.update(str(parent) for parent in problem.file.parents)
+    return named
+
+
+def _places(items: list[Any]) -> dict[tuple[str, str], int]:
+    """Returns each (feed, GUID)'s place among its feed's items."""
+    count: dict[str, int] = {}
+    places: dict[tuple[str, str], int] = {}
+    for item in items:
+        n = count.get(item.feed, 0)
+        places.setdefault((item.feed, item.guid), n)
+        count[item.feed] = n + 1
+    return places
+
+
+def _feeds_of(show: ShowView, view: EpisodeView) -> list[tuple[str, bool]]:
+    """Returns the feeds that carry the episode: (path, whether as the video feed's item)."""
+    from fo_cast.outputs import FEED_FILE, JSON_FILE, VIDEO_FILE
+
+    feeds = []
+    if view.main is not None:
+        feeds += [(show.path + FEED_FILE, False), (show.path + JSON_FILE, False)]
+    if view.video is not None and show.video_feed_url is not None:
+        feeds.append((show.path + VIDEO_FILE, True))
+    return feeds
+
+
+def _show_facts(show: ShowView) -> dict[str, Any]:
+    return {
+        "fingerprint": show.fingerprint.hex(),
+        "video_feed_url": show.video_feed_url,
+        "video_only": show.video_only,
+    }
+
+
+def _shape(view: EpisodeView) -> str:
+    """Returns a digest of what the companion makes of the episode besides its HTML."""
+    from fo_cast.catalogue.companions import references
+    from fo_cast.render.site import fingerprint_of
+
+    relative = [r.url for r in references(view.entry.companion or "") if r.relative]
+    assets = [(a.url, a.path, a.type, str(a.source)) for a in view.assets]
+    return fingerprint_of(
+        repr(relative), repr(sorted(view.links.items())), repr(assets), repr(view.og_image)
+    ).hex()
+
+
+def _relative(root: Path, folder: Path) -> str | None:
+    try:
+        return folder.relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def _rest(lines: list[str] | None, companion: str) -> str | None:
+    """Returns the digest of a folder's snapshot lines but the companion's, None when the
+    companion is not one regular file there (a symlink: its target may change unseen)."""
+    if lines is None:
+        return None
+    prefix = f"{companion}\0"
+    mine = [line for line in lines if line.startswith(prefix)]
+    if len(mine) != 1 or mine[0].startswith(f"{prefix}->"):
+        return None
+    return snapshot.lines_digest([line for line in lines if not line.startswith(prefix)])
+
+
+def rebuild(
+    root: Path,
+    out: Path,
+    taken: snapshot.Snapshot | None,
+    stamp: snapshot.Stamp | None,
+    now: datetime,
+    base_url: str | None,
+    strict: bool,
+) -> Built | None:
+    """Returns what rebuilding the tree at out after companion edits did, or None when a
+    whole build must run (see above); nothing is written then."""
+    from fo_cast.tree import is_intact
+
+    if taken is None or stamp is None or not taken.settled or not taken.folders:
+        return None
+    facts = _read(Path(out) / RECORD)
+    if facts is None or facts.get("stamp") != stamp.key or facts.get("context") != taken.context:
+        return None
+    edited = _edited(root, taken, stamp, facts)
+    if not edited or not stamp.holds_at(now) or not is_intact(Path(out)):
+        return None
+    return _rebuild(root, Path(out), taken, stamp, now, base_url, strict, facts, edited)
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = load_json(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return None
+    for name in ("folders", "shows", "episodes", "bundles"):
+        if not isinstance(data.get(name), dict):
+            return None
+    return data
+
+
+def _edited(
+    root: Path, taken: snapshot.Snapshot, stamp: snapshot.Stamp, facts: dict[str, Any]
+) -> list[_Episode] | None:
+    """Returns the recorded episodes whose companion alone changed since the record, or None
+    when anything else changed (or too much)."""
+    before: dict[str, str] = facts["folders"]
+    if before.keys() != taken.folders.keys():
+        return None
+    changed = {f for f, digest in taken.folders.items() if before[f] != digest}
+    recent = stamp.changed_recent(root)  # edited within a tick of the last build's snapshot
+    if recent is None:
+        return None
+    changed.update(posixpath_parent(name) for name in recent)
+    if not changed or len(changed) > MAX_EDITS:
+        return None
+    recorded: dict[str, Any] = facts["episodes"]
+    edited = []
+    for folder in sorted(changed):
+        episode = recorded.get(folder)
+        if not isinstance(episode, dict):
+            return None
+        try:
+            companion = f"{folder}/{episode['companion']}"
+            if _rest(taken.lines.get(folder), companion) != episode["rest"]:
+                return None
+        except (KeyError, TypeError):
+            return None
+        edited.append(_Episode(folder, episode))
+    return edited
+
+
+def posixpath_parent(name: str) -> str:
+    return str(PurePosixPath(name).parent) if "/" in name else ""
+
+
+def _rebuild(
+    root: Path,
+    out: Path,
+    taken: snapshot.Snapshot,
+    stamp: snapshot.Stamp,
+    now: datetime,
+    base_url: str | None,
+    strict: bool,
+    facts: dict[str, Any],
+    edited: list[_Episode],
+) -> Built | None:
+    from fo_cast.build import Built, check
+    from fo_cast.tree import update_files
+
+    folders = [e.folder for e in edited]
+    # the episodes their companions link to are read too: the links resolve as in a whole build
+    linked = [f for e in edited for f in _linked(root, e, taken.folders) if f not in folders]
+    checked = check(root, now=now, base_url=base_url, only=folders + sorted(set(linked)))
+    site = checked.site
+    if site is None or checked.report.errors:
+        return None
+    if not _match(checked, site, facts, edited):
+        return None
+    try:
+        made = _render(out, site, facts, edited)
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+    if made is None:
+        return None
+    outputs, removed, sizes, added = made
+    from fo_cast.render.lint import with_feed_sizes
+
+    problems = with_feed_sizes(stamp.problems, site, sizes)
+    if problems is None or Report(problems).failed(strict=strict):
+        return None
+    new = snapshot.Stamp(
+        taken.key, taken.recent, stamp.outside, stamp.since, stamp.until, stamp.moment, problems
+    )
+    files = int(stamp.extra["files"]) + added - len(removed)
+    new.extra = {"files": files, "feeds": int(stamp.extra["feeds"])}
+    try:
+        update_files(out, outputs, removed, new)
+    except OSError:
+        return None  # put back as it was: a whole build writes it
+    _save(out, facts, taken, new, edited)
+    return Built(Report(problems), files, int(stamp.extra["feeds"]), rebuilt=True)
+
+
+def _linked(root: Path, episode: _Episode, folders: dict[str, str]) -> list[str]:
+    """Returns the other episode folders (of the catalogue's folders) that the edited
+    companion's relative links lead to, or into."""
+    from fo_cast.catalogue.companions import references
+
+    try:
+        text = (root / episode.folder / episode.facts["companion"]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, TypeError):
+        return []  # the check names it
+    found = []
+    for reference in references(text):
+        if not reference.relative or not reference.target:
+            continue
+        path = os.path.normpath(os.path.join(episode.folder, reference.target))
+        for candidate in (path, os.path.dirname(path)):
+            if candidate.count("/") == 1 and candidate in folders:
+                found.append(candidate)
+    return found
+
+
+def _match(checked: Checked, site: Site, facts: dict[str, Any], edited: list[_Episode]) -> bool:
+    """Sets each edited episode's view; True when the episodes checked on their own have no
+    problem and make the same show and companion facts as the whole build did."""
+    folders = {str(checked.catalogue.name / e.folder) for e in edited}
+    if any(
+        str(p.file.parent) in folders or str(p.file) in folders for p in checked.report.problems
+    ):
+        return False
+    views = {}
+    for show in site.shows:
+        recorded = facts["shows"].get(show.path)
+        if not isinstance(recorded, dict):
+            return False
+        # what depends on the show's other episodes is as the whole build found it
+        show.video_feed_url = recorded["video_feed_url"]
+        show.video_only = bool(recorded["video_only"])
+        show.__dict__.pop("fingerprint", None)
+        if show.fingerprint.hex() != recorded["fingerprint"]:
+            return False
+        for view in show.episodes:
+            folder = _relative(checked.catalogue.root, view.entry.folder)
+            views[folder] = view
+    for episode in edited:
+        found = views.get(episode.folder)
+        if found is None or episode.facts["show"] != found.show.path:
+            return False
+        if found.entry.episode.companion != episode.facts["companion"]:
+            return False
+        if _shape(found) != episode.facts["shape"]:
+            return False
+        episode.view = found
+    return True
+
+
+def _render(
+    out: Path, site: Site, facts: dict[str, Any], edited: list[_Episode]
+) -> tuple[list[Output], list[str], dict[str, int], int] | None:
+    """Returns the outputs that change, the tree's files that go, the RSS feeds' sizes, and
+    how many of the outputs are new files."""
+    from fo_cast.outputs import JSON_FILE, Output, Stage
+    from fo_cast.render import feeds, pages, search
+    from fo_cast.render.site import item_guid
+    from fo_cast.tree import recorded_paths
+
+    outputs: list[Output] = []
+    new_pages: dict[str, bytes] = {}
+    replaced: dict[str, list[tuple[int, bytes, str]]] = {}  # feed -> (place, item, GUID)
+    for episode in edited:
+        edit = episode.view
+        assert edit is not None
+        view = edit
+        path, offset, length = episode.facts["page"]
+        if path != view.path + "index.html":
+            return None
+        html = view.companion.page
+        page = pages.replace_companion((out / path).read_bytes(), (offset, length), html)
+        new_pages[path] = page
+        episode.facts["page"] = [path, offset, len(html.encode("utf-8"))]
+        outputs.append(Output(path, pages.HTML, Stage.ASSET, data=page))
+        for feed, video in _feeds_of(view.show, view):
+            place = episode.facts["feeds"].get(feed)
+            item = feeds.feed_item(site, view.show, view, feed)
+            if place is None or item is None:
+                return None
+            replaced.setdefault(feed, []).append((place, item, item_guid(view, video)))
+    sizes = {}
+    for feed, items in replaced.items():
+        data = (out / feed).read_bytes()
+        spans = feeds.item_spans(feed, data)
+        if spans is None:
+            return None
+        for place, item, guid in sorted(items, reverse=True):  # from the end: places hold
+            start, end = spans[place]
+            if not feeds.carries(feed, data[start:end], guid):
+                return None
+            data = data[:start] + item + data[end:]
+        kind = feeds.JSON_FEED_TYPE if feed.endswith(JSON_FILE) else feeds.RSS_TYPE
+        if kind == feeds.RSS_TYPE:
+            sizes[feed] = len(data)
+        outputs.append(Output(feed, kind, Stage.FEED, data=data))
+    removed: list[str] = []
+    added = 0  # files the tree did not hold
+    tree = recorded_paths(out)
+    languages = {e.facts["bundle"]: e.view.show.show.language for e in edited if e.view}
+    for name, language in sorted(languages.items()):
+        paths = facts["bundles"][name]
+        read = [(p, new_pages[p] if p in new_pages else (out / p).read_bytes()) for p in paths]
+        bundle = search.index_bundle(name, language, read)
+        fresh = {o.path for o in bundle}
+        outputs.extend(bundle)
+        before = {p for p in tree if p.startswith(f"{search.SEARCH}{name}/")}
+        removed += sorted(before - fresh)
+        added += len(fresh - before)
+    return outputs, removed, sizes, added
+
+
+def _save(
+    out: Path,
+    facts: dict[str, Any],
+    taken: snapshot.Snapshot,
+    stamp: snapshot.Stamp,
+    edited: list[_Episode],
+) -> None:
+    facts["stamp"] = stamp.key
+    facts["folders"] = taken.folders
+    for episode in edited:
+        facts["episodes"][episode.folder] = episode.facts
+    try:
+        atomic_write(out / RECORD, json.dumps(facts, separators=(",", ":"), ensure_ascii=False))
+    except OSError:
+        with contextlib.suppress(OSError):  # a stale record would be refused: its stamp
+            os.unlink(out / RECORD)

@@ -1,0 +1,281 @@
+"""A rebuild after companion edits (rebuild.py): the edited episodes alone are read, and the
+tree and the report are a cold build's, byte for byte; anything else means a whole build."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fo_cast import build as build_module
+from fo_cast import rebuild
+from fo_cast.build import build_catalogue, build_tree
+from fo_cast.cli import app
+from fo_cast.state import CACHE_DIR
+from fo_cast.tree import write_tree
+from tests.test_snapshot import settle, touched, tree_bytes
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+TALK = "talks/2024-08-04-middle-east-part-1"  # audio, video and a transcript
+EXCLUSIVE = "exclusive/2024-12-09-eu-crisis"  # audio only
+LINKED = "exclusive/2024-12-07-trump-won-again"  # an image, and a link to another episode
+LIVE = "live/2024-09-13-south-korea-quad"
+
+
+def built(root: Path, out: Path) -> tuple[list[str], dict[str, bytes], bool, int]:
+    """Returns the report lines, the tree, whether it was rebuilt, and the files counted."""
+    result = build_tree(root, out, now=NOW)
+    lines = [str(p) for p in result.report] + [result.report.summary()]
+    if result.report.failed():  # nothing written
+        return lines, {}, result.rebuilt, 0
+    return lines, tree_bytes(out), result.rebuilt, result.files
+
+
+def cold(root: Path, where: Path) -> tuple[list[str], dict[str, bytes], int]:
+    """Returns the report lines, the tree and its file count of a cold build of a copy."""
+    copy = where / root.name  # the same folder name: problems name it
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(CACHE_DIR))
+    _, result = build_catalogue(copy, now=NOW)
+    lines = [str(p) for p in result.report] + [result.report.summary()]
+    if result.report.failed():
+        return lines, {}, 0
+    write_tree(result, where / "out")
+    return lines, tree_bytes(where / "out"), len(result.outputs)
+
+
+def append(root: Path, episode: str, text: str = "\nA new closing line, and *more*.\n") -> Path:
+    path = root / episode / "companion.md"
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+    touched(path)
+    return path
+
+
+def rewrite(root: Path, episode: str, old: str, new: str) -> Path:
+    path = root / episode / "companion.md"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    touched(path)
+    return path
+
+
+def first_build(sample: Path, out: Path) -> tuple[list[str], dict[str, bytes], bool, int]:
+    settle(sample)
+    result = built(sample, out)
+    assert not result[2]
+    return result
+
+
+def assert_like_cold(
+    sample: Path, tmp_path: Path, got: tuple[list[str], dict[str, bytes], bool, int], name: str
+) -> None:
+    lines, files, count = cold(sample, tmp_path / name)
+    assert got[0] == lines
+    assert got[1].keys() == files.keys()
+    different = [path for path in files if got[1][path] != files[path]]
+    assert different == []
+    assert got[3] == count
+
+
+def one_edit(root: Path) -> None:
+    append(root, TALK)
+
+
+def an_audio_only_episode(root: Path) -> None:
+    append(root, EXCLUSIVE, "\n## A heading\n\nCafé, naïve & <b>bold</b> — “quoted”.\n")
+
+
+def prose_beside_an_image_and_a_link(root: Path) -> None:
+    append(root, LINKED, "\nOne more paragraph under the chart.\n")
+
+
+def two_shows_at_once(root: Path) -> None:
+    append(root, TALK)
+    append(root, LIVE, "\n- a list\n- of two\n")
+
+
+def a_shorter_companion(root: Path) -> None:
+    path = root / EXCLUSIVE / "companion.md"
+    path.write_text("Only this now.\n", encoding="utf-8")
+    touched(path)
+
+
+REBUILT: list[Callable[[Path], None]] = [
+    one_edit,
+    an_audio_only_episode,
+    prose_beside_an_image_and_a_link,
+    two_shows_at_once,
+    a_shorter_companion,
+]
+
+
+@pytest.mark.parametrize("edit", REBUILT, ids=[e.__name__ for e in REBUILT])
+def test_a_companion_edit_is_rebuilt_as_a_cold_build_would_build_it(
+    sample: Path, tmp_path: Path, edit: Callable[[Path], None]
+) -> None:
+    out = tmp_path / "out"
+    before = first_build(sample, out)
+    edit(sample)
+    got = built(sample, out)
+    assert got[2], "the edit was left to a whole build"
+    assert got[1] != before[1]
+    assert_like_cold(sample, tmp_path, got, "cold")
+    assert build_tree(sample, out, now=NOW).reused  # and stored: nothing changed since
+
+
+def test_edits_in_a_row_rebuild_on_what_the_last_rebuild_wrote(
+    sample: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first_build(sample, out)
+    for n, episode in enumerate([TALK, TALK, EXCLUSIVE, TALK]):
+        append(sample, episode, f"\nEdit number {n}: " + "longer " * n + "\n")
+        got = built(sample, out)
+        assert got[2]
+        assert_like_cold(sample, tmp_path, got, f"cold-{n}")
+
+
+def test_a_rebuild_reads_only_the_edited_episodes(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    first_build(sample, out)
+    asked: list[object] = []
+    check = build_module.check
+
+    def counted(*args: object, **kwargs: object) -> object:
+        asked.append(kwargs.get("only"))
+        return check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build_module, "check", counted)
+    append(sample, TALK)
+    assert built(sample, out)[2]
+    assert asked == [[TALK]]
+
+
+def test_the_feeds_sizes_in_the_report_are_the_new_ones(sample: Path, tmp_path: Path) -> None:
+    settings = sample / "fo-cast.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + "\n[feeds]\nmax_size_mb = 0.001\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    before = first_build(sample, out)
+    assert any("talks/feed.xml is " in line for line in before[0])
+    append(sample, TALK, "\n" + "A long paragraph that makes the feed heavier. " * 400 + "\n")
+    got = built(sample, out)
+    assert got[2]
+    assert got[0] != before[0]  # the size printed changed
+    assert_like_cold(sample, tmp_path, got, "cold")
+
+
+def new_relative_link(root: Path) -> None:
+    append(root, TALK, "\nSee also [the other part](../2024-08-24-middle-east-part-2/).\n")
+
+
+def new_image(root: Path) -> None:
+    append(root, TALK, "\n![A remote chart](https://example.com/chart.png)\n")
+
+
+def a_problem(root: Path) -> None:
+    append(root, TALK, "\nA [missing file](missing.pdf).\n")
+
+
+def a_link_removed(root: Path) -> None:
+    rewrite(root, LINKED, "](../2024-12-09-eu-crisis/)", "](https://example.com/eu)")
+
+
+def companion_and_manifest(root: Path) -> None:
+    append(root, TALK)
+    path = root / TALK / "episode.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: New - ", 1))
+    touched(path)
+
+
+def companion_and_a_new_file(root: Path) -> None:
+    append(root, TALK)
+    (root / TALK / "notes.txt").write_text("not read by fo-cast\n", encoding="utf-8")
+    touched(root / TALK / "notes.txt")
+
+
+def five_companions(root: Path) -> None:
+    for folder in sorted((root / "exclusive").iterdir())[:5]:
+        if (folder / "companion.md").is_file():
+            append(root, f"exclusive/{folder.name}")
+
+
+def companion_and_settings(root: Path) -> None:
+    append(root, TALK)
+    path = root / "fo-cast.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("Fair Observer Podcasts", "FO°"))
+    touched(path)
+
+
+WHOLE: list[Callable[[Path], None]] = [
+    new_relative_link,
+    new_image,
+    a_problem,
+    a_link_removed,
+    companion_and_manifest,
+    companion_and_a_new_file,
+    five_companions,
+    companion_and_settings,
+]
+
+
+@pytest.mark.parametrize("edit", WHOLE, ids=[e.__name__ for e in WHOLE])
+def test_anything_more_than_prose_is_left_to_a_whole_build(
+    sample: Path, tmp_path: Path, edit: Callable[[Path], None]
+) -> None:
+    out = tmp_path / "out"
+    first_build(sample, out)
+    edit(sample)
+    got = built(sample, out)
+    assert not got[2]
+    assert_like_cold(sample, tmp_path, got, "cold")
+
+
+def test_a_hand_edited_tree_or_a_damaged_record_means_a_whole_build(
+    sample: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first_build(sample, out)
+    (out / "talks" / "feed.xml").write_bytes(b"edited by hand")
+    append(sample, TALK)
+    got = built(sample, out)
+    assert not got[2]
+    assert_like_cold(sample, tmp_path, got, "cold-1")
+    for damage in (b"{", b"[]", json.dumps({"version": 1, "stamp": "x"}).encode()):
+        (out / rebuild.RECORD).write_bytes(damage)
+        append(sample, TALK)
+        got = built(sample, out)
+        assert not got[2]
+    assert_like_cold(sample, tmp_path, got, "cold-2")
+
+
+def test_a_record_with_wrong_places_means_a_whole_build(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first_build(sample, out)
+    record = json.loads((out / rebuild.RECORD).read_text(encoding="utf-8"))
+    facts = record["episodes"][TALK]
+    facts["feeds"] = {feed: place + 1 for feed, place in facts["feeds"].items()}
+    (out / rebuild.RECORD).write_text(json.dumps(record), encoding="utf-8")
+    append(sample, TALK)
+    got = built(sample, out)
+    assert not got[2]  # the item found there is another episode's
+    assert_like_cold(sample, tmp_path, got, "cold")
+
+
+def test_the_cli_says_the_same_after_a_rebuild(sample: Path, tmp_path: Path) -> None:
+    settle(sample)
+    args = ["build", str(sample), "--out", str(tmp_path / "out"), "--now", NOW.isoformat()]
+    runner = CliRunner()
+    first = runner.invoke(app, args)
+    append(sample, TALK)
+    again = runner.invoke(app, args)
+    assert (again.exit_code, again.stdout, again.stderr) == (0, first.stdout, first.stderr)
+    assert first.stdout.startswith("Built ")
