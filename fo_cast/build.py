@@ -57,8 +57,8 @@ def check(
 
     A catalogue without errors is also linted as the directories will see its feeds, with
     the episodes live at `now` (default: the current time). With `only` (episode folders,
-    "show-folder/episode-folder"), those episodes alone are read, in their shows, and
-    fo-cast's caches are neither read nor written (rebuild.py checks what changed).
+    "show-folder/episode-folder"), those episodes alone are read, in their shows (rebuild.py
+    checks what changed).
     """
     from fo_cast.catalogue.checks import validate_catalogue
     from fo_cast.catalogue.reader import load_catalogue
@@ -68,9 +68,10 @@ def check(
 
     clock = now or datetime.now(UTC)
     with paused_gc():
-        if only is not None:
-            use_cache = False
-        catalogue, report = load_catalogue(Path(root), use_cache=use_cache, only=only)
+        # a few episodes: their manifests are read (not the cache of all of them), their
+        # media's facts still come from the probe cache (a remote file is not fetched again)
+        manifests = use_cache and only is None
+        catalogue, report = load_catalogue(Path(root), use_cache=manifests, only=only)
         probed = validate_catalogue(catalogue, report, use_cache=use_cache)
         site = None
         if not report.errors:

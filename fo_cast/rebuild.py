@@ -401,19 +401,20 @@ def _render(
     out: Path, site: Site, facts: dict[str, Any], edited: list[_Episode]
 ) -> tuple[list[Output], list[str], dict[str, int], int] | None:
     """Returns the outputs that change, the tree's files that go, the RSS feeds' sizes, and
-    how many of the outputs are new files."""
-    from fo_cast.outputs import JSON_FILE, Output, Stage
-    from fo_cast.render import feeds, pages, search
+    how many of the outputs are new files. The search bundles are indexed on the side while
+    the feeds' items are put in place."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fo_cast.outputs import Output, Stage
+    from fo_cast.render import feeds, pages
     from fo_cast.render.site import item_guid
-    from fo_cast.tree import recorded_paths
 
     outputs: list[Output] = []
     new_pages: dict[str, bytes] = {}
     replaced: dict[str, list[tuple[int, bytes, str]]] = {}  # feed -> (place, item, GUID)
     for episode in edited:
-        edit = episode.view
-        assert edit is not None
-        view = edit
+        view = episode.view
+        assert view is not None
         path, offset, length = episode.facts["page"]
         if path != view.path + "index.html":
             return None
@@ -428,7 +429,23 @@ def _render(
             if place is None or item is None:
                 return None
             replaced.setdefault(feed, []).append((place, item, item_guid(view, video)))
-    sizes = {}
+    with ThreadPoolExecutor(1) as pool:
+        indexed = pool.submit(_bundles, out, facts, edited, new_pages)
+        spliced = _feeds(out, replaced)
+        bundles, removed, added = indexed.result()
+    if spliced is None:
+        return None
+    return outputs + spliced[0] + bundles, removed, spliced[1], added
+
+
+def _feeds(
+    out: Path, replaced: dict[str, list[tuple[int, bytes, str]]]
+) -> tuple[list[Output], dict[str, int]] | None:
+    """Returns the feeds with the new items in their places, and the RSS feeds' sizes."""
+    from fo_cast.outputs import JSON_FILE, Output, Stage
+    from fo_cast.render import feeds
+
+    outputs, sizes = [], {}
     for feed, items in replaced.items():
         data = (out / feed).read_bytes()
         spans = feeds.item_spans(feed, data)
@@ -443,8 +460,20 @@ def _render(
         if kind == feeds.RSS_TYPE:
             sizes[feed] = len(data)
         outputs.append(Output(feed, kind, Stage.FEED, data=data))
+    return outputs, sizes
+
+
+def _bundles(
+    out: Path, facts: dict[str, Any], edited: list[_Episode], new_pages: dict[str, bytes]
+) -> tuple[list[Output], list[str], int]:
+    """Returns the search bundles of the edited pages indexed again, the tree's files of the
+    old bundles that go, and how many of the new files the tree did not hold."""
+    from fo_cast.render import search
+    from fo_cast.tree import recorded_paths
+
+    outputs: list[Output] = []
     removed: list[str] = []
-    added = 0  # files the tree did not hold
+    added = 0
     tree = recorded_paths(out)
     languages = {e.facts["bundle"]: e.view.show.show.language for e in edited if e.view}
     for name, language in sorted(languages.items()):
@@ -456,7 +485,7 @@ def _render(
         before = {p for p in tree if p.startswith(f"{search.SEARCH}{name}/")}
         removed += sorted(before - fresh)
         added += len(fresh - before)
-    return outputs, removed, sizes, added
+    return outputs, removed, added
 
 
 def _save(

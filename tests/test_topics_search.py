@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -118,6 +119,48 @@ def test_a_bundle_depends_on_its_pages_only_not_on_how_a_folder_lists_them() -> 
     assert sum(path.startswith("fragment/") for path in first) == len(PAGES)
     assert not any(path.endswith((".css", "-ui.js")) for path in first)  # the UI is not kept
     assert other != first  # the order matters to Pagefind: hence the sorted order
+
+
+def test_pages_sent_without_waiting_index_as_pages_sent_one_by_one() -> None:
+    """The pages go to the service one after another without waiting for each answer: the
+    bundle is the very one that waiting for each answer makes."""
+    pages = [
+        (f"show/episode-{n:03d}/index.html", f"<html><body><h1>Episode {n}</h1><p>{words}</p>")
+        for n, words in enumerate(
+            " ".join(f"word{k}" for k in range(n % 17, 40)) for n in range(300)
+        )
+    ]
+    encoded = [(path, body.encode()) for path, body in pages]
+    with search.Pagefind() as pagefind:
+        together = search._index(pagefind, encoded, "en")
+        index = pagefind._send({"type": "NewIndex", "config": {"force_language": "en"}})
+        for path, body in pages:  # one at a time: each answer read before the next is sent
+            pagefind._send(
+                {"type": "AddFile", "index_id": index["index_id"], "file_path": path,
+                 "url": None, "file_contents": body}
+            )  # fmt: skip
+        files = pagefind._send({"type": "GetFiles", "index_id": index["index_id"]})["files"]
+    one_by_one = {
+        str(f["path"]): base64.b64decode(f["content"])
+        for f in files
+        if str(f["path"]).rsplit("/", 1)[-1] in search.KEPT_NAMES
+        or Path(str(f["path"])).suffix in search.KEPT_SUFFIXES
+    }
+    assert together == dict(sorted(one_by_one.items()))
+
+
+def test_a_service_that_stops_halfway_is_one_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "pagefind"  # answers nothing, reads a little, then stops
+    fake.write_text("#!/bin/sh\nhead -c 100 >/dev/null\necho 'out of memory' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(search, "_pagefind", lambda: fake)
+    pages = [(f"p{n}/index.html", b"<html><body>" + b"x" * 100_000 + b"</body></html>")
+             for n in range(50)]  # fmt: skip
+    with search.Pagefind() as pagefind, pytest.raises(FoCastError) as raised:
+        search._index(pagefind, pages, "en")
+    assert str(raised.value) == "Pagefind could not index the pages: out of memory"
 
 
 def test_a_service_that_fails_is_one_message(

@@ -29,6 +29,7 @@ import json
 import queue
 import subprocess
 import tempfile
+import threading
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -313,13 +314,13 @@ class Pagefind:
         """Returns the files of a new index of the pages (path, HTML) in this order."""
         made = self._send({"type": "NewIndex", "config": {"force_language": language}})
         index = made["index_id"]
-        for path, body in pages:
-            self._send(
-                {
-                    "type": "AddFile", "index_id": index, "file_path": path, "url": None,
-                    "file_contents": body.decode("utf-8", "replace"),
-                }
-            )  # fmt: skip
+        self._send_all(
+            {
+                "type": "AddFile", "index_id": index, "file_path": path, "url": None,
+                "file_contents": body.decode("utf-8", "replace"),
+            }
+            for path, body in pages
+        )  # fmt: skip
         files = self._send({"type": "GetFiles", "index_id": index})["files"]
         self._send({"type": "DeleteIndex", "index_id": index})
         return {str(f["path"]): base64.b64decode(f["content"]) for f in files}
@@ -336,24 +337,59 @@ class Pagefind:
             raise FoCastError(f"cannot start Pagefind ({executable}): {error}") from error
 
     def _send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._send_all([payload])[0]
+
+    def _send_all(self, payloads: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Returns the service's answers to the messages, sent one after another without
+        waiting for each answer (a thread writes them while this one reads). The service
+        handles its messages one at a time, in the order they come (its loop takes the next
+        only when it has answered the last), so the index is the one sequential sends make:
+        the tests compare them."""
         if self._process is None:
             self._process = self._start()
         process = self._process
         assert process.stdin is not None and process.stdout is not None
-        self._sent += 1
-        message = json.dumps({"message_id": self._sent, "payload": payload})
+        first = self._sent + 1
+        messages = []
+        for payload in payloads:
+            self._sent += 1
+            message = json.dumps({"message_id": self._sent, "payload": payload})
+            messages.append(base64.b64encode(message.encode("utf-8")) + b",")
+        failed: list[OSError] = []
+
+        def write(stream: Any = process.stdin) -> None:
+            try:
+                for message in messages:
+                    stream.write(message)
+                stream.flush()
+            except OSError as error:  # the service stopped: the reader says why
+                failed.append(error)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        results = []
         try:
-            process.stdin.write(base64.b64encode(message.encode("utf-8")) + b",")
-            process.stdin.flush()
-            answer = _read_message(process.stdout)
-            reply = json.loads(base64.b64decode(answer))
-            result: dict[str, Any] = reply["payload"]
+            answers = _read_messages(process.stdout, len(messages))
+            for expected, answer in enumerate(answers, first):
+                reply = json.loads(base64.b64decode(answer))
+                result: dict[str, Any] = reply["payload"]
+                if result.get("type") == "Error" or reply.get("message_id") != expected:
+                    said = result.get("message")
+                    raise FoCastError(f"Pagefind could not index the pages: {said}")
+                results.append(result)
         except (OSError, ValueError, KeyError, TypeError) as error:
-            said = self._stopped(error)
-            raise FoCastError(f"Pagefind could not index the pages: {said}") from None
-        if result.get("type") == "Error" or reply.get("message_id") != self._sent:
-            raise FoCastError(f"Pagefind could not index the pages: {result.get('message')}")
-        return result
+            stopped = self._stopped(failed[0] if failed else error)
+            raise FoCastError(f"Pagefind could not index the pages: {stopped}") from None
+        finally:
+            if not results or len(results) < len(messages):
+                self._kill()  # nothing more is read: the writer must not wait for ever
+            writer.join()
+        return results
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                self._process.kill()
 
     def _stopped(self, error: Exception) -> str:
         """Returns what the service said before it stopped answering, or the error."""
@@ -390,20 +426,25 @@ def _pagefind() -> Path:
     return Path(get_executable())
 
 
-def _read_message(stream: Any) -> bytes:
-    """Returns one message of the service (base64, without its comma)."""
+def _read_messages(stream: Any, count: int) -> list[bytes]:
+    """Returns the service's next count messages (base64, without their commas); more bytes
+    than those are the service answering what it was not asked."""
+    messages: list[bytes] = []
     chunks = bytearray()
-    while True:
+    while len(messages) < count:
         read = stream.read1(1 << 16)
         if not read:
             raise ValueError("Pagefind stopped answering")
-        end = read.find(b",")  # base64 has no commas: the first one ends the message
-        if end >= 0:
-            if end != len(read) - 1:  # one message at a time: nothing follows its comma
-                raise ValueError("Pagefind answered out of turn")
-            chunks += read[:end]
-            return bytes(chunks)
         chunks += read
+        while len(messages) < count:
+            end = chunks.find(b",")  # base64 has no commas: the first one ends a message
+            if end < 0:
+                break
+            messages.append(bytes(chunks[:end]))
+            del chunks[: end + 1]
+        if chunks and len(messages) == count:
+            raise ValueError("Pagefind answered out of turn")
+    return messages
 
 
 def _pack(files: dict[str, bytes]) -> bytes:
