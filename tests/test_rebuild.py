@@ -279,3 +279,18 @@ def test_the_cli_says_the_same_after_a_rebuild(sample: Path, tmp_path: Path) -> 
     again = runner.invoke(app, args)
     assert (again.exit_code, again.stdout, again.stderr) == (0, first.stdout, first.stderr)
     assert first.stdout.startswith("Built ")
+
+
+def test_a_feed_passing_its_size_limit_means_a_whole_build(sample: Path, tmp_path: Path) -> None:
+    settings = sample / "fo-cast.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + "\n[feeds]\nmax_size_mb = 0.05\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    before = first_build(sample, out)
+    assert not any("talks/feed.xml is " in line for line in before[0])
+    append(sample, TALK, "\n" + "A long paragraph that makes the feed heavier. " * 1500 + "\n")
+    got = built(sample, out)
+    assert not got[2]  # a new warning: the report changes shape
+    assert any("talks/feed.xml is " in line for line in got[0])
+    assert_like_cold(sample, tmp_path, got, "cold")
