@@ -180,9 +180,9 @@ def build_tree(
         extra = stamp.extra
         return Built(stamp.report(), int(extra["files"]), int(extra["feeds"]), reused=True)
     # companions edited, nothing else: the edited episodes alone (rebuild.py)
-    rebuilt = rebuild.rebuild(Path(root), Path(out), taken, stamp, clock, base_url, strict)
+    rebuilt = rebuild.rebuild(Path(root), Path(out), taken, stamp, clock, base_url, strict, check)
     if rebuilt is not None:
-        return rebuilt
+        return Built(rebuilt.report, rebuilt.files, rebuilt.feeds, rebuilt=True)
     checked, result = build_catalogue(root, now=clock, base_url=base_url, strict=strict)
     if result.report.failed(strict=strict):
         return Built(result.report)

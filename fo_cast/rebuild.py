@@ -38,7 +38,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fo_cast import snapshot
 from fo_cast.limits import load_json
@@ -46,13 +46,32 @@ from fo_cast.problems import Report
 from fo_cast.state import CACHE_DIR, atomic_write
 
 if TYPE_CHECKING:
-    from fo_cast.build import Built, Checked
+    from collections.abc import Callable
+
+    from fo_cast.catalogue.reader import Catalogue
     from fo_cast.outputs import Build, Output
     from fo_cast.render.site import EpisodeView, ShowView, Site
 
 RECORD = f"{CACHE_DIR}/rebuild.json"  # in the built tree, beside its record (tree.py)
 VERSION = 1
 MAX_EDITS = 4  # more companions changed at once: a whole build
+
+
+class Checked(Protocol):
+    """A checked catalogue, as build.check() returns it (build.Checked)."""
+
+    catalogue: Catalogue
+    report: Report
+    site: Site | None
+
+
+@dataclass
+class Rebuilt:
+    """What a rebuild did: the build's report, and how many files and feeds the tree holds."""
+
+    report: Report
+    files: int
+    feeds: int
 
 
 @dataclass
@@ -231,9 +250,11 @@ def rebuild(
     now: datetime,
     base_url: str | None,
     strict: bool,
-) -> Built | None:
+    check: Callable[..., Checked],
+) -> Rebuilt | None:
     """Returns what rebuilding the tree at out after companion edits did, or None when a
-    whole build must run (see above); nothing is written then."""
+    whole build must run (see above); nothing is written then. check is the pipeline's
+    (build.check), given the edited episodes' folders as `only`."""
     from fo_cast.tree import is_intact
 
     if taken is None or stamp is None or not taken.settled or not taken.folders:
@@ -244,7 +265,7 @@ def rebuild(
     edited = _edited(root, taken, stamp, facts)
     if not edited or not stamp.holds_at(now) or not is_intact(Path(out)):
         return None
-    return _rebuild(root, Path(out), taken, stamp, now, base_url, strict, facts, edited)
+    return _rebuild(root, Path(out), taken, stamp, now, base_url, strict, facts, edited, check)
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -305,8 +326,8 @@ def _rebuild(
     strict: bool,
     facts: dict[str, Any],
     edited: list[_Episode],
-) -> Built | None:
-    from fo_cast.build import Built, check
+    check: Callable[..., Checked],
+) -> Rebuilt | None:
     from fo_cast.tree import update_files
 
     folders = [e.folder for e in edited]
@@ -340,7 +361,7 @@ def _rebuild(
     except OSError:
         return None  # put back as it was: a whole build writes it
     _save(out, facts, taken, new, edited)
-    return Built(Report(problems), files, int(stamp.extra["feeds"]), rebuilt=True)
+    return Rebuilt(Report(problems), files, int(stamp.extra["feeds"]))
 
 
 def _linked(root: Path, episode: _Episode, folders: dict[str, str]) -> list[str]:
@@ -366,10 +387,8 @@ def _linked(root: Path, episode: _Episode, folders: dict[str, str]) -> list[str]
 def _match(checked: Checked, site: Site, facts: dict[str, Any], edited: list[_Episode]) -> bool:
     """Sets each edited episode's view; True when the episodes checked on their own have no
     problem and make the same show and companion facts as the whole build did."""
-    folders = {str(checked.catalogue.name / e.folder) for e in edited}
-    if any(
-        str(p.file.parent) in folders or str(p.file) in folders for p in checked.report.problems
-    ):
+    named = _named(checked.report)  # a problem in an edited episode's folder, or below it
+    if any(str(checked.catalogue.name / e.folder) in named for e in edited):
         return False
     views = {}
     for show in site.shows:

@@ -105,29 +105,6 @@ def a_shorter_companion(root: Path) -> None:
     touched(path)
 
 
-REBUILT: list[Callable[[Path], None]] = [
-    one_edit,
-    an_audio_only_episode,
-    prose_beside_an_image_and_a_link,
-    two_shows_at_once,
-    a_shorter_companion,
-]
-
-
-@pytest.mark.parametrize("edit", REBUILT, ids=[e.__name__ for e in REBUILT])
-def test_a_companion_edit_is_rebuilt_as_a_cold_build_would_build_it(
-    sample: Path, tmp_path: Path, edit: Callable[[Path], None]
-) -> None:
-    out = tmp_path / "out"
-    before = first_build(sample, out)
-    edit(sample)
-    got = built(sample, out)
-    assert got[2], "the edit was left to a whole build"
-    assert got[1] != before[1]
-    assert_like_cold(sample, tmp_path, got, "cold")
-    assert build_tree(sample, out, now=NOW).reused  # and stored: nothing changed since
-
-
 def test_edits_in_a_row_rebuild_on_what_the_last_rebuild_wrote(
     sample: Path, tmp_path: Path
 ) -> None:
@@ -158,17 +135,25 @@ def test_a_rebuild_reads_only_the_edited_episodes(
     assert asked == [[TALK]]
 
 
-def test_the_feeds_sizes_in_the_report_are_the_new_ones(sample: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("limit", "rebuilt"),
+    [(0.001, True), (0.05, False)],  # over the limit before and after; over it only after
+    ids=["new-sizes", "passes-the-limit"],
+)
+def test_the_feeds_sizes_in_the_report_are_the_new_ones(
+    sample: Path, tmp_path: Path, limit: float, rebuilt: bool
+) -> None:
     settings = sample / "fo-cast.toml"
     settings.write_text(
-        settings.read_text(encoding="utf-8") + "\n[feeds]\nmax_size_mb = 0.001\n", encoding="utf-8"
+        settings.read_text(encoding="utf-8") + f"\n[feeds]\nmax_size_mb = {limit}\n", "utf-8"
     )
     out = tmp_path / "out"
     before = first_build(sample, out)
-    assert any("talks/feed.xml is " in line for line in before[0])
-    append(sample, TALK, "\n" + "A long paragraph that makes the feed heavier. " * 400 + "\n")
+    assert any("talks/feed.xml is " in line for line in before[0]) is rebuilt
+    append(sample, TALK, "\n" + "A long paragraph that makes the feed heavier. " * 1500 + "\n")
     got = built(sample, out)
-    assert got[2]
+    assert got[2] is rebuilt  # a new warning changes the report's shape: a whole build
+    assert any("talks/feed.xml is " in line for line in got[0])
     assert got[0] != before[0]  # the size printed changed
     assert_like_cold(sample, tmp_path, got, "cold")
 
@@ -215,28 +200,37 @@ def companion_and_settings(root: Path) -> None:
     touched(path)
 
 
-WHOLE: list[Callable[[Path], None]] = [
-    new_relative_link,
-    new_image,
-    a_problem,
-    a_link_removed,
-    companion_and_manifest,
-    companion_and_a_new_file,
-    five_companions,
-    companion_and_settings,
+# Prose edits are rebuilt; anything more is left to a whole build. Either way: a cold build.
+EDITS: list[tuple[Callable[[Path], None], bool]] = [
+    (one_edit, True),
+    (an_audio_only_episode, True),
+    (prose_beside_an_image_and_a_link, True),
+    (two_shows_at_once, True),
+    (a_shorter_companion, True),
+    (new_relative_link, False),
+    (new_image, False),
+    (a_problem, False),
+    (a_link_removed, False),
+    (companion_and_manifest, False),
+    (companion_and_a_new_file, False),
+    (five_companions, False),
+    (companion_and_settings, False),
 ]
 
 
-@pytest.mark.parametrize("edit", WHOLE, ids=[e.__name__ for e in WHOLE])
-def test_anything_more_than_prose_is_left_to_a_whole_build(
-    sample: Path, tmp_path: Path, edit: Callable[[Path], None]
+@pytest.mark.parametrize(("edit", "rebuilt"), EDITS, ids=[e.__name__ for e, _ in EDITS])
+def test_after_a_companion_edit_the_tree_is_a_cold_builds(
+    sample: Path, tmp_path: Path, edit: Callable[[Path], None], rebuilt: bool
 ) -> None:
     out = tmp_path / "out"
-    first_build(sample, out)
+    before = first_build(sample, out)
     edit(sample)
     got = built(sample, out)
-    assert not got[2]
+    assert got[2] is rebuilt
+    assert got[1] != before[1]
     assert_like_cold(sample, tmp_path, got, "cold")
+    if got[1]:  # built, and stored: nothing changed since
+        assert build_tree(sample, out, now=NOW).reused
 
 
 def test_a_hand_edited_tree_or_a_damaged_record_means_a_whole_build(
@@ -279,18 +273,3 @@ def test_the_cli_says_the_same_after_a_rebuild(sample: Path, tmp_path: Path) -> 
     again = runner.invoke(app, args)
     assert (again.exit_code, again.stdout, again.stderr) == (0, first.stdout, first.stderr)
     assert first.stdout.startswith("Built ")
-
-
-def test_a_feed_passing_its_size_limit_means_a_whole_build(sample: Path, tmp_path: Path) -> None:
-    settings = sample / "fo-cast.toml"
-    settings.write_text(
-        settings.read_text(encoding="utf-8") + "\n[feeds]\nmax_size_mb = 0.05\n", encoding="utf-8"
-    )
-    out = tmp_path / "out"
-    before = first_build(sample, out)
-    assert not any("talks/feed.xml is " in line for line in before[0])
-    append(sample, TALK, "\n" + "A long paragraph that makes the feed heavier. " * 1500 + "\n")
-    got = built(sample, out)
-    assert not got[2]  # a new warning: the report changes shape
-    assert any("talks/feed.xml is " in line for line in got[0])
-    assert_like_cold(sample, tmp_path, got, "cold")
