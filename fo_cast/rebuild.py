@@ -41,6 +41,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fo_cast import snapshot
+from fo_cast.gcpause import paused_gc
 from fo_cast.limits import load_json
 from fo_cast.problems import Report
 from fo_cast.state import CACHE_DIR, atomic_write
@@ -97,9 +98,10 @@ def record(
         return
     if stamp is None or taken is None or checked.site is None or not taken.folders:
         return
-    data = _facts(checked, result, stamp, taken)
-    with contextlib.suppress(OSError):
-        atomic_write(path, json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+    with paused_gc():  # some 100,000 small objects, beside the build's millions
+        data = _facts(checked, result, stamp, taken)
+        with contextlib.suppress(OSError):
+            atomic_write(path, json.dumps(data, separators=(",", ":"), ensure_ascii=False))
 
 
 def _facts(
@@ -224,10 +226,11 @@ def _shape(view: EpisodeView) -> str:
 
 
 def _relative(root: Path, folder: Path) -> str | None:
-    try:
-        return folder.relative_to(root).as_posix()
-    except ValueError:
+    """Returns folder relative to root, as the snapshot names it; None when not below it."""
+    relative = os.path.relpath(folder, root)
+    if relative == "." or relative == ".." or relative.startswith("../"):
         return None
+    return relative.replace(os.sep, "/")
 
 
 def _rest(lines: list[str] | None, companion: str) -> str | None:

@@ -273,3 +273,16 @@ def test_the_cli_says_the_same_after_a_rebuild(sample: Path, tmp_path: Path) -> 
     again = runner.invoke(app, args)
     assert (again.exit_code, again.stdout, again.stderr) == (0, first.stdout, first.stderr)
     assert first.stdout.startswith("Built ")
+
+
+def test_a_catalogue_named_from_inside_it_rebuilds_too(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settle(sample)
+    monkeypatch.chdir(sample)
+    out = tmp_path / "out"
+    assert not build_tree(".", out, now=NOW).rebuilt
+    append(sample, TALK)
+    result = build_tree(".", out, now=NOW)
+    assert result.rebuilt
+    assert tree_bytes(out) == cold(sample, tmp_path / "cold")[1]
