@@ -171,7 +171,7 @@ def build_tree(
     tree as that build wrote it), nothing is read, rendered or written either.
     """
     from fo_cast import rebuild
-    from fo_cast.tree import is_intact, read_stamp, write_tree
+    from fo_cast.tree import forget_record, is_intact, read_stamp, write_tree
 
     clock = now or datetime.now(UTC)
     taken = snapshot.take(root, "build", base_url or "", str(strict))
@@ -183,6 +183,7 @@ def build_tree(
     rebuilt = rebuild.rebuild(Path(root), Path(out), taken, stamp, clock, base_url, strict, check)
     if rebuilt is not None:
         return Built(rebuilt.report, rebuilt.files, rebuilt.feeds, rebuilt=True)
+    forget_record()
     checked, result = build_catalogue(root, now=clock, base_url=base_url, strict=strict)
     if result.report.failed(strict=strict):
         return Built(result.report)

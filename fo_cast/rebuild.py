@@ -145,7 +145,7 @@ def _facts(
                 or len(span) != 2
             ):
                 continue
-            rest = _rest(taken.lines.get(folder), f"{folder}/{companion}")
+            rest = _rest(taken.lines_of(folder), f"{folder}/{companion}")
             if rest is None:
                 continue
             feeds = {}
@@ -307,7 +307,7 @@ def _edited(
             return None
         try:
             companion = f"{folder}/{episode['companion']}"
-            if _rest(taken.lines.get(folder), companion) != episode["rest"]:
+            if _rest(taken.lines_of(folder), companion) != episode["rest"]:
                 return None
         except (KeyError, TypeError):
             return None

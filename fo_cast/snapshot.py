@@ -57,7 +57,15 @@ class Snapshot:
     # folder's own digest by its path ("" for root): what a rebuild compares (rebuild.py)
     context: str = field(default="", compare=False)
     folders: dict[str, str] = field(default_factory=dict, compare=False)
-    lines: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
+    # each folder's lines as digested (folder_lines(), joined): see lines_of()
+    listing: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def lines_of(self, folder: str) -> list[str] | None:
+        """Returns the folder's lines as the snapshot took them (folder_lines()), or None."""
+        text = self.listing.get(folder)
+        if text is None:
+            return None
+        return text.decode("utf-8", "surrogateescape").splitlines(keepends=True)
 
 
 def take(root: Path | str, *options: str) -> Snapshot | None:
@@ -76,7 +84,7 @@ def take(root: Path | str, *options: str) -> Snapshot | None:
     around = digest.hexdigest()
     recent: list[tuple[str, int]] = []
     folders: dict[str, str] = {}
-    listed: dict[str, list[str]] = {}
+    listed: dict[str, bytes] = {}
     try:
         if not _walk(str(root), digest, taken - SETTLE_NS, recent, folders, listed):
             return None
@@ -84,7 +92,7 @@ def take(root: Path | str, *options: str) -> Snapshot | None:
         if sum(size for _, size in recent) > RECENT_BYTES:
             return Snapshot(key, taken, settled=False)
         hashes = _hashes(Path(root), [n for n, _ in recent])
-        return Snapshot(key, taken, hashes, context=around, folders=folders, lines=listed)
+        return Snapshot(key, taken, hashes, context=around, folders=folders, listing=listed)
     except OSError:
         return None
 
@@ -133,7 +141,7 @@ def _walk(
     since: int,
     recent: list[tuple[str, int]],
     digests: dict[str, str] | None = None,
-    listing: dict[str, list[str]] | None = None,
+    listing: dict[str, bytes] | None = None,
 ) -> bool:
     """Feeds every file under root into digest, folder by folder (depth first, in name order),
     adding to recent the files modified at or after since (and to digests each folder's own
@@ -151,7 +159,7 @@ def _walk(
         if digests is not None:
             digests[relative] = _folder_digest(text)
         if listing is not None:
-            listing[relative] = lines
+            listing[relative] = text
     return True
 
 

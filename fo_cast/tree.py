@@ -441,6 +441,11 @@ def _stored(out: Path) -> Any:
     return data
 
 
+def forget_record() -> None:
+    """Lets go of the record read last (a whole build is about to need the memory)."""
+    _LAST_READ.clear()
+
+
 def _read_record(out: Path) -> dict[str, str] | None:
     """Returns what the last write put in out, or None (no tree, or no readable record)."""
     try:

@@ -31,10 +31,10 @@ import subprocess
 import tempfile
 import threading
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from fo_cast.errors import FoCastError
 from fo_cast.outputs import SEARCH, Body, Output, Stage
@@ -314,13 +314,7 @@ class Pagefind:
         """Returns the files of a new index of the pages (path, HTML) in this order."""
         made = self._send({"type": "NewIndex", "config": {"force_language": language}})
         index = made["index_id"]
-        self._send_all(
-            {
-                "type": "AddFile", "index_id": index, "file_path": path, "url": None,
-                "file_contents": body.decode("utf-8", "replace"),
-            }
-            for path, body in pages
-        )  # fmt: skip
+        self._send_all(_Files(index, pages))
         files = self._send({"type": "GetFiles", "index_id": index})["files"]
         self._send({"type": "DeleteIndex", "index_id": index})
         return {str(f["path"]): base64.b64decode(f["content"]) for f in files}
@@ -339,7 +333,7 @@ class Pagefind:
     def _send(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._send_all([payload])[0]
 
-    def _send_all(self, payloads: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _send_all(self, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Returns the service's answers to the messages, sent one after another without
         waiting for each answer (a thread writes them while this one reads). The service
         handles its messages one at a time, in the order they come (its loop takes the next
@@ -350,17 +344,14 @@ class Pagefind:
         process = self._process
         assert process.stdin is not None and process.stdout is not None
         first = self._sent + 1
-        messages = []
-        for payload in payloads:
-            self._sent += 1
-            message = json.dumps({"message_id": self._sent, "payload": payload})
-            messages.append(base64.b64encode(message.encode("utf-8")) + b",")
+        self._sent += len(payloads)
         failed: list[OSError] = []
 
         def write(stream: Any = process.stdin) -> None:
-            try:
-                for message in messages:
-                    stream.write(message)
+            try:  # each message encoded as it goes: a bundle's pages are not held twice
+                for number, payload in enumerate(payloads, first):
+                    message = json.dumps({"message_id": number, "payload": payload})
+                    stream.write(base64.b64encode(message.encode("utf-8")) + b",")
                 stream.flush()
             except OSError as error:  # the service stopped: the reader says why
                 failed.append(error)
@@ -369,7 +360,7 @@ class Pagefind:
         writer.start()
         results = []
         try:
-            answers = _read_messages(process.stdout, len(messages))
+            answers = _read_messages(process.stdout, len(payloads))
             for expected, answer in enumerate(answers, first):
                 reply = json.loads(base64.b64decode(answer))
                 result: dict[str, Any] = reply["payload"]
@@ -381,7 +372,7 @@ class Pagefind:
             stopped = self._stopped(failed[0] if failed else error)
             raise FoCastError(f"Pagefind could not index the pages: {stopped}") from None
         finally:
-            if not results or len(results) < len(messages):
+            if len(results) < len(payloads):
                 self._kill()  # nothing more is read: the writer must not wait for ever
             writer.join()
         return results
@@ -414,6 +405,29 @@ class Pagefind:
         if self._errors is not None:
             self._errors.close()
             self._errors = None
+
+
+class _Files(Sequence[dict[str, Any]]):
+    """The AddFile messages of pages, each made when it is sent."""
+
+    def __init__(self, index: int, pages: list[tuple[str, bytes]]) -> None:
+        self.index_id, self.pages = index, pages
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    @overload
+    def __getitem__(self, n: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, n: slice) -> Sequence[dict[str, Any]]: ...
+    def __getitem__(self, n: int | slice) -> Any:
+        if isinstance(n, slice):
+            return [self[i] for i in range(*n.indices(len(self)))]
+        path, body = self.pages[n]
+        return {
+            "type": "AddFile", "index_id": self.index_id, "file_path": path, "url": None,
+            "file_contents": body.decode("utf-8", "replace"),
+        }  # fmt: skip
 
 
 def _pagefind() -> Path:
