@@ -258,15 +258,13 @@ def rebuild(
     """Returns what rebuilding the tree at out after companion edits did, or None when a
     whole build must run (see above); nothing is written then. check is the pipeline's
     (build.check), given the edited episodes' folders as `only`."""
-    from fo_cast.tree import is_intact
-
     if taken is None or stamp is None or not taken.settled or not taken.folders:
         return None
     facts = _read(Path(out) / RECORD)
     if facts is None or facts.get("stamp") != stamp.key or facts.get("context") != taken.context:
         return None
     edited = _edited(root, taken, stamp, facts)
-    if not edited or not stamp.holds_at(now) or not is_intact(Path(out)):
+    if not edited or not stamp.holds_at(now):
         return None
     return _rebuild(root, Path(out), taken, stamp, now, base_url, strict, facts, edited, check)
 
@@ -430,6 +428,7 @@ def _render(
     from fo_cast.outputs import Output, Stage
     from fo_cast.render import feeds, pages
     from fo_cast.render.site import item_guid
+    from fo_cast.tree import is_intact
 
     outputs: list[Output] = []
     new_pages: dict[str, bytes] = {}
@@ -454,8 +453,9 @@ def _render(
     with ThreadPoolExecutor(1) as pool:
         indexed = pool.submit(_bundles, out, facts, edited, new_pages)
         spliced = _feeds(out, replaced)
+        intact = is_intact(out)  # what was read of the tree is as the last build wrote it
         bundles, removed, added = indexed.result()
-    if spliced is None:
+    if spliced is None or not intact:
         return None
     return outputs + spliced[0] + bundles, removed, spliced[1], added
 
