@@ -8,11 +8,11 @@ not change to find that out (some 5 s); `rebuild()` reads the one that did.
 After every whole build, `record()` keeps beside the tree (`.fo-cast/rebuild.json`) what a
 rebuild needs: each folder's digest as the build's snapshot took it (snapshot.py), and for
 each live episode whose companion is a file of its own folder, with no problem in the report:
-the digest of its folder without the companion, where the companion sits in its page (the
-page cache notes it), its place in each feed, its search bundle, and the digest of what the
-companion makes of the episode besides its HTML (links, the files it brings, the Open Graph
-image). The show's own facts that depend on all its episodes (which feeds it has) and its
-fingerprint are kept too.
+the companion's line in the snapshot (path, size, mtime, inode), where the companion sits in
+its page (the page cache notes it), its place in each feed, its search bundle, and the
+digest of what the companion makes of the episode besides its HTML (links, the files it
+brings, the Open Graph image). The show's own facts that depend on all its episodes (which
+feeds it has) and its fingerprint are kept too.
 
 `rebuild()` takes place of a whole build only when all of this holds, and says None otherwise
 (the whole build then runs, as before):
@@ -145,8 +145,10 @@ def _facts(
                 or len(span) != 2
             ):
                 continue
-            rest = _rest(taken.lines_of(folder), f"{folder}/{companion}")
-            if rest is None:
+            # the companion's line in the snapshot (it is a regular file, as it was then:
+            # a rebuild checks that it gives the folder's digest back)
+            line = snapshot.file_line(root, f"{folder}/{companion}")
+            if line is None:
                 continue
             feeds = {}
             for feed, video in _feeds_of(show, view):
@@ -155,7 +157,7 @@ def _facts(
                     feeds[feed] = where
             episodes[folder] = {
                 "companion": companion,
-                "rest": rest,
+                "line": line,
                 "show": show.path,
                 "page": [page, int(span[0]), int(span[1])],
                 "feeds": feeds,
@@ -233,16 +235,25 @@ def _relative(root: Path, folder: Path) -> str | None:
     return relative.replace(os.sep, "/")
 
 
-def _rest(lines: list[str] | None, companion: str) -> str | None:
-    """Returns the digest of a folder's snapshot lines but the companion's, None when the
-    companion is not one regular file there (a symlink: its target may change unseen)."""
-    if lines is None:
+def _only_companion(
+    root: Path, folder: str, companion: str, line: str, now: str, before: str
+) -> str | None:
+    """Returns the companion's line now when it is all that changed in the folder (listed
+    again, the folder gives the digest the snapshot took, now; with the companion's line as
+    it was recorded, the digest it had, before), else None. The companion must be one
+    regular file."""
+    found = snapshot.folder_lines(str(root), folder)
+    if found is None:
+        return None
+    lines = found[0]
+    if snapshot.lines_digest(lines) != now:
         return None
     prefix = f"{companion}\0"
-    mine = [line for line in lines if line.startswith(prefix)]
-    if len(mine) != 1 or mine[0].startswith(f"{prefix}->"):
+    mine = [n for n, text in enumerate(lines) if text.startswith(prefix)]
+    if len(mine) != 1 or lines[mine[0]].startswith(f"{prefix}->"):
         return None
-    return snapshot.lines_digest([line for line in lines if not line.startswith(prefix)])
+    current, lines[mine[0]] = lines[mine[0]], line
+    return current if snapshot.lines_digest(lines) == before else None
 
 
 def rebuild(
@@ -305,11 +316,13 @@ def _edited(
             return None
         try:
             companion = f"{folder}/{episode['companion']}"
-            if _rest(taken.lines_of(folder), companion) != episode["rest"]:
+            now, then = taken.folders[folder], before[folder]
+            line = _only_companion(root, folder, companion, str(episode["line"]), now, then)
+            if line is None:
                 return None
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, OSError):
             return None
-        edited.append(_Episode(folder, episode))
+        edited.append(_Episode(folder, {**episode, "line": line}))  # recorded if rebuilt
     return edited
 
 

@@ -57,15 +57,6 @@ class Snapshot:
     # folder's own digest by its path ("" for root): what a rebuild compares (rebuild.py)
     context: str = field(default="", compare=False)
     folders: dict[str, str] = field(default_factory=dict, compare=False)
-    # each folder's lines as digested (folder_lines(), joined): see lines_of()
-    listing: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
-
-    def lines_of(self, folder: str) -> list[str] | None:
-        """Returns the folder's lines as the snapshot took them (folder_lines()), or None."""
-        text = self.listing.get(folder)
-        if text is None:
-            return None
-        return text.decode("utf-8", "surrogateescape").splitlines(keepends=True)
 
 
 def take(root: Path | str, *options: str) -> Snapshot | None:
@@ -84,15 +75,14 @@ def take(root: Path | str, *options: str) -> Snapshot | None:
     around = digest.hexdigest()
     recent: list[tuple[str, int]] = []
     folders: dict[str, str] = {}
-    listed: dict[str, bytes] = {}
     try:
-        if not _walk(str(root), digest, taken - SETTLE_NS, recent, folders, listed):
+        if not _walk(str(root), digest, taken - SETTLE_NS, recent, folders):
             return None
         key = digest.hexdigest()
         if sum(size for _, size in recent) > RECENT_BYTES:
             return Snapshot(key, taken, settled=False)
         hashes = _hashes(Path(root), [n for n, _ in recent])
-        return Snapshot(key, taken, hashes, context=around, folders=folders, listing=listed)
+        return Snapshot(key, taken, hashes, context=around, folders=folders)
     except OSError:
         return None
 
@@ -141,11 +131,10 @@ def _walk(
     since: int,
     recent: list[tuple[str, int]],
     digests: dict[str, str] | None = None,
-    listing: dict[str, bytes] | None = None,
 ) -> bool:
     """Feeds every file under root into digest, folder by folder (depth first, in name order),
     adding to recent the files modified at or after since (and to digests each folder's own
-    digest, to listing its lines); False when a symlink leads to a folder."""
+    digest); False when a symlink leads to a folder."""
     folders = [""]
     while folders:
         relative = folders.pop()
@@ -158,8 +147,6 @@ def _walk(
         digest.update(text)
         if digests is not None:
             digests[relative] = _folder_digest(text)
-        if listing is not None:
-            listing[relative] = text
     return True
 
 
@@ -194,9 +181,23 @@ def folder_lines(
         # Only a regular file's bytes can be hashed: a pipe would block, a device never end.
         if recent is not None and st.st_mtime_ns >= since and S_ISREG(st.st_mode):
             recent.append((name, st.st_size))
-        lines.append(f"{line}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n")
+        lines.append(_file_line(line, st))
     lines.sort()  # each line starts with its name: the folder's files in name order
     return lines, subfolders
+
+
+def _file_line(head: str, st: os.stat_result) -> str:
+    return f"{head}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n"
+
+
+def file_line(root: Path | str, name: str) -> str | None:
+    """Returns the line folder_lines() gives the regular file at name (relative to root) as
+    it is now; None when it is not a regular file (a symlink, a folder, gone)."""
+    try:
+        st = os.lstat(os.path.join(root, name))
+    except OSError:
+        return None
+    return _file_line(name, st) if S_ISREG(st.st_mode) else None
 
 
 def lines_digest(lines: list[str]) -> str:
