@@ -29,8 +29,12 @@ def run(bench: Bench) -> None:
 
 def _show(bench: Bench, label: str, result: dict[str, float]) -> None:
     stages = ", ".join(
-        f"{stage} {result[f'{stage}_rss_mb']:.0f}" for stage in ("check", "render", "write")
+        f"{stage} {result[f'{stage}_rss_mb']:.0f}"
+        for stage in ("check", "render", "write")
+        if f"{stage}_rss_mb" in result  # a rebuild (rebuild.py) renders no whole site
     )
+    if result.get("rebuilt"):
+        stages = f"rebuilt: {stages}"
     worker = result["worker_peak_mb"]
     bench.line(label, result, f"(at the end of {stages} MB; feed worker {worker:.0f} MB)")
     figure = f"{result['peak_rss_mb']:.0f} MB, feed worker {worker:.0f} MB ({stages} MB)"

@@ -137,6 +137,8 @@ def _buildmem(root: str, out: str) -> dict[str, object]:
     fo_cast.build.check = measured("check", fo_cast.build.check)  # type: ignore[method-assign]
     fo_cast.build.build = measured("render", fo_cast.build.build)  # type: ignore[method-assign]
     fo_cast.tree.write_tree = measured("write", fo_cast.tree.write_tree)  # type: ignore[method-assign]
+    # a companion edit is rebuilt (rebuild.py): its own writing, no render stage
+    fo_cast.tree.update_files = measured("write", fo_cast.tree.update_files)  # type: ignore[method-assign]
     peaks = Path(out).with_name(Path(out).name + ".worker-peaks")
     start = workers._start
 
@@ -154,7 +156,8 @@ def _buildmem(root: str, out: str) -> dict[str, object]:
     built = fo_cast.build.build_tree(root, out, now=NOW)
     found = [float(line) for line in peaks.read_text().split()] if peaks.exists() else []
     peaks.unlink(missing_ok=True)
-    return {"files": built.files, **stages, "worker_peak_mb": max(found, default=0.0)}
+    worker = max(found, default=0.0)
+    return {"files": built.files, "rebuilt": built.rebuilt, **stages, "worker_peak_mb": worker}
 
 
 def main() -> None:

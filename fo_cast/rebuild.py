@@ -47,7 +47,7 @@ from fo_cast.problems import Report
 from fo_cast.state import CACHE_DIR, atomic_write
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from fo_cast.catalogue.reader import Catalogue
     from fo_cast.outputs import Build, Output
@@ -98,15 +98,36 @@ def record(
         return
     if stamp is None or taken is None or checked.site is None or not taken.folders:
         return
-    with paused_gc():  # some 100,000 small objects, beside the build's millions
-        data = _facts(checked, result, stamp, taken)
-        with contextlib.suppress(OSError):
-            atomic_write(path, json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+    head = {"version": VERSION, "stamp": stamp.key, "context": taken.context}
+    bundles: dict[str, list[str]] = {}
+    shows: dict[str, dict[str, Any]] = {}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # written an episode at a time: the build's peak of memory is near (some 100,000 objects)
+    with paused_gc(), contextlib.suppress(OSError):
+        try:
+            with open(tmp, "w", encoding="utf-8") as file:
+                file.write(_dumps(head)[:-1] + ',"folders":' + _dumps(taken.folders))
+                file.write(',"episodes":{')
+                for n, (folder, facts) in enumerate(_facts(checked, result, bundles, shows)):
+                    file.write(("," if n else "") + _dumps(folder) + ":" + _dumps(facts))
+                file.write('},"shows":' + _dumps(shows) + ',"bundles":' + _dumps(bundles) + "}")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def _facts(
-    checked: Checked, result: Build, stamp: snapshot.Stamp, taken: snapshot.Snapshot
-) -> dict[str, Any]:
+    checked: Checked,
+    result: Build,
+    bundles: dict[str, list[str]],
+    shows: dict[str, dict[str, Any]],
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yields the facts of each episode a rebuild can take, by folder, filling in the
+    bundles' pages and the shows' facts."""
     from fo_cast.render import search
     from fo_cast.render.cache import Stored
     from fo_cast.render.site import item_guid
@@ -118,14 +139,11 @@ def _facts(
     troubled = _named(checked.report)
     placed = _places(result.items)
     # where the companion sits in each episode page: noted with the page (pages.py)
-    spans = {
-        o.path: o.content.note.split(" ")[1:]
+    notes = {
+        o.path: o.content.note
         for o in result.outputs
         if isinstance(o.content, Stored) and o.path.endswith("/index.html")
     }
-    bundles: dict[str, list[str]] = {}
-    episodes: dict[str, dict[str, Any]] = {}
-    shows: dict[str, dict[str, Any]] = {}
     for show in site.shows:
         shows[show.path] = _show_facts(show)
         for view in show.episodes:
@@ -135,7 +153,7 @@ def _facts(
             entry = view.entry
             companion = entry.episode.companion
             folder = _relative(root, entry.folder)
-            span = spans.get(page)
+            span = notes.get(page, "").split(" ")[1:]
             if (
                 folder is None
                 or not companion
@@ -155,24 +173,18 @@ def _facts(
                 where = placed.get((feed, item_guid(view, video)))
                 if where is not None:
                     feeds[feed] = where
-            episodes[folder] = {
-                "companion": companion,
-                "line": line,
-                "show": show.path,
-                "page": [page, int(span[0]), int(span[1])],
-                "feeds": feeds,
-                "bundle": name,
-                "shape": _shape(view),
-            }
-    return {
-        "version": VERSION,
-        "stamp": stamp.key,
-        "context": taken.context,
-        "folders": taken.folders,
-        "shows": shows,
-        "episodes": episodes,
-        "bundles": bundles,
-    }
+            yield (
+                folder,
+                {
+                    "companion": companion,
+                    "line": line,
+                    "show": show.path,
+                    "page": [page, int(span[0]), int(span[1])],
+                    "feeds": feeds,
+                    "bundle": name,
+                    "shape": _shape(view),
+                },
+            )
 
 
 def _named(report: Report) -> set[str]:
@@ -535,7 +547,7 @@ def _save(
     for episode in edited:
         facts["episodes"][episode.folder] = episode.facts
     try:
-        atomic_write(out / RECORD, json.dumps(facts, separators=(",", ":"), ensure_ascii=False))
+        atomic_write(out / RECORD, _dumps(facts))
     except OSError:
         with contextlib.suppress(OSError):  # a stale record would be refused: its stamp
             os.unlink(out / RECORD)

@@ -21,6 +21,7 @@ too, and a stamp holds only while their bytes are the same (git's "racily clean"
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -56,7 +57,15 @@ class Snapshot:
     # what went into key apart from the files (code, environment, options), and each
     # folder's own digest by its path ("" for root): what a rebuild compares (rebuild.py)
     context: str = field(default="", compare=False)
-    folders: dict[str, str] = field(default_factory=dict, compare=False)
+    # (kept as one string, "path\0digest\0..." - no path holds a NUL - while the run holds
+    # it: 10,000 folders as a dict would be some 4 MB of the build's peak; see folders)
+    digests: str = field(default="", compare=False, repr=False)
+
+    @functools.cached_property
+    def folders(self) -> dict[str, str]:
+        """Each folder's own digest, by its path relative to the catalogue ("" for root)."""
+        parts = self.digests.split("\0")
+        return dict(zip(parts[0:-1:2], parts[1::2], strict=True))
 
 
 def take(root: Path | str, *options: str) -> Snapshot | None:
@@ -74,7 +83,7 @@ def take(root: Path | str, *options: str) -> Snapshot | None:
     digest.update("\0".join(context).encode("utf-8", "surrogateescape") + b"\0\n")
     around = digest.hexdigest()
     recent: list[tuple[str, int]] = []
-    folders: dict[str, str] = {}
+    folders: list[str] = []
     try:
         if not _walk(str(root), digest, taken - SETTLE_NS, recent, folders):
             return None
@@ -82,7 +91,8 @@ def take(root: Path | str, *options: str) -> Snapshot | None:
         if sum(size for _, size in recent) > RECENT_BYTES:
             return Snapshot(key, taken, settled=False)
         hashes = _hashes(Path(root), [n for n, _ in recent])
-        return Snapshot(key, taken, hashes, context=around, folders=folders)
+        digests = "".join(folders)
+        return Snapshot(key, taken, hashes, context=around, digests=digests)
     except OSError:
         return None
 
@@ -130,11 +140,11 @@ def _walk(
     digest: Any,
     since: int,
     recent: list[tuple[str, int]],
-    digests: dict[str, str] | None = None,
+    digests: list[str] | None = None,
 ) -> bool:
     """Feeds every file under root into digest, folder by folder (depth first, in name order),
-    adding to recent the files modified at or after since (and to digests each folder's own
-    digest); False when a symlink leads to a folder."""
+    adding to recent the files modified at or after since (and to digests each folder's path
+    and own digest, each ended by a NUL); False when a symlink leads to a folder."""
     folders = [""]
     while folders:
         relative = folders.pop()
@@ -146,7 +156,7 @@ def _walk(
         text = "".join(lines).encode("utf-8", "surrogateescape")
         digest.update(text)
         if digests is not None:
-            digests[relative] = _folder_digest(text)
+            digests.append(f"{relative}\0{_folder_digest(text)}\0")
     return True
 
 
