@@ -33,6 +33,7 @@ whole build would write, byte for byte: the tests compare them for every kind of
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -103,14 +104,22 @@ def record(
     shows: dict[str, dict[str, Any]] = {}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # written an episode at a time: the build's peak of memory is near (some 100,000 objects)
+    seal = hashlib.blake2b(digest_size=16)
     with paused_gc(), contextlib.suppress(OSError):
         try:
-            with open(tmp, "w", encoding="utf-8") as file:
-                file.write(_dumps(head)[:-1] + ',"folders":' + _dumps(taken.folders))
-                file.write(',"episodes":{')
+            with open(tmp, "wb") as file:
+
+                def write(text: str) -> None:
+                    data = text.encode("utf-8", "surrogatepass")
+                    seal.update(data)
+                    file.write(data)
+
+                write(_dumps(head)[:-1] + ',"folders":' + _dumps(taken.folders))
+                write(',"episodes":{')
                 for n, (folder, facts) in enumerate(_facts(checked, result, bundles, shows)):
-                    file.write(("," if n else "") + _dumps(folder) + ":" + _dumps(facts))
-                file.write('},"shows":' + _dumps(shows) + ',"bundles":' + _dumps(bundles) + "}")
+                    write(("," if n else "") + _dumps(folder) + ":" + _dumps(facts))
+                write('},"shows":' + _dumps(shows) + ',"bundles":' + _dumps(bundles) + "}")
+                file.write(b"\n" + seal.hexdigest().encode("ascii") + b"\n")
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -262,7 +271,7 @@ def _only_companion(
         return None
     prefix = f"{companion}\0"
     mine = [n for n, text in enumerate(lines) if text.startswith(prefix)]
-    if len(mine) != 1 or lines[mine[0]].startswith(f"{prefix}->"):
+    if len(mine) != 1 or not snapshot.is_regular_line(lines[mine[0]]):
         return None
     current, lines[mine[0]] = lines[mine[0]], line
     return current if snapshot.lines_digest(lines) == before else None
@@ -292,9 +301,19 @@ def rebuild(
     return _rebuild(root, Path(out), taken, stamp, now, base_url, strict, facts, edited, check)
 
 
+def _sealed(text: str) -> bytes:
+    """Returns a record's bytes: its JSON, then a line with the digest of the JSON (a record
+    damaged or edited by hand is refused, like a render cache entry whose CRC fails)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return data + b"\n" + hashlib.blake2b(data, digest_size=16).hexdigest().encode() + b"\n"
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        data = load_json(path.read_bytes())
+        body, _, seal = path.read_bytes().rstrip(b"\n").rpartition(b"\n")
+        if hashlib.blake2b(body, digest_size=16).hexdigest().encode() != seal:
+            return None
+        data = load_json(body)
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("version") != VERSION:
@@ -317,10 +336,15 @@ def _edited(
     recent = stamp.changed_recent(root)  # edited within a tick of the last build's snapshot
     if recent is None:
         return None
-    changed.update(posixpath_parent(name) for name in recent)
+    recorded: dict[str, Any] = facts["episodes"]
+    for name in recent:  # only a companion may have changed unseen by its stat
+        folder = posixpath_parent(name)
+        episode = recorded.get(folder)
+        if not isinstance(episode, dict) or name != f"{folder}/{episode.get('companion')}":
+            return None
+        changed.add(folder)
     if not changed or len(changed) > MAX_EDITS:
         return None
-    recorded: dict[str, Any] = facts["episodes"]
     edited = []
     for folder in sorted(changed):
         episode = recorded.get(folder)
@@ -354,8 +378,13 @@ def _rebuild(
     edited: list[_Episode],
     check: Callable[..., Checked],
 ) -> Rebuilt | None:
-    from fo_cast.tree import update_files
+    from fo_cast.tree import recorded_marks, update_files
 
+    marks = recorded_marks(out)  # what each file of the tree holds (its SHA-256), as written
+    extra = stamp.extra
+    feeds, files = extra.get("feeds"), extra.get("files")
+    if not isinstance(feeds, int) or not isinstance(files, int) or files != len(marks):
+        return None
     folders = [e.folder for e in edited]
     # the episodes their companions link to are read too: the links resolve as in a whole build
     linked = [f for e in edited for f in _linked(root, e, taken.folders) if f not in folders]
@@ -363,11 +392,11 @@ def _rebuild(
     site = checked.site
     if site is None or checked.report.errors:
         return None
-    if not _match(checked, site, facts, edited):
-        return None
-    try:
-        made = _render(out, site, facts, edited)
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+    try:  # a record of another shape than record() writes is a whole build, never a crash
+        if not _match(checked, site, facts, edited):
+            return None
+        made = _render(out, site, facts, edited, marks)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
     if made is None:
         return None
@@ -380,23 +409,25 @@ def _rebuild(
     new = snapshot.Stamp(
         taken.key, taken.recent, stamp.outside, stamp.since, stamp.until, stamp.moment, problems
     )
-    files = int(stamp.extra["files"]) + added - len(removed)
-    new.extra = {"files": files, "feeds": int(stamp.extra["feeds"])}
+    files += added - len(removed)
+    new.extra = {"files": files, "feeds": feeds}
     try:
         update_files(out, outputs, removed, new)
-    except OSError:
+    except (OSError, ValueError):
         return None  # put back as it was: a whole build writes it
     _save(out, facts, taken, new, edited)
-    return Rebuilt(Report(problems), files, int(stamp.extra["feeds"]))
+    return Rebuilt(Report(problems), files, feeds)
 
 
 def _linked(root: Path, episode: _Episode, folders: dict[str, str]) -> list[str]:
     """Returns the other episode folders (of the catalogue's folders) that the edited
     companion's relative links lead to, or into."""
     from fo_cast.catalogue.companions import references
+    from fo_cast.catalogue.reader import read_file
 
-    try:
-        text = (root / episode.folder / episode.facts["companion"]).read_text(encoding="utf-8")
+    try:  # a regular file only: a pipe put in its place must not block the build
+        raw = read_file(root / episode.folder / episode.facts["companion"])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError, TypeError):
         return []  # the check names it
     found = []
@@ -413,6 +444,8 @@ def _linked(root: Path, episode: _Episode, folders: dict[str, str]) -> list[str]
 def _match(checked: Checked, site: Site, facts: dict[str, Any], edited: list[_Episode]) -> bool:
     """Sets each edited episode's view; True when the episodes checked on their own have no
     problem and make the same show and companion facts as the whole build did."""
+    from fo_cast.render import search
+
     named = _named(checked.report)  # a problem in an edited episode's folder, or below it
     if any(str(checked.catalogue.name / e.folder) in named for e in edited):
         return False
@@ -438,12 +471,27 @@ def _match(checked: Checked, site: Site, facts: dict[str, Any], edited: list[_Ep
             return False
         if _shape(found) != episode.facts["shape"]:
             return False
+        if episode.facts["bundle"] != search.bundle_name(found.show, found.published.year):
+            return False  # the bundle's name is made of the show's slug and a year, never else
         episode.view = found
     return True
 
 
+def _tree_file(out: Path, path: str, marks: dict[str, str]) -> bytes:
+    """Returns the bytes of the tree's file at path, as the build that the record belongs to
+    wrote them (its SHA-256 is the tree record's): another build writing the same folder
+    meanwhile, or a hand, is a ValueError (a whole build then)."""
+    mark = marks.get(path)
+    if mark is None:
+        raise ValueError(f"{path} is not a file of the tree")
+    data = (out / path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != mark:
+        raise ValueError(f"{path} is not as the tree's record says")
+    return data
+
+
 def _render(
-    out: Path, site: Site, facts: dict[str, Any], edited: list[_Episode]
+    out: Path, site: Site, facts: dict[str, Any], edited: list[_Episode], marks: dict[str, str]
 ) -> tuple[list[Output], list[str], dict[str, int], int] | None:
     """Returns the outputs that change, the tree's files that go, the RSS feeds' sizes, and
     how many of the outputs are new files. The search bundles are indexed on the side while
@@ -462,10 +510,15 @@ def _render(
         view = episode.view
         assert view is not None
         path, offset, length = episode.facts["page"]
-        if path != view.path + "index.html":
+        if path != view.path + "index.html" or not _counts(offset, length):
+            return None
+        old = _tree_file(out, path, marks)
+        if old[offset - len(pages.COMPANION_START) : offset] != pages.COMPANION_START:
+            return None
+        if offset + length > len(old):
             return None
         html = view.companion.page
-        page = pages.replace_companion((out / path).read_bytes(), (offset, length), html)
+        page = pages.replace_companion(old, (offset, length), html)
         new_pages[path] = page
         episode.facts["page"] = [path, offset, len(html.encode("utf-8"))]
         outputs.append(Output(path, pages.HTML, Stage.ASSET, data=page))
@@ -476,8 +529,8 @@ def _render(
                 return None
             replaced.setdefault(feed, []).append((place, item, item_guid(view, video)))
     with ThreadPoolExecutor(1) as pool:
-        indexed = pool.submit(_bundles, out, facts, edited, new_pages)
-        spliced = _feeds(out, replaced)
+        indexed = pool.submit(_bundles, out, facts, edited, new_pages, marks)
+        spliced = _feeds(out, replaced, marks)
         intact = is_intact(out)  # what was read of the tree is as the last build wrote it
         bundles, removed, added = indexed.result()
     if spliced is None or not intact:
@@ -485,8 +538,13 @@ def _render(
     return outputs + spliced[0] + bundles, removed, spliced[1], added
 
 
+def _counts(*values: object) -> bool:
+    """Returns whether the values are all whole numbers from 0 (True and False are not)."""
+    return all(type(v) is int and v >= 0 for v in values)
+
+
 def _feeds(
-    out: Path, replaced: dict[str, list[tuple[int, bytes, str]]]
+    out: Path, replaced: dict[str, list[tuple[int, bytes, str]]], marks: dict[str, str]
 ) -> tuple[list[Output], dict[str, int]] | None:
     """Returns the feeds with the new items in their places, and the RSS feeds' sizes."""
     from fo_cast.outputs import JSON_FILE, Output, Stage
@@ -494,9 +552,9 @@ def _feeds(
 
     outputs, sizes = [], {}
     for feed, items in replaced.items():
-        data = (out / feed).read_bytes()
+        data = _tree_file(out, feed, marks)
         spans = feeds.item_spans(feed, data)
-        if spans is None:
+        if spans is None or not all(_counts(p) and p < len(spans) for p, _, _ in items):
             return None
         for place, item, guid in sorted(items, reverse=True):  # from the end: places hold
             start, end = spans[place]
@@ -511,21 +569,31 @@ def _feeds(
 
 
 def _bundles(
-    out: Path, facts: dict[str, Any], edited: list[_Episode], new_pages: dict[str, bytes]
+    out: Path,
+    facts: dict[str, Any],
+    edited: list[_Episode],
+    new_pages: dict[str, bytes],
+    marks: dict[str, str],
 ) -> tuple[list[Output], list[str], int]:
     """Returns the search bundles of the edited pages indexed again, the tree's files of the
     old bundles that go, and how many of the new files the tree did not hold."""
     from fo_cast.render import search
-    from fo_cast.tree import recorded_paths
 
     outputs: list[Output] = []
     removed: list[str] = []
     added = 0
-    tree = recorded_paths(out)
+    tree = list(marks)
     languages = {e.facts["bundle"]: e.view.show.show.language for e in edited if e.view}
     for name, language in sorted(languages.items()):
         paths = facts["bundles"][name]
-        read = [(p, new_pages[p] if p in new_pages else (out / p).read_bytes()) for p in paths]
+        mine = [e.facts["page"][0] for e in edited if e.facts["bundle"] == name]
+        if len(set(paths)) != len(paths) or not all(
+            isinstance(p, str) and p.endswith("/index.html") for p in paths
+        ):
+            raise ValueError(f"the record's bundle {name} is not a list of episode pages")
+        if not set(mine) <= set(paths):
+            raise ValueError(f"the record's bundle {name} lacks an edited page")
+        read = [(p, new_pages[p] if p in new_pages else _tree_file(out, p, marks)) for p in paths]
         bundle = search.index_bundle(name, language, read)
         fresh = {o.path for o in bundle}
         outputs.extend(bundle)
@@ -547,7 +615,7 @@ def _save(
     for episode in edited:
         facts["episodes"][episode.folder] = episode.facts
     try:
-        atomic_write(out / RECORD, _dumps(facts))
+        atomic_write(out / RECORD, _sealed(_dumps(facts)))
     except OSError:
         with contextlib.suppress(OSError):  # a stale record would be refused: its stamp
             os.unlink(out / RECORD)

@@ -210,6 +210,13 @@ def file_line(root: Path | str, name: str) -> str | None:
     return _file_line(name, st) if S_ISREG(st.st_mode) else None
 
 
+def is_regular_line(line: str) -> bool:
+    """Returns whether a line of folder_lines() is a regular file's (not a symlink's, a
+    pipe's, a device's, a folder's)."""
+    fields = line.rstrip("\n").split("\0")
+    return len(fields) == 5 and fields[1].isdigit() and S_ISREG(int(fields[1]))
+
+
 def lines_digest(lines: list[str]) -> str:
     """Returns a folder's own digest (Snapshot.folders) from its folder_lines()."""
     return _folder_digest("".join(lines).encode("utf-8", "surrogateescape"))

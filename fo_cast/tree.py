@@ -181,6 +181,9 @@ def update_files(out: Path, outputs: list[Output], removed: list[str], stamp: St
     same guarantees as write_tree(): written aside, renamed into place (feeds last), the
     previous tree back on a failure; out's record keeps stamp."""
     out = out.resolve()
+    for path in [*removed, *(o.path for o in outputs)]:
+        if not _is_tree_path(path):
+            raise ValueError(f"{path!r} is not a path inside the tree")
     _clear_leftovers(out)
     record = _read_record(out)
     if record is None:
@@ -190,6 +193,12 @@ def update_files(out: Path, outputs: list[Output], removed: list[str], stamp: St
     changed = sorted(outputs, key=lambda o: o.stage)  # a feed goes in last
     with paused_gc():
         _apply(out, files, changed, sorted(removed), _marks(changed), stamp.as_dict())
+
+
+def _is_tree_path(path: str) -> bool:
+    """Returns whether path names a file inside a tree: relative, posix, no '.' or '..'."""
+    parts = path.split("/")
+    return "\0" not in path and "\\" not in path and all(p not in ("", ".", "..") for p in parts)
 
 
 def _apply(
@@ -505,9 +514,10 @@ def read_stamp(out: Path) -> Stamp | None:
         return None
 
 
-def recorded_paths(out: Path) -> list[str]:
-    """Returns the paths of the files the last write put in out (none without a record)."""
-    return list(_read_record(out) or {})
+def recorded_marks(out: Path) -> dict[str, str]:
+    """Returns what identifies each file the last write put in out, by path (see _marks():
+    a rendered file's SHA-256); none without a record."""
+    return {path: entry.partition(" ")[2] for path, entry in (_read_record(out) or {}).items()}
 
 
 def is_intact(out: Path) -> bool:

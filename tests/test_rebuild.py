@@ -4,19 +4,23 @@ tree and the report are a cold build's, byte for byte; anything else means a who
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from fo_cast import build as build_module
 from fo_cast import rebuild
+from fo_cast import tree as tree_module
 from fo_cast.build import build_catalogue, build_tree
 from fo_cast.cli import app
-from fo_cast.state import CACHE_DIR
+from fo_cast.state import CACHE_DIR, TREE_RECORD
 from fo_cast.tree import write_tree
 from tests.test_snapshot import settle, touched, tree_bytes
 
@@ -251,17 +255,133 @@ def test_a_hand_edited_tree_or_a_damaged_record_means_a_whole_build(
     assert_like_cold(sample, tmp_path, got, "cold-2")
 
 
-def test_a_record_with_wrong_places_means_a_whole_build(sample: Path, tmp_path: Path) -> None:
+def reseal(out: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Changes the record and seals it again: a record of another shape than fo-cast writes,
+    which only its digest would otherwise refuse."""
+    facts = rebuild._read(out / rebuild.RECORD)
+    assert facts is not None
+    change(facts)
+    (out / rebuild.RECORD).write_bytes(rebuild._sealed(json.dumps(facts)))
+
+
+def wrong_places(facts: dict[str, Any]) -> None:
+    episode = facts["episodes"][TALK]
+    episode["feeds"] = {feed: place + 1 for feed, place in episode["feeds"].items()}
+
+
+def shifted_span(facts: dict[str, Any]) -> None:
+    facts["episodes"][TALK]["page"][1] += 1
+
+
+def huge_span(facts: dict[str, Any]) -> None:
+    facts["episodes"][TALK]["page"][1:] = [10**30, True]
+
+
+def escaping_bundle(facts: dict[str, Any]) -> None:
+    name = facts["episodes"][TALK]["bundle"]
+    facts["episodes"][TALK]["bundle"] = "../../victim"
+    facts["bundles"]["../../victim"] = facts["bundles"].pop(name)
+
+
+def feeds_a_list(facts: dict[str, Any]) -> None:
+    facts["episodes"][TALK]["feeds"] = [1, 2]
+
+
+def show_emptied(facts: dict[str, Any]) -> None:
+    facts["shows"]["talks/"] = {}
+
+
+def shape_gone(facts: dict[str, Any]) -> None:
+    del facts["episodes"][TALK]["shape"]
+
+
+RESEALED = [wrong_places, shifted_span, huge_span, escaping_bundle, feeds_a_list, show_emptied,
+            shape_gone]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", RESEALED, ids=[c.__name__ for c in RESEALED])
+def test_a_record_of_another_shape_means_a_whole_build(
+    sample: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None]
+) -> None:
     out = tmp_path / "out"
     first_build(sample, out)
-    record = json.loads((out / rebuild.RECORD).read_text(encoding="utf-8"))
-    facts = record["episodes"][TALK]
-    facts["feeds"] = {feed: place + 1 for feed, place in facts["feeds"].items()}
-    (out / rebuild.RECORD).write_text(json.dumps(record), encoding="utf-8")
+    reseal(out, change)
     append(sample, TALK)
     got = built(sample, out)
-    assert not got[2]  # the item found there is another episode's
+    assert not got[2]
     assert_like_cold(sample, tmp_path, got, "cold")
+    assert not (tmp_path / "victim").exists()  # nothing written outside the tree
+
+
+def test_an_unsealed_record_is_refused(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first_build(sample, out)
+    body, _, seal = (out / rebuild.RECORD).read_bytes().rstrip(b"\n").rpartition(b"\n")
+    (out / rebuild.RECORD).write_bytes(body.replace(b'"page":["', b'"page": ["', 1) + b"\n" + seal)
+    append(sample, TALK)
+    assert not built(sample, out)[2]
+
+
+def test_a_tree_counted_otherwise_than_its_record_means_a_whole_build(
+    sample: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first_build(sample, out)
+    record = json.loads((out / TREE_RECORD).read_text(encoding="utf-8"))
+    record["stamp"]["extra"]["files"] = 10**30
+    (out / TREE_RECORD).write_text(json.dumps(record), encoding="utf-8")
+    append(sample, TALK)
+    got = built(sample, out)
+    assert not got[2]
+    assert_like_cold(sample, tmp_path, got, "cold")
+
+
+def test_a_page_another_build_replaced_meanwhile_means_a_whole_build(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two builds writing one folder: the page read is not the one the record describes (the
+    tree's own check of sizes and times passed, as it can between two writes)."""
+    out = tmp_path / "out"
+    first_build(sample, out)
+    page = out / TALK / "index.html"
+    page.write_bytes(page.read_bytes().replace(b"</p>", b" (another build)</p>", 1))
+    monkeypatch.setattr(tree_module, "is_intact", lambda out: True)
+    append(sample, TALK)
+    assert not built(sample, out)[2]
+
+
+def test_a_manifest_rewritten_within_its_timestamp_tick_is_no_companion_edit(
+    sample: Path, tmp_path: Path
+) -> None:
+    settle(sample)
+    manifest = sample / TALK / "episode.yaml"
+    manifest.touch()  # modified just now: the build's snapshot hashes it
+    out = tmp_path / "out"
+    assert not built(sample, out)[2]
+    st = manifest.stat()
+    text = manifest.read_text(encoding="utf-8")
+    retitled = text.replace("Part 1", "Part I", 1)
+    assert retitled != text and len(retitled) == len(text)
+    manifest.write_text(retitled, encoding="utf-8")  # same size, same mtime: only the bytes
+    os.utime(manifest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    got = built(sample, out)
+    assert not got[2]
+    assert_like_cold(sample, tmp_path, got, "cold")
+
+
+def test_a_companion_turned_into_a_pipe_never_blocks_the_build(
+    sample: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first_build(sample, out)
+    companion = sample / TALK / "companion.md"
+    companion.unlink()
+    os.mkfifo(companion)
+    done: list[bool] = []
+    worker = threading.Thread(target=lambda: done.append(built(sample, out)[2]), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert done == [False]  # ended, as a whole build that names the pipe
 
 
 def test_the_cli_says_the_same_after_a_rebuild(sample: Path, tmp_path: Path) -> None:

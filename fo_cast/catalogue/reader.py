@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import time
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from fo_cast.limits import (
 )
 from fo_cast.problems import Report, Severity
 from fo_cast.rules import first_xml_illegal
+from fo_cast.snapshot import SETTLE_NS
 from fo_cast.state import MANIFEST_CACHE, atomic_write
 
 SHOW_FILE = "show.yaml"
@@ -494,6 +496,11 @@ class ManifestCache:
         )
 
     def put(self, key: str, stat: os.stat_result, doc: yaml12.Document) -> None:
+        """Remembers a manifest as read, unless it was modified within SETTLE_NS of now: an
+        edit within the same timestamp tick would keep its size and mtime, and the entry
+        would stand for the bytes before it (git's "racily clean" entries)."""
+        if time.time_ns() - stat.st_mtime_ns < SETTLE_NS:
+            return
         self.remember(key, stat.st_size, stat.st_mtime_ns, _payload(doc))
 
     def remember(self, key: str, size: int, mtime_ns: int, payload: str) -> None:
