@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -175,6 +176,7 @@ def test_artwork_facts_are_taken_once_per_file_as_it_is(
 
     art = tmp_path / name
     shutil.copyfile(MEDIA / name, art)
+    os.utime(art, (time.time() - 3600, time.time() - 3600))  # settled: facts are remembered
     opened: list[Path] = []
     real = probe.probe_image
     monkeypatch.setattr(probe, "probe_image", lambda path: opened.append(path) or real(path))

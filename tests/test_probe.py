@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import time
 import zlib
 from pathlib import Path
 
@@ -276,9 +277,27 @@ def test_a_whole_image_passes(kind: str, extra: bytes, tmp_path: Path) -> None:
     )  # fmt: skip
 
 
+def test_a_file_probed_within_its_timestamp_tick_is_not_remembered(tmp_path: Path) -> None:
+    """A file rewritten in the same mtime tick keeps its size and mtime: facts taken of a
+    file modified in the 2 s before are used by the run, never saved for the next one."""
+    audio = tmp_path / "a.mp3"
+    shutil.copyfile(MEDIA / "tone.mp3", audio)  # modified just now
+    cache = ProbeCache(tmp_path / "probe.json")
+    cache.probe(audio, "a.mp3")
+    assert cache.has("a.mp3", audio.stat())  # this run takes it from the cache
+    cache.save()
+    assert not ProbeCache(tmp_path / "probe.json").has("a.mp3", audio.stat())
+    os.utime(audio, (time.time() - 3600, time.time() - 3600))
+    cache = ProbeCache(tmp_path / "probe.json")
+    cache.probe(audio, "a.mp3")
+    cache.save()
+    assert ProbeCache(tmp_path / "probe.json").has("a.mp3", audio.stat())
+
+
 def test_cache_returns_stored_facts_without_opening(tmp_path: Path, monkeypatch) -> None:
     audio = tmp_path / "a.mp3"
     shutil.copyfile(MEDIA / "tone.mp3", audio)
+    os.utime(audio, (time.time() - 3600, time.time() - 3600))  # settled: see the next test
     cache = ProbeCache(tmp_path / "cache" / "probe.json")
     first = cache.probe(audio, "a.mp3")
     with pytest.raises(ProbeError):

@@ -11,6 +11,7 @@ import os
 import shutil
 import struct
 import subprocess
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ from fo_cast.media.tags import (
     read_fields,
 )
 from fo_cast.rules import MEDIA_TYPES, check_media_name
+from fo_cast.snapshot import SETTLE_NS
 from fo_cast.state import atomic_write
 
 if TYPE_CHECKING:
@@ -411,6 +413,10 @@ class ProbeCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.entries: dict[str, dict[str, Any]] = {}
+        # files modified within SETTLE_NS of being probed: their facts serve this run, and are
+        # not saved (an edit in the same timestamp tick keeps size and mtime: git's "racily
+        # clean" entries)
+        self.fresh: set[str] = set()
         self.dirty = False
         if path is not None and path.is_file():
             try:
@@ -441,8 +447,7 @@ class ProbeCache:
             if not self.has(key, stat)
         ]
         for key, record in map_forked(_probe_records, todo):
-            self.entries[key] = record
-            self.dirty = True
+            self._keep(key, record)
 
     def probe(self, path: Path, key: str, stat: os.stat_result | None = None) -> MediaInfo:
         """Returns the cached facts for path if it has not changed, probing it otherwise."""
@@ -476,8 +481,7 @@ class ProbeCache:
             except (KeyError, TypeError):
                 pass  # written by another version: probe again
         record: dict[str, Any] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-        self.entries[key] = record
-        self.dirty = True
+        self._keep(key, record)
         try:
             info = probe(path)
         except ProbeError as exc:
@@ -485,6 +489,14 @@ class ProbeCache:
             raise
         record[name] = asdict(info)
         return info
+
+    def _keep(self, key: str, record: dict[str, Any]) -> None:
+        self.entries[key] = record
+        self.dirty = True
+        if time.time_ns() - int(record["mtime_ns"]) < SETTLE_NS:
+            self.fresh.add(key)
+        else:
+            self.fresh.discard(key)
 
     def remember(self, path: Path, key: str, info: MediaInfo) -> None:
         """Records what a file that fo-cast has just written holds, so it is not probed again."""
@@ -500,7 +512,10 @@ class ProbeCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            payload = {"version": CACHE_VERSION, "entries": self.entries}
+            entries = self.entries
+            if self.fresh:
+                entries = {k: v for k, v in entries.items() if k not in self.fresh}
+            payload = {"version": CACHE_VERSION, "entries": entries}
             atomic_write(self.path, json.dumps(payload, sort_keys=True))
             self.dirty = False
         except OSError:
