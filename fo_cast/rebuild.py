@@ -338,7 +338,7 @@ def _edited(
         return None
     recorded: dict[str, Any] = facts["episodes"]
     for name in recent:  # only a companion may have changed unseen by its stat
-        folder = posixpath_parent(name)
+        folder = _parent(name)
         episode = recorded.get(folder)
         if not isinstance(episode, dict) or name != f"{folder}/{episode.get('companion')}":
             return None
@@ -362,7 +362,7 @@ def _edited(
     return edited
 
 
-def posixpath_parent(name: str) -> str:
+def _parent(name: str) -> str:
     return str(PurePosixPath(name).parent) if "/" in name else ""
 
 
