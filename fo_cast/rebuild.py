@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from fo_cast.catalogue.reader import Catalogue
-    from fo_cast.outputs import Build, Output
+    from fo_cast.outputs import Build, FeedItem, Output
     from fo_cast.render.site import EpisodeView, ShowView, Site
 
 RECORD = f"{CACHE_DIR}/rebuild.json"  # in the built tree, beside its record (tree.py)
@@ -139,14 +139,13 @@ def _facts(
     bundles' pages and the shows' facts."""
     from fo_cast.render import search
     from fo_cast.render.cache import Stored
-    from fo_cast.render.site import item_guid
 
     site = checked.site
     assert site is not None
     root = checked.catalogue.root
     # an episode with a problem anywhere in its folder is left to a whole build
     troubled = _named(checked.report)
-    placed = _places(result.items)
+    placed = _places(result.items)  # the feeds that carry each episode, as the render says
     # where the companion sits in each episode page: noted with the page (pages.py)
     notes = {
         o.path: o.content.note
@@ -177,11 +176,7 @@ def _facts(
             line = snapshot.file_line(root, f"{folder}/{companion}")
             if line is None:
                 continue
-            feeds = {}
-            for feed, video in _feeds_of(show, view):
-                where = placed.get((feed, item_guid(view, video)))
-                if where is not None:
-                    feeds[feed] = where
+            feeds = placed.get(str(entry.manifest), {})
             yield (
                 folder,
                 {
@@ -205,27 +200,16 @@ def _named(report: Report) -> set[str]:
     return named
 
 
-def _places(items: list[Any]) -> dict[tuple[str, str], int]:
-    """Returns each (feed, GUID)'s place among its feed's items."""
+def _places(items: list[FeedItem]) -> dict[str, dict[str, list[Any]]]:
+    """Returns, by episode manifest, each feed that carries the episode: [its place among the
+    feed's items, the item's GUID]."""
     count: dict[str, int] = {}
-    places: dict[tuple[str, str], int] = {}
+    places: dict[str, dict[str, list[Any]]] = {}
     for item in items:
         n = count.get(item.feed, 0)
-        places.setdefault((item.feed, item.guid), n)
+        places.setdefault(item.manifest, {}).setdefault(item.feed, [n, item.guid])
         count[item.feed] = n + 1
     return places
-
-
-def _feeds_of(show: ShowView, view: EpisodeView) -> list[tuple[str, bool]]:
-    """Returns the feeds that carry the episode: (path, whether as the video feed's item)."""
-    from fo_cast.outputs import FEED_FILE, JSON_FILE, VIDEO_FILE
-
-    feeds = []
-    if view.main is not None:
-        feeds += [(show.path + FEED_FILE, False), (show.path + JSON_FILE, False)]
-    if view.video is not None and show.video_feed_url is not None:
-        feeds.append((show.path + VIDEO_FILE, True))
-    return feeds
 
 
 def _show_facts(show: ShowView) -> dict[str, Any]:
@@ -500,7 +484,6 @@ def _render(
 
     from fo_cast.outputs import Output, Stage
     from fo_cast.render import feeds, pages
-    from fo_cast.render.site import item_guid
     from fo_cast.tree import is_intact
 
     outputs: list[Output] = []
@@ -522,12 +505,11 @@ def _render(
         new_pages[path] = page
         episode.facts["page"] = [path, offset, len(html.encode("utf-8"))]
         outputs.append(Output(path, pages.HTML, Stage.ASSET, data=page))
-        for feed, video in _feeds_of(view.show, view):
-            place = episode.facts["feeds"].get(feed)
+        for feed, (place, guid) in episode.facts["feeds"].items():
             item = feeds.feed_item(site, view.show, view, feed)
-            if place is None or item is None:
+            if item is None or not isinstance(guid, str) or not feeds.carries(feed, item, guid):
                 return None
-            replaced.setdefault(feed, []).append((place, item, item_guid(view, video)))
+            replaced.setdefault(feed, []).append((place, item, guid))
     with ThreadPoolExecutor(1) as pool:
         indexed = pool.submit(_bundles, out, facts, edited, new_pages, marks)
         spliced = _feeds(out, replaced, marks)

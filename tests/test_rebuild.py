@@ -266,7 +266,7 @@ def reseal(out: Path, change: Callable[[dict[str, Any]], None]) -> None:
 
 def wrong_places(facts: dict[str, Any]) -> None:
     episode = facts["episodes"][TALK]
-    episode["feeds"] = {feed: place + 1 for feed, place in episode["feeds"].items()}
+    episode["feeds"] = {feed: [place + 1, guid] for feed, (place, guid) in episode["feeds"].items()}
 
 
 def shifted_span(facts: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import Any, Protocol
 
 from fo_cast.errors import FoCastError
 from fo_cast.outputs import SEARCH, Body, Output, Stage
@@ -314,7 +314,15 @@ class Pagefind:
         """Returns the files of a new index of the pages (path, HTML) in this order."""
         made = self._send({"type": "NewIndex", "config": {"force_language": language}})
         index = made["index_id"]
-        self._send_all(_Files(index, pages))
+        self._send_all(
+            [
+                {
+                    "type": "AddFile", "index_id": index, "file_path": path, "url": None,
+                    "file_contents": body.decode("utf-8", "replace"),
+                }
+                for path, body in pages
+            ]
+        )  # fmt: skip
         files = self._send({"type": "GetFiles", "index_id": index})["files"]
         self._send({"type": "DeleteIndex", "index_id": index})
         return {str(f["path"]): base64.b64decode(f["content"]) for f in files}
@@ -405,29 +413,6 @@ class Pagefind:
         if self._errors is not None:
             self._errors.close()
             self._errors = None
-
-
-class _Files(Sequence[dict[str, Any]]):
-    """The AddFile messages of pages, each made when it is sent."""
-
-    def __init__(self, index: int, pages: list[tuple[str, bytes]]) -> None:
-        self.index_id, self.pages = index, pages
-
-    def __len__(self) -> int:
-        return len(self.pages)
-
-    @overload
-    def __getitem__(self, n: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, n: slice) -> Sequence[dict[str, Any]]: ...
-    def __getitem__(self, n: int | slice) -> Any:
-        if isinstance(n, slice):
-            return [self[i] for i in range(*n.indices(len(self)))]
-        path, body = self.pages[n]
-        return {
-            "type": "AddFile", "index_id": self.index_id, "file_path": path, "url": None,
-            "file_contents": body.decode("utf-8", "replace"),
-        }  # fmt: skip
 
 
 def _pagefind() -> Path:
